@@ -1,0 +1,248 @@
+/* miaw/plugin.h - the stable plugin ABI of miaw: descriptor, host function table,
+ * route and schema declarations, events. Self-contained C99: includes no project
+ * header and no header of h2o, sqlite, curl, OpenSSL or protobuf-c. jansson's json_t
+ * is forward-declared; plugins link the shared libjansson.
+ *
+ * Ownership, everywhere in this header:
+ *   - strings and structs passed *to* the host are copied by the host before the call
+ *     returns (route tables, schemas, event declarations); the plugin may free them.
+ *   - json_t passed to a function documented "stolen" becomes the host's; any other
+ *     json_t argument is borrowed for the duration of the call.
+ *   - json_t and strings handed *to* the plugin are borrowed until the callback returns
+ *     (or, for requests, until the request is answered or aborted) unless stated.
+ * Threads: every callback runs on the server's loop thread. Plugins write no locks. */
+#ifndef MIAW_PLUGIN_H
+#define MIAW_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- versions */
+#define MIAW_ABI_MAJOR 1u /* must equal the host's; bumped only on breakage      */
+#define MIAW_ABI_MINOR 0u /* additive changes; host minor must be >= required   */
+#define MIAW_PLUGIN_MAGIC 0x6d696177u /* "miaw" */
+#define MIAW_PLUGIN_ENTRY "miaw_plugin_entry"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MIAW_EXPORT __attribute__((visibility("default")))
+#define MIAW_FMT(fmt, va) __attribute__((format(printf, fmt, va)))
+#else
+#define MIAW_EXPORT
+#define MIAW_FMT(fmt, va)
+#endif
+
+/* ---------------------------------------------------------- opaque handles */
+typedef struct miaw_plugin miaw_plugin; /* one per loaded plugin; host-owned   */
+typedef struct miaw_req miaw_req;       /* one HTTP request; see req_suspend   */
+#ifndef JANSSON_H
+typedef struct json_t json_t;           /* jansson value                       */
+#endif
+typedef uint64_t miaw_id;               /* timers, subscriptions; 0 = none     */
+
+/* ------------------------------------------------------------ status codes */
+#define MIAW_OK 0
+#define MIAW_ASYNC 1 /* route handlers only: the reply comes later */
+#define MIAW_E_INVAL -1
+#define MIAW_E_NOMEM -2
+#define MIAW_E_NOTFOUND -3
+#define MIAW_E_EXIST -4
+#define MIAW_E_STATE -5 /* wrong phase: registering after init, plugin stopping */
+#define MIAW_E_GONE -6  /* request or instance went away */
+#define MIAW_E_TIMEOUT -7
+#define MIAW_E_NOTSUP -8
+#define MIAW_E_LIMIT -9
+#define MIAW_E_IO -10
+#define MIAW_E_AUTH -11
+#define MIAW_E_INTERNAL -12
+
+#define MIAW_LOG_ERR 3
+#define MIAW_LOG_WARN 4
+#define MIAW_LOG_INFO 6
+#define MIAW_LOG_DEBUG 7
+
+/* ---------------------------------------------------------------- schemas */
+#define MIAW_T_ANY 0u
+#define MIAW_T_STRING 1u
+#define MIAW_T_INTEGER 2u
+#define MIAW_T_NUMBER 3u
+#define MIAW_T_BOOLEAN 4u
+#define MIAW_T_OBJECT 5u
+#define MIAW_T_ARRAY 6u
+
+#define MIAW_F_REQUIRED (1u << 0)
+#define MIAW_F_NULLABLE (1u << 1)
+#define MIAW_F_NONEMPTY (1u << 2)
+#define MIAW_F_STRICT (1u << 3) /* object: unknown properties are an error */
+#define MIAW_F_SECRET (1u << 4) /* never logged */
+#define MIAW_F_HAS_MIN (1u << 5)
+#define MIAW_F_HAS_MAX (1u << 6)
+
+/* One field of a JSON object schema. Arrays of fields end with a zeroed entry
+ * (name == NULL). min/max bound a number's value, or a string's / array's length. */
+typedef struct miaw_field {
+    const char *name;
+    uint32_t type;                    /* MIAW_T_*                                  */
+    uint32_t flags;                   /* MIAW_F_*                                  */
+    int64_t min, max;
+    const char *format;               /* "uri","date-time","phone","jid" or NULL   */
+    const char *pattern;              /* POSIX extended regex, or NULL             */
+    const char *const *enum_values;   /* NULL-terminated list of strings, or NULL  */
+    const struct miaw_field *items;   /* arrays: one element schema (name unused)  */
+    const struct miaw_field *props;   /* objects: zero-terminated property list    */
+    const char *description;          /* OpenAPI                                   */
+    const char *example;              /* JSON text, OpenAPI                        */
+    /* since 1.1: append here */
+} miaw_field;
+
+/* ----------------------------------------------------------------- routes */
+typedef int (*miaw_route_fn)(miaw_req *req, void *udata);             /* [loop] */
+typedef void (*miaw_abort_fn)(miaw_req *req, int reason, void *udata); /* [loop] */
+
+#define MIAW_ROUTE_AUTH 0u          /* default: API key required */
+#define MIAW_ROUTE_PUBLIC (1u << 0) /* no API key                */
+#define MIAW_ROUTE_INSTANCE (1u << 1) /* path has {instanceId}; the host answers 404
+                                         INSTANCE_NOT_FOUND before the handler when
+                                         the instance does not exist               */
+
+/* A route, relative to the API base path (default /api/v1), e.g.
+ * "/instances/{instanceId}/hello". Path parameters are written {name}. */
+typedef struct miaw_route {
+    uint32_t struct_size, field_size; /* set by MIAW_ROUTE_INIT */
+    uint32_t flags;                   /* MIAW_ROUTE_*           */
+    const char *method;               /* "GET","POST","PUT","PATCH","DELETE" */
+    const char *path;
+    miaw_route_fn handler;
+    void *udata;
+    const miaw_field *body;           /* request body properties; NULL = no body read */
+    uint64_t body_max;                /* bytes; 0 = host default                    */
+    uint32_t timeout_ms;              /* for MIAW_ASYNC; 0 = host default (30 s)    */
+    const char *operation_id, *summary, *description, *tag;
+    const char *response_example;     /* JSON text of `data` on success, or NULL     */
+    /* since 1.1: append here */
+} miaw_route;
+
+#define MIAW_ROUTE_INIT .struct_size = sizeof(miaw_route), .field_size = sizeof(miaw_field)
+
+/* ----------------------------------------------------------------- events */
+/* Event names are lowercase [a-z0-9_.]; the spec's webhook events are plain names
+ * ("message", "qr", ...). Only the declaring plugin (or the core) emits a type. */
+#define MIAW_EVENT_F_WEBHOOK (1u << 0) /* delivered to webhooks                  */
+
+typedef struct miaw_event {
+    uint32_t struct_size;
+    const char *type;
+    const char *source;      /* emitting plugin name, or "core"           */
+    const char *instance_id; /* NULL when not tied to an instance         */
+    uint64_t id;             /* unique, increasing within the process     */
+    int64_t ts_ms;
+    const json_t *data;      /* borrowed; json_incref to keep             */
+} miaw_event;
+
+typedef struct miaw_event_decl {
+    uint32_t struct_size;
+    const char *type;
+    uint32_t flags;           /* MIAW_EVENT_F_* */
+    const char *description;  /* OpenAPI webhooks section */
+} miaw_event_decl;
+
+typedef void (*miaw_event_fn)(const miaw_event *ev, void *udata); /* [loop] */
+typedef void (*miaw_timer_fn)(miaw_id timer, void *udata);        /* [loop] */
+
+/* ------------------------------------------------------------- host table */
+typedef struct miaw_host_api {
+    uint32_t struct_size;
+    uint16_t abi_major, abi_minor;
+    const char *server_version;
+
+    /* 1.0 [loop] */
+    void (*log)(miaw_plugin *p, int level, const char *fmt, ...) MIAW_FMT(3, 4);
+    int64_t (*now_ms)(void);
+
+    /* 1.0 [loop, inside init only; MIAW_E_STATE elsewhere]. errbuf gets a message. */
+    int (*route_add)(miaw_plugin *p, const miaw_route *r, char *errbuf, size_t errlen);
+    int (*event_declare)(miaw_plugin *p, const miaw_event_decl *d, char *errbuf, size_t errlen);
+    /* pattern: exact type, "prefix*" or "*". The subscription ends at unload. */
+    int (*event_subscribe)(miaw_plugin *p, const char *pattern, miaw_event_fn fn, void *udata,
+                           miaw_id *out);
+
+    /* 1.0 [loop] requests. Strings are borrowed until the request is answered. */
+    const char *(*req_param)(miaw_req *r, const char *name);  /* path parameter   */
+    const char *(*req_query)(miaw_req *r, const char *name);  /* first value      */
+    const char *(*req_header)(miaw_req *r, const char *name); /* case-insensitive */
+    const json_t *(*req_body)(miaw_req *r);                   /* schema-validated */
+    const char *(*req_id)(miaw_req *r);
+    /* Keep the request past the handler's return; the handler then returns MIAW_ASYNC.
+     * on_abort runs (and the handle dies) if the client leaves or the route's timeout
+     * passes (the host has then answered 504). */
+    int (*req_suspend)(miaw_req *r, miaw_abort_fn on_abort, void *udata);
+    /* Answer once. data is stolen and wrapped as {"success":true,"data":...}. */
+    int (*reply_json)(miaw_req *r, int http_status, json_t *data);
+    /* {"success":false,"error":{"code","message"}}; code from the spec's table. */
+    int (*reply_error)(miaw_req *r, int http_status, const char *code, const char *fmt, ...)
+        MIAW_FMT(4, 5);
+
+    /* 1.0 [loop] events. data is stolen. MIAW_E_NOTFOUND for an undeclared type. */
+    int (*event_emit)(miaw_plugin *p, const char *type, const char *instance_id, json_t *data);
+    int (*event_unsubscribe)(miaw_plugin *p, miaw_id sub);
+
+    /* 1.0 [loop] instances: a new reference to the instance object of the API, or NULL. */
+    json_t *(*instance_get)(miaw_plugin *p, const char *instance_id);
+
+    /* 1.0 [loop] per-plugin key/value storage, scoped by instance ("" = global). The
+     * rows go when the instance is deleted. kv_get returns a new reference or NULL. */
+    json_t *(*kv_get)(miaw_plugin *p, const char *instance_id, const char *key);
+    int (*kv_put)(miaw_plugin *p, const char *instance_id, const char *key, json_t *value);
+    int (*kv_del)(miaw_plugin *p, const char *instance_id, const char *key);
+
+    /* 1.0 [loop] timers; cancelled at unload. repeat_ms 0 = one shot. */
+    int (*timer_start)(miaw_plugin *p, uint32_t delay_ms, uint32_t repeat_ms, miaw_timer_fn fn,
+                       void *udata, miaw_id *out);
+    int (*timer_stop)(miaw_plugin *p, miaw_id timer);
+
+    /* since 1.1: append below only */
+} miaw_host_api;
+
+#define MIAW_HOST_HAS(api, member) \
+    (offsetof(miaw_host_api, member) < (api)->struct_size && (api)->member != NULL)
+
+/* ------------------------------------------------------------- descriptor */
+typedef struct miaw_plugin_desc {
+    uint32_t magic;               /* MIAW_PLUGIN_MAGIC                       */
+    uint16_t abi_major, abi_minor; /* as compiled                            */
+    uint16_t abi_minor_required;  /* lowest host minor this plugin runs on   */
+    uint16_t pad0;
+    uint32_t struct_size;         /* sizeof(miaw_plugin_desc) as compiled    */
+    uint32_t route_size;          /* sizeof(miaw_route) as compiled          */
+    uint32_t field_size;          /* sizeof(miaw_field) as compiled          */
+    uint32_t host_api_size;       /* sizeof(miaw_host_api) as compiled       */
+    const char *name;             /* [a-z][a-z0-9_]{0,30}                    */
+    const char *version, *description;
+
+    /* config: the plugin's section of miaw.yaml as JSON (borrowed, may be an empty
+     * object). Return MIAW_OK, or an error with a message in errbuf: the host then
+     * removes everything the plugin registered and unloads it. */
+    int (*init)(miaw_plugin *self, const miaw_host_api *api, const json_t *config,
+                void **state, char *errbuf, size_t errlen);
+    void (*fini)(void *state);    /* required; frees state */
+    /* since 1.1: append here */
+} miaw_plugin_desc;
+
+#define MIAW_PLUGIN_DESC_INIT                                                          \
+    .magic = MIAW_PLUGIN_MAGIC, .abi_major = MIAW_ABI_MAJOR, .abi_minor = MIAW_ABI_MINOR, \
+    .abi_minor_required = 0, .struct_size = sizeof(miaw_plugin_desc),                  \
+    .route_size = sizeof(miaw_route), .field_size = sizeof(miaw_field),                \
+    .host_api_size = sizeof(miaw_host_api)
+
+/* The one symbol a plugin exports. */
+MIAW_EXPORT const miaw_plugin_desc *miaw_plugin_entry(void);
+typedef const miaw_plugin_desc *(*miaw_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MIAW_PLUGIN_H */
