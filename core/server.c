@@ -1,0 +1,211 @@
+/* core/server.c - `miaw serve` wiring and lifecycle (see server.h): the core routes that
+ * belong to no other module (health, effective config, plugin list) live here too. */
+#include "server.h"
+
+#include "events.h"
+#include "http.h"
+#include "instances.h"
+#include "log.h"
+#include "openapi.h"
+#include "plugin_host.h"
+#include "router.h"
+#include "secrets.h"
+#include "storage.h"
+#include "util.h"
+
+#include <openssl/sha.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct miaw_server {
+    miaw_config *cfg;
+    uv_loop_t *loop;
+    miaw_storage db;
+    miaw_bus *bus;
+    miaw_router router;
+    miaw_instances *inst;
+    miaw_plugin_host *plugins;
+    miaw_http *http;
+    char *api_key, *webhook_secret;
+    uint64_t started_mono;
+    uv_signal_t sigint, sigterm;
+} miaw_server;
+
+/* the events of spec 5.1, emitted by the core and its protocol engine */
+static const struct { const char *type, *desc; uint32_t flags; } CORE_EVENTS[] = {
+    {"qr", "A QR code to scan is available: {qr}", MIAW_EVENT_F_WEBHOOK},
+    {"ready", "The instance is connected and logged in: {instanceId, connectedAt}", MIAW_EVENT_F_WEBHOOK},
+    {"message", "A message was received (or sent from another device of the account)", MIAW_EVENT_F_WEBHOOK},
+    {"message_edit", "A message was edited", MIAW_EVENT_F_WEBHOOK},
+    {"message_delete", "A message was deleted for everyone", MIAW_EVENT_F_WEBHOOK},
+    {"message_reaction", "A reaction was added or removed", MIAW_EVENT_F_WEBHOOK},
+    {"presence", "A contact's presence or chat state changed", MIAW_EVENT_F_WEBHOOK},
+    {"connection", "The connection state changed: {state, reason}", MIAW_EVENT_F_WEBHOOK},
+    {"disconnected", "The instance was disconnected: {reason}", MIAW_EVENT_F_WEBHOOK},
+    {"reconnecting", "The instance is reconnecting: {attempt}", MIAW_EVENT_F_WEBHOOK},
+    {"error", "An instance error: {error}", MIAW_EVENT_F_WEBHOOK},
+    {"test", "Sent by POST /instances/{instanceId}/webhook/test", MIAW_EVENT_F_WEBHOOK},
+    {"instance.created", "internal: an instance was created", 0},
+    {"instance.deleted", "internal: an instance is being deleted; drop its state", 0},
+};
+
+static int exists_cb(void *ud, const char *id) { return miaw_instances_find(ud, id) != NULL; }
+
+static json_t *instance_json_cb(void *ud, const char *id)
+{
+    miaw_instance *in = miaw_instances_find(ud, id);
+    return in ? miaw_instance_json(ud, in) : NULL;
+}
+
+/* ------------------------------------------------------------------ routes */
+static int h_health(miaw_req *q, void *ud)
+{
+    miaw_server *s = ud;
+    json_t *d = json_pack("{s:s,s:s,s:I,s:o,s:o}", "status", "ok", "version", MIAW_VERSION, "uptime",
+                          (json_int_t)((miaw_mono_ms() - s->started_mono) / 1000), "instances",
+                          miaw_instances_state_counts(s->inst), "plugins", miaw_plugin_host_list(s->plugins));
+    miaw_req_reply_data(q, 200, d);
+    return MIAW_OK;
+}
+
+static int h_config(miaw_req *q, void *ud)
+{
+    miaw_server *s = ud;
+    json_t *d = miaw_config_public_json(s->cfg);
+    /* show which secret is in effect without revealing it */
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char hex[2 * SHA256_DIGEST_LENGTH + 1];
+    SHA256((const unsigned char *)s->webhook_secret, strlen(s->webhook_secret), md);
+    miaw_hex(hex, md, sizeof md);
+    hex[16] = 0;
+    json_object_set_new(d, "webhookSecretSha256", json_string(hex));
+    miaw_req_reply_data(q, 200, d);
+    return MIAW_OK;
+}
+
+static int h_plugins(miaw_req *q, void *ud)
+{
+    miaw_server *s = ud;
+    miaw_req_reply_data(q, 200, miaw_plugin_host_list(s->plugins));
+    return MIAW_OK;
+}
+
+static int core_routes(miaw_server *s, char *err, size_t errlen)
+{
+    const char *health_ex = "{\"status\":\"ok\",\"version\":\"" MIAW_VERSION "\",\"uptime\":12,\"instances\":"
+                            "{\"total\":1,\"disconnected\":1,\"connecting\":0,\"qr\":0,\"connected\":0,\"logged_out\":0}}";
+    const miaw_route health = {MIAW_ROUTE_INIT, .method = "GET", .path = "/health", .flags = MIAW_ROUTE_PUBLIC,
+                               .handler = h_health, .udata = s, .operation_id = "getHealth", .summary = "API health check",
+                               .description = "Status, version, uptime in seconds and instances by state. No auth; "
+                                              "also served at the root (/health).",
+                               .tag = "Health", .response_example = health_ex};
+    const miaw_route cfg = {MIAW_ROUTE_INIT, .method = "GET", .path = "/config", .handler = h_config, .udata = s,
+                            .operation_id = "getConfig", .summary = "Effective server settings (no secrets)",
+                            .tag = "Health"};
+    const miaw_route plugins = {MIAW_ROUTE_INIT, .method = "GET", .path = "/plugins", .handler = h_plugins, .udata = s,
+                                .operation_id = "listPlugins", .summary = "Loaded plugins", .tag = "Health"};
+    miaw_route health_root = health;
+    health_root.operation_id = "getHealthRoot";
+    if (miaw_router_add(&s->router, &health, 0, NULL, err, errlen) ||
+        miaw_router_add(&s->router, &health_root, MIAW_ROUTE_ROOT, NULL, err, errlen) ||
+        miaw_router_add(&s->router, &cfg, 0, NULL, err, errlen) ||
+        miaw_router_add(&s->router, &plugins, 0, NULL, err, errlen))
+        return -1;
+    if (miaw_instances_routes(s->inst, &s->router, err, errlen) != 0) return -1;
+    return miaw_openapi_routes(&s->router, s->bus, s->cfg, err, errlen);
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+static void on_signal(uv_signal_t *h, int sig)
+{
+    miaw_server *s = h->data;
+    MIAW_INFO("server", "signal %d: shutting down", sig);
+    miaw_http_close(s->http);
+    uv_stop(s->loop);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+int miaw_server_run(miaw_config *cfg)
+{
+    char err[1024];
+    miaw_log_set_level_name(cfg->log_level);
+    miaw_log_set_json(cfg->log_json);
+    signal(SIGPIPE, SIG_IGN);
+    miaw_server s = {0};
+    s.cfg = cfg;
+    s.started_mono = miaw_mono_ms();
+    s.loop = uv_default_loop();
+    int rc = 1, gen = 0;
+    if (miaw_storage_open(&s.db, cfg->data_dir, err, sizeof err) != 0) {
+        MIAW_ERR("server", "%s", err);
+        return 1;
+    }
+    if (miaw_secret_resolve(cfg->data_dir, "api_key", cfg->api_key, &s.api_key, &gen, err, sizeof err) != 0) {
+        MIAW_ERR("server", "%s", err);
+        goto out;
+    }
+    if (gen)
+        fprintf(stderr, "\n  Generated an API key (stored in %s/api_key, shown only now):\n\n    %s\n\n", cfg->data_dir,
+                s.api_key);
+    if (miaw_secret_resolve(cfg->data_dir, "webhook_secret", cfg->webhook_secret, &s.webhook_secret, &gen, err,
+                            sizeof err) != 0) {
+        MIAW_ERR("server", "%s", err);
+        goto out;
+    }
+    if (gen) MIAW_INFO("server", "generated a webhook signing secret, stored in %s/webhook_secret", cfg->data_dir);
+    s.bus = miaw_bus_new();
+    for (size_t i = 0; i < sizeof CORE_EVENTS / sizeof CORE_EVENTS[0]; i++)
+        miaw_bus_declare(s.bus, NULL, CORE_EVENTS[i].type, CORE_EVENTS[i].flags, CORE_EVENTS[i].desc, err, sizeof err);
+    s.inst = miaw_instances_open(cfg, &s.db, s.bus, err, sizeof err);
+    if (!s.inst) {
+        MIAW_ERR("server", "%s", err);
+        goto out;
+    }
+    if (core_routes(&s, err, sizeof err) != 0) {
+        MIAW_ERR("server", "core routes: %s", err);
+        goto out;
+    }
+    miaw_plugin_services svc = {.loop = s.loop, .router = &s.router, .bus = s.bus, .db = &s.db,
+                                .instance_json = instance_json_cb, .instance_udata = s.inst};
+    s.plugins = miaw_plugin_host_new(&svc);
+    miaw_plugin_host_load_all(s.plugins, cfg->plugin_dir, cfg->plugins_enabled.v, cfg->plugins_enabled.n,
+                              cfg->plugin_config);
+    s.http = miaw_http_new(s.loop, cfg, &s.router, s.api_key, exists_cb, s.inst);
+    int port = 0;
+    if (miaw_http_listen(s.http, &port, err, sizeof err) != 0) {
+        MIAW_ERR("server", "%s", err);
+        goto out;
+    }
+    MIAW_INFO("server", "miaw %s listening on %s://%s:%d%s (%zu instances, %zu routes)", MIAW_VERSION,
+              *cfg->tls_cert ? "https" : "http", cfg->host, port, cfg->base_path, miaw_instances_count(s.inst),
+              s.router.count);
+    uv_signal_init(s.loop, &s.sigint);
+    uv_signal_init(s.loop, &s.sigterm);
+    s.sigint.data = s.sigterm.data = &s;
+    uv_signal_start(&s.sigint, on_signal, SIGINT);
+    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    uv_run(s.loop, UV_RUN_DEFAULT);
+    rc = 0;
+out:
+    miaw_plugin_host_free(s.plugins);
+    s.plugins = NULL;
+    if (s.http) miaw_http_close(s.http);
+    uv_walk(s.loop, close_walk, NULL);
+    uv_run(s.loop, UV_RUN_DEFAULT);
+    miaw_http_free(s.http);
+    miaw_router_free(&s.router);
+    miaw_instances_free(s.inst);
+    miaw_bus_free(s.bus);
+    miaw_storage_close(&s.db);
+    free(s.api_key);
+    free(s.webhook_secret);
+    uv_loop_close(s.loop);
+    return rc;
+}
