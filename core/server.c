@@ -196,10 +196,12 @@ int miaw_server_run(miaw_config *cfg)
 out:
     miaw_plugin_host_free(s.plugins);
     s.plugins = NULL;
-    if (s.http) miaw_http_close(s.http);
+    /* h2o closes its own handles in context dispose; everything else is closed here */
+    miaw_http_free(s.http);
+    s.http = NULL;
+    uv_run(s.loop, UV_RUN_NOWAIT);
     uv_walk(s.loop, close_walk, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);
-    miaw_http_free(s.http);
     miaw_router_free(&s.router);
     miaw_instances_free(s.inst);
     miaw_bus_free(s.bus);

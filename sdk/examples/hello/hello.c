@@ -5,6 +5,8 @@
  *
  *   POST /api/v1/instances/{instanceId}/hello {"name":"Ada"}
  *     -> {"success":true,"data":{"greeting":"Hello, Ada!","count":N,"instance":{...}}}
+ *   POST /api/v1/hello/later {"name":"Ada","delayMs":200}
+ *     -> answered asynchronously after delayMs (shows req_suspend, timers, on_abort)
  *   GET  /api/v1/hello/stats -> {"success":true,"data":{"greetings":N,"instancesCreated":M}} */
 #include <jansson.h>
 #include <miaw/plugin.h>
@@ -37,6 +39,53 @@ static int on_hello(miaw_req *req, void *udata)
                                                   instance ? instance : json_null()));
 }
 
+/* one pending asynchronous greeting: the request stays valid until we answer it or the
+ * host calls on_abort (client gone, or the route's timeout answered 504) */
+typedef struct later {
+    hello *h;
+    miaw_req *req;
+    miaw_id timer;
+    char name[101];
+} later;
+
+static void later_fire(miaw_id timer, void *udata)
+{
+    (void)timer;
+    later *l = udata;
+    char text[256];
+    snprintf(text, sizeof text, "%s, %s! (later)", l->h->greeting, l->name);
+    l->h->api->reply_json(l->req, 200, json_pack("{s:s}", "greeting", text));
+    free(l);
+}
+
+static void later_abort(miaw_req *req, int reason, void *udata)
+{
+    (void)req;
+    (void)reason;
+    later *l = udata;
+    l->h->api->timer_stop(l->h->self, l->timer); /* never touch req again */
+    free(l);
+}
+
+static int on_later(miaw_req *req, void *udata)
+{
+    hello *h = udata;
+    const json_t *body = h->api->req_body(req);
+    later *l = calloc(1, sizeof *l);
+    if (!l) return MIAW_E_NOMEM;
+    l->h = h;
+    l->req = req;
+    snprintf(l->name, sizeof l->name, "%s", json_string_value(json_object_get(body, "name")));
+    json_int_t delay = json_integer_value(json_object_get(body, "delayMs"));
+    int rc = h->api->req_suspend(req, later_abort, l);
+    if (rc == MIAW_OK) rc = h->api->timer_start(h->self, (uint32_t)delay, 0, later_fire, l, &l->timer);
+    if (rc != MIAW_OK) {
+        free(l);
+        return rc;
+    }
+    return MIAW_ASYNC;
+}
+
 static int on_stats(miaw_req *req, void *udata)
 {
     hello *h = udata;
@@ -64,6 +113,13 @@ static const miaw_field HELLO_BODY[] = {
     {0},
 };
 
+static const miaw_field LATER_BODY[] = {
+    {.name = "name", .type = MIAW_T_STRING, .flags = MIAW_F_REQUIRED | MIAW_F_NONEMPTY | MIAW_F_HAS_MAX, .max = 100},
+    {.name = "delayMs", .type = MIAW_T_INTEGER, .flags = MIAW_F_REQUIRED | MIAW_F_HAS_MIN | MIAW_F_HAS_MAX, .min = 0,
+     .max = 60000, .description = "answer after this many milliseconds"},
+    {0},
+};
+
 static int hello_init(miaw_plugin *self, const miaw_host_api *api, const json_t *config, void **state, char *err,
                       size_t errlen)
 {
@@ -86,6 +142,9 @@ static int hello_init(miaw_plugin *self, const miaw_host_api *api, const json_t 
         {MIAW_ROUTE_INIT, .method = "POST", .path = "/instances/{instanceId}/hello", .flags = MIAW_ROUTE_INSTANCE,
          .handler = on_hello, .udata = h, .body = HELLO_BODY, .summary = "Greet someone from an instance",
          .tag = "Hello", .response_example = "{\"greeting\":\"Hello, Ada!\",\"count\":1}"},
+        {MIAW_ROUTE_INIT, .method = "POST", .path = "/hello/later", .handler = on_later, .udata = h,
+         .body = LATER_BODY, .timeout_ms = 1000, .summary = "Greet after a delay (asynchronous answer)",
+         .description = "Answers after delayMs; over 1000 ms the host answers 504 TIMEOUT.", .tag = "Hello"},
         {MIAW_ROUTE_INIT, .method = "GET", .path = "/hello/stats", .handler = on_stats, .udata = h,
          .summary = "Greeting statistics", .tag = "Hello"},
     };
