@@ -573,15 +573,33 @@ static int attr_equal(const miaw_attr *a, const miaw_attr *b)
     return a->len == b->len && !memcmp(a->str, b->str, a->len);
 }
 
+static int attr_same(const miaw_attr *a, const miaw_attr *b)
+{
+    return !strcmp(a->key, b->key) && attr_equal(a, b);
+}
+
+/* Same attribute multisets (same counts; duplicates of a key are possible on the wire). */
+static int attrs_equal(const miaw_node *a, const miaw_node *b)
+{
+    uint32_t i = 0;
+    while (i < a->nattrs && attr_same(&a->attrs[i], &b->attrs[i])) i++; /* same order: fast */
+    for (uint32_t k = i; k < a->nattrs; k++) {
+        uint32_t ca = 0, cb = 0;
+        for (uint32_t m = i; m < a->nattrs; m++) {
+            ca += (uint32_t)attr_same(&a->attrs[k], &a->attrs[m]);
+            cb += (uint32_t)attr_same(&a->attrs[k], &b->attrs[m]);
+        }
+        if (ca != cb) return 0;
+    }
+    return 1;
+}
+
 int miaw_node_equal(const miaw_node *a, const miaw_node *b)
 {
     if (!a || !b) return a == b;
     if (strcmp(a->tag, b->tag) || a->nattrs != b->nattrs || a->content_type != b->content_type)
         return 0;
-    for (uint32_t i = 0; i < a->nattrs; i++) {
-        const miaw_attr *bb = miaw_node_attr_get(b, a->attrs[i].key);
-        if (!bb || !attr_equal(&a->attrs[i], bb)) return 0;
-    }
+    if (!attrs_equal(a, b)) return 0;
     switch (a->content_type) {
     case MIAW_CONTENT_LIST:
         if (a->nchildren != b->nchildren) return 0;

@@ -283,7 +283,7 @@ int miaw_token_lookup(const char *s, size_t len, int *dict, unsigned *index)
         if (!v) return 0;
         unsigned code = v - 1u;
         const char *t = code_string(code);
-        if (strncmp(t, s, len) == 0 && t[len] == '\0') {
+        if (strlen(t) == len && memcmp(t, s, len) == 0) { /* s may hold NULs */
             if (code < 256) {
                 if (dict) *dict = -1;
                 if (index) *index = code;

@@ -119,6 +119,8 @@ static void test_token_tables(void)
     CU_ASSERT_EQUAL(miaw_token_lookup("", 0, &dict, &idx), 0);
     CU_ASSERT_EQUAL(miaw_token_lookup("iqx", 2, &dict, &idx), 1); /* length-bounded */
     CU_ASSERT_EQUAL(miaw_token_lookup("i", 1, &dict, &idx), 0);
+    CU_ASSERT_EQUAL(miaw_token_lookup("1\0xyz", 5, &dict, &idx), 0); /* NUL inside: no token */
+    CU_ASSERT_EQUAL(miaw_token_lookup("iq\0", 3, &dict, &idx), 0);
 }
 
 static void test_jid_forms(void)
