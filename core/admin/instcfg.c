@@ -131,8 +131,9 @@ static int check_basic_auth(const char *s, char *why, size_t wl)
 
 static int check_webhooks(const char *s, char *why, size_t wl)
 {
+    if (!*s) return 0;
     const char *p = s;
-    while (*p) {
+    for (;;) {
         const char *end = strchr(p, ',');
         size_t n = end ? (size_t)(end - p) : strlen(p);
         while (n && *p == ' ') { p++; n--; }
@@ -144,9 +145,9 @@ static int check_webhooks(const char *s, char *why, size_t wl)
         }
         for (size_t i = 0; i < n; i++)
             if (p[i] == ' ') { snprintf(why, wl, "URL must not contain spaces"); return -1; }
-        p = end ? end + 1 : p + strlen(p);
+        if (!end) return 0;
+        p = end + 1;
     }
-    return 0;
 }
 
 static int normalize_base_path(const char *s, char *out, size_t cap, char *why, size_t wl)
