@@ -116,7 +116,7 @@ int miaw_hkdf_sha256(const uint8_t *salt, size_t salt_len, const uint8_t *ikm, s
     for (uint8_t i = 1; done < out_len; i++) {
         /* T(i) = HMAC(PRK, T(i-1) || info || i) */
         uint8_t blk[32];
-        memcpy(t + tlen, info, info_len);
+        if (info_len) memcpy(t + tlen, info, info_len);
         t[tlen + info_len] = i;
         if ((rc = hmac256(prk, 32, t, tlen + info_len + 1, NULL, 0, blk)) != 0) break;
         size_t take = out_len - done < 32 ? out_len - done : 32;
