@@ -34,8 +34,11 @@ typedef struct admin_srv {
     h2o_context_t ctx;
     h2o_accept_ctx_t accept;
     unsigned long status_count[600];
+    unsigned inflight; /* queued or running jobs; bounded by MAX_INFLIGHT */
     FILE *audit;
 } admin_srv;
+
+#define MAX_INFLIGHT 64
 
 static admin_srv *g_srv; /* one admin server per process; loop thread only */
 
@@ -253,10 +256,17 @@ static void job_done(uv_work_t *w, int status)
     json_decref(j->body);
     json_decref(j->counts);
     free(j);
+    g_srv->inflight--;
 }
 
 static int start_job(h2o_req_t *req, int kind, int port, json_t *body, const char *rid)
 {
+    if (g_srv->inflight >= MAX_INFLIGHT) {
+        json_decref(body);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+        send_error(req, 503, "BUSY", NULL, "Too many admin operations in progress, retry shortly", rid);
+        return 0;
+    }
     job_t *j = calloc(1, sizeof *j);
     if (!j) {
         json_decref(body);
@@ -282,7 +292,9 @@ static int start_job(h2o_req_t *req, int kind, int port, json_t *body, const cha
         json_decref(body);
         free(j);
         send_error(req, 500, "INTERNAL_ERROR", NULL, "cannot queue work", rid);
+        return 0;
     }
+    g_srv->inflight++;
     return 0;
 }
 
@@ -428,6 +440,21 @@ static void on_signal(uv_signal_t *s, int signum)
     uv_stop(s->loop);
 }
 
+/* start-up check of supervisord, off the loop so a hanging supervisord delays nothing */
+static char g_probe_why[256];
+static int g_probe_ok;
+static void startup_probe(uv_work_t *w)
+{
+    (void)w;
+    g_probe_ok = miaw_op_supervisor_ready(&g_srv->cfg, g_probe_why, sizeof g_probe_why);
+}
+static void startup_probe_done(uv_work_t *w, int status)
+{
+    (void)w;
+    if (status == 0 && !g_probe_ok) MIAW_WARN("admin", "supervisord is not available yet: %s", g_probe_why);
+    else if (status == 0) MIAW_INFO("admin", "supervisord is RUNNING");
+}
+
 static int listen_on(admin_srv *s)
 {
     struct sockaddr_storage ss;
@@ -482,9 +509,8 @@ int miaw_admin_main(int argc, char **argv)
     uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
     MIAW_INFO("admin", "Admin API on http://%s:%d (supervisord %s, workers run %s serve)", srv.cfg.host,
               srv.cfg.port, srv.cfg.sv_url, srv.cfg.bin);
-    char why[256];
-    if (!miaw_op_supervisor_ready(&srv.cfg, why, sizeof why))
-        MIAW_WARN("admin", "supervisord is not available yet: %s", why);
+    static uv_work_t probe;
+    uv_queue_work(&srv.loop, &probe, startup_probe, startup_probe_done);
     uv_run(&srv.loop, UV_RUN_DEFAULT);
     /* in-flight operations finish on their threads; the process exits after this */
     if (srv.audit) fclose(srv.audit);

@@ -230,7 +230,7 @@ describe('miaw admin with a private supervisord', () => {
     const old = created.a.pid;
     const r = await api(admin, 'PATCH', `/admin/instances/${ports.a}`, {
       basic_auth: 'newuser:newpassword', debug: true, os: 'UpdatedApp',
-      webhook: 'https://new-webhook.example.com/whatsapp', auto_reply: 'brb',
+      webhook: 'https://new-webhook.example.com/whatsapp', auto_reply: 'say "brb" at 50%',
     });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.message, 'Instance configuration updated successfully');
@@ -246,7 +246,7 @@ describe('miaw admin with a private supervisord', () => {
     assert.equal(cfg.logLevel, 'debug');
     assert.equal(cfg.deviceName, 'UpdatedApp');
     assert.deepEqual(cfg.webhookUrls, ['https://new-webhook.example.com/whatsapp']);
-    assert.equal(cfg.autoReply, 'brb');
+    assert.equal(cfg.autoReply, 'say "brb" at 50%');
     assert.equal(cfg.chatStorage, true); // untouched
     assert.deepEqual(cfg.basicAuthUsers, ['newuser']);
     // the API key survives an update

@@ -125,6 +125,11 @@ export async function startAdmin({ sv, dir, token, env = {}, port }) {
     { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   admin.proc.stdout.on('data', (d) => { admin.stdout += d; });
   admin.proc.stderr.on('data', (d) => { admin.stderr += d; });
+  // MIAW_ADMIN_TEST_LOG=file keeps the admin's stderr (e.g. sanitizer reports) for a look afterwards
+  if (process.env.MIAW_ADMIN_TEST_LOG) {
+    admin.proc.on('exit', (code, sig) => fs.appendFileSync(process.env.MIAW_ADMIN_TEST_LOG,
+      `--- admin exit ${code} ${sig}\n${admin.stderr}\n`));
+  }
   started.push({ proc: admin.proc, name: 'admin' });
   await waitFor(async () => {
     if (admin.proc.exitCode !== null) throw new Error('admin exited: ' + admin.stderr);
