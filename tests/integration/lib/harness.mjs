@@ -48,7 +48,6 @@ export async function startServer(opts = {}) {
     API_HOST: '127.0.0.1', API_PORT: String(port), SESSION_PATH: dataDir,
     MIAW_PLUGIN_DIR: opts.pluginDir || join(BUILD, 'plugins'),
     MIAW_DOCS_DIR: join(ROOT, 'web/node_modules/swagger-ui-dist'),
-    LOG_LEVEL: 'info',
     ...(apiKey ? { API_KEY: apiKey } : {}),
     ...(opts.plugins ? { MIAW_PLUGINS: opts.plugins.join(',') } : {}),
     ...(opts.env || {}),
@@ -101,7 +100,7 @@ export async function startServer(opts = {}) {
   if (opts.expectExit) return srv;
   await waitFor(async () => {
     if (proc.exitCode !== null) throw new Error('miaw exited early:\n' + out);
-    const r = await fetch(base + '/health').catch(() => null);
+    const r = await fetch(base + ((opts.env && opts.env.MIAW_BASE_PATH) || '') + '/health').catch(() => null);
     return r && r.status === 200;
   }, { timeoutMs: 15000, what: 'miaw /health\n' + out });
   if (!srv.apiKey) {
