@@ -479,6 +479,8 @@ int miaw_admin_main(int argc, char **argv)
         return 2;
     }
     g_srv = &srv;
+    const char *ll = getenv("LOG_LEVEL");
+    if (ll && *ll && miaw_log_set_level_name(ll)) MIAW_WARN("admin", "LOG_LEVEL %s is unknown, keeping the default", ll);
     if (strlen(srv.cfg.token) < 32) MIAW_WARN("admin", "ADMIN_TOKEN is shorter than 32 characters");
     setenv("UV_THREADPOOL_SIZE", "16", 0); /* before the pool starts: lets slow supervisord calls overlap */
     signal(SIGPIPE, SIG_IGN);
