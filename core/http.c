@@ -44,6 +44,7 @@ struct miaw_req {
     miaw_route_match match;
     json_t *body;
     char id[72];
+    char method[16];
     char path[1024];
     uint64_t start_us;
     int answered, suspended, dead;
@@ -107,9 +108,8 @@ static void log_request(miaw_req *r, int status)
 {
     uint64_t us = now_us() - r->start_us;
     h2o_req_t *q = r->h2o;
-    miaw_log(status >= 500 ? MIAW_LVL_WARN : MIAW_LVL_INFO, "http", "%.*s %s %d %.3fms id=%s%s",
-             q ? (int)q->method.len : 1, q ? q->method.base : "-", r->path, status, (double)us / 1000.0, r->id,
-             q && q->version >= 0x200 ? " h2" : "");
+    miaw_log(status >= 500 ? MIAW_LVL_WARN : MIAW_LVL_INFO, "http", "%s %s %d %.3fms id=%s%s", r->method, r->path,
+             status, (double)us / 1000.0, r->id, q && q->version >= 0x200 ? " h2" : "");
 }
 
 int miaw_req_reply_raw(miaw_req *r, int status, const char *content_type, const void *data, size_t len,
@@ -339,8 +339,7 @@ static void dispatch(miaw_req *r)
 {
     miaw_http *h = r->http;
     h2o_req_t *q = r->h2o;
-    char method[16];
-    snprintf(method, sizeof method, "%.*s", (int)(q->method.len < 15 ? q->method.len : 15), q->method.base);
+    const char *method = r->method;
     int is_head = strcmp(method, "HEAD") == 0;
 
     /* base path, then API prefix or root */
@@ -472,6 +471,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *q)
     r->http = h;
     r->start_us = now_us();
     h->requests++;
+    snprintf(r->method, sizeof r->method, "%.*s", (int)(q->method.len < 15 ? q->method.len : 15), q->method.base);
     snprintf(r->path, sizeof r->path, "%.*s", (int)(q->path_normalized.len < sizeof r->path - 1 ? q->path_normalized.len : sizeof r->path - 1),
              q->path_normalized.base);
     const char *rid = miaw_req_header(r, "x-request-id");

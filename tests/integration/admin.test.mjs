@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 // tests/integration/admin.test.mjs - `miaw admin` end to end: a private supervisord, the
 // admin process and real `miaw serve` workers on loopback. Covers create/list/get/
 // update/delete, every request field reaching the worker's effective config, restart
@@ -198,8 +199,9 @@ describe('miaw admin with a private supervisord', () => {
     assert.equal(a.basePath, '');
     assert.deepEqual(a.webhookUrls, []);
     assert.equal((await workerConfig(ports.a, '', 'Bearer not-the-key')).status, 401);
-    // webhook_secret is a secret: the worker reports only that one is set
-    assert.equal(cfg.webhookSecretSet, true, 'worker contract: GET /api/v1/config reports webhookSecretSet');
+    // webhook_secret is a secret: the worker reports only a fingerprint (first 16 hex of its SHA-256)
+    assert.equal(cfg.webhookSecretSha256, createHash('sha256').update('b-secret').digest('hex').slice(0, 16),
+      'the worker signs with the webhook_secret given');
   });
 
   it('refuses a second create on the same port with 409', async () => {

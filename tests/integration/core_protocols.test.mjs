@@ -1,0 +1,87 @@
+// HTTP versions: HTTP/1.1, h2c by prior knowledge and by Upgrade, TLS with ALPN h2
+// (curl), and an h2 client that resets its stream while an async answer is pending.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync } from 'node:fs';
+import { connect } from 'node:http2';
+import { join } from 'node:path';
+import { BUILD, startServer, tempDir, sleep, waitFor } from './lib/harness.mjs';
+
+function curl(args) {
+  return execFileSync('curl', ['-s', '-S', '--max-time', '10', ...args], { encoding: 'utf8' });
+}
+
+test('HTTP/1.1, h2c prior knowledge and h2c Upgrade all serve the API', async () => {
+  const s = await startServer();
+  try {
+    const url = `${s.url}/api/v1/instances`;
+    const auth = ['-H', `Authorization: Bearer ${s.apiKey}`];
+    assert.equal(curl([...auth, '-o', '/dev/null', '-w', '%{http_version} %{http_code}', '--http1.1', url]), '1.1 200');
+    assert.equal(curl([...auth, '-o', '/dev/null', '-w', '%{http_version} %{http_code}', '--http2-prior-knowledge', url]), '2 200');
+    assert.equal(curl([...auth, '-o', '/dev/null', '-w', '%{http_version} %{http_code}', '--http2', url]), '2 200');
+    const body = curl([...auth, '--http2-prior-knowledge', '-H', 'content-type: application/json', '-d', '{"instanceId":"h2"}', url]);
+    assert.equal(JSON.parse(body).data.instanceId, 'h2');
+    const unauth = curl(['--http2-prior-knowledge', '-w', ' %{http_code}', url]);
+    assert.match(unauth, /UNAUTHORIZED.* 401$/);
+  } finally { await s.stop(); }
+});
+
+test('TLS with ALPN h2 when a certificate is configured', async () => {
+  const dir = tempDir('miaw-tls-');
+  const cert = join(dir, 'cert.pem'), key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const s = await startServer({ config: `server:\n  tls:\n    cert: ${cert}\n    key: ${key}\n`, tls: true, expectExit: true });
+  try {
+    await waitFor(() => { try { return curl(['--cacert', cert, `https://127.0.0.1:${s.port}/health`]).includes('"ok"'); } catch { return false; } },
+      { what: 'TLS health' });
+    const out = curl(['--cacert', cert, '--http2', '-H', `Authorization: Bearer ${s.apiKey}`, '-o', '/dev/null', '-w', '%{http_version} %{http_code}',
+      `https://127.0.0.1:${s.port}/api/v1/instances`]);
+    assert.equal(out, '2 200');
+    const h1 = curl(['--cacert', cert, '--http1.1', '-o', '/dev/null', '-w', '%{http_version} %{http_code}', `https://127.0.0.1:${s.port}/health`]);
+    assert.equal(h1, '1.1 200');
+  } finally { await s.stop(); }
+});
+
+test('a TLS key that does not match stops start-up with the key named', async () => {
+  const dir = tempDir('miaw-tls-');
+  const gen = (n) => execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, n + '.key'),
+    '-out', join(dir, n + '.pem'), '-days', '2', '-subj', '/CN=x'], { stdio: 'ignore' });
+  gen('a'); gen('b');
+  const s = await startServer({ config: `server:\n  tls:\n    cert: ${join(dir, 'a.pem')}\n    key: ${join(dir, 'b.key')}\n`, expectExit: true });
+  const r = await s.exited;
+  assert.notEqual(r.code, 0);
+  assert.match(s.logs(), /server\.tls\.key .*does not match/);
+});
+
+test('an h2 client that resets its stream before an async answer does not hurt the server', async () => {
+  const dir = tempDir('miaw-plugins-');
+  copyFileSync(join(BUILD, 'example-plugins', 'hello.so'), join(dir, 'hello.so'));
+  const s = await startServer({ config: `plugins:\n  dir: ${dir}\n  enabled: [hello]\n`, pluginDir: dir });
+  try {
+    const c = connect(s.url);
+    const body = JSON.stringify({ name: 'x', delayMs: 400 });
+    for (let i = 0; i < 20; i++) {
+      const st = c.request({ ':method': 'POST', ':path': '/api/v1/hello/later', authorization: `Bearer ${s.apiKey}`, 'content-type': 'application/json' });
+      st.on('error', () => {});
+      st.end(body);
+      setTimeout(() => st.close(0x8), 50);
+    }
+    await sleep(150);
+    // same connection still works
+    const ok = await new Promise((res, rej) => {
+      const st = c.request({ ':path': '/health' });
+      let d = '';
+      st.on('data', (x) => { d += x; });
+      st.on('end', () => res(d));
+      st.on('error', rej);
+      st.end();
+    });
+    assert.match(ok, /"status":"ok"/);
+    c.close();
+    await waitFor(() => (s.logs().match(/POST \/api\/v1\/hello\/later 499 /g) || []).length === 20, { what: '20 aborted requests logged' });
+    await sleep(500); // past the delay: the plugin's timers were cancelled by on_abort
+    assert.equal((await s.api('GET', '/health', undefined, { noauth: true })).status, 200);
+  } finally { await s.stop(); }
+});
