@@ -1,0 +1,207 @@
+/* tests/unit/test_core_router_schema.c - route matching (literal beats param, 404 vs
+ * 405, percent-decoding, duplicates), schema validation messages and deep copies, the
+ * event bus (ordering, re-entrancy queueing, ownership), config parsing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "events.h"
+#include "harness.h"
+#include "router.h"
+#include "schema.h"
+#include "util.h"
+
+static int dummy(miaw_req *r, void *u) { (void)r; (void)u; return 0; }
+
+static void add(miaw_router *rt, const char *m, const char *p, int expect)
+{
+    char err[256];
+    miaw_route r = {MIAW_ROUTE_INIT, .method = m, .path = p, .handler = dummy};
+    CU_ASSERT_EQUAL(miaw_router_add(rt, &r, 0, NULL, err, sizeof err), expect);
+}
+
+static void test_router_match(void)
+{
+    miaw_router rt = {0};
+    add(&rt, "GET", "/instances/{instanceId}/groups/{groupJid}", 0);
+    add(&rt, "POST", "/instances/{instanceId}/groups/join/{code}", 0);
+    add(&rt, "GET", "/instances/{instanceId}/groups/join", 0);
+    add(&rt, "GET", "/instances/{x}/groups/{y}", MIAW_E_EXIST);
+    add(&rt, "BREW", "/coffee", MIAW_E_INVAL);
+    add(&rt, "GET", "no-slash", MIAW_E_INVAL);
+    add(&rt, "GET", "/bad/{na-me}", MIAW_E_INVAL);
+    miaw_route_match m;
+    char allow[64];
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/a%20b/groups/123%40g.us", 0, &m, allow, sizeof allow), 200);
+    CU_ASSERT_STRING_EQUAL(m.values[0], "a b");
+    CU_ASSERT_STRING_EQUAL(m.values[1], "123@g.us");
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/a/groups/join", 0, &m, allow, sizeof allow), 200);
+    CU_ASSERT_STRING_EQUAL(m.route->path, "/instances/{instanceId}/groups/join");
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "POST", "/instances/a/groups/join/XYZ", 0, &m, allow, sizeof allow), 200);
+    CU_ASSERT_STRING_EQUAL(m.values[1], "XYZ");
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "DELETE", "/instances/a/groups/1", 0, &m, allow, sizeof allow), 405);
+    CU_ASSERT_STRING_EQUAL(allow, "GET");
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/a", 0, &m, allow, sizeof allow), 404);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/a/groups/1", 1, &m, allow, sizeof allow), 404);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/%00/groups/1", 0, &m, allow, sizeof allow), 404);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/%zz/groups/1", 0, &m, allow, sizeof allow), 404);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/a/groups/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16", 0, &m,
+                                      allow, sizeof allow), 404);
+    miaw_router_free(&rt);
+}
+
+static const char *const KINDS[] = {"text", "image", NULL};
+static const miaw_field INNER[] = {{.name = "lat", .type = MIAW_T_NUMBER, .flags = MIAW_F_REQUIRED | MIAW_F_HAS_MIN | MIAW_F_HAS_MAX, .min = -90, .max = 90}, {0}};
+static const miaw_field BODY[] = {
+    {.name = "to", .type = MIAW_T_STRING, .flags = MIAW_F_REQUIRED | MIAW_F_NONEMPTY, .pattern = "^[0-9]+$"},
+    {.name = "kind", .type = MIAW_T_STRING, .enum_values = KINDS},
+    {.name = "tags", .type = MIAW_T_ARRAY, .flags = MIAW_F_HAS_MAX, .max = 2, .items = &(const miaw_field){.name = "t", .type = MIAW_T_STRING}},
+    {.name = "loc", .type = MIAW_T_OBJECT, .flags = MIAW_F_STRICT, .props = INNER},
+    {.name = "note", .type = MIAW_T_STRING, .flags = MIAW_F_NULLABLE},
+    {0},
+};
+
+static void expect_fail(const char *json, const char *field, const char *msg_part)
+{
+    json_t *b = json_loads(json, JSON_DECODE_ANY, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    char f[128], m[256];
+    CU_ASSERT_EQUAL(miaw_schema_validate(BODY, 0, b, f, sizeof f, m, sizeof m), -1);
+    CU_ASSERT_STRING_EQUAL(f, field);
+    CU_ASSERT_PTR_NOT_NULL(strstr(m, msg_part));
+    json_decref(b);
+}
+
+static void test_schema(void)
+{
+    char f[128], m[256];
+    json_t *ok = json_loads("{\"to\":\"123\",\"kind\":\"image\",\"tags\":[\"a\"],\"loc\":{\"lat\":1.5},\"note\":null,\"extra\":1}", 0, NULL);
+    CU_ASSERT_EQUAL(miaw_schema_validate(BODY, 0, ok, f, sizeof f, m, sizeof m), 0);
+    CU_ASSERT_EQUAL(miaw_schema_validate(BODY, 1, ok, f, sizeof f, m, sizeof m), -1); /* strict root: extra */
+    CU_ASSERT_STRING_EQUAL(f, "extra");
+    json_decref(ok);
+    expect_fail("{}", "to", "required");
+    expect_fail("{\"to\":5}", "to", "type string");
+    expect_fail("{\"to\":\"\"}", "to", "empty");
+    expect_fail("{\"to\":\"12a\"}", "to", "pattern");
+    expect_fail("{\"to\":\"1\",\"kind\":\"video\"}", "kind", "one of: text, image");
+    expect_fail("{\"to\":\"1\",\"tags\":[\"a\",\"b\",\"c\"]}", "tags", "at most 2");
+    expect_fail("{\"to\":\"1\",\"tags\":[\"a\",7]}", "tags[1]", "type string");
+    expect_fail("{\"to\":\"1\",\"loc\":{\"lat\":91}}", "loc.lat", "<= 90");
+    expect_fail("{\"to\":\"1\",\"loc\":{\"lat\":1,\"x\":2}}", "loc.x", "not a known field");
+    expect_fail("{\"to\":null}", "to", "null");
+    expect_fail("[1]", "", "JSON object");
+    /* deep copy survives the original going away, and renders as JSON Schema */
+    miaw_field *copy = miaw_schema_dup(BODY, sizeof(miaw_field));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(copy);
+    CU_ASSERT_PTR_NOT_EQUAL(copy[0].name, BODY[0].name);
+    CU_ASSERT_STRING_EQUAL(copy[3].props[0].name, "lat");
+    json_t *js = miaw_schema_openapi(copy);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_object_get(js, "required"), 0)), "to");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(json_object_get(js, "properties"), "tags"), "maxItems")), 2);
+    json_decref(js);
+    miaw_schema_free(copy);
+    miaw_field bad[] = {{.name = "x", .type = MIAW_T_STRING, .flags = MIAW_F_HAS_MIN | MIAW_F_HAS_MAX, .min = 5, .max = 1}, {0}};
+    CU_ASSERT_EQUAL(miaw_schema_check(bad, m, sizeof m), -1);
+    miaw_field badre[] = {{.name = "x", .type = MIAW_T_STRING, .pattern = "(["}, {0}};
+    CU_ASSERT_EQUAL(miaw_schema_check(badre, m, sizeof m), -1);
+}
+
+static char trace[256];
+static miaw_bus *g_bus;
+static void h1(const miaw_event *ev, void *ud)
+{
+    (void)ud;
+    strcat(trace, ev->type);
+    strcat(trace, ";");
+    if (strcmp(ev->type, "a") == 0) miaw_bus_emit(g_bus, NULL, "b", "inst", NULL); /* queued, not recursive */
+}
+static void h2(const miaw_event *ev, void *ud)
+{
+    (void)ud;
+    strcat(trace, "h2:");
+    strcat(trace, ev->type);
+    strcat(trace, ";");
+}
+
+static void test_bus(void)
+{
+    char err[128];
+    g_bus = miaw_bus_new();
+    CU_ASSERT_EQUAL(miaw_bus_declare(g_bus, NULL, "a", MIAW_EVENT_F_WEBHOOK, "", err, sizeof err), 0);
+    CU_ASSERT_EQUAL(miaw_bus_declare(g_bus, NULL, "b", 0, "", err, sizeof err), 0);
+    CU_ASSERT_EQUAL(miaw_bus_declare(g_bus, NULL, "a", 0, "", err, sizeof err), MIAW_E_EXIST);
+    CU_ASSERT_EQUAL(miaw_bus_declare(g_bus, NULL, "Bad Name", 0, "", err, sizeof err), MIAW_E_INVAL);
+    miaw_id s1, s2;
+    miaw_bus_subscribe(g_bus, NULL, "*", h1, NULL, &s1);
+    miaw_bus_subscribe(g_bus, NULL, "a*", h2, NULL, &s2);
+    trace[0] = 0;
+    CU_ASSERT_EQUAL(miaw_bus_emit(g_bus, NULL, "a", NULL, json_object()), 0);
+    CU_ASSERT_STRING_EQUAL(trace, "a;h2:a;b;");
+    CU_ASSERT_EQUAL(miaw_bus_emit(g_bus, NULL, "zzz", NULL, json_object()), MIAW_E_NOTFOUND);
+    CU_ASSERT_EQUAL(miaw_bus_unsubscribe(g_bus, NULL, s2), 0);
+    trace[0] = 0;
+    miaw_bus_emit(g_bus, NULL, "b", NULL, NULL);
+    CU_ASSERT_STRING_EQUAL(trace, "b;");
+    CU_ASSERT_EQUAL(miaw_bus_emitted(g_bus), 3); /* a, b (queued), b */
+    miaw_bus_free(g_bus);
+}
+
+static void test_config_file(void)
+{
+    char dir[] = "/tmp/miaw-cfg-XXXXXX", path[256], err[512];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/c.yaml", dir);
+    const char *yaml = "server:\n  port: 4001\n  cors_origin: '*'\nauth:\n  basic_auth: [a:b, c:d]\n"
+                       "plugins:\n  enabled: messages, groups\n  config:\n    groups:\n      max: 5\n      names: [x, y]\n";
+    CU_ASSERT_EQUAL(miaw_write_file_atomic(path, yaml, strlen(yaml), 0600), 0);
+    unsetenv("API_PORT");
+    miaw_config c;
+    CU_ASSERT_EQUAL_FATAL(miaw_config_load(&c, path, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(c.port, 4001);
+    CU_ASSERT_STRING_EQUAL(c.cors_origin, "*");
+    CU_ASSERT_EQUAL(c.basic_auth.n, 2);
+    CU_ASSERT_EQUAL(c.plugins_enabled.n, 2);
+    CU_ASSERT_STRING_EQUAL(c.plugins_enabled.v[1], "groups");
+    json_t *g = json_object_get(c.plugin_config, "groups");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(g, "max")), 5);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(g, "names")), 2);
+    CU_ASSERT_EQUAL(miaw_config_validate(&c, err, sizeof err), 0);
+    miaw_config_free(&c);
+    setenv("API_PORT", "4555", 1);
+    CU_ASSERT_EQUAL_FATAL(miaw_config_load(&c, path, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(c.port, 4555);
+    CU_ASSERT_EQUAL(miaw_config_set_port(&c, "0", err, sizeof err), -1);
+    CU_ASSERT_EQUAL(miaw_config_set_port(&c, "4556", err, sizeof err), 0);
+    CU_ASSERT_EQUAL(c.port, 4556);
+    miaw_config_free(&c);
+    unsetenv("API_PORT");
+    const char *bad = "server:\n  tls:\n    cert: /x\n";
+    CU_ASSERT_EQUAL(miaw_write_file_atomic(path, bad, strlen(bad), 0600), 0);
+    CU_ASSERT_EQUAL_FATAL(miaw_config_load(&c, path, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(miaw_config_validate(&c, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "cert and key"));
+    miaw_config_free(&c);
+    miaw_rm_rf(dir);
+}
+
+static void test_util(void)
+{
+    CU_ASSERT_TRUE(miaw_ct_equal("abc", 3, "abc", 3));
+    CU_ASSERT_FALSE(miaw_ct_equal("abc", 3, "abd", 3));
+    CU_ASSERT_FALSE(miaw_ct_equal("abc", 3, "abcd", 4));
+    CU_ASSERT_FALSE(miaw_ct_equal("", 0, "a", 1));
+    char a[65], b[65];
+    CU_ASSERT_EQUAL(miaw_random_hex(a, 32), 0);
+    CU_ASSERT_EQUAL(miaw_random_hex(b, 32), 0);
+    CU_ASSERT_EQUAL(strlen(a), 64);
+    CU_ASSERT_STRING_NOT_EQUAL(a, b);
+    char iso[40];
+    miaw_iso8601(iso, sizeof iso, 1735120800123LL);
+    CU_ASSERT_STRING_EQUAL(iso, "2024-12-25T10:00:00.123Z");
+}
+
+MIAW_TESTS("core", MIAW_T(test_router_match), MIAW_T(test_schema), MIAW_T(test_bus), MIAW_T(test_config_file),
+           MIAW_T(test_util))
