@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# bench/http/run.sh - GET /api/v1/instances/{id} with auth: miaw beside a bare h2o handler
+# (bench_http_bare) answering the same bytes, both started here and measured in the same
+# run with the same load: HTTP/1.1 keep-alive with wrk, h2c (prior knowledge) with
+# h2load. Prints req/s and p99 latency per target and protocol, and the miaw/bare ratio.
+# Builds nothing: needs <build>/miaw, <build>/plugins and <build>/bench/bench_http_bare.
+# Loopback only; everything started here is stopped on exit.
+# Usage: run.sh [BUILD_DIR]   (default: build, relative to the repository root)
+# Environment (defaults in brackets):
+#   BENCH_SECONDS [10]    measured seconds per run       BENCH_WARMUP [2]  warm-up seconds
+#   BENCH_CONNS [32]      connections                    BENCH_THREADS [2] client threads
+#   BENCH_H2_STREAMS [1]  concurrent streams per h2 connection (1: same in-flight as h1)
+#   BENCH_ROUNDS [1]      rounds (miaw and bare alternate); the median round by req/s is shown
+#   BENCH_LOG_LEVEL []    LOG_LEVEL for miaw (empty: its default, info, one line per request,
+#                         written to a file in the temp dir)
+#   BENCH_PIN [0]         1: servers on CPU 0, load generators on the other CPUs (taskset)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${1:-${MIAW_BUILD_DIR:-build}}
+case $build in /*) ;; *) build="$root/$build" ;; esac
+secs=${BENCH_SECONDS:-10}
+warm=${BENCH_WARMUP:-2}
+conns=${BENCH_CONNS:-32}
+threads=${BENCH_THREADS:-2}
+streams=${BENCH_H2_STREAMS:-1}
+rounds=${BENCH_ROUNDS:-1}
+pin=${BENCH_PIN:-0}
+
+miaw="$build/miaw"
+bare="$build/bench/bench_http_bare"
+for f in "$miaw" "$bare"; do [ -x "$f" ] || { echo "missing $f (build it first)" >&2; exit 2; }; done
+[ -d "$build/plugins" ] || { echo "missing $build/plugins" >&2; exit 2; }
+for t in wrk h2load curl; do
+  command -v $t >/dev/null || { echo "missing $t (Debian: wrk, nghttp2-client, curl; scripts/deps.sh)" >&2; exit 2; }
+done
+
+srv_pin=() cli_pin=()
+if [ "$pin" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  srv_pin=(taskset -c 0) cli_pin=(taskset -c "1-$(($(nproc) - 1))")
+fi
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    port_free "$p" && { echo "$p"; return; }
+  done
+}
+# wait_up PID URL [curl args]: until URL answers, or fail when PID died or 10 s passed
+wait_up() {
+  local pid=$1 url=$2 i
+  shift 2
+  for i in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    curl -sf -o /dev/null "$@" "$url" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+key=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+auth="Authorization: Bearer $key"
+path=/api/v1/instances/bench
+
+# ---- miaw, on a fresh data dir and a free port (retried if the port was taken meanwhile)
+mkdir -p "$tmp/data"
+for attempt in 1 2 3 4 5; do
+  mport=$(pick_port)
+  (cd "$tmp" && exec env API_HOST=127.0.0.1 API_PORT="$mport" API_KEY="$key" SESSION_PATH="$tmp/data" \
+    MIAW_PLUGIN_DIR="$build/plugins" ${BENCH_LOG_LEVEL:+LOG_LEVEL="$BENCH_LOG_LEVEL"} \
+    "${srv_pin[@]}" "$miaw" serve >>"$tmp/miaw.log" 2>&1) &
+  mpid=$!
+  if wait_up "$mpid" "http://127.0.0.1:$mport/health"; then pids+=("$mpid"); break; fi
+  kill "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true; mpid=
+done
+[ -n "$mpid" ] || { echo "miaw did not start; its log:" >&2; tail -20 "$tmp/miaw.log" >&2; exit 1; }
+curl -sf -o /dev/null -H "$auth" -H 'content-type: application/json' -d '{"instanceId":"bench"}' \
+  "http://127.0.0.1:$mport/api/v1/instances" || { echo "cannot create the instance" >&2; exit 1; }
+
+# ---- the bytes miaw answers, handed to the bare server
+curl -s -D "$tmp/miaw.hdr" -o "$tmp/body" -H "$auth" "http://127.0.0.1:$mport$path"
+status=$(head -1 "$tmp/miaw.hdr" | awk '{print $2}')
+[ "$status" = 200 ] || { echo "miaw answered $status for GET $path" >&2; exit 1; }
+hdrs=()
+while IFS= read -r line; do
+  line=${line%$'\r'}
+  [ -n "$line" ] || continue
+  name=${line%%:*} value=${line#*: }
+  case ${name,,} in
+    http/*|date|server|connection|transfer-encoding|content-length) continue ;; # h2o's own
+    x-request-id) value=$(printf '%*s' ${#value} '' | tr ' ' 0) ;;                # same length
+  esac
+  hdrs+=("${name,,}:$value")
+done <"$tmp/miaw.hdr"
+
+for attempt in 1 2 3 4 5; do
+  bport=$(pick_port)
+  "${srv_pin[@]}" "$bare" "$bport" "$tmp/body" "$status" "${hdrs[@]}" >"$tmp/bare.log" 2>&1 &
+  bpid=$!
+  if wait_up "$bpid" "http://127.0.0.1:$bport$path"; then pids+=("$bpid"); break; fi
+  kill "$bpid" 2>/dev/null || true; wait "$bpid" 2>/dev/null || true; bpid=
+done
+[ -n "$bpid" ] || { echo "bench_http_bare did not start:" >&2; cat "$tmp/bare.log" >&2; exit 1; }
+
+# ---- the same bytes, over both protocols (headers but the date and the request id's value)
+norm() { tr -d '\r' | grep -viE '^(date|x-request-id):' | tr 'A-Z' 'a-z'; }
+for proto in --http1.1 --http2-prior-knowledge; do
+  for t in "miaw $mport" "bare $bport"; do
+    set -- $t
+    curl -s "$proto" -D "$tmp/$1.h" -o "$tmp/$1.b" -H "$auth" "http://127.0.0.1:$2$path"
+  done
+  cmp -s "$tmp/miaw.b" "$tmp/bare.b" || { echo "bodies differ ($proto)" >&2; exit 1; }
+  diff <(norm <"$tmp/miaw.h") <(norm <"$tmp/bare.h") >&2 || { echo "headers differ ($proto)" >&2; exit 1; }
+done
+bytes=$(wc -c <"$tmp/body")
+
+# ---- load
+# wrk: "Requests/sec: N" and, with --latency, "99%  1.23ms" (us, ms or s)
+run_h1() { # port -> "rps p99ms"
+  local out
+  out=$("${cli_pin[@]}" wrk -t"$threads" -c"$conns" -d"${secs}s" --latency -H "$auth" "http://127.0.0.1:$1$path")
+  if grep -q 'Non-2xx\|Socket errors' <<<"$out"; then echo "wrk reported errors:" >&2; echo "$out" >&2; exit 1; fi
+  awk '/^Requests\/sec:/ {rps=$2}
+       $1=="99%" {v=$2; u=v; sub(/^[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+                  p = (u=="us") ? v/1000 : (u=="ms") ? v : (u=="s") ? v*1000 : (u=="m") ? v*60000 : -1}
+       END {printf "%.0f %.3f\n", rps, p}' <<<"$out"
+}
+# h2load: "finished in Xs, N req/s"; p99 from its per-request log (3rd column: microseconds)
+run_h2() { # port -> "rps p99ms"
+  local out log="$tmp/h2load.log"
+  rm -f "$log"
+  out=$("${cli_pin[@]}" h2load -t"$threads" -c"$conns" -m"$streams" -D"$secs" --warm-up-time=1 \
+    --log-file="$log" -H "$auth" "http://127.0.0.1:$1$path")
+  if ! grep -qE 'requests: .* ([0-9]+) succeeded, 0 failed, 0 errored' <<<"$out"; then
+    echo "h2load reported failures:" >&2; echo "$out" >&2; exit 1
+  fi
+  local rps p99
+  rps=$(awk '/^finished in/ {for (i=1;i<=NF;i++) if ($(i+1) ~ /^req\/s/) print $i}' <<<"$out" | tr -d ,)
+  p99=$(awk '{print $3}' "$log" | sort -n | awk '{v[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.3f\n", v[i]/1000}')
+  echo "${rps%.*} $p99"
+}
+
+warmup() { # port
+  "${cli_pin[@]}" wrk -t"$threads" -c"$conns" -d"${warm}s" -H "$auth" "http://127.0.0.1:$1$path" >/dev/null
+  "${cli_pin[@]}" h2load -t"$threads" -c"$conns" -m"$streams" -D"$warm" -H "$auth" "http://127.0.0.1:$1$path" >/dev/null
+}
+
+load() { uptime | sed 's/.*load average: //'; }
+echo "bench/http: GET $path with auth, $bytes-byte JSON body, on $(nproc) CPUs"
+echo "load: $threads client threads, $conns connections, h2 streams/connection $streams, ${secs}s per run, $rounds round(s), warm-up ${warm}s, pinning $([ ${#srv_pin[@]} -gt 0 ] && echo on || echo off)"
+echo "miaw log level: ${BENCH_LOG_LEVEL:-default (info, a line per request to a file)}"
+echo "load average before: $(load)"
+warmup "$mport"
+warmup "$bport"
+
+: >"$tmp/results"
+for r in $(seq "$rounds"); do
+  for proto in h1 h2; do
+    for t in "miaw $mport" "bare $bport"; do
+      set -- $t
+      echo "$1 $proto $(run_$proto "$2")" >>"$tmp/results"
+    done
+  done
+done
+echo "load average after:  $(load)"
+echo
+
+# median round by req/s for each target and protocol, then the table
+pick() { grep "^$1 $2 " "$tmp/results" | sort -k3,3n | awk '{l[NR]=$0} END {print l[int((NR+1)/2)]}'; }
+printf '%-6s %-9s %12s %10s\n' target protocol "req/s" "p99 (ms)"
+for proto in h1 h2; do
+  m=$(pick miaw $proto) b=$(pick bare $proto)
+  label=$([ $proto = h1 ] && echo "http/1.1" || echo "h2c")
+  awk -v l="$label" '{printf "%-6s %-9s %12d %10.3f\n", $1, l, $3, $4}' <<<"$m"
+  awk -v l="$label" '{printf "%-6s %-9s %12d %10.3f\n", $1, l, $3, $4}' <<<"$b"
+  awk -v l="$label" -v m="$m" -v b="$b" 'BEGIN {split(m, x, " "); split(b, y, " ");
+    printf "%-6s %-9s %11.2fx %9.2fx   (miaw/bare: req/s, p99)\n", "ratio", l, x[3]/y[3], (y[4] > 0 ? x[4]/y[4] : 0)}'
+done
