@@ -12,6 +12,7 @@
 #include "secrets.h"
 #include "storage.h"
 #include "util.h"
+#include "webhooks.h"
 
 #include <openssl/sha.h>
 #include <signal.h>
@@ -26,6 +27,7 @@ typedef struct miaw_server {
     miaw_bus *bus;
     miaw_router router;
     miaw_instances *inst;
+    miaw_webhooks *wh;
     miaw_plugin_host *plugins;
     miaw_http *http;
     char *api_key, *webhook_secret;
@@ -172,6 +174,11 @@ int miaw_server_run(miaw_config *cfg)
         MIAW_ERR("server", "core routes: %s", err);
         goto out;
     }
+    s.wh = miaw_webhooks_new(s.loop, cfg, &s.db, s.bus, s.inst, s.webhook_secret, &s.router, err, sizeof err);
+    if (!s.wh) {
+        MIAW_ERR("server", "webhooks: %s", err);
+        goto out;
+    }
     miaw_plugin_services svc = {.loop = s.loop, .router = &s.router, .bus = s.bus, .db = &s.db,
                                 .instance_json = instance_json_cb, .instance_udata = s.inst};
     s.plugins = miaw_plugin_host_new(&svc);
@@ -196,6 +203,7 @@ int miaw_server_run(miaw_config *cfg)
 out:
     miaw_plugin_host_free(s.plugins);
     s.plugins = NULL;
+    miaw_webhooks_free(s.wh);
     /* h2o closes its own handles in context dispose; everything else is closed here */
     miaw_http_free(s.http);
     s.http = NULL;
