@@ -37,9 +37,9 @@ void miaw_wh_dispatch_free(miaw_wh_dispatch *d);
 void miaw_wh_dispatch_wake(miaw_wh_dispatch *d, const char *instance, const char *url);
 /* forgets an instance: aborts its requests in flight and drops its lanes and stats */
 void miaw_wh_dispatch_drop_instance(miaw_wh_dispatch *d, const char *instance);
-/* {"inFlight","latencyMs":{"p50","p99","samples"},"lagMs":{"p50","p99"}} of an
- * instance (latency: HTTP round trip of successful deliveries; lag: event creation to
- * delivery), over the last 512 deliveries of this process; new reference */
+/* {"inFlight","latencyUs":{"p50","p99","samples"},"lagMs":{"p50","p99","samples"}} of
+ * an instance (latency: HTTP round trip of successful deliveries in microseconds; lag:
+ * event creation to delivery in ms), over its last 512 deliveries in this process. */
 json_t *miaw_wh_dispatch_stats(miaw_wh_dispatch *d, const char *instance);
 /* total requests in flight */
 int miaw_wh_dispatch_inflight(const miaw_wh_dispatch *d);

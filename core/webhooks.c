@@ -142,9 +142,9 @@ static void on_outcome(void *ud, const miaw_wh_outcome *o)
             continue;
         }
         *pp = x->next;
-        json_t *d = json_pack("{s:s,s:s,s:b,s:i,s:f}", "eventId", o->row->event_id, "url", o->row->url, "delivered",
-                              o->delivered, "attempt", o->attempt, "latencyMs",
-                              (double)(long)(o->latency_ms * 1000) / 1000);
+        json_t *d = json_pack("{s:s,s:s,s:b,s:i,s:I,s:I}", "eventId", o->row->event_id, "url", o->row->url,
+                              "delivered", o->delivered, "attempt", o->attempt, "latencyMs",
+                              (json_int_t)(o->latency_ms + 0.5), "latencyUs", (json_int_t)(o->latency_ms * 1000 + 0.5));
         json_object_set_new(d, "statusCode", o->http_status ? json_integer(o->http_status) : json_null());
         if (o->delivered) {
             miaw_req_reply_data(x->req, 200, d);
@@ -405,7 +405,7 @@ static int add_routes(miaw_webhooks *w, miaw_router *rt, char *err, size_t errle
                         "pending events. With `count` (1-1000): queues that many test events through the normal "
                         "pipeline and answers 202 with their eventIds, for load, ordering and failover checks.",
          .response_example = "{\"eventId\":\"evt_01JG6Z0000AAAAAAAAAAAAAAAA\",\"url\":\"https://myapp.com/webhook\","
-                             "\"delivered\":true,\"attempt\":1,\"latencyMs\":12.5,\"statusCode\":200}"},
+                             "\"delivered\":true,\"attempt\":1,\"latencyMs\":12,\"latencyUs\":12480,\"statusCode\":200}"},
         {MIAW_ROUTE_INIT, .method = "GET", .path = "/instances/{instanceId}/webhook/deliveries",
          .flags = MIAW_ROUTE_INSTANCE, .handler = h_deliveries, .udata = w, .operation_id = "listWebhookDeliveries",
          .summary = "List webhook deliveries", .tag = "Webhooks",
@@ -428,11 +428,11 @@ static int add_routes(miaw_webhooks *w, miaw_router *rt, char *err, size_t errle
          .flags = MIAW_ROUTE_INSTANCE, .handler = h_status, .udata = w, .operation_id = "getWebhookStatus",
          .summary = "Webhook delivery status", .tag = "Webhooks",
          .description = "queueDepth (pending), deadLetters, delivered and failed totals, lastError, requests "
-                        "inFlight, latencyMs (HTTP round trip) and lagMs (event to delivery) p50/p99 over the last "
+                        "inFlight, latencyUs (HTTP round trip, microseconds) and lagMs (event to delivery) p50/p99 over the last "
                         "512 deliveries of this process.",
          .response_example = "{\"instanceId\":\"my-bot-1\",\"webhookEnabled\":true,\"queueDepth\":0,\"delivered\":"
-                             "120,\"failed\":1,\"deadLetters\":1,\"lastError\":null,\"inFlight\":0,\"latencyMs\":"
-                             "{\"p50\":3.2,\"p99\":15.8,\"samples\":120},\"lagMs\":{\"p50\":4,\"p99\":30,"
+                             "120,\"failed\":1,\"deadLetters\":1,\"lastError\":null,\"inFlight\":0,\"latencyUs\":"
+                             "{\"p50\":3200,\"p99\":15800,\"samples\":120},\"lagMs\":{\"p50\":4,\"p99\":30,"
                              "\"samples\":120}}"},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
