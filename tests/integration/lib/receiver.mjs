@@ -51,7 +51,7 @@ export async function startReceiver({ mode = 200, delayMs = 0 } = {}) {
       active++;
       rec.maxActive = Math.max(rec.maxActive, active);
       let m = typeof rec.mode === 'function' ? rec.mode(entry, requests.length) : rec.mode;
-      if (m && typeof m === 'object' && m.delayMs) { await new Promise((r) => setTimeout(r, m.delayMs)); m = m.status; }
+      if (m && typeof m === 'object') { if (m.delayMs) await new Promise((r) => setTimeout(r, m.delayMs)); m = m.status; }
       if (rec.delayMs) await new Promise((r) => setTimeout(r, rec.delayMs));
       if (m === 'hang') { entry.hung = true; res.on('close', () => { active--; }); return; }
       active--;
