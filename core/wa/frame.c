@@ -129,7 +129,7 @@ static int read_intro(miaw_frame_reader *r)
         }
     }
     size_t have = n - off, cmp = have < 4 ? have : 4;
-    if (memcmp(p + off, miaw_noise_wa_header, cmp) != 0) return MIAW_E_INVAL;
+    if (cmp && memcmp(p + off, miaw_noise_wa_header, cmp) != 0) return MIAW_E_INVAL;
     if (have < 4) return 0;
     r->start += off + 4;
     r->intro_done = 1;
