@@ -7,34 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-typedef struct state { miaw_plugin *self; const miaw_host_api *api; } state;
-
-static int init(miaw_plugin *self, const miaw_host_api *api, const json_t *config, void **out, char *err,
-                size_t errlen)
+static int setup(miaw_plugin_base *b, const json_t *config, char *err, size_t errlen)
 {
     (void)config;
-    if (!miaw_host_compatible(api)) {
-        snprintf(err, errlen, "host plugin ABI is not compatible");
-        return MIAW_E_NOTSUP;
-    }
-    state *s = calloc(1, sizeof *s);
-    if (!s) return MIAW_E_NOMEM;
-    s->self = self;
-    s->api = api;
-    MIAW_LOGI(api, self, "loaded");
-    *out = s;
+    (void)err;
+    (void)errlen;
+    MIAW_LOGI(b->api, b->self, "loaded");
     return MIAW_OK;
 }
 
-static void fini(void *st) { free(st); }
-
-static const miaw_plugin_desc DESC = {
-    MIAW_PLUGIN_DESC_INIT,
-    .name = "messages",
-    .version = "0.1.0",
-    .description = "send, edit, delete, react, forward messages and download media (spec 4.4.2)",
-    .init = init,
-    .fini = fini,
-};
-
-MIAW_EXPORT const miaw_plugin_desc *miaw_plugin_entry(void) { return &DESC; }
+MIAW_DEFINE_PLUGIN("messages", "0.1.0", "send, edit, delete, react, forward messages and download media (spec 4.4.2)", setup)
