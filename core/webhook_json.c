@@ -134,7 +134,7 @@ static int put_object(miaw_buf *b, const json_t *o, int depth)
         struct okey k = {json_object_iter_key(it), json_object_iter_key_len(it), 0, json_object_iter_value(it)};
         if (index_key(k.k, k.n, &k.idx)) keys[ni++] = k;
     }
-    qsort(keys, ni, sizeof *keys, cmp_idx);
+    if (ni > 1) qsort(keys, ni, sizeof *keys, cmp_idx);
     i = ni;
     for (it = json_object_iter((json_t *)o); it; it = json_object_iter_next((json_t *)o, it)) {
         struct okey k = {json_object_iter_key(it), json_object_iter_key_len(it), 0, json_object_iter_value(it)};
