@@ -1,0 +1,188 @@
+/* sim/control.c - the /sim control API: create accounts, let an account's phone scan a
+ * companion's QR, report the state and the certificate root. JSON in and out; bad input
+ * gets a 400 naming the field. Owns nothing beyond a request. */
+#include "control.h"
+
+#include <string.h>
+
+#include "codec.h"
+#include "log.h"
+#include "miaw/plugin.h"
+#include "pair.h"
+#include "state.h"
+
+#define BODY_MAX (64 * 1024)
+
+void miaw_sim_http_json(h2o_req_t *req, int status, json_t *body)
+{
+    char *s = json_dumps(body ? body : json_object(), JSON_COMPACT);
+    json_decref(body);
+    static const char *reasons[600];
+    reasons[200] = "OK", reasons[201] = "Created", reasons[400] = "Bad Request", reasons[404] = "Not Found",
+    reasons[405] = "Method Not Allowed", reasons[426] = "Upgrade Required", reasons[409] = "Conflict", reasons[413] = "Payload Too Large",
+    reasons[500] = "Internal Server Error", reasons[502] = "Bad Gateway", reasons[504] = "Gateway Timeout";
+    req->res.status = status;
+    req->res.reason = status > 0 && status < 600 && reasons[status] ? reasons[status] : "Status";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    size_t len = s ? strlen(s) : 2;
+    /* h2o_send_inline copies the body into the request pool */
+    h2o_send_inline(req, s ? s : "{}", len);
+    MIAW_INFO("sim", "%.*s %.*s %d", (int)req->method.len, req->method.base, (int)req->path.len, req->path.base,
+              status);
+    free(s);
+}
+
+json_t *miaw_sim_error_json(const char *code, const char *field, const char *message)
+{
+    json_t *e = json_pack("{s:s,s:s}", "code", code, "message", message ? message : "");
+    if (field) json_object_set_new(e, "field", json_string(field));
+    return json_pack("{s:o}", "error", e);
+}
+
+static void bad(h2o_req_t *req, int status, const char *code, const char *field, const char *msg)
+{
+    miaw_sim_http_json(req, status, miaw_sim_error_json(code, field, msg));
+}
+
+int miaw_sim_route(const char *path, size_t len, char *phone, size_t cap)
+{
+    static const char acc[] = "/sim/accounts";
+    if (cap) phone[0] = 0;
+    if (len == 10 && !memcmp(path, "/sim/state", 10)) return MIAW_SIM_ROUTE_STATE;
+    if (len == 9 && !memcmp(path, "/sim/cert", 9)) return MIAW_SIM_ROUTE_CERT;
+    size_t al = sizeof acc - 1;
+    if (len < al || memcmp(path, acc, al)) return MIAW_SIM_ROUTE_NONE;
+    if (len == al || (len == al + 1 && path[al] == '/')) return MIAW_SIM_ROUTE_ACCOUNTS;
+    if (path[al] != '/') return MIAW_SIM_ROUTE_NONE;
+    const char *p = path + al + 1, *end = path + len;
+    const char *slash = memchr(p, '/', (size_t)(end - p));
+    if (!slash || slash == p || (size_t)(slash - p) >= cap) return MIAW_SIM_ROUTE_NONE;
+    if ((size_t)(end - slash) == 5 && !memcmp(slash, "/scan", 5)) {
+        memcpy(phone, p, (size_t)(slash - p));
+        phone[slash - p] = 0;
+        return MIAW_SIM_ROUTE_SCAN;
+    }
+    return MIAW_SIM_ROUTE_NONE;
+}
+
+static json_t *body_object(h2o_req_t *req)
+{
+    if (!req->entity.base || !req->entity.len) {
+        bad(req, 400, "INVALID_REQUEST", "body", "a JSON object body is required");
+        return NULL;
+    }
+    if (req->entity.len > BODY_MAX) {
+        bad(req, 413, "PAYLOAD_TOO_LARGE", "body", "the body is larger than 64 KiB");
+        return NULL;
+    }
+    json_error_t je;
+    json_t *o = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        bad(req, 400, "INVALID_REQUEST", "body", "the body is not a JSON object");
+        return NULL;
+    }
+    return o;
+}
+
+static void create_account(miaw_sim *sim, h2o_req_t *req)
+{
+    json_t *b = body_object(req);
+    if (!b) return;
+    json_t *jp = json_object_get(b, "phone"), *jn = json_object_get(b, "name");
+    const char *phone = json_string_value(jp), *name = jn ? json_string_value(jn) : "";
+    if (!miaw_sim_phone_valid(phone)) {
+        bad(req, 400, "INVALID_REQUEST", "phone", "phone must be 5-20 digits, country code first, no leading zero");
+    } else if (!name || strlen(name) > MIAW_SIM_NAME_MAX) {
+        bad(req, 400, "INVALID_REQUEST", "name", "name must be a string of at most 64 bytes");
+    } else {
+        miaw_sim_account *a;
+        int rc = miaw_sim_account_add(sim, phone, name, &a);
+        if (rc == MIAW_E_EXIST) {
+            bad(req, 409, "CONFLICT", "phone", "an account with this phone exists");
+        } else if (rc) {
+            bad(req, 500, "INTERNAL_ERROR", NULL, "cannot create the account");
+        } else {
+            char jid[64], lid[64];
+            miaw_sim_device_jid(a, 0, 0, jid, sizeof jid);
+            miaw_sim_device_jid(a, 0, 1, lid, sizeof lid);
+            miaw_sim_state_save(sim);
+            MIAW_INFO("sim", "account %s (%s) created, lid %s", a->phone, a->name, a->lid);
+            miaw_sim_http_json(req, 201, json_pack("{s:s,s:s}", "jid", jid, "lid", lid));
+        }
+    }
+    json_decref(b);
+}
+
+static void scan(miaw_sim *sim, h2o_req_t *req, const char *phone)
+{
+    miaw_sim_account *a = miaw_sim_account_find(sim, phone);
+    if (!a) {
+        bad(req, 404, "NOT_FOUND", "phone", "no account with this phone");
+        return;
+    }
+    json_t *b = body_object(req);
+    if (!b) return;
+    const char *qrs = json_string_value(json_object_get(b, "qr"));
+    miaw_sim_qr qr;
+    const char *why = NULL;
+    if (!qrs) {
+        bad(req, 400, "INVALID_REQUEST", "qr", "qr must be the string the companion shows as a QR code");
+    } else if (miaw_sim_qr_parse(qrs, strlen(qrs), &qr, &why)) {
+        bad(req, 400, "INVALID_REQUEST", "qr", why);
+    } else {
+        int status = miaw_sim_pair_scan(sim, a, &qr, req, &why);
+        if (status) bad(req, status, status == 404 ? "NOT_FOUND" : status == 409 ? "CONFLICT" : status == 400 ? "INVALID_REQUEST" : "INTERNAL_ERROR", status == 400 ? "qr" : NULL, why);
+    }
+    json_decref(b);
+}
+
+static void cert(miaw_sim *sim, h2o_req_t *req)
+{
+    char hex[65], b64[48];
+    miaw_sim_hex(sim->root.pub, 32, hex);
+    miaw_sim_b64_encode(sim->root.pub, 32, b64, sizeof b64);
+    char *chain = malloc(4 * ((sim->cert_len + 2) / 3) + 1);
+    if (chain) miaw_sim_b64_encode(sim->cert, sim->cert_len, chain, 4 * ((sim->cert_len + 2) / 3) + 1);
+    char shex[65];
+    miaw_sim_hex(sim->server_static.pub, 32, shex);
+    miaw_sim_http_json(req, 200, json_pack("{s:s,s:s,s:s,s:s,s:i}", "rootPublicKeyHex", hex, "rootPublicKeyBase64", b64,
+                                           "serverStaticHex", shex, "certChainBase64", chain ? chain : "",
+                                           "intermediateIssuerSerial", 0));
+    free(chain);
+}
+
+void miaw_sim_control(miaw_sim *sim, h2o_req_t *req)
+{
+    char phone[MIAW_SIM_PHONE_MAX + 8];
+    size_t plen = req->path_normalized.len;
+    int route = miaw_sim_route(req->path_normalized.base, plen, phone, sizeof phone);
+    int get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
+    int post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
+    switch (route) {
+    case MIAW_SIM_ROUTE_ACCOUNTS:
+        if (post) { create_account(sim, req); return; }
+        if (get) {
+            json_t *st = miaw_sim_state_json(sim);
+            json_t *acc = json_incref(json_object_get(st, "accounts"));
+            json_decref(st);
+            miaw_sim_http_json(req, 200, json_pack("{s:o}", "accounts", acc));
+            return;
+        }
+        break;
+    case MIAW_SIM_ROUTE_SCAN:
+        if (post) { scan(sim, req, phone); return; }
+        break;
+    case MIAW_SIM_ROUTE_STATE:
+        if (get) { miaw_sim_http_json(req, 200, miaw_sim_state_json(sim)); return; }
+        break;
+    case MIAW_SIM_ROUTE_CERT:
+        if (get) { cert(sim, req); return; }
+        break;
+    default:
+        bad(req, 404, "NOT_FOUND", NULL, "no such control endpoint (see sim/README.md)");
+        return;
+    }
+    bad(req, 405, "METHOD_NOT_ALLOWED", NULL, "method not allowed on this endpoint");
+}

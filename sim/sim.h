@@ -1,0 +1,82 @@
+/* sim/sim.h - miaw-sim's shared model: the simulator context (loop, keys, certificate
+ * chain, accounts, live connections) and the account/device records every module reads.
+ * Owns nothing by itself; state.c creates and frees what is declared here.
+ *
+ * Ownership: one miaw_sim per process, created by miaw_sim_state_open and freed by
+ * miaw_sim_state_close. Accounts and devices belong to it (linked list / inline array);
+ * a device's `conn` is a borrowed pointer to its live connection (cleared by conn.c when
+ * that connection ends). Loop thread only. */
+#ifndef MIAW_SIM_SIM_H
+#define MIAW_SIM_SIM_H
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "wa/sigcrypto.h"
+
+#define MIAW_SIM_MAX_DEVICES 16 /* companions per account, device 0 excluded */
+#define MIAW_SIM_PHONE_MAX 20   /* digits */
+#define MIAW_SIM_NAME_MAX 64
+
+struct miaw_sim_conn;
+
+typedef struct miaw_sim_prekey {
+    uint32_t id; /* 24-bit on the wire */
+    uint8_t pub[32];
+} miaw_sim_prekey;
+
+/* A linked companion device (id >= 1). */
+typedef struct miaw_sim_device {
+    uint32_t id;
+    uint8_t noise_pub[32];    /* the Noise static key it registered with */
+    uint8_t identity_pub[32]; /* Signal identity (eIdent) */
+    uint32_t reg_id;
+    uint32_t skey_id;
+    uint8_t skey_pub[32];
+    uint8_t skey_sig[64];
+    uint32_t key_index;
+    char platform[24];        /* QR platform id, e.g. "1" */
+    uint8_t *adv;             /* ADVSignedDeviceIdentity from pair-device-sign (malloc'd) */
+    size_t adv_len;
+    miaw_sim_prekey *prekeys; /* unused one-time pre-keys (malloc'd array) */
+    size_t nprekeys, prekeys_cap;
+    uint64_t linked_at;
+    struct miaw_sim_conn *conn; /* live connection, not persisted (borrowed) */
+} miaw_sim_device;
+
+/* An account: phone number, hidden LID and the primary phone's identity. */
+typedef struct miaw_sim_account {
+    char phone[MIAW_SIM_PHONE_MAX + 1];
+    char lid[MIAW_SIM_PHONE_MAX + 1];
+    char name[MIAW_SIM_NAME_MAX + 1];
+    miaw_keypair identity; /* primary device's identity: signs ADV device identities */
+    uint32_t raw_id;
+    uint32_t next_key_index;
+    uint32_t next_device;
+    miaw_sim_device devices[MIAW_SIM_MAX_DEVICES];
+    size_t ndevices;
+    uint64_t created_at;
+    struct miaw_sim_account *next;
+} miaw_sim_account;
+
+typedef struct miaw_sim {
+    uv_loop_t *loop;
+    char *state_dir;            /* NULL = in memory only */
+    miaw_keypair root;          /* certificate root (clients pin its public key) */
+    miaw_keypair intermediate;
+    miaw_keypair server_static; /* Noise static key; the leaf certifies it */
+    uint8_t *cert;              /* serialized CertChain (malloc'd) */
+    size_t cert_len;
+    miaw_sim_account *accounts; /* newest first */
+    size_t naccounts;
+    struct miaw_sim_conn *conns;/* live WebSocket connections (conn.c's list) */
+    size_t nconns;
+    uint64_t iq_seq;            /* server-originated stanza ids */
+    uint64_t unknown_iqs;       /* IQs answered with the generic empty result */
+} miaw_sim;
+
+/* Unix seconds. */
+uint64_t miaw_sim_now(void);
+/* Next server stanza id into buf ("<prefix>.<n>"). */
+void miaw_sim_next_id(miaw_sim *sim, char *buf, size_t cap);
+#endif
