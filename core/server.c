@@ -2,6 +2,7 @@
  * belong to no other module (health, effective config, plugin list) live here too. */
 #include "server.h"
 
+#include "engine.h" /* protocol engine (instance connections) */
 #include "events.h"
 #include "http.h"
 #include "instances.h"
@@ -28,6 +29,7 @@ typedef struct miaw_server {
     miaw_router router;
     miaw_instances *inst;
     miaw_webhooks *wh;
+    miaw_engine *engine; /* protocol engine */
     miaw_plugin_host *plugins;
     miaw_http *http;
     char *api_key, *webhook_secret;
@@ -179,6 +181,12 @@ int miaw_server_run(miaw_config *cfg)
         MIAW_ERR("server", "webhooks: %s", err);
         goto out;
     }
+    /* protocol engine: after the registry and the webhook subscriber (it emits at start) */
+    s.engine = miaw_engine_new(s.loop, cfg, &s.db, s.bus, s.inst, &s.router, NULL, err, sizeof err);
+    if (!s.engine) {
+        MIAW_ERR("server", "engine: %s", err);
+        goto out;
+    }
     miaw_plugin_services svc = {.loop = s.loop, .router = &s.router, .bus = s.bus, .db = &s.db,
                                 .instance_json = instance_json_cb, .instance_udata = s.inst};
     s.plugins = miaw_plugin_host_new(&svc);
@@ -203,6 +211,7 @@ int miaw_server_run(miaw_config *cfg)
 out:
     miaw_plugin_host_free(s.plugins);
     s.plugins = NULL;
+    miaw_engine_free(s.engine); /* protocol engine; its handles close in the runs below */
     miaw_webhooks_free(s.wh);
     /* h2o closes its own handles in context dispose; everything else is closed here */
     miaw_http_free(s.http);

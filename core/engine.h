@@ -1,0 +1,72 @@
+/* core/engine.h - the protocol engine's instance side: one connection state machine per
+ * instance on the server loop (connect -> Noise -> registration with QR codes, or login
+ * -> connected), pairing, pre-key upload, keepalive, reconnects with jittered exponential
+ * backoff under a global handshake rate limit, persistence of each instance's device
+ * credentials in sqlite (tables wa_creds, wa_prekeys), the lifecycle routes of spec 4.4.1
+ * (connect, disconnect, restart, status, qr) and the events qr, ready, connection,
+ * disconnected, reconnecting, error. Owns every per-instance engine state (reached through
+ * miaw_instance.engine) and drops it, with the rows, on `instance.deleted`.
+ *
+ * Settings that are not in miaw.yaml yet come from the environment:
+ *   WA_ROOT_KEY                Noise certificate root public key, 32 bytes as hex or
+ *                              base64 (default: WhatsApp's). miaw-sim: GET /sim/cert.
+ *   WA_VERSION                 WhatsApp Web version "a.b.c" (default 2.3000.1035194821)
+ *   MIAW_WA_QR_FIRST_MS        lifetime of the first QR code (60000)
+ *   MIAW_WA_QR_NEXT_MS         lifetime of the following ones (20000)
+ *   MIAW_WA_QR_MAX             QR codes shown per connect before giving up (6)
+ *   MIAW_WA_KEEPALIVE_MS       ping interval (25000); MIAW_WA_DEAD_MS silence limit
+ *                              (keepalive + 10000)
+ *   MIAW_WA_BACKOFF_MIN_MS / MIAW_WA_BACKOFF_MAX_MS   reconnect backoff (1000 / 60000)
+ *   MIAW_WA_HANDSHAKES_PER_SEC global rate of connection attempts (20)
+ *   MIAW_WA_PREKEYS            one-time pre-keys in the first upload (812)
+ *
+ * Ownership: miaw_engine_new borrows loop, cfg, db, bus, instances and router (all must
+ * outlive it) and registers its routes and subscriptions; miaw_engine_free drops every
+ * connection and timer (handles close on the next loop turn: run the loop once more
+ * before closing it). Loop thread only. */
+#ifndef MIAW_ENGINE_H
+#define MIAW_ENGINE_H
+#include <jansson.h>
+#include <uv.h>
+
+#include "config.h"
+#include "events.h"
+#include "instances.h"
+#include "router.h"
+#include "storage.h"
+
+typedef struct miaw_engine miaw_engine;
+
+/* Timings and limits; zero fields take the defaults above (environment applied by
+ * miaw_engine_new when opts is NULL). */
+typedef struct miaw_engine_opts {
+    unsigned qr_first_ms, qr_next_ms, qr_max;
+    unsigned keepalive_ms, dead_ms, handshake_timeout_ms;
+    unsigned backoff_min_ms, backoff_max_ms;
+    unsigned handshakes_per_sec;
+    unsigned prekeys_initial, prekeys_refill, prekeys_min;
+    uint32_t version[3];
+    uint8_t root_pub[32];
+    int has_root;
+} miaw_engine_opts;
+
+/* Fills o from the environment (defaults where unset). -1 with a message for a bad value. */
+int miaw_engine_opts_from_env(miaw_engine_opts *o, char *err, size_t errlen);
+
+/* Creates the engine, its tables and routes, and schedules a connection for every paired
+ * instance that was connected before (no new QR). opts NULL = from the environment.
+ * NULL with a message on failure. */
+miaw_engine *miaw_engine_new(uv_loop_t *loop, const miaw_config *cfg, miaw_storage *db, miaw_bus *bus,
+                             miaw_instances *inst, miaw_router *rt, const miaw_engine_opts *opts, char *err,
+                             size_t errlen);
+void miaw_engine_free(miaw_engine *e);
+
+/* Start connecting (idempotent while connecting or connected). 0 or MIAW_E_*. */
+int miaw_engine_connect(miaw_engine *e, miaw_instance *in);
+/* Drop the connection and stay disconnected (state disconnected, reason given). */
+int miaw_engine_disconnect(miaw_engine *e, miaw_instance *in, const char *reason);
+/* {instanceId, status, reason, paired, jid, lid, connectedAt, qr}; new reference. */
+json_t *miaw_engine_status(miaw_engine *e, miaw_instance *in);
+/* The current QR string (borrowed until the next engine event), or NULL. */
+const char *miaw_engine_qr(miaw_engine *e, miaw_instance *in);
+#endif
