@@ -106,7 +106,8 @@ struct lane {
     char instance[65];
     struct host *host;
     int dirty;               /* head unknown: query the outbox */
-    int64_t head_id, next_at;
+    int64_t next_at;
+    miaw_wh_row row;         /* the head row while it waits (moved into inflight at start) */
     struct inflight *inf;
     struct lane *prev, *next;
 };
@@ -207,6 +208,7 @@ static struct lane *lane_get(miaw_wh_dispatch *d, const char *instance, const ch
 static void lane_free(miaw_wh_dispatch *d, struct lane *l)
 {
     list_remove(d, l);
+    miaw_wh_row_clear(&l->row);
     hdel(&d->lanes, l->key);
     free(l->key);
     free(l->url);
@@ -332,13 +334,10 @@ static struct curl_slist *hdr(struct curl_slist *l, const char *fmt, const char 
 static int start(miaw_wh_dispatch *d, struct lane *l)
 {
     struct inflight *f = calloc(1, sizeof *f);
+    l->dirty = 1; /* the head is consumed: reload after this attempt */
     if (!f) return -1;
-    if (miaw_wh_store_load(d->store, l->head_id, &f->row) != 1 || f->row.status != MIAW_WH_PENDING) {
-        miaw_wh_row_clear(&f->row);
-        free(f);
-        l->dirty = 1;
-        return -1;
-    }
+    f->row = l->row;
+    memset(&l->row, 0, sizeof l->row);
     f->d = d;
     f->lane = l;
     char ts[24], seq[24], att[16], sig[72];
@@ -430,8 +429,7 @@ static void finish(miaw_wh_dispatch *d, struct inflight *f, CURLcode res)
         if (s->n < NSAMPLES) s->n++;
     }
     struct lane *l = f->lane;
-    if (ok || dead) l->dirty = 1;
-    else l->next_at = next_at;
+    l->dirty = 1;
     miaw_wh_outcome o = {.row = &f->row, .attempt = attempt, .delivered = ok, .dead = dead,
                          .http_status = (int)code, .error = ok ? NULL : err, .latency_ms = ms, .next_at = next_at};
     inflight_free(d, f, 1);
@@ -439,6 +437,9 @@ static void finish(miaw_wh_dispatch *d, struct inflight *f, CURLcode res)
     miaw_wh_row_clear(&f->row);
     free(f);
 }
+
+static void pump(miaw_wh_dispatch *d);
+static void on_pump(uv_timer_t *t);
 
 static void check_done(miaw_wh_dispatch *d)
 {
@@ -452,14 +453,14 @@ static void check_done(miaw_wh_dispatch *d)
         if (f) finish(d, f, res);
         any = 1;
     }
-    if (any) kick(d);
+    if (any && !d->closing) pump(d); /* start the next requests without waiting a loop turn */
 }
 
 /* ---------------------------------------------------------------- pump */
-static void on_pump(uv_timer_t *t)
+static void pump(miaw_wh_dispatch *d)
 {
-    miaw_wh_dispatch *d = t->data;
     d->pump_soon = 0;
+    uv_timer_stop(d->pump_timer);
     int64_t now = miaw_now_ms(), wait = -1;
     struct lane *l = d->head, *stop = d->tail, *next;
     int cap = d->cfg->webhook_concurrency, per_host = d->cfg->webhook_per_host;
@@ -468,7 +469,7 @@ static void on_pump(uv_timer_t *t)
         next = l == stop ? NULL : l->next;
         if (!l->inf) {
             if (l->dirty) {
-                int r = miaw_wh_store_head(d->store, l->instance, l->url, &l->head_id, &l->next_at);
+                int r = miaw_wh_store_head_row(d->store, l->instance, l->url, &l->row);
                 if (r == 0) {
                     lane_free(d, l);
                     l = next;
@@ -480,6 +481,7 @@ static void on_pump(uv_timer_t *t)
                     continue;
                 }
                 l->dirty = 0;
+                l->next_at = l->row.next_at;
             }
             if (l->next_at > now) {
                 int64_t w = l->next_at - now;
@@ -495,8 +497,10 @@ static void on_pump(uv_timer_t *t)
         }
         l = next;
     }
-    if (wait >= 0 && !d->pump_soon && !d->closing) uv_timer_start(d->pump_timer, on_pump, (uint64_t)wait, 0);
+    if (wait >= 0 && !d->closing) uv_timer_start(d->pump_timer, on_pump, (uint64_t)wait, 0);
 }
+
+static void on_pump(uv_timer_t *t) { pump(t->data); }
 
 static void kick(miaw_wh_dispatch *d)
 {
@@ -560,6 +564,7 @@ miaw_wh_dispatch *miaw_wh_dispatch_new(uv_loop_t *loop, miaw_wh_store *store, co
 static void free_lane_val(void *v)
 {
     struct lane *l = v;
+    miaw_wh_row_clear(&l->row);
     free(l->key);
     free(l->url);
     free(l);

@@ -25,13 +25,16 @@ static const char *SCHEMA =
     "  delivered INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,"
     "  last_error TEXT, last_error_at INTEGER, last_error_event TEXT);";
 
-enum { Q_SEQ, Q_INS, Q_HEAD, Q_LOAD, Q_REC, Q_OKSTAT, Q_FAILSTAT, Q_ERRSTAT, Q__N };
+enum { Q_SEQ, Q_INS, Q_HEAD, Q_HEADROW, Q_LOAD, Q_REC, Q_OKSTAT, Q_FAILSTAT, Q_ERRSTAT, Q__N };
 static const char *SQL[Q__N] = {
     "INSERT INTO webhook_stats(instance, last_seq) VALUES(?1, 1) "
     "ON CONFLICT(instance) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
     "INSERT INTO webhook_outbox(event_id, instance, seq, event, url, body, created_at, next_at) "
     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
     "SELECT id, next_at FROM webhook_outbox WHERE instance=?1 AND status=0 AND url=?2 ORDER BY id LIMIT 1",
+    "SELECT id, event_id, instance, seq, event, url, body, created_at, status, attempts, next_at, last_status, "
+    "last_error, updated_at, latency_ms FROM webhook_outbox WHERE instance=?1 AND status=0 AND url=?2 "
+    "ORDER BY id LIMIT 1",
     "SELECT id, event_id, instance, seq, event, url, body, created_at, status, attempts, next_at, last_status, "
     "last_error, updated_at, latency_ms FROM webhook_outbox WHERE id=?1",
     "UPDATE webhook_outbox SET status=?2, attempts=?3, next_at=?4, last_status=?5, last_error=?6, updated_at=?7, "
@@ -194,6 +197,24 @@ int miaw_wh_store_load(miaw_wh_store *s, int64_t id, miaw_wh_row *r)
     miaw_wh_row_clear(r);
     sqlite3_stmt *st = s->q[Q_LOAD];
     sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st), found = 0;
+    if (rc == SQLITE_ROW) {
+        fill_row(st, r);
+        found = r->url && r->body ? 1 : -1;
+    } else if (rc != SQLITE_DONE) {
+        found = -1;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return found;
+}
+
+int miaw_wh_store_head_row(miaw_wh_store *s, const char *instance, const char *url, miaw_wh_row *r)
+{
+    miaw_wh_row_clear(r);
+    sqlite3_stmt *st = s->q[Q_HEADROW];
+    sqlite3_bind_text(st, 1, instance, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, url, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st), found = 0;
     if (rc == SQLITE_ROW) {
         fill_row(st, r);

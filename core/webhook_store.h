@@ -37,6 +37,8 @@ int64_t miaw_wh_store_next_seq(miaw_wh_store *s, const char *instance);
 int miaw_wh_store_insert(miaw_wh_store *s, miaw_wh_row *r);
 /* the oldest pending row of a lane (instance + url): 1 found, 0 none, -1 error */
 int miaw_wh_store_head(miaw_wh_store *s, const char *instance, const char *url, int64_t *id, int64_t *next_at);
+/* the oldest pending row of a lane, loaded into r (cleared first): 1, 0 none, -1 error */
+int miaw_wh_store_head_row(miaw_wh_store *s, const char *instance, const char *url, miaw_wh_row *r);
 /* loads a full row by id into r (cleared first); 1 found, 0 none, -1 error */
 int miaw_wh_store_load(miaw_wh_store *s, int64_t id, miaw_wh_row *r);
 /* records an attempt's outcome. status: DELIVERED, FAILED (dead letter) or PENDING
