@@ -179,6 +179,7 @@ static void on_upload(miaw_wa_conn *c, const miaw_node *reply, int err, void *ud
 {
     (void)c;
     eng_inst *ei = ud;
+    if (err == MIAW_E_GONE) return;
     if (err || !reply || !miaw_node_attr_is(reply, "type", "result"))
         MIAW_WARN("engine", "%s: pre-key upload failed (%d)", ei->id, err);
     else MIAW_INFO("engine", "%s: pre-keys uploaded", ei->id);
@@ -203,7 +204,7 @@ static void on_count(miaw_wa_conn *c, const miaw_node *reply, int err, void *ud)
     uint64_t v = 0;
     const miaw_node *cnt = reply ? miaw_node_child(reply, "count") : NULL;
     if (err || !cnt || miaw_node_attr_u64(cnt, "value", &v) != 0) {
-        MIAW_WARN("engine", "%s: pre-key count query failed (%d)", ei->id, err);
+        if (err != MIAW_E_GONE) MIAW_WARN("engine", "%s: pre-key count query failed (%d)", ei->id, err);
         return;
     }
     const miaw_engine_opts *o = &ei->e->o;
@@ -379,7 +380,6 @@ static void start_conn(eng_inst *ei)
                             .handshake_timeout_ms = e->o.handshake_timeout_ms, .keepalive_ms = e->o.keepalive_ms,
                             .dead_ms = e->o.dead_ms};
     miaw_wa_conn_callbacks cb = {.on_open = conn_on_open, .on_node = conn_on_node, .on_end = conn_on_end};
-    set_state(ei, MIAW_ST_CONNECTING, ei->attempt ? "reconnecting" : ei->creds.paired ? "logging in" : "connecting");
     int rc = miaw_wa_conn_start(e->loop, &co, &cb, ei, &ei->conn);
     free(payload);
     if (rc) {
