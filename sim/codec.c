@@ -1,4 +1,5 @@
-/* sim/codec.c - base64, hex, the pairing QR string and big-endian integers for miaw-sim.
+/* sim/codec.c - base64, hex, the pairing QR string, big-endian integers and /sim route
+ * matching for miaw-sim.
  * Pure functions over borrowed buffers; owns nothing. */
 #include "codec.h"
 
@@ -52,6 +53,8 @@ int miaw_sim_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
             if (pad) return -1; /* data after padding */
             if ((v[k] = b64_val(c)) < 0) return -1;
         }
+        /* canonical only: bits that padding drops must be zero */
+        if ((pad == 2 && (v[1] & 15)) || (pad == 1 && (v[2] & 3))) return -1;
         uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
         size_t nb = 3 - (size_t)pad;
         if (o + nb > cap) return -1;
@@ -154,4 +157,27 @@ int64_t miaw_sim_be_uint(const uint8_t *p, size_t len)
     int64_t v = 0;
     for (size_t i = 0; i < len; i++) v = v << 8 | p[i];
     return v;
+}
+
+int miaw_sim_route(const char *path, size_t len, char *phone, size_t cap)
+{
+    static const char acc[] = "/sim/accounts";
+    if (cap) phone[0] = 0;
+    if (len == 10 && !memcmp(path, "/sim/state", 10)) return MIAW_SIM_ROUTE_STATE;
+    if (len == 9 && !memcmp(path, "/sim/cert", 9)) return MIAW_SIM_ROUTE_CERT;
+    size_t al = sizeof acc - 1;
+    if (len < al || memcmp(path, acc, al)) return MIAW_SIM_ROUTE_NONE;
+    if (len == al || (len == al + 1 && path[al] == '/')) return MIAW_SIM_ROUTE_ACCOUNTS;
+    if (path[al] != '/') return MIAW_SIM_ROUTE_NONE;
+    const char *p = path + al + 1, *end = path + len;
+    const char *slash = memchr(p, '/', (size_t)(end - p));
+    if (!slash || slash == p || (size_t)(slash - p) >= cap) return MIAW_SIM_ROUTE_NONE;
+    for (const char *q = p; q < slash; q++)
+        if (*q < '0' || *q > '9') return MIAW_SIM_ROUTE_NONE; /* {phone} is digits */
+    if ((size_t)(end - slash) == 5 && !memcmp(slash, "/scan", 5)) {
+        memcpy(phone, p, (size_t)(slash - p));
+        phone[slash - p] = 0;
+        return MIAW_SIM_ROUTE_SCAN;
+    }
+    return MIAW_SIM_ROUTE_NONE;
 }

@@ -1,6 +1,6 @@
 /* sim/codec.h - small pure parsers and encoders the simulator applies to outside input:
- * base64 (standard alphabet, padding), hex, the pairing QR string and big-endian wire
- * integers. No state, no allocation except where an out buffer is documented; every
+ * base64 (standard alphabet, padding), hex, the pairing QR string, big-endian wire
+ * integers and the control API's route matcher. No state, no allocation except where an out buffer is documented; every
  * function is safe on arbitrary bytes (fuzzed by tests/fuzz/fuzz_sim_codec.c). */
 #ifndef MIAW_SIM_CODEC_H
 #define MIAW_SIM_CODEC_H
@@ -10,7 +10,8 @@
 /* Base64 of n bytes into out (cap >= 4*((n+2)/3)+1). Returns the length or -1. */
 int miaw_sim_b64_encode(const uint8_t *in, size_t n, char *out, size_t cap);
 /* Strict base64 decode (standard alphabet, padding required to a multiple of 4, no
- * whitespace; the URL-safe '-' and '_' are accepted too). Returns the byte count or -1
+ * whitespace, non-zero bits under the padding refused; the URL-safe '-' and '_' are
+ * accepted too). Returns the byte count or -1
  * (bad input or more than cap bytes). */
 int miaw_sim_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap);
 /* Lowercase hex (out: 2n+1). */
@@ -35,4 +36,16 @@ int miaw_sim_qr_parse(const char *s, size_t len, miaw_sim_qr *qr, const char **w
 
 /* Big-endian unsigned integer from 1..4 bytes; -1 when len is 0 or > 4. */
 int64_t miaw_sim_be_uint(const uint8_t *p, size_t len);
+
+/* Route matching for the /sim control API: splits path (no query string) into
+ * the route id and the {phone} parameter (digits only, copied into phone, cap bytes).
+ * Returns one of MIAW_SIM_ROUTE_* (NONE when nothing matches). */
+enum {
+    MIAW_SIM_ROUTE_NONE = 0,
+    MIAW_SIM_ROUTE_ACCOUNTS,
+    MIAW_SIM_ROUTE_SCAN,
+    MIAW_SIM_ROUTE_STATE,
+    MIAW_SIM_ROUTE_CERT,
+};
+int miaw_sim_route(const char *path, size_t len, char *phone, size_t cap);
 #endif

@@ -45,27 +45,6 @@ static void bad(h2o_req_t *req, int status, const char *code, const char *field,
     miaw_sim_http_json(req, status, miaw_sim_error_json(code, field, msg));
 }
 
-int miaw_sim_route(const char *path, size_t len, char *phone, size_t cap)
-{
-    static const char acc[] = "/sim/accounts";
-    if (cap) phone[0] = 0;
-    if (len == 10 && !memcmp(path, "/sim/state", 10)) return MIAW_SIM_ROUTE_STATE;
-    if (len == 9 && !memcmp(path, "/sim/cert", 9)) return MIAW_SIM_ROUTE_CERT;
-    size_t al = sizeof acc - 1;
-    if (len < al || memcmp(path, acc, al)) return MIAW_SIM_ROUTE_NONE;
-    if (len == al || (len == al + 1 && path[al] == '/')) return MIAW_SIM_ROUTE_ACCOUNTS;
-    if (path[al] != '/') return MIAW_SIM_ROUTE_NONE;
-    const char *p = path + al + 1, *end = path + len;
-    const char *slash = memchr(p, '/', (size_t)(end - p));
-    if (!slash || slash == p || (size_t)(slash - p) >= cap) return MIAW_SIM_ROUTE_NONE;
-    if ((size_t)(end - slash) == 5 && !memcmp(slash, "/scan", 5)) {
-        memcpy(phone, p, (size_t)(slash - p));
-        phone[slash - p] = 0;
-        return MIAW_SIM_ROUTE_SCAN;
-    }
-    return MIAW_SIM_ROUTE_NONE;
-}
-
 static json_t *body_object(h2o_req_t *req)
 {
     if (!req->entity.base || !req->entity.len) {

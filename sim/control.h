@@ -6,6 +6,7 @@
 #include <h2o.h>
 #include <jansson.h>
 
+#include "codec.h"
 #include "sim.h"
 
 /* Answer req with status and body (stolen; NULL = {}). Usable later than the handler. */
@@ -16,15 +17,4 @@ json_t *miaw_sim_error_json(const char *code, const char *field, const char *mes
 /* Handle a request whose path starts with /sim. Always answers (now or later). */
 void miaw_sim_control(miaw_sim *sim, h2o_req_t *req);
 
-/* Route matching, exposed for tests and fuzzing: splits path (no query string) into
- * the route id and the {phone} parameter (copied into phone, cap bytes).
- * Returns one of MIAW_SIM_ROUTE_* (NONE when nothing matches). */
-enum {
-    MIAW_SIM_ROUTE_NONE = 0,
-    MIAW_SIM_ROUTE_ACCOUNTS,
-    MIAW_SIM_ROUTE_SCAN,
-    MIAW_SIM_ROUTE_STATE,
-    MIAW_SIM_ROUTE_CERT,
-};
-int miaw_sim_route(const char *path, size_t len, char *phone, size_t cap);
 #endif
