@@ -444,15 +444,17 @@ static void on_pump(uv_timer_t *t);
 static void check_done(miaw_wh_dispatch *d)
 {
     CURLMsg *m;
-    int left, any = 0;
+    int left, any = 0, tx = -1;
     while ((m = curl_multi_info_read(d->multi, &left))) {
         if (m->msg != CURLMSG_DONE) continue;
+        if (tx < 0) tx = miaw_wh_store_begin(d->store); /* one commit for all outcomes of this pass */
         struct inflight *f = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&f);
         CURLcode res = m->data.result;
         if (f) finish(d, f, res);
         any = 1;
     }
+    if (tx > 0) miaw_wh_store_end(d->store, tx, 1);
     if (any && !d->closing) pump(d); /* start the next requests without waiting a loop turn */
 }
 
