@@ -13,6 +13,7 @@
 #   BENCH_ROUNDS [1]      rounds (miaw and bare alternate); the median round by req/s is shown
 #   BENCH_LOG_LEVEL []    LOG_LEVEL for miaw (empty: its default, info, one line per request,
 #                         written to a file in the temp dir)
+#   BENCH_MIAW_LOG []     where miaw's log goes instead of that file (e.g. /dev/null)
 #   BENCH_PIN [0]         1: servers on CPU 0, load generators on the other CPUs (taskset)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -76,16 +77,17 @@ path=/api/v1/instances/bench
 
 # ---- miaw, on a fresh data dir and a free port (retried if the port was taken meanwhile)
 mkdir -p "$tmp/data"
+mlog=${BENCH_MIAW_LOG:-$tmp/miaw.log}
 for attempt in 1 2 3 4 5; do
   mport=$(pick_port)
   (cd "$tmp" && exec env API_HOST=127.0.0.1 API_PORT="$mport" API_KEY="$key" SESSION_PATH="$tmp/data" \
     MIAW_PLUGIN_DIR="$build/plugins" ${BENCH_LOG_LEVEL:+LOG_LEVEL="$BENCH_LOG_LEVEL"} \
-    "${srv_pin[@]}" "$miaw" serve >>"$tmp/miaw.log" 2>&1) &
+    "${srv_pin[@]}" "$miaw" serve >>"$mlog" 2>&1) &
   mpid=$!
   if wait_up "$mpid" "http://127.0.0.1:$mport/health"; then pids+=("$mpid"); break; fi
   kill "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true; mpid=
 done
-[ -n "$mpid" ] || { echo "miaw did not start; its log:" >&2; tail -20 "$tmp/miaw.log" >&2; exit 1; }
+[ -n "$mpid" ] || { echo "miaw did not start; its log:" >&2; tail -20 "$mlog" >&2; exit 1; }
 curl -sf -o /dev/null -H "$auth" -H 'content-type: application/json' -d '{"instanceId":"bench"}' \
   "http://127.0.0.1:$mport/api/v1/instances" || { echo "cannot create the instance" >&2; exit 1; }
 
@@ -160,7 +162,7 @@ warmup() { # port
 load() { uptime | sed 's/.*load average: //'; }
 echo "bench/http: GET $path with auth, $bytes-byte JSON body, on $(nproc) CPUs"
 echo "load: $threads client threads, $conns connections, h2 streams/connection $streams, ${secs}s per run, $rounds round(s), warm-up ${warm}s, pinning $([ ${#srv_pin[@]} -gt 0 ] && echo on || echo off)"
-echo "miaw log level: ${BENCH_LOG_LEVEL:-default (info, a line per request to a file)}"
+echo "miaw log level: ${BENCH_LOG_LEVEL:-default (info, a line per request)}, to ${BENCH_MIAW_LOG:-a file in the temp dir}"
 echo "load average before: $(load)"
 warmup "$mport"
 warmup "$bport"
