@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "webhook_htab.h"
 #include "webhook_util.h"
 
 #include <curl/curl.h>
@@ -14,82 +15,6 @@
 #include <string.h>
 
 #define NSAMPLES 512
-
-/* ---------------------------------------------------------------- small hash */
-struct hnode { char *key; void *val; struct hnode *next; };
-typedef struct { struct hnode **b; size_t nb, n; } htab;
-
-static size_t hkey(const char *s)
-{
-    size_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static void *hget(htab *t, const char *k)
-{
-    if (!t->nb) return NULL;
-    for (struct hnode *n = t->b[hkey(k) % t->nb]; n; n = n->next)
-        if (strcmp(n->key, k) == 0) return n->val;
-    return NULL;
-}
-
-static int hput(htab *t, const char *k, void *v)
-{
-    if (t->n >= t->nb) { /* grow, load factor 1 */
-        size_t nb = t->nb ? t->nb * 2 : 64;
-        struct hnode **b = calloc(nb, sizeof *b);
-        if (!b) return -1;
-        for (size_t i = 0; i < t->nb; i++)
-            while (t->b[i]) {
-                struct hnode *n = t->b[i];
-                t->b[i] = n->next;
-                n->next = b[hkey(n->key) % nb];
-                b[hkey(n->key) % nb] = n;
-            }
-        free(t->b);
-        t->b = b;
-        t->nb = nb;
-    }
-    struct hnode *n = malloc(sizeof *n);
-    if (!n || !(n->key = strdup(k))) {
-        free(n);
-        return -1;
-    }
-    n->val = v;
-    n->next = t->b[hkey(k) % t->nb];
-    t->b[hkey(k) % t->nb] = n;
-    t->n++;
-    return 0;
-}
-
-static void hdel(htab *t, const char *k)
-{
-    if (!t->nb) return;
-    for (struct hnode **pp = &t->b[hkey(k) % t->nb]; *pp; pp = &(*pp)->next)
-        if (strcmp((*pp)->key, k) == 0) {
-            struct hnode *n = *pp;
-            *pp = n->next;
-            free(n->key);
-            free(n);
-            t->n--;
-            return;
-        }
-}
-
-static void hfree(htab *t, void (*fn)(void *))
-{
-    for (size_t i = 0; i < t->nb; i++)
-        while (t->b[i]) {
-            struct hnode *n = t->b[i];
-            t->b[i] = n->next;
-            if (fn) fn(n->val);
-            free(n->key);
-            free(n);
-        }
-    free(t->b);
-    memset(t, 0, sizeof *t);
-}
 
 /* ---------------------------------------------------------------- state */
 struct host { int inflight; };
@@ -137,7 +62,7 @@ struct miaw_wh_dispatch {
     uv_timer_t *curl_timer, *pump_timer;
     int pump_soon, closing;
     int inflight;
-    htab lanes, hosts, stats;
+    miaw_wh_htab lanes, hosts, stats;
     struct lane *head, *tail; /* active lanes */
     struct sockctx *socks;
 };
@@ -164,8 +89,8 @@ static void list_append(miaw_wh_dispatch *d, struct lane *l)
 
 static struct istats *istats_get(miaw_wh_dispatch *d, const char *instance, int create)
 {
-    struct istats *s = hget(&d->stats, instance);
-    if (!s && create && (s = calloc(1, sizeof *s)) && hput(&d->stats, instance, s) != 0) {
+    struct istats *s = miaw_wh_hget(&d->stats, instance);
+    if (!s && create && (s = calloc(1, sizeof *s)) && miaw_wh_hput(&d->stats, instance, s) != 0) {
         free(s);
         s = NULL;
     }
@@ -178,20 +103,20 @@ static struct lane *lane_get(miaw_wh_dispatch *d, const char *instance, const ch
     char *key = malloc(n);
     if (!key) return NULL;
     snprintf(key, n, "%s\n%s", instance, url);
-    struct lane *l = hget(&d->lanes, key);
+    struct lane *l = miaw_wh_hget(&d->lanes, key);
     if (l) {
         free(key);
         return l;
     }
     char hk[300];
     if (miaw_wh_url_hostkey(url, hk, sizeof hk) != 0) snprintf(hk, sizeof hk, "?");
-    struct host *h = hget(&d->hosts, hk);
-    if (!h && (h = calloc(1, sizeof *h)) && hput(&d->hosts, hk, h) != 0) {
+    struct host *h = miaw_wh_hget(&d->hosts, hk);
+    if (!h && (h = calloc(1, sizeof *h)) && miaw_wh_hput(&d->hosts, hk, h) != 0) {
         free(h);
         h = NULL;
     }
     l = calloc(1, sizeof *l);
-    if (!h || !l || !(l->url = strdup(url)) || hput(&d->lanes, key, l) != 0) {
+    if (!h || !l || !(l->url = strdup(url)) || miaw_wh_hput(&d->lanes, key, l) != 0) {
         if (l) free(l->url);
         free(l);
         free(key);
@@ -209,7 +134,7 @@ static void lane_free(miaw_wh_dispatch *d, struct lane *l)
 {
     list_remove(d, l);
     miaw_wh_row_clear(&l->row);
-    hdel(&d->lanes, l->key);
+    miaw_wh_hdel(&d->lanes, l->key);
     free(l->key);
     free(l->url);
     free(l);
@@ -582,9 +507,9 @@ void miaw_wh_dispatch_free(miaw_wh_dispatch *d)
     while (d->socks) sock_close(d, d->socks);
     uv_close((uv_handle_t *)d->curl_timer, on_handle_closed);
     uv_close((uv_handle_t *)d->pump_timer, on_handle_closed);
-    hfree(&d->lanes, free_lane_val);
-    hfree(&d->hosts, free);
-    hfree(&d->stats, free);
+    miaw_wh_hfree(&d->lanes, free_lane_val);
+    miaw_wh_hfree(&d->hosts, free);
+    miaw_wh_hfree(&d->stats, free);
     free(d->secret);
     free(d);
 }
@@ -600,7 +525,7 @@ void miaw_wh_dispatch_drop_instance(miaw_wh_dispatch *d, const char *instance)
     }
     struct istats *s = istats_get(d, instance, 0);
     if (s) {
-        hdel(&d->stats, instance);
+        miaw_wh_hdel(&d->stats, instance);
         free(s);
     }
     kick(d);
