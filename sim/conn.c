@@ -12,6 +12,9 @@
 #include "wa/frame.h"
 
 #define CLOSE_GRACE_MS 3000
+/* Largest client frame accepted (the wire allows 16 MiB). Client stanzas are small: a
+ * first pre-key upload of 812 keys is about 45 KiB; media never travels in frames. */
+#define FRAME_MAX (4u << 20)
 #define HANDSHAKE_MS 20000
 #define TIMER_CLOSE_GRACE (-1)
 #define TIMER_HANDSHAKE (-2)
@@ -264,7 +267,7 @@ int miaw_sim_conn_upgrade(miaw_sim *sim, h2o_req_t *req)
     if (!c) return -1;
     c->sim = sim;
     c->id = ++g_conn_seq;
-    c->reader = miaw_frame_reader_new(MIAW_FRAME_READ_SERVER, 0);
+    c->reader = miaw_frame_reader_new(MIAW_FRAME_READ_SERVER, FRAME_MAX);
     c->hs = miaw_noise_server_new(&sim->server_static, sim->cert, sim->cert_len, NULL);
     if (!c->reader || !c->hs) {
         miaw_frame_reader_free(c->reader);
@@ -276,8 +279,8 @@ int miaw_sim_conn_upgrade(miaw_sim *sim, h2o_req_t *req)
      * the WebSocket without a callback when the 101 response cannot be written, so until
      * a message proves the socket exists nothing may hold it (that rare case leaks c). */
     c->ws = h2o_upgrade_to_websocket(req, key, c, on_ws);
-    /* a frame is at most 16 MiB; a WebSocket message may pack a few of them */
-    wslay_event_config_set_max_recv_msg_length(c->ws->ws_ctx, 4 * (MIAW_FRAME_MAX + 8));
+    /* a WebSocket message may pack a few frames */
+    wslay_event_config_set_max_recv_msg_length(c->ws->ws_ctx, 2 * (FRAME_MAX + 8));
     MIAW_INFO("sim", "conn %llu: WebSocket upgrade", (unsigned long long)c->id);
     return 0;
 }
