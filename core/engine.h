@@ -15,7 +15,8 @@
  *   MIAW_WA_QR_NEXT_MS         lifetime of the following ones (20000)
  *   MIAW_WA_QR_MAX             QR codes shown per connect before giving up (6)
  *   MIAW_WA_KEEPALIVE_MS       ping interval (25000); MIAW_WA_DEAD_MS silence limit
- *                              (keepalive + 10000)
+ *                              (keepalive + 10000); MIAW_WA_HANDSHAKE_TIMEOUT_MS socket +
+ *                              Noise deadline (20000)
  *   MIAW_WA_BACKOFF_MIN_MS / MIAW_WA_BACKOFF_MAX_MS   reconnect backoff (1000 / 60000)
  *   MIAW_WA_HANDSHAKES_PER_SEC global rate of connection attempts (20)
  *   MIAW_WA_PREKEYS            one-time pre-keys in the first upload (812)

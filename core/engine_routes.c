@@ -55,6 +55,7 @@ int miaw_engine_opts_from_env(miaw_engine_opts *o, char *err, size_t errlen)
         env_uint("MIAW_WA_QR_MAX", &o->qr_max, 1, 100, err, errlen) ||
         env_uint("MIAW_WA_KEEPALIVE_MS", &o->keepalive_ms, 50, 600000, err, errlen) ||
         env_uint("MIAW_WA_DEAD_MS", &o->dead_ms, 50, 900000, err, errlen) ||
+        env_uint("MIAW_WA_HANDSHAKE_TIMEOUT_MS", &o->handshake_timeout_ms, 50, 120000, err, errlen) ||
         env_uint("MIAW_WA_BACKOFF_MIN_MS", &o->backoff_min_ms, 10, 600000, err, errlen) ||
         env_uint("MIAW_WA_BACKOFF_MAX_MS", &o->backoff_max_ms, 10, 3600000, err, errlen) ||
         env_uint("MIAW_WA_HANDSHAKES_PER_SEC", &o->handshakes_per_sec, 1, 10000, err, errlen) ||
