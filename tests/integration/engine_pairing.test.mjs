@@ -202,3 +202,49 @@ test('an instance whose QR is never scanned stops after a bounded number of code
   const s = await sim.api('GET', '/sim/state');
   assert.equal(s.json.connections, 0, 'the registration connection is closed');
 });
+
+test('a login the server refuses with 401 logs the instance out; connect registers anew', { timeout: 60000 }, async (t) => {
+  const simDir = tempDir('miaw-sim-');
+  const dataDir = tempDir('miaw-eng-');
+  let sim = await startSim(simDir);
+  const rcv = await startReceiver();
+  let srv;
+  t.after(async () => {
+    if (srv) await srv.stop();
+    await sim.stop();
+    await rcv.close();
+    rmSync(simDir, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const env = engineEnv(sim, { MIAW_WEBHOOK_URL: rcv.url });
+  srv = await startServer({ env, dataDir });
+  await srv.api('POST', '/api/v1/instances', { instanceId: 'b2' });
+  await srv.api('POST', '/api/v1/instances/b2/connect');
+  await waitFor(async () => (await status(srv, 'b2')).status === 'qr', { what: 'qr' });
+  const { qr } = (await srv.api('GET', '/api/v1/instances/b2/qr')).json.data;
+  await sim.api('POST', '/sim/accounts', { phone: '15550003333' });
+  assert.equal((await sim.api('POST', '/sim/accounts/15550003333/scan', { qr })).status, 200);
+  await waitFor(async () => (await status(srv, 'b2')).status === 'connected', { what: 'connected' });
+
+  // the simulator forgets every device (same port, empty state): the login is refused
+  await srv.stop();
+  const port = sim.info.port;
+  await sim.stop();
+  rmSync(simDir, { recursive: true, force: true });
+  const simDir2 = tempDir('miaw-sim-');
+  t.after(() => rmSync(simDir2, { recursive: true, force: true }));
+  sim = await startSim(simDir2, port);
+  srv = await startServer({ env: { ...env, WA_ROOT_KEY: sim.info.rootPublicKeyHex }, dataDir });
+  await waitFor(async () => (await status(srv, 'b2')).status === 'logged_out', { what: 'logged_out', timeoutMs: 15000 });
+  const st = await status(srv, 'b2');
+  assert.match(st.reason, /logged out by the server \(401\)/);
+  assert.equal(st.paired, false, 'credentials dropped');
+  await rcv.waitFor(() => events(rcv, 'disconnected').some((e) => e.data.loggedOut === true), 10000, 'loggedOut webhook');
+  await sleep(500);
+  assert.equal((await status(srv, 'b2')).status, 'logged_out', 'no retry loop after a logout');
+  // connecting again starts a fresh registration with a new QR
+  await srv.api('POST', '/api/v1/instances/b2/connect');
+  await waitFor(async () => (await status(srv, 'b2')).status === 'qr', { what: 'new qr' });
+  const qr2 = (await srv.api('GET', '/api/v1/instances/b2/qr')).json.data.qr;
+  assert.notEqual(qr2.split(',')[2], qr.split(',')[2], 'a new identity key');
+});
