@@ -1,7 +1,8 @@
 /* sim/session.c - a connection after the handshake: registration or login decided by the
  * ClientPayload, <success>/<failure>, the replaced-connection conflict, dispatch of
  * incoming stanzas, and the IQ services of this slice (w:p ping, passive, encrypt
- * upload/count/digest/rotate) with a logged empty result for every other IQ. */
+ * upload/count/digest/rotate, default privacy/abt/blocklist answers) with a logged empty
+ * result for every other IQ. */
 #include "session.h"
 
 #include <inttypes.h>
@@ -239,6 +240,35 @@ static int on_encrypt(miaw_sim_conn *c, const miaw_node *iq)
     return -1; /* not handled here */
 }
 
+/* ------------------------------------------------------------------ account settings */
+
+/* privacy, abt props, blocklist: what clients ask right after login. The simulator has no
+ * settings yet: everything is "all", no AB props, nobody blocked. 1 when answered. */
+static int on_settings(miaw_sim_conn *c, const miaw_node *iq, const char *xmlns, const char *type)
+{
+    static const char *cats[] = {"readreceipts", "last", "online", "profile", "status", "groupadd", "calladd", "messages"};
+    int get = !strcmp(type, "get");
+    miaw_node *r = NULL;
+    if (!strcmp(xmlns, "privacy") && get && miaw_node_child(iq, "privacy")) {
+        r = miaw_sim_iq_result(iq);
+        miaw_node *p = r ? miaw_node_add(r, "privacy") : NULL;
+        for (size_t i = 0; p && i < sizeof cats / sizeof cats[0]; i++)
+            miaw_node_addv(p, "category", "name", cats[i], "value", "all", NULL);
+    } else if (!strcmp(xmlns, "abt") && get) {
+        r = miaw_sim_iq_result(iq);
+        if (r) miaw_node_addv(r, "props", "protocol", "1", NULL);
+    } else if (!strcmp(xmlns, "blocklist") && get) {
+        r = miaw_sim_iq_result(iq);
+        if (r) miaw_node_add(r, "list");
+    } else if (!strcmp(xmlns, "privacy") || !strcmp(xmlns, "urn:xmpp:whatsapp:dirty") || !strcmp(xmlns, "w:stats")) {
+        r = miaw_sim_iq_result(iq); /* settings changes and stats: accepted, not kept yet */
+    } else {
+        return 0;
+    }
+    send_and_free(c, r);
+    return 1;
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 static void on_iq(miaw_sim_conn *c, const miaw_node *iq)
@@ -263,6 +293,7 @@ static void on_iq(miaw_sim_conn *c, const miaw_node *iq)
         return;
     }
     if (xmlns && !strcmp(xmlns, "encrypt") && on_encrypt(c, iq) != -1) return;
+    if (xmlns && on_settings(c, iq, xmlns, type)) return;
     /* the generic answer: an empty result (an error child is fatal for some clients) */
     miaw_node *first = miaw_node_child_at(iq, 0);
     c->sim->unknown_iqs++;
