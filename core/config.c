@@ -53,6 +53,18 @@ static const struct key KEYS[] = {
     {"whatsapp.auto_reply", K_STR, O(auto_reply), 0, 0},
     {"whatsapp.auto_mark_read", K_BOOL, O(auto_mark_read), 0, 0},
     {"whatsapp.chat_storage", K_BOOL, O(chat_storage), 0, 0},
+    {"whatsapp.root_key", K_STR, O(wa_root_key), 0, 0},
+    {"whatsapp.version", K_STR, O(wa_version), 0, 0},
+    {"whatsapp.qr_first_ms", K_INT, O(wa_qr_first_ms), 50, 600000},
+    {"whatsapp.qr_next_ms", K_INT, O(wa_qr_next_ms), 50, 600000},
+    {"whatsapp.qr_max", K_INT, O(wa_qr_max), 1, 100},
+    {"whatsapp.keepalive_ms", K_INT, O(wa_keepalive_ms), 50, 600000},
+    {"whatsapp.dead_ms", K_INT, O(wa_dead_ms), 0, 900000},
+    {"whatsapp.handshake_timeout_ms", K_INT, O(wa_handshake_timeout_ms), 50, 120000},
+    {"whatsapp.backoff_min_ms", K_INT, O(wa_backoff_min_ms), 10, 600000},
+    {"whatsapp.backoff_max_ms", K_INT, O(wa_backoff_max_ms), 10, 3600000},
+    {"whatsapp.handshakes_per_sec", K_INT, O(wa_handshakes_per_sec), 1, 10000},
+    {"whatsapp.prekeys", K_INT, O(wa_prekeys), 1, 2000},
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 
@@ -151,6 +163,18 @@ static void set_defaults(miaw_config *c)
     c->wa_device_name = strdup("miaw");
     c->auto_reply = strdup("");
     c->chat_storage = 1;
+    c->wa_root_key = strdup("");
+    c->wa_version = strdup("2.3000.1035194821");
+    c->wa_qr_first_ms = 60000;
+    c->wa_qr_next_ms = 20000;
+    c->wa_qr_max = 6;
+    c->wa_keepalive_ms = 25000;
+    c->wa_dead_ms = 0; /* 0 = keepalive + 10 s */
+    c->wa_handshake_timeout_ms = 20000;
+    c->wa_backoff_min_ms = 1000;
+    c->wa_backoff_max_ms = 60000;
+    c->wa_handshakes_per_sec = 20;
+    c->wa_prekeys = 812;
 }
 
 /* ---------------------------------------------------------------- YAML walk */
@@ -346,6 +370,8 @@ static int apply_env(miaw_config *c, char *err, size_t errlen)
     env_str("MIAW_AUTO_REPLY", &c->auto_reply);
     env_str("WA_WS_URL", &c->wa_ws_url);
     env_str("WA_CA_FILE", &c->wa_ca_file);
+    env_str("WA_ROOT_KEY", &c->wa_root_key);
+    env_str("WA_VERSION", &c->wa_version);
     const char *v;
     if ((v = getenv("MIAW_BASIC_AUTH")) && *v) list_from_csv(&c->basic_auth, v);
     if ((v = getenv("MIAW_WEBHOOK_URL")) && *v) list_from_csv(&c->webhook_urls, v);
@@ -356,6 +382,16 @@ static int apply_env(miaw_config *c, char *err, size_t errlen)
         env_int("WEBHOOK_MAX_RETRIES", 1, 100, &c->webhook_max_retries, err, errlen) ||
         env_int("WEBHOOK_RETRY_DELAY_MS", 1, 86400000, &c->webhook_retry_delay_ms, err, errlen) ||
         env_int("MIAW_MAX_BODY_BYTES", 1024, 1 << 30, &mb, err, errlen) ||
+        env_int("MIAW_WA_QR_FIRST_MS", 50, 600000, &c->wa_qr_first_ms, err, errlen) ||
+        env_int("MIAW_WA_QR_NEXT_MS", 50, 600000, &c->wa_qr_next_ms, err, errlen) ||
+        env_int("MIAW_WA_QR_MAX", 1, 100, &c->wa_qr_max, err, errlen) ||
+        env_int("MIAW_WA_KEEPALIVE_MS", 50, 600000, &c->wa_keepalive_ms, err, errlen) ||
+        env_int("MIAW_WA_DEAD_MS", 50, 900000, &c->wa_dead_ms, err, errlen) ||
+        env_int("MIAW_WA_HANDSHAKE_TIMEOUT_MS", 50, 120000, &c->wa_handshake_timeout_ms, err, errlen) ||
+        env_int("MIAW_WA_BACKOFF_MIN_MS", 10, 600000, &c->wa_backoff_min_ms, err, errlen) ||
+        env_int("MIAW_WA_BACKOFF_MAX_MS", 10, 3600000, &c->wa_backoff_max_ms, err, errlen) ||
+        env_int("MIAW_WA_HANDSHAKES_PER_SEC", 1, 10000, &c->wa_handshakes_per_sec, err, errlen) ||
+        env_int("MIAW_WA_PREKEYS", 1, 2000, &c->wa_prekeys, err, errlen) ||
         env_bool("MIAW_ACCOUNT_VALIDATION", &c->account_validation, err, errlen) ||
         env_bool("MIAW_AUTO_MARK_READ", &c->auto_mark_read, err, errlen) ||
         env_bool("MIAW_CHAT_STORAGE", &c->chat_storage, err, errlen))
@@ -430,7 +466,7 @@ void miaw_config_free(miaw_config *c)
     char **strs[] = {&c->source, &c->host, &c->base_path, &c->api_prefix, &c->cors_origin,
                      &c->tls_cert, &c->tls_key, &c->docs_dir, &c->api_key, &c->data_dir, &c->log_level,
                      &c->plugin_dir, &c->webhook_secret, &c->wa_ws_url, &c->wa_ca_file,
-                     &c->wa_device_name, &c->auto_reply};
+                     &c->wa_device_name, &c->auto_reply, &c->wa_root_key, &c->wa_version};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;

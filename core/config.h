@@ -39,6 +39,11 @@ typedef struct miaw_config {
     /* whatsapp */
     char *wa_ws_url, *wa_ca_file, *wa_device_name, *auto_reply;
     int account_validation, auto_mark_read, chat_storage;
+    char *wa_root_key;       /* Noise certificate root public key (hex/base64), "" = WhatsApp's */
+    char *wa_version;        /* client version "a.b.c" */
+    int wa_qr_first_ms, wa_qr_next_ms, wa_qr_max;
+    int wa_keepalive_ms, wa_dead_ms, wa_handshake_timeout_ms;
+    int wa_backoff_min_ms, wa_backoff_max_ms, wa_handshakes_per_sec, wa_prekeys;
 } miaw_config;
 
 /* Defaults, then file (path may be NULL: no file), then environment. On error returns

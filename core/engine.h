@@ -7,19 +7,9 @@
  * disconnected, reconnecting, error. Owns every per-instance engine state (reached through
  * miaw_instance.engine) and drops it, with the rows, on `instance.deleted`.
  *
- * Settings that are not in miaw.yaml yet come from the environment:
- *   WA_ROOT_KEY                Noise certificate root public key, 32 bytes as hex or
- *                              base64 (default: WhatsApp's). miaw-sim: GET /sim/cert.
- *   WA_VERSION                 WhatsApp Web version "a.b.c" (default 2.3000.1035194821)
- *   MIAW_WA_QR_FIRST_MS        lifetime of the first QR code (60000)
- *   MIAW_WA_QR_NEXT_MS         lifetime of the following ones (20000)
- *   MIAW_WA_QR_MAX             QR codes shown per connect before giving up (6)
- *   MIAW_WA_KEEPALIVE_MS       ping interval (25000); MIAW_WA_DEAD_MS silence limit
- *                              (keepalive + 10000); MIAW_WA_HANDSHAKE_TIMEOUT_MS socket +
- *                              Noise deadline (20000)
- *   MIAW_WA_BACKOFF_MIN_MS / MIAW_WA_BACKOFF_MAX_MS   reconnect backoff (1000 / 60000)
- *   MIAW_WA_HANDSHAKES_PER_SEC global rate of connection attempts (20)
- *   MIAW_WA_PREKEYS            one-time pre-keys in the first upload (812)
+ * Settings: the whatsapp.* keys of miaw.yaml (root_key, version, qr_first_ms, qr_next_ms,
+ * qr_max, keepalive_ms, dead_ms, handshake_timeout_ms, backoff_min_ms, backoff_max_ms,
+ * handshakes_per_sec, prekeys), overridden by WA_ROOT_KEY, WA_VERSION and MIAW_WA_<KEY>.
  *
  * Ownership: miaw_engine_new borrows loop, cfg, db, bus, instances and router (all must
  * outlive it) and registers its routes and subscriptions; miaw_engine_free drops every
@@ -38,7 +28,7 @@
 
 typedef struct miaw_engine miaw_engine;
 
-/* Timings and limits; zero fields take the defaults above (environment applied by
+/* Timings and limits; zero fields take the defaults above (configuration applied by
  * miaw_engine_new when opts is NULL). */
 typedef struct miaw_engine_opts {
     unsigned qr_first_ms, qr_next_ms, qr_max;
@@ -51,8 +41,9 @@ typedef struct miaw_engine_opts {
     int has_root;
 } miaw_engine_opts;
 
-/* Fills o from the environment (defaults where unset). -1 with a message for a bad value. */
-int miaw_engine_opts_from_env(miaw_engine_opts *o, char *err, size_t errlen);
+/* Fills o from the configuration (whatsapp.* keys, overridden by WA_* / MIAW_WA_* in the
+ * environment). -1 with a message for a bad value. */
+int miaw_engine_opts_from_config(miaw_engine_opts *o, const miaw_config *c, char *err, size_t errlen);
 
 /* Creates the engine, its tables and routes, and schedules a connection for every paired
  * instance that was connected before (no new QR). opts NULL = from the environment.

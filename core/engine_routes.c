@@ -1,4 +1,4 @@
-/* core/engine_routes.c - the engine's outside: settings from the environment, creation
+/* core/engine_routes.c - the engine's outside: settings from the configuration, creation
  * and teardown, the instance.deleted subscription, reconnect-at-start, and the lifecycle
  * routes of spec 4.4.1 (connect, disconnect, restart, status, qr). */
 #include <openssl/evp.h>
@@ -13,20 +13,6 @@
 #include "wa/pairing.h"
 
 /* ------------------------------------------------------------ settings */
-static int env_uint(const char *name, unsigned *out, unsigned min, unsigned max, char *err, size_t errlen)
-{
-    const char *v = getenv(name);
-    if (!v || !*v) return 0;
-    char *end;
-    unsigned long n = strtoul(v, &end, 10);
-    if (*end || n < min || n > max) {
-        snprintf(err, errlen, "%s: expected an integer in %u..%u", name, min, max);
-        return -1;
-    }
-    *out = (unsigned)n;
-    return 0;
-}
-
 static int parse_key32(const char *s, uint8_t out[32])
 {
     size_t n = strlen(s);
@@ -44,33 +30,24 @@ static int parse_key32(const char *s, uint8_t out[32])
     return 0;
 }
 
-int miaw_engine_opts_from_env(miaw_engine_opts *o, char *err, size_t errlen)
+int miaw_engine_opts_from_config(miaw_engine_opts *o, const miaw_config *c, char *err, size_t errlen)
 {
-    *o = (miaw_engine_opts){.qr_first_ms = 60000, .qr_next_ms = 20000, .qr_max = 6, .keepalive_ms = 25000,
-                            .handshake_timeout_ms = 20000, .backoff_min_ms = 1000, .backoff_max_ms = 60000,
-                            .handshakes_per_sec = 20, .prekeys_initial = 812, .prekeys_refill = 50, .prekeys_min = 5,
-                            .version = {2, 3000, 1035194821}};
-    if (env_uint("MIAW_WA_QR_FIRST_MS", &o->qr_first_ms, 50, 600000, err, errlen) ||
-        env_uint("MIAW_WA_QR_NEXT_MS", &o->qr_next_ms, 50, 600000, err, errlen) ||
-        env_uint("MIAW_WA_QR_MAX", &o->qr_max, 1, 100, err, errlen) ||
-        env_uint("MIAW_WA_KEEPALIVE_MS", &o->keepalive_ms, 50, 600000, err, errlen) ||
-        env_uint("MIAW_WA_DEAD_MS", &o->dead_ms, 50, 900000, err, errlen) ||
-        env_uint("MIAW_WA_HANDSHAKE_TIMEOUT_MS", &o->handshake_timeout_ms, 50, 120000, err, errlen) ||
-        env_uint("MIAW_WA_BACKOFF_MIN_MS", &o->backoff_min_ms, 10, 600000, err, errlen) ||
-        env_uint("MIAW_WA_BACKOFF_MAX_MS", &o->backoff_max_ms, 10, 3600000, err, errlen) ||
-        env_uint("MIAW_WA_HANDSHAKES_PER_SEC", &o->handshakes_per_sec, 1, 10000, err, errlen) ||
-        env_uint("MIAW_WA_PREKEYS", &o->prekeys_initial, 1, 2000, err, errlen))
-        return -1;
+    *o = (miaw_engine_opts){.qr_first_ms = (unsigned)c->wa_qr_first_ms, .qr_next_ms = (unsigned)c->wa_qr_next_ms,
+                            .qr_max = (unsigned)c->wa_qr_max, .keepalive_ms = (unsigned)c->wa_keepalive_ms,
+                            .dead_ms = (unsigned)c->wa_dead_ms,
+                            .handshake_timeout_ms = (unsigned)c->wa_handshake_timeout_ms,
+                            .backoff_min_ms = (unsigned)c->wa_backoff_min_ms,
+                            .backoff_max_ms = (unsigned)c->wa_backoff_max_ms,
+                            .handshakes_per_sec = (unsigned)c->wa_handshakes_per_sec,
+                            .prekeys_initial = (unsigned)c->wa_prekeys, .prekeys_refill = 50, .prekeys_min = 5};
     if (o->backoff_max_ms < o->backoff_min_ms) o->backoff_max_ms = o->backoff_min_ms;
-    const char *v = getenv("WA_VERSION");
-    if (v && *v && sscanf(v, "%u.%u.%u", &o->version[0], &o->version[1], &o->version[2]) != 3) {
-        snprintf(err, errlen, "WA_VERSION: expected a.b.c");
+    if (sscanf(c->wa_version, "%u.%u.%u", &o->version[0], &o->version[1], &o->version[2]) != 3) {
+        snprintf(err, errlen, "whatsapp.version (WA_VERSION): expected a.b.c, got '%s'", c->wa_version);
         return -1;
     }
-    v = getenv("WA_ROOT_KEY");
-    if (v && *v) {
-        if (parse_key32(v, o->root_pub) != 0) {
-            snprintf(err, errlen, "WA_ROOT_KEY: expected 32 bytes as 64 hex digits or base64");
+    if (*c->wa_root_key) {
+        if (parse_key32(c->wa_root_key, o->root_pub) != 0) {
+            snprintf(err, errlen, "whatsapp.root_key (WA_ROOT_KEY): expected 32 bytes as 64 hex digits or base64");
             return -1;
         }
         o->has_root = 1;
@@ -221,7 +198,7 @@ miaw_engine *miaw_engine_new(uv_loop_t *loop, const miaw_config *cfg, miaw_stora
     e->bus = bus;
     e->inst = inst;
     if (opts) e->o = *opts;
-    else if (miaw_engine_opts_from_env(&e->o, err, errlen) != 0) goto fail;
+    else if (miaw_engine_opts_from_config(&e->o, cfg, err, errlen) != 0) goto fail;
     if (eng_store_init(db) != 0) {
         snprintf(err, errlen, "cannot create the engine's tables");
         goto fail;
