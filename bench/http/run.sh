@@ -10,7 +10,8 @@
 #   BENCH_SECONDS [10]    measured seconds per run       BENCH_WARMUP [2]  warm-up seconds
 #   BENCH_CONNS [32]      connections                    BENCH_THREADS [2] client threads
 #   BENCH_H2_STREAMS [1]  concurrent streams per h2 connection (1: same in-flight as h1)
-#   BENCH_ROUNDS [1]      rounds (miaw and bare alternate); the median round by req/s is shown
+#   BENCH_ROUNDS [1]      rounds (miaw and bare alternate); shown: the median round by req/s,
+#                         the median of the per-round ratios, then every round
 #   BENCH_LOG_LEVEL []    LOG_LEVEL for miaw (empty: its default, info, one line per request,
 #                         written to a file in the temp dir)
 #   BENCH_MIAW_LOG []     where miaw's log goes instead of that file (e.g. /dev/null)
@@ -172,21 +173,33 @@ for r in $(seq "$rounds"); do
   for proto in h1 h2; do
     for t in "miaw $mport" "bare $bport"; do
       set -- $t
-      echo "$1 $proto $(run_$proto "$2")" >>"$tmp/results"
+      echo "$1 $proto $(run_$proto "$2") $r" >>"$tmp/results"
     done
   done
 done
 echo "load average after:  $(load)"
 echo
 
-# median round by req/s for each target and protocol, then the table
+# per target and protocol: the median round by req/s; the ratio is the median of the
+# per-round ratios (miaw and bare measured back to back), which a busy machine skews less
 pick() { grep "^$1 $2 " "$tmp/results" | sort -k3,3n | awk '{l[NR]=$0} END {print l[int((NR+1)/2)]}'; }
+median() { sort -n | awk '{v[NR]=$1} END {printf "%.2f", (NR ? v[int((NR+1)/2)] : 0)}'; }
+ratios() { # proto -> "rps-ratio p99-ratio", medians over rounds (plain awk: no asort in mawk)
+  local pairs
+  pairs=$(awk -v p="$1" '$2==p {k=$5; if ($1=="miaw") {mr[k]=$3; mp[k]=$4} else {br[k]=$3; bp[k]=$4}}
+    END {for (k in mr) if (br[k] > 0) printf "%f %f\n", mr[k]/br[k], (bp[k] > 0 ? mp[k]/bp[k] : 0)}' "$tmp/results")
+  echo "$(awk '{print $1}' <<<"$pairs" | median) $(awk '{print $2}' <<<"$pairs" | median)"
+}
 printf '%-6s %-9s %12s %10s\n' target protocol "req/s" "p99 (ms)"
 for proto in h1 h2; do
-  m=$(pick miaw $proto) b=$(pick bare $proto)
   label=$([ $proto = h1 ] && echo "http/1.1" || echo "h2c")
-  awk -v l="$label" '{printf "%-6s %-9s %12d %10.3f\n", $1, l, $3, $4}' <<<"$m"
-  awk -v l="$label" '{printf "%-6s %-9s %12d %10.3f\n", $1, l, $3, $4}' <<<"$b"
-  awk -v l="$label" -v m="$m" -v b="$b" 'BEGIN {split(m, x, " "); split(b, y, " ");
-    printf "%-6s %-9s %11.2fx %9.2fx   (miaw/bare: req/s, p99)\n", "ratio", l, x[3]/y[3], (y[4] > 0 ? x[4]/y[4] : 0)}'
+  for t in miaw bare; do
+    awk -v l="$label" '{printf "%-6s %-9s %12d %10.3f\n", $1, l, $3, $4}' <<<"$(pick $t $proto)"
+  done
+  awk -v l="$label" '{printf "%-6s %-9s %11.2fx %9.2fx   (miaw/bare: req/s, p99)\n", "ratio", l, $1, $2}' <<<"$(ratios $proto)"
 done
+if [ "$rounds" -gt 1 ]; then
+  echo
+  echo "every round (target protocol req/s p99-ms round), to judge the noise:"
+  sed 's/^/  /' "$tmp/results"
+fi
