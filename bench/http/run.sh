@@ -196,7 +196,7 @@ for proto in h1 h2; do
   for t in miaw bare; do
     awk -v l="$label" '{printf "%-6s %-9s %12d %10.3f\n", $1, l, $3, $4}' <<<"$(pick $t $proto)"
   done
-  awk -v l="$label" '{printf "%-6s %-9s %11.2fx %9.2fx   (miaw/bare: req/s, p99)\n", "ratio", l, $1, $2}' <<<"$(ratios $proto)"
+  awk -v l="$label" '{printf "%-6s %-9s %11.2fx %9.2fx   (miaw/bare per round, median: req/s, p99)\n", "ratio", l, $1, $2}' <<<"$(ratios $proto)"
 done
 if [ "$rounds" -gt 1 ]; then
   echo
