@@ -13,5 +13,8 @@ npm_install() { # dir
 }
 npm_install web
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" 2>&1 | grep -E "error|warning|Error" || true
-test -x "$BUILD/miaw"
+if ! cmake --build "$BUILD" -j"$(nproc)" > "$BUILD/build.log" 2>&1; then
+  grep -E "error|Error" -A3 "$BUILD/build.log" | head -60
+  echo "setup: build failed (full log: $BUILD/build.log)" >&2
+  exit 1
+fi

@@ -107,8 +107,8 @@ int miaw_sim_qr_parse(const char *s, size_t len, miaw_sim_qr *qr, const char **w
         s += plen;
         len -= plen;
     }
-    const char *p = s, *end = s + len, *f;
-    size_t flen;
+    const char *p = s, *end = s + len, *f = NULL;
+    size_t flen = 0;
     next_field(&p, end, &f, &flen);
     if (flen == 0 || flen > MIAW_SIM_REF_MAX) {
         *why = "ref is empty or too long";
