@@ -21,7 +21,13 @@ static void set_state(eng_inst *ei, miaw_inst_state s, const char *reason)
     miaw_instance_set_state(ei->e->inst, in, s, reason);
 }
 
-static void emit(eng_inst *ei, const char *type, json_t *data) { miaw_bus_emit(ei->e->bus, NULL, type, ei->id, data); }
+void eng_emit(eng_inst *ei, const char *type, json_t *data) { miaw_bus_emit(ei->e->bus, NULL, type, ei->id, data); }
+#define emit eng_emit
+
+int eng_send_node(eng_inst *ei, const miaw_node *n)
+{
+    return ei->conn ? miaw_wa_conn_send(ei->conn, n) : MIAW_E_STATE;
+}
 
 static void clear_qr(eng_inst *ei)
 {
@@ -40,7 +46,8 @@ static void drop_conn(eng_inst *ei)
     miaw_wa_conn *c = ei->conn;
     ei->conn = NULL;
     ei->logged_in = 0;
-    miaw_wa_conn_free(c);
+    miaw_wa_conn_free(c); /* pending IQs of sends fail here */
+    if (ei->sends) eng_send_fail_all(ei, MIAW_E_STATE, "the connection closed before the server acknowledged");
 }
 
 static void stop_timer(eng_inst *ei)
@@ -100,13 +107,18 @@ static void stop(eng_inst *ei, miaw_inst_state s, const char *reason, int logged
     emit(ei, "disconnected", d);
 }
 
-static void logout(eng_inst *ei, const char *reason)
+void eng_logout(eng_inst *ei, const char *reason)
 {
     eng_store_delete(ei->e->db, ei->id);
+    eng_sig_close(ei);
+    eng_sig_purge(ei->e, ei->id);
+    eng_devlist_free(ei);
+    eng_sent_free_all(ei);
     miaw_wa_creds_clear(&ei->creds);
     ei->have_creds = 0;
     stop(ei, MIAW_ST_LOGGED_OUT, reason, 1);
 }
+#define logout eng_logout
 
 /* ------------------------------------------------------------ QR */
 static void show_qr(eng_inst *ei)
@@ -189,7 +201,8 @@ static void upload_prekeys(eng_inst *ei, size_t n)
 {
     uint32_t *ids;
     miaw_keypair *keys;
-    if (eng_store_new_prekeys(ei->e->db, ei->id, &ei->creds, n, &ids, &keys) != 0) return;
+    if (eng_sig_open(ei) != 0 || eng_store_new_prekeys(ei->e->db, ei->sig, ei->id, &ei->creds, n, &ids, &keys) != 0)
+        return;
     miaw_node *iq = miaw_wa_prekey_upload_iq(&ei->creds, ids, keys, n);
     memset(keys, 0, n * sizeof *keys);
     free(keys);
@@ -304,6 +317,8 @@ static void on_notification(eng_inst *ei, const miaw_node *n)
     if (ack && miaw_node_attr_jid(n, "from", &from) == 0) miaw_node_set_jid(ack, "to", &from);
     if (ack) miaw_wa_conn_send(ei->conn, ack);
     miaw_node_free(ack);
+    if (ei->creds.paired) eng_recv_notification(ei, n);
+    if (!ei->conn) return; /* logged out */
     uint64_t v;
     const miaw_node *cnt = miaw_node_child(n, "count");
     if (type && !strcmp(type, "encrypt") && cnt && miaw_node_attr_u64(cnt, "value", &v) == 0 && ei->logged_in &&
@@ -323,6 +338,10 @@ static void conn_on_node(miaw_wa_conn *c, const miaw_node *n, void *ud)
     else if (!strcmp(n->tag, "stream:error")) on_stream_error(ei, n);
     else if (!strcmp(n->tag, "xmlstreamend")) retry(ei, "the server ended the stream");
     else if (!strcmp(n->tag, "notification")) on_notification(ei, n);
+    else if (!ei->logged_in) MIAW_DEBUG("engine", "%s: <%s> before login ignored", ei->id, n->tag);
+    else if (!strcmp(n->tag, "message")) eng_recv_message(ei, n);
+    else if (!strcmp(n->tag, "receipt")) eng_recv_receipt(ei, n);
+    else if (!strcmp(n->tag, "ack")) eng_recv_ack(ei, n);
     else MIAW_DEBUG("engine", "%s: unhandled <%s>", ei->id, n->tag);
 }
 
@@ -365,6 +384,10 @@ static void start_conn(eng_inst *ei)
             }
         }
         ei->have_creds = 1;
+    }
+    if (eng_sig_open(ei) != 0) {
+        stop(ei, MIAW_ST_DISCONNECTED, "the Signal store cannot be opened", 0);
+        return;
     }
     miaw_wa_client_info info = {.device_name = e->cfg->wa_device_name, .reconnect = ei->attempt > 0};
     memcpy(info.version, e->o.version, sizeof info.version);
@@ -480,6 +503,18 @@ json_t *miaw_engine_status(miaw_engine *e, miaw_instance *in)
     return o;
 }
 
+int miaw_engine_iq(miaw_engine *e, miaw_instance *in, miaw_node *iq, unsigned timeout_ms, miaw_wa_iq_cb cb,
+                   void *udata)
+{
+    (void)e;
+    eng_inst *ei = in->engine;
+    if (!ei || !ei->conn || !ei->logged_in) {
+        miaw_node_free(iq);
+        return MIAW_E_STATE;
+    }
+    return miaw_wa_conn_iq(ei->conn, iq, timeout_ms, cb, udata);
+}
+
 static void on_inst_closed(uv_handle_t *h) { free(h->data); }
 
 void eng_release(eng_inst *ei)
@@ -489,6 +524,10 @@ void eng_release(eng_inst *ei)
     drop_conn(ei);
     clear_qr(ei);
     stop_timer(ei);
+    eng_send_fail_all(ei, MIAW_E_GONE, "the instance went away");
+    eng_sig_close(ei);
+    eng_devlist_free(ei);
+    eng_sent_free_all(ei);
     miaw_wa_creds_clear(&ei->creds);
     if (ei->prev) ei->prev->next = ei->next;
     else e->list = ei->next;

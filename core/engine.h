@@ -4,7 +4,9 @@
  * backoff under a global handshake rate limit, persistence of each instance's device
  * credentials in sqlite (tables wa_creds, wa_prekeys), the lifecycle routes of spec 4.4.1
  * (connect, disconnect, restart, status, qr) and the events qr, ready, connection,
- * disconnected, reconnecting, error. Owns every per-instance engine state (reached through
+ * disconnected, reconnecting, error; 1:1 text messaging (send with usync, pre-key fetch
+ * and Signal sessions; receive, decrypt, store in chat storage, `message` event, then
+ * receipt) and logout when the phone unlinks the device. Owns every per-instance engine state (reached through
  * miaw_instance.engine) and drops it, with the rows, on `instance.deleted`.
  *
  * Settings: the whatsapp.* keys of miaw.yaml (root_key, version, qr_first_ms, qr_next_ms,
@@ -25,6 +27,7 @@
 #include "instances.h"
 #include "router.h"
 #include "storage.h"
+#include "wa/conn.h"
 
 typedef struct miaw_engine miaw_engine;
 
@@ -61,4 +64,29 @@ int miaw_engine_disconnect(miaw_engine *e, miaw_instance *in, const char *reason
 json_t *miaw_engine_status(miaw_engine *e, miaw_instance *in);
 /* The current QR string (borrowed until the next engine event), or NULL. */
 const char *miaw_engine_qr(miaw_engine *e, miaw_instance *in);
+
+/* ---- messaging (engine_send.c) ---- */
+/* Outcome of a send: err 0 with the message id and the server's timestamp (unix
+ * seconds), or a MIAW_E_* code with a short reason (MIAW_E_STATE: not connected or the
+ * connection dropped before the server's ack; MIAW_E_NOTFOUND: the recipient has no
+ * devices; MIAW_E_TIMEOUT; MIAW_E_IO: the server refused it). Strings borrowed for the
+ * call. Runs on the loop, never inside miaw_engine_send_text. */
+typedef miaw_send_fn miaw_engine_send_cb; /* the plugin ABI's callback type (miaw/plugin.h) */
+
+/* Send a 1:1 text message. to: a phone number (spaces, +, -, (, ), . are dropped; 5-20
+ * digits, no leading 0) or a user JID (<digits>@s.whatsapp.net, @c.us, <lid>@lid).
+ * quoted_id (optional): id of a stored message this one replies to. Returns 0 (cb runs
+ * exactly once later, unless cancelled; *handle identifies the send) or MIAW_E_INVAL (bad
+ * `to` or text; `field` names it) / MIAW_E_STATE (not connected), with a reason in err. */
+int miaw_engine_send_text(miaw_engine *e, miaw_instance *in, const char *to, const char *text, const char *quoted_id,
+                          miaw_engine_send_cb cb, void *udata, uint64_t *handle, const char **field, char *err,
+                          size_t errlen);
+/* The caller is gone (e.g. the HTTP client left): cb will not run; the send goes on. */
+void miaw_engine_send_cancel(miaw_engine *e, uint64_t handle);
+
+/* Send an IQ on the instance's connection and get the reply (wa/conn.h semantics: iq is
+ * taken in all cases; cb runs once unless this returns an error). MIAW_E_STATE when not
+ * connected. */
+int miaw_engine_iq(miaw_engine *e, miaw_instance *in, miaw_node *iq, unsigned timeout_ms, miaw_wa_iq_cb cb,
+                   void *udata);
 #endif

@@ -184,6 +184,8 @@ static void on_deleted(const miaw_event *ev, void *ud)
     miaw_instance *in = miaw_instances_find(e->inst, ev->instance_id);
     if (in && in->engine) eng_release(in->engine);
     eng_store_delete(e->db, ev->instance_id);
+    eng_sig_purge(e, ev->instance_id);
+    eng_chat_delete(e, ev->instance_id);
 }
 
 miaw_engine *miaw_engine_new(uv_loop_t *loop, const miaw_config *cfg, miaw_storage *db, miaw_bus *bus,
@@ -199,10 +201,17 @@ miaw_engine *miaw_engine_new(uv_loop_t *loop, const miaw_config *cfg, miaw_stora
     e->inst = inst;
     if (opts) e->o = *opts;
     else if (miaw_engine_opts_from_config(&e->o, cfg, err, errlen) != 0) goto fail;
-    if (eng_store_init(db) != 0) {
+    if (eng_store_init(db) != 0 || eng_chat_init(db) != 0 || miaw_sig_db_open(db->db, &e->sdb) != 0) {
         snprintf(err, errlen, "cannot create the engine's tables");
         goto fail;
     }
+    e->sweep = malloc(sizeof *e->sweep);
+    if (!e->sweep) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    uv_timer_init(loop, e->sweep);
+    e->sweep->data = e;
     if (eng_routes(e, rt, err, errlen) != 0) goto fail;
     if (miaw_bus_subscribe(bus, NULL, "instance.deleted", on_deleted, e, &e->sub_deleted) != 0) {
         snprintf(err, errlen, "cannot subscribe to instance.deleted");
@@ -224,6 +233,8 @@ miaw_engine *miaw_engine_new(uv_loop_t *loop, const miaw_config *cfg, miaw_stora
     }
     return e;
 fail:
+    miaw_sig_db_close(e->sdb);
+    if (e->sweep) uv_close((uv_handle_t *)e->sweep, (uv_close_cb)free);
     free(e);
     return NULL;
 }
@@ -231,7 +242,11 @@ fail:
 void miaw_engine_free(miaw_engine *e)
 {
     if (!e) return;
+    /* shutdown: nobody is left to hear about pending sends (plugins are unloaded) */
+    for (eng_inst *ei = e->list; ei; ei = ei->next) eng_send_cancel_all(ei);
     while (e->list) eng_release(e->list);
     miaw_bus_unsubscribe(e->bus, NULL, e->sub_deleted);
+    miaw_sig_db_close(e->sdb);
+    uv_close((uv_handle_t *)e->sweep, (uv_close_cb)free);
     free(e);
 }

@@ -1,6 +1,8 @@
 /* core/engine_store.c - sqlite rows of the protocol engine: an instance's device
- * credentials (wa_creds: private keys, registration id, adv secret, pairing result) and
- * its one-time pre-keys (wa_prekeys). Public keys are derived on load. */
+ * credentials (wa_creds: private keys, registration id, adv secret, pairing result).
+ * One-time pre-keys are generated into the instance's Signal store (engine_sig.c);
+ * wa_prekeys only holds rows of older versions until they are moved there. Public keys
+ * are derived on load. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,34 +153,27 @@ int eng_store_delete(miaw_storage *db, const char *id)
     return a || b ? -1 : 0;
 }
 
-int eng_store_new_prekeys(miaw_storage *db, const char *id, miaw_wa_creds *c, size_t n, uint32_t **ids_out,
-                          miaw_keypair **keys_out)
+int eng_store_new_prekeys(miaw_storage *db, miaw_sig_store *sig, const char *id, miaw_wa_creds *c, size_t n,
+                          uint32_t **ids_out, miaw_keypair **keys_out)
 {
     uint32_t *ids = malloc(n * sizeof *ids);
     miaw_keypair *keys = malloc(n * sizeof *keys);
-    sqlite3_stmt *st = NULL;
     uint32_t next = c->next_prekey_id ? c->next_prekey_id : 1;
     int rc = -1;
-    if (!ids || !keys || miaw_storage_exec(db, "BEGIN") != 0) goto out;
-    if (sqlite3_prepare_v2(db->db, "INSERT OR REPLACE INTO wa_prekeys(instance, id, priv) VALUES(?1,?2,?3)", -1, &st,
-                           NULL) != SQLITE_OK)
-        goto rollback;
+    uint32_t sig_next = 0, sig_spk = 0;
+    if (sig && miaw_sig_store_counters(sig, &sig_next, &sig_spk) == 0 && sig_next > next) next = sig_next;
+    if (!sig || !ids || !keys || miaw_storage_exec(db, "BEGIN") != 0) goto out;
     for (size_t i = 0; i < n; i++) {
         if (next > 0xFFFFFF) next = 1; /* ids are 24-bit on the wire */
         ids[i] = next++;
-        if (miaw_keypair_generate(&keys[i]) != 0) goto rollback;
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, ids[i]);
-        sqlite3_bind_blob(st, 3, keys[i].priv, 32, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE) goto rollback;
+        if (miaw_keypair_generate(&keys[i]) != 0 || miaw_sig_store_put_prekey(sig, ids[i], &keys[i]) != 0)
+            goto rollback;
     }
-    sqlite3_finalize(st);
-    st = NULL;
-    uint32_t old = c->next_prekey_id;
+    uint32_t old = c->next_prekey_id, spk = 0, cnt = 0;
     c->next_prekey_id = next;
+    miaw_sig_store_counters(sig, &cnt, &spk);
     if (exec_id(db, "UPDATE wa_creds SET next_prekey_id=?2 WHERE instance=?1", id, (int)next) != 0 ||
-        miaw_storage_exec(db, "COMMIT") != 0) {
+        miaw_sig_store_set_counters(sig, next, spk ? spk : c->spk_id) != 0 || miaw_storage_exec(db, "COMMIT") != 0) {
         c->next_prekey_id = old;
         goto rollback;
     }
@@ -187,7 +182,6 @@ int eng_store_new_prekeys(miaw_storage *db, const char *id, miaw_wa_creds *c, si
     return 0;
 rollback:
     MIAW_ERR("engine", "%s: cannot store pre-keys: %s", id, sqlite3_errmsg(db->db));
-    sqlite3_finalize(st);
     miaw_storage_exec(db, "ROLLBACK");
 out:
     free(ids);

@@ -2,6 +2,7 @@
  * per-plugin bookkeeping (see plugin_host.h). */
 #include "plugin_host.h"
 
+#include "engine.h"
 #include "http.h"
 #include "log.h"
 #include "util.h"
@@ -203,6 +204,29 @@ static int h_timer_stop(miaw_plugin *p, miaw_id id)
     return MIAW_E_NOTFOUND;
 }
 
+static int h_send_text(miaw_plugin *p, const char *instance_id, const char *to, const char *text, const char *quoted_id,
+                       miaw_send_fn cb, void *udata, miaw_id *handle, const char **field, char *err, size_t errlen)
+{
+    char tmp[256];
+    const char *f = NULL;
+    if (!err) { err = tmp; errlen = sizeof tmp; }
+    if (field) *field = NULL;
+    if (!p || !cb || !instance_id) return snprintf(err, errlen, "missing argument"), MIAW_E_INVAL;
+    miaw_instance *in = p->host->svc.instances ? miaw_instances_find(p->host->svc.instances, instance_id) : NULL;
+    if (!p->host->svc.engine) return snprintf(err, errlen, "no protocol engine in this server"), MIAW_E_NOTSUP;
+    if (!in) return snprintf(err, errlen, "instance '%s' not found", instance_id), MIAW_E_NOTFOUND;
+    uint64_t h = 0;
+    int rc = miaw_engine_send_text(p->host->svc.engine, in, to, text, quoted_id, cb, udata, &h, &f, err, errlen);
+    if (field) *field = f;
+    if (rc == 0 && handle) *handle = h;
+    return rc;
+}
+
+static void h_send_cancel(miaw_plugin *p, miaw_id handle)
+{
+    if (p && p->host->svc.engine) miaw_engine_send_cancel(p->host->svc.engine, handle);
+}
+
 static const miaw_host_api HOST_API = {
     .struct_size = sizeof(miaw_host_api),
     .abi_major = MIAW_ABI_MAJOR,
@@ -229,6 +253,8 @@ static const miaw_host_api HOST_API = {
     .kv_del = h_kv_del,
     .timer_start = h_timer_start,
     .timer_stop = h_timer_stop,
+    .send_text = h_send_text,
+    .send_cancel = h_send_cancel,
 };
 
 const miaw_host_api *miaw_plugin_host_api(void) { return &HOST_API; }

@@ -23,6 +23,8 @@ typedef struct miaw_plugin_services {
     /* new reference to the API object of an instance, or NULL */
     json_t *(*instance_json)(void *udata, const char *instance_id);
     void *instance_udata;
+    struct miaw_engine *engine;        /* borrowed; NULL = no messaging (send_text fails) */
+    struct miaw_instances *instances;  /* borrowed; with engine */
 } miaw_plugin_services;
 
 miaw_plugin_host *miaw_plugin_host_new(const miaw_plugin_services *svc);

@@ -188,7 +188,8 @@ int miaw_server_run(miaw_config *cfg)
         goto out;
     }
     miaw_plugin_services svc = {.loop = s.loop, .router = &s.router, .bus = s.bus, .db = &s.db,
-                                .instance_json = instance_json_cb, .instance_udata = s.inst};
+                                .instance_json = instance_json_cb, .instance_udata = s.inst,
+                                .engine = s.engine, .instances = s.inst};
     s.plugins = miaw_plugin_host_new(&svc);
     miaw_plugin_host_load_all(s.plugins, cfg->plugin_dir, cfg->plugins_enabled.v, cfg->plugins_enabled.n,
                               cfg->plugin_config);

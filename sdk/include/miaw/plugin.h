@@ -24,7 +24,7 @@ extern "C" {
 
 /* ---------------------------------------------------------------- versions */
 #define MIAW_ABI_MAJOR 1u /* must equal the host's; bumped only on breakage      */
-#define MIAW_ABI_MINOR 0u /* additive changes; host minor must be >= required   */
+#define MIAW_ABI_MINOR 1u /* additive changes; host minor must be >= required   */
 #define MIAW_PLUGIN_MAGIC 0x6d696177u /* "miaw" */
 #define MIAW_PLUGIN_ENTRY "miaw_plugin_entry"
 
@@ -153,6 +153,14 @@ typedef struct miaw_event_decl {
 typedef void (*miaw_event_fn)(const miaw_event *ev, void *udata); /* [loop] */
 typedef void (*miaw_timer_fn)(miaw_id timer, void *udata);        /* [loop] */
 
+/* since 1.1: the outcome of a message send. status MIAW_OK with the message id and the
+ * server's timestamp (unix seconds), or MIAW_E_STATE (not connected, or the connection
+ * closed before the server acknowledged), MIAW_E_NOTFOUND (the recipient has no
+ * WhatsApp devices), MIAW_E_TIMEOUT, MIAW_E_IO (the server refused it) with a short
+ * human-readable detail. Strings are borrowed for the call. */
+typedef void (*miaw_send_fn)(int status, const char *message_id, int64_t timestamp_s, const char *detail,
+                             void *udata); /* [loop] */
+
 /* ------------------------------------------------------------- host table */
 typedef struct miaw_host_api {
     uint32_t struct_size;
@@ -204,7 +212,21 @@ typedef struct miaw_host_api {
                        void *udata, miaw_id *out);
     int (*timer_stop)(miaw_plugin *p, miaw_id timer);
 
-    /* since 1.1: append below only */
+    /* 1.1 [loop] messaging through an instance's WhatsApp connection.
+     * send_text: a 1:1 text to `to` (a phone number, digits with country code, spaces and
+     * + - ( ) . allowed; or a user JID), optionally replying to the stored message
+     * quoted_id. MIAW_OK: cb runs exactly once later, never inside this call (unless
+     * send_cancel), *handle (optional) names the send. Otherwise no callback and errbuf
+     * says why: MIAW_E_INVAL (a bad argument; *field, optional, names it: "to", "text"),
+     * MIAW_E_STATE (the instance is not connected), MIAW_E_NOTFOUND (no such instance).
+     * send_cancel: the caller is gone (e.g. its request was aborted): cb will not run,
+     * the message is still sent. */
+    int (*send_text)(miaw_plugin *p, const char *instance_id, const char *to, const char *text,
+                     const char *quoted_id, miaw_send_fn cb, void *udata, miaw_id *handle,
+                     const char **field, char *errbuf, size_t errlen);
+    void (*send_cancel)(miaw_plugin *p, miaw_id handle);
+
+    /* since 1.2: append below only */
 } miaw_host_api;
 
 #define MIAW_HOST_HAS(api, member) \

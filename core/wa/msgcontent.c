@@ -1,0 +1,201 @@
+/* core/wa/msgcontent.c - Message protobuf payloads (see msgcontent.h): text and reply
+ * building, the own-device wrapper, parsing received payloads, ids. */
+#include "wa/msgcontent.h"
+
+#include <miaw/plugin.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wa_message.pb-c.h"
+
+int miaw_wa_message_id(const char *own_user, uint64_t unix_s, char buf[MIAW_WA_MSGID_MAX])
+{
+    uint8_t in[8 + 128 + 5 + 16], md[SHA256_DIGEST_LENGTH];
+    size_t n = 0;
+    for (int i = 7; i >= 0; i--) in[n++] = (uint8_t)(unix_s >> (8 * i));
+    size_t ul = own_user ? strnlen(own_user, 128) : 0;
+    memcpy(in + n, own_user ? own_user : "", ul);
+    n += ul;
+    memcpy(in + n, "@c.us", 5);
+    n += 5;
+    if (RAND_bytes(in + n, 16) != 1) return MIAW_E_INTERNAL;
+    n += 16;
+    SHA256(in, n, md);
+    static const char hx[] = "0123456789ABCDEF";
+    memcpy(buf, "3EB0", 4);
+    for (int i = 0; i < 9; i++) {
+        buf[4 + 2 * i] = hx[md[i] >> 4];
+        buf[5 + 2 * i] = hx[md[i] & 15];
+    }
+    buf[22] = 0;
+    return 0;
+}
+
+static int pack(const Miaw__Wa__Message *m, uint8_t **out, size_t *out_len)
+{
+    size_t n = miaw__wa__message__get_packed_size(m);
+    uint8_t *b = malloc(n ? n : 1);
+    if (!b) return MIAW_E_NOMEM;
+    miaw__wa__message__pack(m, b);
+    *out = b;
+    *out_len = n;
+    return 0;
+}
+
+int miaw_wa_text_message(const char *text, const miaw_wa_quote *quote, uint8_t **out, size_t *out_len)
+{
+    if (!text) return MIAW_E_INVAL;
+    Miaw__Wa__Message m = MIAW__WA__MESSAGE__INIT, quoted = MIAW__WA__MESSAGE__INIT;
+    Miaw__Wa__Message__ExtendedTextMessage ext = MIAW__WA__MESSAGE__EXTENDED_TEXT_MESSAGE__INIT;
+    Miaw__Wa__ContextInfo ci = MIAW__WA__CONTEXT_INFO__INIT;
+    Miaw__Wa__MessageContextInfo mci = MIAW__WA__MESSAGE_CONTEXT_INFO__INIT;
+    uint8_t secret[32];
+    if (RAND_bytes(secret, sizeof secret) != 1) return MIAW_E_INTERNAL;
+    mci.has_messagesecret = 1;
+    mci.messagesecret.data = secret;
+    mci.messagesecret.len = sizeof secret;
+    m.messagecontextinfo = &mci;
+    if (quote && quote->id && *quote->id) {
+        ext.text = (char *)text;
+        ci.stanzaid = (char *)quote->id;
+        ci.participant = (char *)quote->participant;
+        if (quote->text) {
+            quoted.conversation = (char *)quote->text;
+            ci.quotedmessage = &quoted;
+        }
+        ext.contextinfo = &ci;
+        m.extendedtextmessage = &ext;
+    } else {
+        m.conversation = (char *)text;
+    }
+    return pack(&m, out, out_len);
+}
+
+int miaw_wa_dsm_wrap(const char *destination_jid, const uint8_t *msg, size_t len, uint8_t **out, size_t *out_len)
+{
+    Miaw__Wa__Message *inner = miaw__wa__message__unpack(NULL, len, msg);
+    if (!inner) return MIAW_E_INVAL;
+    Miaw__Wa__Message m = MIAW__WA__MESSAGE__INIT;
+    Miaw__Wa__Message__DeviceSentMessage dsm = MIAW__WA__MESSAGE__DEVICE_SENT_MESSAGE__INIT;
+    /* the context info travels at the top level, not inside the copy */
+    m.messagecontextinfo = inner->messagecontextinfo;
+    inner->messagecontextinfo = NULL;
+    dsm.destinationjid = (char *)destination_jid;
+    dsm.message = inner;
+    m.devicesentmessage = &dsm;
+    int rc = pack(&m, out, out_len);
+    inner->messagecontextinfo = m.messagecontextinfo;
+    miaw__wa__message__free_unpacked(inner, NULL);
+    return rc;
+}
+
+/* ------------------------------------------------------------ parsing */
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static void context(miaw_wa_content *c, const Miaw__Wa__ContextInfo *ci)
+{
+    if (!ci) return;
+    c->quoted_id = dup_or_null(ci->stanzaid);
+    c->quoted_participant = dup_or_null(ci->participant);
+}
+
+/* the user content of m (wrappers already removed) */
+static void summarize(miaw_wa_content *c, const Miaw__Wa__Message *m)
+{
+    if (m->conversation) {
+        c->type = MIAW_WA_CONTENT_TEXT;
+        c->text = strdup(m->conversation);
+    } else if (m->extendedtextmessage) {
+        c->type = MIAW_WA_CONTENT_TEXT;
+        c->text = dup_or_null(m->extendedtextmessage->text);
+        context(c, m->extendedtextmessage->contextinfo);
+    } else if (m->imagemessage) {
+        c->type = MIAW_WA_CONTENT_IMAGE;
+        c->text = dup_or_null(m->imagemessage->caption);
+        context(c, m->imagemessage->contextinfo);
+    } else if (m->videomessage || m->ptvmessage) {
+        const Miaw__Wa__Message__VideoMessage *v = m->videomessage ? m->videomessage : m->ptvmessage;
+        c->type = MIAW_WA_CONTENT_VIDEO;
+        c->text = dup_or_null(v->caption);
+        context(c, v->contextinfo);
+    } else if (m->audiomessage) {
+        c->type = MIAW_WA_CONTENT_AUDIO;
+        context(c, m->audiomessage->contextinfo);
+    } else if (m->documentmessage) {
+        c->type = MIAW_WA_CONTENT_DOCUMENT;
+        c->text = dup_or_null(m->documentmessage->caption);
+        context(c, m->documentmessage->contextinfo);
+    } else if (m->stickermessage) {
+        c->type = MIAW_WA_CONTENT_STICKER;
+        context(c, m->stickermessage->contextinfo);
+    } else if (m->contactmessage) {
+        c->type = MIAW_WA_CONTENT_CONTACT;
+        c->text = dup_or_null(m->contactmessage->displayname);
+    } else if (m->locationmessage) {
+        c->type = MIAW_WA_CONTENT_LOCATION;
+        c->text = dup_or_null(m->locationmessage->name);
+    } else if (m->reactionmessage) {
+        c->type = MIAW_WA_CONTENT_REACTION;
+        c->text = dup_or_null(m->reactionmessage->text);
+    } else if (m->protocolmessage) {
+        c->type = MIAW_WA_CONTENT_PROTOCOL;
+    } else if (m->senderkeydistributionmessage || m->fastratchetkeysenderkeydistributionmessage) {
+        c->type = MIAW_WA_CONTENT_SKDM_ONLY;
+    }
+}
+
+int miaw_wa_content_parse(const uint8_t *msg, size_t len, miaw_wa_content *out)
+{
+    memset(out, 0, sizeof *out);
+    Miaw__Wa__Message *root = miaw__wa__message__unpack(NULL, len, msg);
+    if (!root) return MIAW_E_INVAL;
+    const Miaw__Wa__Message *m = root;
+    if (m->devicesentmessage) {
+        out->dsm_destination = dup_or_null(m->devicesentmessage->destinationjid);
+        if (m->devicesentmessage->message) m = m->devicesentmessage->message;
+    }
+    /* wrappers: bounded, a hostile payload may nest them */
+    for (int depth = 0; depth < 4; depth++) {
+        const Miaw__Wa__Message__FutureProofMessage *w = m->ephemeralmessage ? m->ephemeralmessage
+                                                         : m->viewoncemessage ? m->viewoncemessage
+                                                         : m->viewoncemessagev2 ? m->viewoncemessagev2
+                                                         : m->viewoncemessagev2extension ? m->viewoncemessagev2extension
+                                                         : m->documentwithcaptionmessage;
+        if (!w || !w->message) break;
+        m = w->message;
+    }
+    summarize(out, m);
+    size_t n = miaw__wa__message__get_packed_size(m);
+    out->inner = malloc(n ? n : 1);
+    if (out->inner) {
+        miaw__wa__message__pack(m, out->inner);
+        out->inner_len = n;
+    }
+    miaw__wa__message__free_unpacked(root, NULL);
+    if (!out->inner) {
+        miaw_wa_content_clear(out);
+        return MIAW_E_NOMEM;
+    }
+    return 0;
+}
+
+void miaw_wa_content_clear(miaw_wa_content *c)
+{
+    if (!c) return;
+    free(c->text);
+    free(c->quoted_id);
+    free(c->quoted_participant);
+    free(c->dsm_destination);
+    free(c->inner);
+    memset(c, 0, sizeof *c);
+}
+
+const char *miaw_wa_content_type_name(miaw_wa_content_type t)
+{
+    static const char *names[] = {"unknown", "text", "image", "video", "audio", "document", "sticker",
+                                  "contact", "location", "reaction", "protocol", "sender_key"};
+    return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "unknown";
+}
