@@ -1,0 +1,205 @@
+// tests/integration/engine_messages.test.mjs - 1:1 text through miaw-sim: a paired miaw
+// instance sends to a simulated phone (which decrypts it; the instance's own phone gets
+// the DeviceSentMessage copy), receives from it (the `message` webhook, stored before the
+// receipt), replies with a quote; input errors (400), not connected (503); then a server
+// restart and cut connections mid-conversation with every message delivered to the
+// webhook exactly once.
+// Env: MIAW_BUILD_DIR (default build), MIAW_SIM_LOG=1 to see the simulator's log.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BUILD, startServer, tempDir, waitFor, sleep } from './lib/harness.mjs';
+import { startReceiver } from './lib/receiver.mjs';
+
+const SIM_BIN = join(BUILD, 'miaw-sim');
+const ME = '15550002222';
+const BOB = '15550003333';
+
+async function startSim(stateDir) {
+  const proc = spawn(SIM_BIN, ['--listen', '127.0.0.1:0', '--state-dir', stateDir],
+    { stdio: ['ignore', 'pipe', process.env.MIAW_SIM_LOG ? 'inherit' : 'ignore'] });
+  const exited = new Promise((r) => proc.on('exit', (c, s) => r(c ?? s)));
+  const line = await Promise.race([
+    new Promise((res, rej) => {
+      createInterface({ input: proc.stdout }).once('line', res);
+      proc.once('exit', () => rej(new Error('miaw-sim exited before listening')));
+    }),
+    sleep(10000).then(() => { throw new Error('miaw-sim did not start'); }),
+  ]);
+  const info = JSON.parse(line);
+  const base = `http://127.0.0.1:${info.port}`;
+  return {
+    proc, info,
+    async api(method, p, body) {
+      const r = await fetch(base + p, { method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+      return { status: r.status, json: await r.json() };
+    },
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(t);
+      }
+    },
+  };
+}
+
+const events = (rcv, type) => rcv.requests.map((r) => JSON.parse(r.body)).filter((b) => b.event === type);
+
+async function status(srv, id) {
+  const r = await srv.api('GET', `/api/v1/instances/${id}/status`);
+  assert.equal(r.status, 200, r.text);
+  return r.json.data;
+}
+
+/** a server with one instance paired to account ME; BOB exists too */
+async function setup(t) {
+  const simDir = tempDir('miaw-sim-');
+  const dataDir = tempDir('miaw-msg-');
+  const sim = await startSim(simDir);
+  const rcv = await startReceiver();
+  const ctx = { sim, rcv, dataDir, srv: null };
+  t.after(async () => {
+    if (ctx.srv) await ctx.srv.stop();
+    await sim.stop();
+    await rcv.close();
+    rmSync(simDir, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  ctx.env = {
+    WA_WS_URL: sim.info.ws, WA_ROOT_KEY: sim.info.rootPublicKeyHex, MIAW_WA_PREKEYS: '40',
+    MIAW_WA_BACKOFF_MIN_MS: '100', MIAW_WA_BACKOFF_MAX_MS: '400', MIAW_WEBHOOK_URL: rcv.url,
+  };
+  ctx.srv = await startServer({ env: ctx.env, dataDir });
+  const srv = ctx.srv;
+  assert.equal((await srv.api('POST', '/api/v1/instances', { instanceId: 'bot' })).status, 201);
+  assert.equal((await srv.api('POST', '/api/v1/instances/bot/connect')).status, 200);
+  await waitFor(async () => (await status(srv, 'bot')).status === 'qr', { what: 'qr', timeoutMs: 15000 });
+  const qr = (await srv.api('GET', '/api/v1/instances/bot/qr')).json.data.qr;
+  assert.equal((await sim.api('POST', '/sim/accounts', { phone: ME, name: 'Me' })).status, 201);
+  assert.equal((await sim.api('POST', '/sim/accounts', { phone: BOB, name: 'Bob' })).status, 201);
+  const scan = await sim.api('POST', `/sim/accounts/${ME}/scan`, { qr });
+  assert.equal(scan.status, 200, JSON.stringify(scan.json));
+  ctx.deviceJid = scan.json.deviceJid;
+  await waitFor(async () => (await status(srv, 'bot')).status === 'connected', { what: 'connected', timeoutMs: 15000 });
+  await waitFor(async () => {
+    const s = await sim.api('GET', '/sim/state');
+    const d = s.json.accounts.find((a) => a.phone === ME).devices.find((x) => x.jid === ctx.deviceJid);
+    return d && d.preKeys > 0;
+  }, { what: 'pre-keys uploaded', timeoutMs: 10000 });
+  return ctx;
+}
+
+const sendText = (srv, body) => srv.api('POST', '/api/v1/instances/bot/messages/text', body);
+const inbox = async (sim, phone) => (await sim.api('GET', `/sim/accounts/${phone}/messages`)).json;
+
+test('send and receive 1:1 text through the simulator', { timeout: 120000 }, async (t) => {
+  const { sim, rcv, srv } = await setup(t);
+
+  // input errors and a bad instance
+  let r = await sendText(srv, { to: 'abc', text: 'x' });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error.code, 'INVALID_REQUEST');
+  assert.equal((await sendText(srv, { to: '0123', text: 'x' })).status, 400);
+  assert.equal((await sendText(srv, { to: BOB, text: '' })).status, 400);
+  assert.equal((await sendText(srv, { to: BOB })).status, 400);
+  assert.equal((await srv.api('POST', '/api/v1/instances/nope/messages/text', { to: BOB, text: 'x' })).status, 404);
+
+  // miaw -> Bob: answered after the server's ack, decrypted by Bob's phone
+  r = await sendText(srv, { to: `+1 (555) 000-${BOB.slice(7)}`, text: 'hello bob' });
+  assert.equal(r.status, 200, r.text);
+  const { messageId, timestamp } = r.json.data;
+  assert.match(messageId, /^3EB0[0-9A-F]{18}$/);
+  assert.ok(Math.abs(timestamp - Date.now()) < 60000, `timestamp ${timestamp}`);
+  await waitFor(async () => (await inbox(sim, BOB)).messages.some((m) => m.id === messageId && m.text === 'hello bob'),
+    { what: 'Bob decrypted the message', timeoutMs: 10000 });
+  // the instance's own phone got the DeviceSentMessage copy
+  await waitFor(async () => (await inbox(sim, ME)).messages.some((m) => m.id === messageId && m.text === 'hello bob'),
+    { what: 'own phone got the copy', timeoutMs: 10000 });
+  // a second message reuses the sessions (msg, not pkmsg) and the cached device list
+  r = await sendText(srv, { to: `${BOB}@s.whatsapp.net`, text: 'second' });
+  assert.equal(r.status, 200, r.text);
+  const second = r.json.data.messageId;
+  await waitFor(async () => (await inbox(sim, BOB)).messages.some((m) => m.id === second), { what: 'second', timeoutMs: 10000 });
+
+  // Bob -> miaw: the message webhook (spec 5.2)
+  const b = await sim.api('POST', `/sim/accounts/${BOB}/messages`, { to: ME, text: 'hi from bob' });
+  assert.equal(b.status, 201, JSON.stringify(b.json));
+  await rcv.waitFor(() => events(rcv, 'message').some((e) => e.data.id === b.json.id), 15000, 'message webhook');
+  const ev = events(rcv, 'message').find((e) => e.data.id === b.json.id);
+  assert.equal(ev.instanceId, 'bot');
+  assert.equal(ev.data.from, `${BOB}@s.whatsapp.net`);
+  assert.equal(ev.data.senderPhone, BOB);
+  assert.equal(ev.data.senderName, 'Bob');
+  assert.equal(ev.data.text, 'hi from bob');
+  assert.equal(ev.data.isGroup, false);
+  assert.equal(ev.data.fromMe, false);
+  assert.equal(ev.data.type, 'text');
+  assert.ok(Number.isInteger(ev.data.timestamp) && Math.abs(ev.data.timestamp * 1000 - Date.now()) < 60000);
+
+  // a quoted reply
+  r = await sendText(srv, { to: BOB, text: 'replying', quotedMessageId: b.json.id });
+  assert.equal(r.status, 200, r.text);
+  await waitFor(async () => (await inbox(sim, BOB)).messages.some((m) => m.id === r.json.data.messageId),
+    { what: 'reply delivered', timeoutMs: 10000 });
+
+  // an unknown number
+  r = await sendText(srv, { to: '15559999999', text: 'anyone?' });
+  assert.equal(r.status, 404, r.text);
+
+  // not connected: 503
+  assert.equal((await srv.api('POST', '/api/v1/instances/bot/disconnect')).status, 200);
+  r = await sendText(srv, { to: BOB, text: 'offline' });
+  assert.equal(r.status, 503, r.text);
+  assert.equal(r.json.error.code, 'INSTANCE_NOT_CONNECTED');
+  assert.equal(events(rcv, 'message').length, 1, 'sent messages are not message events');
+});
+
+test('restart and cut connections mid-conversation: every message delivered once', { timeout: 180000 }, async (t) => {
+  const ctx = await setup(t);
+  const { sim, rcv } = ctx;
+  const ids = [];
+  const fromBob = async (text) => {
+    const r = await sim.api('POST', `/sim/accounts/${BOB}/messages`, { to: ME, text });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+    ids.push(r.json.id);
+  };
+  const sentByMe = [];
+  const send = async (text) => {
+    const r = await sendText(ctx.srv, { to: BOB, text });
+    if (r.status === 200) sentByMe.push(r.json.data.messageId);
+    return r.status;
+  };
+  for (let i = 0; i < 5; i++) await fromBob(`before ${i}`);
+  assert.equal(await send('me 1'), 200);
+  // server restart while Bob keeps writing: the simulator queues, the instance logs in again
+  await ctx.srv.stop();
+  for (let i = 0; i < 5; i++) await fromBob(`while down ${i}`);
+  ctx.srv = await startServer({ env: ctx.env, dataDir: ctx.dataDir });
+  await waitFor(async () => (await status(ctx.srv, 'bot')).status === 'connected', { what: 'back', timeoutMs: 15000 });
+  assert.equal(await send('me 2'), 200);
+  // cut the connection a few times while messages flow
+  for (let k = 0; k < 3; k++) {
+    await fromBob(`burst ${k} a`);
+    const cut = await sim.api('POST', '/sim/faults', { drop: ctx.deviceJid });
+    assert.equal(cut.status, 200);
+    await fromBob(`burst ${k} b`);
+    await waitFor(async () => (await status(ctx.srv, 'bot')).status === 'connected', { what: 'reconnected', timeoutMs: 15000 });
+    assert.equal(await send(`me burst ${k}`), 200);
+  }
+  await rcv.waitFor(() => ids.every((id) => events(rcv, 'message').some((e) => e.data.id === id)), 30000,
+    'every message of Bob as a webhook');
+  await sleep(500);
+  const got = events(rcv, 'message').map((e) => e.data.id);
+  assert.equal(got.length, ids.length, `exactly once: ${got.length} events for ${ids.length} messages`);
+  assert.deepEqual(new Set(got), new Set(ids));
+  // and Bob decrypted everything miaw sent
+  await waitFor(async () => {
+    const m = (await inbox(sim, BOB)).messages;
+    return sentByMe.every((id) => m.some((x) => x.id === id && typeof x.text === 'string'));
+  }, { what: 'Bob got all of ours', timeoutMs: 15000 });
+});
