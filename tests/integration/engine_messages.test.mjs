@@ -159,6 +159,19 @@ test('send and receive 1:1 text through the simulator', { timeout: 120000 }, asy
   assert.equal(events(rcv, 'message').length, 1, 'sent messages are not message events');
 });
 
+test('the phone unlinks the device: logged_out state and event', { timeout: 60000 }, async (t) => {
+  const { sim, rcv, srv, deviceJid } = await setup(t);
+  const r = await sim.api('DELETE', `/sim/devices/${encodeURIComponent(deviceJid)}`);
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  await waitFor(async () => (await status(srv, 'bot')).status === 'logged_out', { what: 'logged_out', timeoutMs: 10000 });
+  const st = await status(srv, 'bot');
+  assert.equal(st.paired, false);
+  assert.match(st.reason, /device removed/);
+  await rcv.waitFor(() => events(rcv, 'disconnected').some((e) => e.data.loggedOut === true), 10000, 'loggedOut event');
+  assert.ok(events(rcv, 'connection').some((e) => e.data.state === 'logged_out'));
+  assert.equal((await sendText(srv, { to: BOB, text: 'x' })).status, 503);
+});
+
 test('restart and cut connections mid-conversation: every message delivered once', { timeout: 180000 }, async (t) => {
   const ctx = await setup(t);
   const { sim, rcv } = ctx;
