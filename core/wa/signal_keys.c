@@ -1,12 +1,14 @@
 /* core/wa/signal_keys.c - registration keys (identity, registration id, signed and
- * one-time pre-keys with their counters) kept in the account's store, and pre-key
- * bundles to and from WhatsApp's node form. */
+ * one-time pre-keys with their counters) kept in the account's store, raw key pairs in
+ * and out of libsignal's pre-key records, and pre-key bundles to and from WhatsApp's
+ * node form. */
 #include "wa/signal_keys.h"
 
 #include <string.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <signal/curve.h>
 #include <signal/key_helper.h>
 #include <signal/session_pre_key.h>
 
@@ -27,6 +29,70 @@ static int savepoint(miaw_sig_store *s, const char *sql)
     return sqlite3_exec(miaw_sig_db_handle(miaw_sig_store_db(s)), sql, NULL, NULL, NULL) == SQLITE_OK
                ? 0
                : MIAW_E_IO;
+}
+
+/* ------------------------------------------------------------------ raw keys in and out of the store (declared in signal_store.h) */
+static int raw_key_pair(miaw_sig_store *s, const miaw_keypair *kp, ec_key_pair **out)
+{
+    uint8_t pub[33] = {0x05};
+    memcpy(pub + 1, kp->pub, 32);
+    ec_public_key *pk = NULL;
+    ec_private_key *sk = NULL;
+    int rc = MIAW_SIG_E_BAD_KEY;
+    if (curve_decode_point(&pk, pub, sizeof pub, miaw_sig_store_ctx(s)) == 0 &&
+        curve_decode_private_point(&sk, kp->priv, 32, miaw_sig_store_ctx(s)) == 0)
+        rc = ec_key_pair_create(out, pk, sk) == 0 ? 0 : MIAW_E_NOMEM;
+    SIGNAL_UNREF(pk);
+    SIGNAL_UNREF(sk);
+    return rc;
+}
+
+int miaw_sig_store_put_prekey(miaw_sig_store *s, uint32_t id, const miaw_keypair *kp)
+{
+    ec_key_pair *pair = NULL;
+    session_pre_key *rec = NULL;
+    int rc = raw_key_pair(s, kp, &pair);
+    if (rc == 0) rc = session_pre_key_create(&rec, id, pair) == 0 ? 0 : MIAW_E_NOMEM;
+    if (rc == 0) rc = signal_protocol_pre_key_store_key(miaw_sig_store_protocol(s), rec) == 0 ? 0 : MIAW_E_IO;
+    SIGNAL_UNREF(rec);
+    SIGNAL_UNREF(pair);
+    return rc;
+}
+
+int miaw_sig_store_put_signed_prekey(miaw_sig_store *s, uint32_t id, const miaw_keypair *kp,
+                                     const uint8_t sig[64], uint64_t timestamp_ms)
+{
+    ec_key_pair *pair = NULL;
+    session_signed_pre_key *rec = NULL;
+    int rc = raw_key_pair(s, kp, &pair);
+    if (rc == 0)
+        rc = session_signed_pre_key_create(&rec, id, timestamp_ms, pair, sig, 64) == 0 ? 0 : MIAW_E_NOMEM;
+    if (rc == 0) rc = signal_protocol_signed_pre_key_store_key(miaw_sig_store_protocol(s), rec) == 0 ? 0 : MIAW_E_IO;
+    SIGNAL_UNREF(rec);
+    SIGNAL_UNREF(pair);
+    return rc;
+}
+
+int miaw_sig_store_get_prekey(miaw_sig_store *s, uint32_t id, miaw_keypair *kp)
+{
+    session_pre_key *rec = NULL;
+    int rc = signal_protocol_pre_key_load_key(miaw_sig_store_protocol(s), &rec, id);
+    if (rc == SG_ERR_INVALID_KEY_ID) return MIAW_E_NOTFOUND;
+    if (rc != 0) return MIAW_E_IO;
+    ec_key_pair *pair = session_pre_key_get_key_pair(rec);
+    signal_buffer *pb = NULL, *sb = NULL;
+    rc = MIAW_E_INTERNAL;
+    if (ec_public_key_serialize(&pb, ec_key_pair_get_public(pair)) == 0 &&
+        ec_private_key_serialize(&sb, ec_key_pair_get_private(pair)) == 0 &&
+        signal_buffer_len(pb) == 33 && signal_buffer_len(sb) == 32) {
+        memcpy(kp->pub, signal_buffer_data(pb) + 1, 32);
+        memcpy(kp->priv, signal_buffer_data(sb), 32);
+        rc = 0;
+    }
+    signal_buffer_free(pb);
+    signal_buffer_bzero_free(sb);
+    SIGNAL_UNREF(rec);
+    return rc;
 }
 
 int miaw_sig_generate_identity(miaw_sig_store *s, int replace)

@@ -24,9 +24,9 @@ enum {
 
 static const char *const sql_text[ST__COUNT] = {
     [ST_OWN_GET] = "SELECT identity_priv, reg_id, next_prekey_id, spk_id FROM sig_own WHERE owner=?1",
-    [ST_OWN_PUT] = "INSERT INTO sig_own(owner, identity_priv, reg_id, next_prekey_id, spk_id)"
-                   " VALUES(?1,?2,?3,1,0) ON CONFLICT(owner) DO UPDATE SET"
-                   " identity_priv=excluded.identity_priv, reg_id=excluded.reg_id",
+    [ST_OWN_PUT] = ("INSERT INTO sig_own(owner, identity_priv, reg_id, next_prekey_id, spk_id)"
+                    " VALUES(?1,?2,?3,1,0) ON CONFLICT(owner) DO UPDATE SET"
+                    " identity_priv=excluded.identity_priv, reg_id=excluded.reg_id"),
     [ST_OWN_COUNTERS] = "UPDATE sig_own SET next_prekey_id=?2, spk_id=?3 WHERE owner=?1",
     [ST_PK_GET] = "SELECT record FROM sig_prekeys WHERE owner=?1 AND id=?2",
     [ST_PK_PUT] = "INSERT OR REPLACE INTO sig_prekeys(owner, id, record) VALUES(?1,?2,?3)",
@@ -44,8 +44,8 @@ static const char *const sql_text[ST__COUNT] = {
     [ST_IDK_PUT] = "INSERT OR REPLACE INTO sig_identities(owner, name, device, key) VALUES(?1,?2,?3,?4)",
     [ST_IDK_DEL] = "DELETE FROM sig_identities WHERE owner=?1 AND name=?2 AND device=?3",
     [ST_SK_GET] = "SELECT record FROM sig_sender_keys WHERE owner=?1 AND grp=?2 AND name=?3 AND device=?4",
-    [ST_SK_PUT] = "INSERT OR REPLACE INTO sig_sender_keys(owner, grp, name, device, record)"
-                  " VALUES(?1,?2,?3,?4,?5)",
+    [ST_SK_PUT] = ("INSERT OR REPLACE INTO sig_sender_keys(owner, grp, name, device, record)"
+                   " VALUES(?1,?2,?3,?4,?5)"),
     [ST_SK_DEL] = "DELETE FROM sig_sender_keys WHERE owner=?1 AND grp=?2 AND name=?3 AND device=?4",
 };
 
@@ -514,70 +514,6 @@ const char *miaw_sig_store_owner(const miaw_sig_store *s) { return s->owner; }
 signal_context *miaw_sig_store_ctx(miaw_sig_store *s) { return s->ctx; }
 signal_protocol_store_context *miaw_sig_store_protocol(miaw_sig_store *s) { return s->store; }
 miaw_sig_db *miaw_sig_store_db(miaw_sig_store *s) { return s->sdb; }
-
-/* ------------------------------------------------------------------ raw-key helpers */
-static int raw_key_pair(miaw_sig_store *s, const miaw_keypair *kp, ec_key_pair **out)
-{
-    uint8_t pub[33] = {0x05};
-    memcpy(pub + 1, kp->pub, 32);
-    ec_public_key *pk = NULL;
-    ec_private_key *sk = NULL;
-    int rc = MIAW_SIG_E_BAD_KEY;
-    if (curve_decode_point(&pk, pub, sizeof pub, s->ctx) == 0 &&
-        curve_decode_private_point(&sk, kp->priv, 32, s->ctx) == 0)
-        rc = ec_key_pair_create(out, pk, sk) == 0 ? 0 : MIAW_E_NOMEM;
-    SIGNAL_UNREF(pk);
-    SIGNAL_UNREF(sk);
-    return rc;
-}
-
-int miaw_sig_store_put_prekey(miaw_sig_store *s, uint32_t id, const miaw_keypair *kp)
-{
-    ec_key_pair *pair = NULL;
-    session_pre_key *rec = NULL;
-    int rc = raw_key_pair(s, kp, &pair);
-    if (rc == 0) rc = session_pre_key_create(&rec, id, pair) == 0 ? 0 : MIAW_E_NOMEM;
-    if (rc == 0) rc = signal_protocol_pre_key_store_key(s->store, rec) == 0 ? 0 : MIAW_E_IO;
-    SIGNAL_UNREF(rec);
-    SIGNAL_UNREF(pair);
-    return rc;
-}
-
-int miaw_sig_store_put_signed_prekey(miaw_sig_store *s, uint32_t id, const miaw_keypair *kp,
-                                     const uint8_t sig[64], uint64_t timestamp_ms)
-{
-    ec_key_pair *pair = NULL;
-    session_signed_pre_key *rec = NULL;
-    int rc = raw_key_pair(s, kp, &pair);
-    if (rc == 0)
-        rc = session_signed_pre_key_create(&rec, id, timestamp_ms, pair, sig, 64) == 0 ? 0 : MIAW_E_NOMEM;
-    if (rc == 0) rc = signal_protocol_signed_pre_key_store_key(s->store, rec) == 0 ? 0 : MIAW_E_IO;
-    SIGNAL_UNREF(rec);
-    SIGNAL_UNREF(pair);
-    return rc;
-}
-
-int miaw_sig_store_get_prekey(miaw_sig_store *s, uint32_t id, miaw_keypair *kp)
-{
-    session_pre_key *rec = NULL;
-    int rc = signal_protocol_pre_key_load_key(s->store, &rec, id);
-    if (rc == SG_ERR_INVALID_KEY_ID) return MIAW_E_NOTFOUND;
-    if (rc != 0) return MIAW_E_IO;
-    ec_key_pair *pair = session_pre_key_get_key_pair(rec);
-    signal_buffer *pb = NULL, *sb = NULL;
-    rc = MIAW_E_INTERNAL;
-    if (ec_public_key_serialize(&pb, ec_key_pair_get_public(pair)) == 0 &&
-        ec_private_key_serialize(&sb, ec_key_pair_get_private(pair)) == 0 &&
-        signal_buffer_len(pb) == 33 && signal_buffer_len(sb) == 32) {
-        memcpy(kp->pub, signal_buffer_data(pb) + 1, 32);
-        memcpy(kp->priv, signal_buffer_data(sb), 32);
-        rc = 0;
-    }
-    signal_buffer_free(pb);
-    signal_buffer_bzero_free(sb);
-    SIGNAL_UNREF(rec);
-    return rc;
-}
 
 int miaw_sig_store_count_prekeys(miaw_sig_store *s)
 {
