@@ -7,6 +7,8 @@
  * miaw_sig_db_close) and owns its prepared statements. A miaw_sig_store borrows its
  * miaw_sig_db (close every store before the db) and owns its signal_context and
  * signal_protocol_store_context. Single-threaded: use both from one thread (the loop).
+ * Keep at most one open store per owner: the own identity is cached in the store.
+ * Decryptions run inside sqlite savepoints, so they nest in a caller's transaction.
  *
  * Trust: identities are trust-on-first-use with automatic acceptance of a changed
  * identity (what WhatsApp clients do); the new key replaces the stored one. */
