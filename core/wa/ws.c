@@ -1,28 +1,27 @@
-/* core/wa/ws.c - WebSocket client over libuv: URL parsing, DNS, TCP, TLS through memory
- * BIOs (OpenSSL, peer and hostname verified), the HTTP/1.1 upgrade, and wslay (client mode)
- * for framing, ping/pong and the closing handshake. Owns each connection's handles, SSL
- * objects, wslay context and buffers; freed once every libuv handle has closed. */
+/* core/wa/ws.c - WebSocket client over libuv: DNS, TCP, TLS through memory BIOs (OpenSSL,
+ * peer and hostname verified), the connection's state machine and timers, and wslay
+ * (client mode) for framing, ping/pong and the closing handshake. The URL and the HTTP
+ * upgrade's text are ws_http.c's. Owns each connection's handles, SSL objects, wslay
+ * context and buffers; freed once every libuv handle has closed. */
 #include "ws.h"
 
 #include <miaw/plugin.h>
 #include <arpa/inet.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <wslay/wslay.h>
 
 #include "core/log.h"
+#include "ws_http.h"
 
 enum { ST_RESOLVING, ST_CONNECTING, ST_TLS, ST_UPGRADE, ST_OPEN, ST_CLOSING, ST_CLOSED };
 
 #define MAX_HTTP_HEADER (16 * 1024)
-#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 struct miaw_ws {
     uv_loop_t *loop;
@@ -34,8 +33,7 @@ struct miaw_ws {
     struct addrinfo *ai_list, *ai_next; /* addresses still to try */
     char last_connect_error[96];
     int handles_open, gai_pending, tcp_closing, freed, state, reported;
-    int tls;
-    char *host, *port, *path;
+    miaw_ws_url url;
     char *origin, *ca_file, *user_agent;
     uint64_t max_message;
     unsigned connect_timeout_ms, ping_interval_ms, ping_timeout_ms, close_timeout_ms;
@@ -45,7 +43,7 @@ struct miaw_ws {
     wslay_event_context_ptr wctx;
     uint8_t *in; /* received plaintext not yet consumed */
     size_t in_len, in_off, in_cap;
-    char accept_key[32];
+    char accept_key[MIAW_WS_ACCEPT_MAX];
     uint64_t last_rx, ping_sent;
     size_t pending_write;
     uint16_t close_code;
@@ -62,9 +60,7 @@ static void release(miaw_ws *ws)
     if (ws->ssl) SSL_free(ws->ssl);
     if (ws->ssl_ctx) SSL_CTX_free(ws->ssl_ctx);
     free(ws->in);
-    free(ws->host);
-    free(ws->port);
-    free(ws->path);
+    miaw_ws_url_free(&ws->url);
     free(ws->origin);
     free(ws->ca_file);
     free(ws->user_agent);
@@ -90,18 +86,30 @@ static void close_tcp(miaw_ws *ws)
     uv_close((uv_handle_t *)&ws->tcp, on_handle_closed);
 }
 
+/* Enter ST_CLOSED: no more timers; the caller takes care of the socket. */
+static void set_closed(miaw_ws *ws)
+{
+    ws->state = ST_CLOSED;
+    uv_timer_stop(&ws->timer);
+    uv_timer_stop(&ws->ping_timer);
+}
+
+/* Run on_close, once per connection and never after miaw_ws_free. */
+static void report_close(miaw_ws *ws, int code, const char *reason)
+{
+    if (!ws->freed && !ws->reported) {
+        ws->reported = 1;
+        if (ws->cb.on_close) ws->cb.on_close(ws, code, reason, ws->udata);
+    }
+}
+
 /* Report the end of the connection once, and drop the socket. */
 static void finish(miaw_ws *ws, int code, const char *reason)
 {
     if (ws->state == ST_CLOSED) return;
-    ws->state = ST_CLOSED;
-    uv_timer_stop(&ws->timer);
-    uv_timer_stop(&ws->ping_timer);
+    set_closed(ws);
     close_tcp(ws);
-    if (!ws->freed && !ws->reported) {
-        ws->reported = 1;
-        if (ws->cb.on_close) ws->cb.on_close(ws, code, reason ? reason : "", ws->udata);
-    }
+    report_close(ws, code, reason ? reason : "");
 }
 
 static void fail_tls(miaw_ws *ws, const char *what)
@@ -180,7 +188,7 @@ static int flush_tls(miaw_ws *ws)
 /* Plaintext out: through TLS or straight to the socket. */
 static int raw_write(miaw_ws *ws, const void *data, size_t len)
 {
-    if (!ws->tls) return tcp_write(ws, data, len);
+    if (!ws->url.tls) return tcp_write(ws, data, len);
     size_t off = 0;
     while (off < len) {
         size_t chunk = len - off > (1u << 30) ? (1u << 30) : len - off;
@@ -239,7 +247,7 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
         if (ws->state == ST_OPEN && ws->cb.on_message) ws->cb.on_message(ws, arg->msg, arg->msg_length, ws->udata);
         break;
     case WSLAY_TEXT_FRAME:
-        MIAW_WARN("ws", "dropped a text message of %zu bytes from %s", arg->msg_length, ws->host);
+        MIAW_WARN("ws", "dropped a text message of %zu bytes from %s", arg->msg_length, ws->url.host);
         break;
     case WSLAY_PONG:
         if (ws->cb.on_pong) ws->cb.on_pong(ws, arg->msg, arg->msg_length, ws->udata);
@@ -278,7 +286,7 @@ static void pump(miaw_ws *ws)
         uint16_t code = ws->close_code ? ws->close_code : 1005;
         char reason[sizeof ws->close_reason];
         memcpy(reason, ws->close_reason, sizeof reason);
-        if (ws->tls) {
+        if (ws->url.tls) {
             SSL_shutdown(ws->ssl);
             flush_tls(ws);
         }
@@ -286,77 +294,21 @@ static void pump(miaw_ws *ws)
         ws->shutdown_req.data = ws;
         int have_shutdown = !ws->tcp_closing &&
                             uv_shutdown(&ws->shutdown_req, (uv_stream_t *)&ws->tcp, on_shutdown) == 0;
-        ws->state = ST_CLOSED;
-        uv_timer_stop(&ws->timer);
-        uv_timer_stop(&ws->ping_timer);
+        set_closed(ws);
         if (!have_shutdown) close_tcp(ws);
-        if (!ws->reported) {
-            ws->reported = 1;
-            if (ws->cb.on_close) ws->cb.on_close(ws, code, reason, ws->udata);
-        }
+        report_close(ws, code, reason); /* not freed: checked on entry */
     }
 }
 
 /* ------------------------------------------------------------------ upgrade */
-static void b64(const uint8_t *in, size_t n, char *out)
-{
-    EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-}
-
 static int send_upgrade(miaw_ws *ws)
 {
-    uint8_t nonce[16];
-    char key[32];
-    if (RAND_bytes(nonce, sizeof nonce) != 1) return -1;
-    b64(nonce, sizeof nonce, key);
-    char cat[128];
-    snprintf(cat, sizeof cat, "%s%s", key, WS_GUID);
-    uint8_t md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-    if (!EVP_Digest(cat, strlen(cat), md, &mdlen, EVP_sha1(), NULL)) return -1;
-    b64(md, mdlen, ws->accept_key);
-
-    int def_port = !strcmp(ws->port, ws->tls ? "443" : "80");
-    int v6 = strchr(ws->host, ':') != NULL;
     char req[4096];
-    int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: %s%s%s%s%s\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-                     "Cache-Control: no-cache\r\nPragma: no-cache\r\n%s%s%s%s%s%s\r\n",
-                     ws->path, v6 ? "[" : "", ws->host, v6 ? "]" : "", def_port ? "" : ":",
-                     def_port ? "" : ws->port, key, *ws->origin ? "Origin: " : "", ws->origin,
-                     *ws->origin ? "\r\n" : "", ws->user_agent ? "User-Agent: " : "",
-                     ws->user_agent ? ws->user_agent : "", ws->user_agent ? "\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof req) return -1;
+    int n = miaw_ws_upgrade_request(&ws->url, ws->origin, ws->user_agent, req, sizeof req,
+                                    ws->accept_key);
+    if (n < 0) return -1;
     ws->state = ST_UPGRADE;
     return raw_write(ws, req, (size_t)n);
-}
-
-/* Value of header `name` in the response head (lines after the status line), or NULL. */
-static const char *find_header(char *head, const char *name, size_t *vlen)
-{
-    size_t nl = strlen(name);
-    for (char *line = strstr(head, "\r\n"); line; line = strstr(line, "\r\n")) {
-        line += 2;
-        if (!strncasecmp(line, name, nl) && line[nl] == ':') {
-            char *v = line + nl + 1;
-            while (*v == ' ' || *v == '\t') v++;
-            char *end = strstr(v, "\r\n");
-            if (!end) return NULL;
-            while (end > v && (end[-1] == ' ' || end[-1] == '\t')) end--;
-            *vlen = (size_t)(end - v);
-            return v;
-        }
-    }
-    return NULL;
-}
-
-static int contains_token(const char *v, size_t len, const char *tok)
-{
-    size_t tl = strlen(tok);
-    for (size_t i = 0; i + tl <= len; i++)
-        if (!strncasecmp(v + i, tok, tl)) return 1;
-    return 0;
 }
 
 static void open_ws(miaw_ws *ws);
@@ -378,24 +330,10 @@ static void handle_upgrade(miaw_ws *ws)
     memcpy(head, ws->in + ws->in_off, hlen);
     head[hlen] = 0;
     ws->in_off += hlen;
-    int status = 0;
     char msg[160];
-    const char *v;
-    size_t vl;
-    if (sscanf(head, "HTTP/1.1 %d", &status) != 1 || status != 101) {
-        snprintf(msg, sizeof msg, "upgrade refused: HTTP status %d", status);
-    } else if (!(v = find_header(head, "Upgrade", &vl)) || !contains_token(v, vl, "websocket")) {
-        snprintf(msg, sizeof msg, "upgrade: missing Upgrade: websocket");
-    } else if (!(v = find_header(head, "Connection", &vl)) || !contains_token(v, vl, "upgrade")) {
-        snprintf(msg, sizeof msg, "upgrade: missing Connection: upgrade");
-    } else if (!(v = find_header(head, "Sec-WebSocket-Accept", &vl)) || vl != strlen(ws->accept_key) ||
-               memcmp(v, ws->accept_key, vl)) {
-        snprintf(msg, sizeof msg, "upgrade: bad Sec-WebSocket-Accept");
-    } else {
-        msg[0] = 0;
-    }
+    int bad = miaw_ws_upgrade_check(head, ws->accept_key, msg, sizeof msg);
     free(head);
-    if (msg[0]) {
+    if (bad) {
         finish(ws, MIAW_WS_CLOSE_ABNORMAL, msg);
         return;
     }
@@ -522,7 +460,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0) return;
     ws->last_rx = uv_now(ws->loop);
-    if (ws->tls) {
+    if (ws->url.tls) {
         if (BIO_write(ws->rbio, buf->base, (int)nread) != (int)nread) {
             finish(ws, MIAW_WS_CLOSE_ABNORMAL, "out of memory");
             return;
@@ -550,12 +488,12 @@ static int setup_tls(miaw_ws *ws)
     X509_VERIFY_PARAM *param = SSL_get0_param(ws->ssl);
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     unsigned char tmp[16];
-    int is_ip = inet_pton(AF_INET, ws->host, tmp) == 1 || inet_pton(AF_INET6, ws->host, tmp) == 1;
+    int is_ip = inet_pton(AF_INET, ws->url.host, tmp) == 1 || inet_pton(AF_INET6, ws->url.host, tmp) == 1;
     if (is_ip) {
-        if (X509_VERIFY_PARAM_set1_ip_asc(param, ws->host) != 1) return -1;
+        if (X509_VERIFY_PARAM_set1_ip_asc(param, ws->url.host) != 1) return -1;
     } else {
-        if (X509_VERIFY_PARAM_set1_host(param, ws->host, 0) != 1) return -1;
-        SSL_set_tlsext_host_name(ws->ssl, ws->host);
+        if (X509_VERIFY_PARAM_set1_host(param, ws->url.host, 0) != 1) return -1;
+        SSL_set_tlsext_host_name(ws->ssl, ws->url.host);
     }
     ws->rbio = BIO_new(BIO_s_mem());
     ws->wbio = BIO_new(BIO_s_mem());
@@ -615,7 +553,7 @@ static void on_connected(uv_connect_t *req, int status)
         finish(ws, MIAW_WS_CLOSE_ABNORMAL, "read start failed");
         return;
     }
-    if (ws->tls) {
+    if (ws->url.tls) {
         int rc = setup_tls(ws);
         if (rc) {
             fail_tls(ws, rc == -2 ? "cannot load CA certificates" : "setup failed");
@@ -658,7 +596,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     }
     if (status < 0 || !res) {
         char msg[160];
-        snprintf(msg, sizeof msg, "resolve %s: %s", ws->host, uv_strerror(status));
+        snprintf(msg, sizeof msg, "resolve %s: %s", ws->url.host, uv_strerror(status));
         if (res) uv_freeaddrinfo(res);
         finish(ws, MIAW_WS_CLOSE_ABNORMAL, msg);
         return;
@@ -692,55 +630,6 @@ static void on_ping_timer(uv_timer_t *t)
     }
 }
 
-/* ws[s]://host[:port][/path]; host may be [v6]. */
-static int parse_url(miaw_ws *ws, const char *url)
-{
-    const char *p;
-    if (!strncasecmp(url, "ws://", 5)) {
-        p = url + 5;
-        ws->tls = 0;
-    } else if (!strncasecmp(url, "wss://", 6)) {
-        p = url + 6;
-        ws->tls = 1;
-    } else {
-        return -1;
-    }
-    const char *hs = p, *he;
-    if (*p == '[') {
-        hs = p + 1;
-        he = strchr(hs, ']');
-        if (!he) return -1;
-        p = he + 1;
-    } else {
-        while (*p && *p != ':' && *p != '/' && *p != '?') p++;
-        he = p;
-    }
-    if (he == hs) return -1;
-    ws->host = strndup(hs, (size_t)(he - hs));
-    if (*p == ':') {
-        const char *ps = ++p;
-        while (*p >= '0' && *p <= '9') p++;
-        if (p == ps || p - ps > 5 || atoi(ps) < 1 || atoi(ps) > 65535) return -1;
-        ws->port = strndup(ps, (size_t)(p - ps));
-    } else {
-        ws->port = strdup(ws->tls ? "443" : "80");
-    }
-    if (*p && *p != '/' && *p != '?') return -1;
-    if (*p == '?') {
-        size_t n = strlen(p);
-        ws->path = malloc(n + 2);
-        if (ws->path) {
-            ws->path[0] = '/';
-            memcpy(ws->path + 1, p, n + 1);
-        }
-    } else {
-        ws->path = strdup(*p ? p : "/");
-    }
-    for (const char *c = ws->path ? ws->path : ""; *c; c++)
-        if ((unsigned char)*c <= ' ' || *c == 0x7f) return -1;
-    return ws->host && ws->port && ws->path ? 0 : -1;
-}
-
 int miaw_ws_connect(uv_loop_t *loop, const miaw_ws_options *opt, const miaw_ws_callbacks *cb,
                     void *udata, miaw_ws **out)
 {
@@ -751,7 +640,7 @@ int miaw_ws_connect(uv_loop_t *loop, const miaw_ws_options *opt, const miaw_ws_c
     ws->loop = loop;
     ws->cb = *cb;
     ws->udata = udata;
-    if (parse_url(ws, opt->url)) {
+    if (miaw_ws_url_parse(opt->url, &ws->url)) {
         release(ws);
         return MIAW_E_INVAL;
     }
@@ -786,7 +675,7 @@ int miaw_ws_connect(uv_loop_t *loop, const miaw_ws_options *opt, const miaw_ws_c
     ws->gai.data = ws;
     ws->state = ST_RESOLVING;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    int rc = uv_getaddrinfo(loop, &ws->gai, on_resolved, ws->host, ws->port, &hints);
+    int rc = uv_getaddrinfo(loop, &ws->gai, on_resolved, ws->url.host, ws->url.port, &hints);
     if (rc) {
         miaw_ws_free(ws);
         return MIAW_E_IO;
