@@ -159,12 +159,38 @@ int64_t miaw_sim_be_uint(const uint8_t *p, size_t len)
     return v;
 }
 
+/* /sim/devices/{jid}: the JID segment, percent-decoded for '@' and ':' */
+static int route_device(const char *p, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (ch == '%' && i + 2 < n && p[i + 1] == '4' && p[i + 2] == '0') ch = '@', i += 2;
+        else if (ch == '%' && i + 2 < n && p[i + 1] == '3' && (p[i + 2] == 'A' || p[i + 2] == 'a')) ch = ':', i += 2;
+        else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || ch == '.' || ch == ':' || ch == '@' ||
+                   ch == '_' || ch == '-'))
+            return MIAW_SIM_ROUTE_NONE;
+        if (o + 1 >= cap || o >= 95) return MIAW_SIM_ROUTE_NONE;
+        out[o++] = ch;
+    }
+    if (!o) return MIAW_SIM_ROUTE_NONE;
+    out[o] = 0;
+    return MIAW_SIM_ROUTE_DEVICE;
+}
+
 int miaw_sim_route(const char *path, size_t len, char *phone, size_t cap)
 {
-    static const char acc[] = "/sim/accounts";
-    if (cap) phone[0] = 0;
+    static const char acc[] = "/sim/accounts", devs[] = "/sim/devices/";
+    if (!cap) return MIAW_SIM_ROUTE_NONE;
+    phone[0] = 0;
     if (len == 10 && !memcmp(path, "/sim/state", 10)) return MIAW_SIM_ROUTE_STATE;
     if (len == 9 && !memcmp(path, "/sim/cert", 9)) return MIAW_SIM_ROUTE_CERT;
+    if (len == 11 && !memcmp(path, "/sim/faults", 11)) return MIAW_SIM_ROUTE_FAULTS;
+    if (len > sizeof devs - 1 && !memcmp(path, devs, sizeof devs - 1)) {
+        int r = route_device(path + sizeof devs - 1, len - (sizeof devs - 1), phone, cap);
+        if (r == MIAW_SIM_ROUTE_NONE) phone[0] = 0;
+        return r;
+    }
     size_t al = sizeof acc - 1;
     if (len < al || memcmp(path, acc, al)) return MIAW_SIM_ROUTE_NONE;
     if (len == al || (len == al + 1 && path[al] == '/')) return MIAW_SIM_ROUTE_ACCOUNTS;
@@ -174,10 +200,12 @@ int miaw_sim_route(const char *path, size_t len, char *phone, size_t cap)
     if (!slash || slash == p || (size_t)(slash - p) >= cap) return MIAW_SIM_ROUTE_NONE;
     for (const char *q = p; q < slash; q++)
         if (*q < '0' || *q > '9') return MIAW_SIM_ROUTE_NONE; /* {phone} is digits */
-    if ((size_t)(end - slash) == 5 && !memcmp(slash, "/scan", 5)) {
+    int route = MIAW_SIM_ROUTE_NONE;
+    if ((size_t)(end - slash) == 5 && !memcmp(slash, "/scan", 5)) route = MIAW_SIM_ROUTE_SCAN;
+    else if ((size_t)(end - slash) == 9 && !memcmp(slash, "/messages", 9)) route = MIAW_SIM_ROUTE_MESSAGES;
+    if (route != MIAW_SIM_ROUTE_NONE) {
         memcpy(phone, p, (size_t)(slash - p));
         phone[slash - p] = 0;
-        return MIAW_SIM_ROUTE_SCAN;
     }
-    return MIAW_SIM_ROUTE_NONE;
+    return route;
 }

@@ -38,7 +38,9 @@ int miaw_sim_qr_parse(const char *s, size_t len, miaw_sim_qr *qr, const char **w
 int64_t miaw_sim_be_uint(const uint8_t *p, size_t len);
 
 /* Route matching for the /sim control API: splits path (no query string) into
- * the route id and the {phone} parameter (digits only, copied into phone, cap bytes).
+ * the route id and its parameter, copied NUL-terminated into param (cap bytes):
+ * {phone} (digits only) for the account routes, {jid} for /sim/devices/{jid}
+ * (characters [0-9a-z.:@_-], with %40 and %3A decoded; at most 95 bytes).
  * Returns one of MIAW_SIM_ROUTE_* (NONE when nothing matches). */
 enum {
     MIAW_SIM_ROUTE_NONE = 0,
@@ -46,6 +48,9 @@ enum {
     MIAW_SIM_ROUTE_SCAN,
     MIAW_SIM_ROUTE_STATE,
     MIAW_SIM_ROUTE_CERT,
+    MIAW_SIM_ROUTE_MESSAGES, /* /sim/accounts/{phone}/messages */
+    MIAW_SIM_ROUTE_DEVICE,   /* /sim/devices/{jid} */
+    MIAW_SIM_ROUTE_FAULTS,   /* /sim/faults */
 };
-int miaw_sim_route(const char *path, size_t len, char *phone, size_t cap);
+int miaw_sim_route(const char *path, size_t len, char *param, size_t cap);
 #endif

@@ -65,6 +65,9 @@ typedef struct miaw_sim_conn {
     miaw_sim_account *account; /* logged in as (borrowed) */
     uint32_t device_id;
     uint64_t frames_in, frames_out;
+    int available;             /* sent <presence type="available"> */
+    miaw_sim_account *subs[32];/* presence subscriptions (borrowed; accounts live forever) */
+    size_t nsubs;
     uv_timer_t timer;          /* closing grace / pairing timeout */
     int timer_kind;
     struct miaw_sim_conn *next, *prev;

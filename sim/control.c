@@ -1,6 +1,7 @@
 /* sim/control.c - the /sim control API: create accounts, let an account's phone scan a
- * companion's QR, report the state and the certificate root. JSON in and out; bad input
- * gets a 400 naming the field. Owns nothing beyond a request. */
+ * companion's QR, send and list the phone's messages, unlink devices, cut connections,
+ * report the state and the certificate root. JSON in and out; bad input gets a 400
+ * naming the field. Owns nothing beyond a request. */
 #include "control.h"
 
 #include <string.h>
@@ -8,7 +9,10 @@
 #include "codec.h"
 #include "log.h"
 #include "miaw/plugin.h"
+#include "conn.h"
+#include "directory.h"
 #include "pair.h"
+#include "phone.h"
 #include "state.h"
 
 #define BODY_MAX (64 * 1024)
@@ -117,6 +121,80 @@ static void scan(miaw_sim *sim, h2o_req_t *req, const char *phone)
     json_decref(b);
 }
 
+#define TEXT_MAX 65536
+
+static void messages(miaw_sim *sim, h2o_req_t *req, const char *phone, int post)
+{
+    miaw_sim_account *a = miaw_sim_account_find(sim, phone);
+    if (!a) {
+        bad(req, 404, "NOT_FOUND", "phone", "no account with this phone");
+        return;
+    }
+    if (!post) {
+        miaw_sim_http_json(req, 200, miaw_sim_phone_messages_json(a));
+        return;
+    }
+    json_t *b = body_object(req);
+    if (!b) return;
+    const char *to = json_string_value(json_object_get(b, "to"));
+    const char *text = json_string_value(json_object_get(b, "text"));
+    if (!to || !*to || strlen(to) > 96) {
+        bad(req, 400, "INVALID_REQUEST", "to", "to must be a phone number or a JID of a simulated account");
+    } else if (!text || !*text || strlen(text) > TEXT_MAX) {
+        bad(req, 400, "INVALID_REQUEST", "text", "text must be a non-empty string of at most 64 KiB");
+    } else {
+        char id[40];
+        const char *why = NULL;
+        int rc = miaw_sim_phone_send_text(sim, a, to, text, id, sizeof id, &why);
+        if (rc == MIAW_E_NOTFOUND) bad(req, 404, "NOT_FOUND", "to", why);
+        else if (rc) bad(req, 500, "INTERNAL_ERROR", NULL, why ? why : "sending failed");
+        else miaw_sim_http_json(req, 201, json_pack("{s:s}", "id", id));
+    }
+    json_decref(b);
+}
+
+static void unlink_device(miaw_sim *sim, h2o_req_t *req, const char *jid)
+{
+    miaw_sim_addr ad;
+    int rc = miaw_sim_resolve_str(sim, jid, &ad);
+    if (rc == MIAW_E_INVAL) {
+        bad(req, 400, "INVALID_REQUEST", "jid", "not a device JID (<phone>:<n>@s.whatsapp.net or <lid>:<n>@lid)");
+    } else if (rc || ad.device == 0) {
+        bad(req, 404, "NOT_FOUND", "jid", ad.device == 0 && ad.account ? "the phone (device 0) cannot be unlinked"
+                                                                        : "no such linked device");
+    } else {
+        miaw_sim_dir_unlink(sim, ad.account, ad.device, "unlinked through the control API");
+        miaw_sim_http_json(req, 200, json_pack("{s:b}", "removed", 1));
+    }
+}
+
+/* POST /sim/faults {"drop":"all"|"<jid>"}: cut connections (a WebSocket close, no
+ * stream error: what a network failure looks like to the client) */
+static void faults(miaw_sim *sim, h2o_req_t *req)
+{
+    json_t *b = body_object(req);
+    if (!b) return;
+    const char *drop = json_string_value(json_object_get(b, "drop"));
+    miaw_sim_addr ad;
+    int all = drop && !strcmp(drop, "all");
+    if (!drop || (!all && miaw_sim_resolve_str(sim, drop, &ad) == MIAW_E_INVAL)) {
+        bad(req, 400, "INVALID_REQUEST", "drop", "drop must be \"all\" or a device or user JID");
+        json_decref(b);
+        return;
+    }
+    miaw_sim_conn *victims[256];
+    size_t n = 0;
+    for (miaw_sim_conn *c = sim->conns; c && n < 256; c = c->next) {
+        if (c->state == MIAW_SIM_CONN_CLOSING) continue;
+        int hit = all || (c->account && c->account == ad.account && (!ad.has_device || ad.device == c->device_id));
+        if (hit) victims[n++] = c;
+    }
+    for (size_t i = 0; i < n; i++) miaw_sim_conn_close(victims[i], "dropped through the control API");
+    for (size_t i = 0; i < n; i++) miaw_sim_conn_flush(victims[i]);
+    miaw_sim_http_json(req, 200, json_pack("{s:I}", "dropped", (json_int_t)n));
+    json_decref(b);
+}
+
 static void cert(miaw_sim *sim, h2o_req_t *req)
 {
     char hex[65], b64[48];
@@ -134,11 +212,12 @@ static void cert(miaw_sim *sim, h2o_req_t *req)
 
 void miaw_sim_control(miaw_sim *sim, h2o_req_t *req)
 {
-    char phone[MIAW_SIM_PHONE_MAX + 8];
+    char phone[128];
     size_t plen = req->path_normalized.len;
     int route = miaw_sim_route(req->path_normalized.base, plen, phone, sizeof phone);
     int get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
     int post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
+    int del = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE"));
     switch (route) {
     case MIAW_SIM_ROUTE_ACCOUNTS:
         if (post) { create_account(sim, req); return; }
@@ -158,6 +237,15 @@ void miaw_sim_control(miaw_sim *sim, h2o_req_t *req)
         break;
     case MIAW_SIM_ROUTE_CERT:
         if (get) { cert(sim, req); return; }
+        break;
+    case MIAW_SIM_ROUTE_MESSAGES:
+        if (get || post) { messages(sim, req, phone, post); return; }
+        break;
+    case MIAW_SIM_ROUTE_DEVICE:
+        if (del) { unlink_device(sim, req, phone); return; }
+        break;
+    case MIAW_SIM_ROUTE_FAULTS:
+        if (post) { faults(sim, req); return; }
         break;
     default:
         bad(req, 404, "NOT_FOUND", NULL, "no such control endpoint (see sim/README.md)");

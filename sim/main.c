@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "control.h"
 #include "log.h"
+#include "phone.h"
 #include "state.h"
 
 static miaw_sim g_sim;
@@ -115,7 +116,7 @@ int main(int argc, char **argv)
     static uv_loop_t loop;
     uv_loop_init(&loop);
     char err[512];
-    if (miaw_sim_state_open(&g_sim, &loop, dir, err, sizeof err)) {
+    if (miaw_sim_state_open(&g_sim, &loop, dir, err, sizeof err) || miaw_sim_phones_open(&g_sim, err, sizeof err)) {
         fprintf(stderr, "miaw-sim: %s\n", err);
         return 1;
     }
@@ -157,6 +158,7 @@ int main(int argc, char **argv)
     uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_run(&loop, UV_RUN_DEFAULT);
     miaw_sim_state_save(&g_sim);
+    miaw_sim_phones_close(&g_sim);
     miaw_sim_state_close(&g_sim);
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "control.h"
+#include "directory.h"
 #include "log.h"
 #include "miaw/plugin.h"
 #include "session.h"
@@ -331,6 +332,7 @@ int miaw_sim_pair_on_iq_reply(miaw_sim_conn *c, const miaw_node *iq)
               dev.key_index);
     scan_answer(c, 200, json_pack("{s:s,s:s,s:I}", "deviceJid", jid, "lid", lid, "keyIndex", (json_int_t)dev.key_index));
     c->reg.account = NULL;
+    miaw_sim_dir_devices_changed(c->sim, a, dev.id);
     /* WhatsApp ends the registration connection; the companion logs in again */
     miaw_sim_stream_error(c, "515", NULL, "paired, restart required");
     return 1;

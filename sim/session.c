@@ -1,8 +1,9 @@
 /* sim/session.c - a connection after the handshake: registration or login decided by the
- * ClientPayload, <success>/<failure>, the replaced-connection conflict, dispatch of
- * incoming stanzas, and the IQ services of this slice (w:p ping, passive, encrypt
- * upload/count/digest/rotate, default privacy/abt/blocklist answers) with a logged empty
- * result for every other IQ. */
+ * ClientPayload, <success>/<failure> and the offline backlog, the replaced-connection
+ * conflict, dispatch of incoming stanzas (messages, receipts, acks, presence and chat
+ * state go to route.c), and the IQ services (w:p ping, passive, encrypt
+ * upload/count/digest/rotate and key fetch, usync, logout, default
+ * privacy/abt/blocklist answers) with a logged empty result for every other IQ. */
 #include "session.h"
 
 #include <inttypes.h>
@@ -13,7 +14,10 @@
 #include "codec.h"
 #include "log.h"
 #include "miaw/plugin.h"
+#include "directory.h"
 #include "pair.h"
+#include "queue.h"
+#include "route.h"
 #include "state.h"
 #include "wa_client_payload.pb-c.h"
 
@@ -107,10 +111,8 @@ static void login(miaw_sim_conn *c, const Miaw__Wa__ClientPayload *p)
         miaw_node_set_attr(s, "display_name", a->name);
     }
     send_and_free(c, s);
-    /* nothing is queued offline in this slice: tell the client the backlog is done */
-    miaw_node *ib = miaw_node_new("ib");
-    if (ib) miaw_node_addv(ib, "offline", "count", "0", NULL);
-    send_and_free(c, ib);
+    /* what arrived while it was away, then <ib><offline count/> ends the backlog */
+    miaw_sim_queue_flush_login(c->sim, d, c);
     MIAW_INFO("sim", "conn %llu: login %s device %u (%s)", (unsigned long long)c->id, a->phone, d->id,
               c->push_name[0] ? c->push_name : "no push name");
 }
@@ -269,6 +271,27 @@ static int on_settings(miaw_sim_conn *c, const miaw_node *iq, const char *xmlns,
     return 1;
 }
 
+/* ------------------------------------------------------------------ logout */
+
+/* <iq xmlns="md" type="set"><remove-companion-device jid reason/></iq>: a companion
+ * logs itself (or another companion of the account) out. 1 when handled. */
+static int on_remove_companion(miaw_sim_conn *c, const miaw_node *iq)
+{
+    const miaw_node *rm = miaw_node_child(iq, "remove-companion-device");
+    miaw_jid j;
+    miaw_sim_addr ad;
+    if (!rm) return 0;
+    if (!c->account || miaw_node_attr_jid(rm, "jid", &j) || miaw_sim_resolve(c->sim, &j, &ad) ||
+        ad.account != c->account || ad.device == 0) {
+        miaw_sim_iq_error(c, iq, 404, "item-not-found");
+        return 1;
+    }
+    send_and_free(c, miaw_sim_iq_result(iq));
+    const char *reason = miaw_node_attr(rm, "reason");
+    miaw_sim_dir_unlink(c->sim, ad.account, ad.device, reason ? reason : "remove-companion-device");
+    return 1;
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 static void on_iq(miaw_sim_conn *c, const miaw_node *iq)
@@ -292,7 +315,13 @@ static void on_iq(miaw_sim_conn *c, const miaw_node *iq)
         send_and_free(c, miaw_sim_iq_result(iq));
         return;
     }
+    if (xmlns && !strcmp(xmlns, "encrypt") && !strcmp(type, "get") && miaw_sim_dir_key_fetch(c, iq)) return;
     if (xmlns && !strcmp(xmlns, "encrypt") && on_encrypt(c, iq) != -1) return;
+    if (xmlns && !strcmp(xmlns, "usync") && !strcmp(type, "get")) {
+        miaw_sim_dir_usync(c, iq);
+        return;
+    }
+    if (xmlns && !strcmp(xmlns, "md") && !strcmp(type, "set") && on_remove_companion(c, iq)) return;
     if (xmlns && on_settings(c, iq, xmlns, type)) return;
     /* the generic answer: an empty result (an error child is fatal for some clients) */
     miaw_node *first = miaw_node_child_at(iq, 0);
@@ -306,11 +335,13 @@ void miaw_sim_session_on_node(miaw_sim_conn *c, miaw_node *n)
 {
     if (!strcmp(n->tag, "iq")) {
         on_iq(c, n);
+    } else if (c->state == MIAW_SIM_CONN_READY && miaw_sim_route_on_node(c, n)) {
+        /* message, receipt, ack, presence, chatstate */
     } else if (!strcmp(n->tag, "presence")) {
         const char *name = miaw_node_attr(n, "name");
         if (name) snprintf(c->push_name, sizeof c->push_name, "%s", name);
     } else if (!strcmp(n->tag, "ib") || !strcmp(n->tag, "ack")) {
-        /* unified_session, offline_batch, acks of our notifications: nothing to do */
+        /* unified_session, offline_batch: nothing to do */
     } else {
         MIAW_INFO("sim", "conn %llu: <%s> dropped (not simulated yet)", (unsigned long long)c->id, n->tag);
     }
@@ -324,7 +355,11 @@ void miaw_sim_session_on_timer(miaw_sim_conn *c, int kind)
 void miaw_sim_session_on_close(miaw_sim_conn *c)
 {
     miaw_sim_pair_on_close(c);
+    miaw_sim_route_on_close(c);
     miaw_sim_device *d = conn_device(c);
-    if (d && d->conn == c) d->conn = NULL;
+    if (d && d->conn == c) {
+        d->conn = NULL;
+        miaw_sim_queue_conn_lost(d);
+    }
     c->account = NULL;
 }

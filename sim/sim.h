@@ -25,7 +25,22 @@ typedef struct miaw_sim_prekey {
     uint8_t pub[32];
 } miaw_sim_prekey;
 
-/* A linked companion device (id >= 1). */
+/* A stanza waiting for a device: queued while it is offline (delivered at its next
+ * login with offline="1"), and messages kept until the device acknowledges them (a
+ * receipt or <ack class="message">), so a connection lost before the ack redelivers. */
+typedef struct miaw_sim_queued {
+    char kind[16];   /* "message", "receipt", "notification" */
+    char id[64];     /* the stanza id */
+    uint8_t *node;   /* encoded node (miaw_node_encode_raw form, malloc'd) */
+    size_t node_len;
+    int sent;        /* sent on the current connection, waiting for the ack */
+    struct miaw_sim_queued *next;
+} miaw_sim_queued;
+
+#define MIAW_SIM_QUEUE_MAX 2000 /* stanzas held per device; the oldest go first */
+
+/* A device: a linked companion (id >= 1) or the account's simulated phone (id 0, whose
+ * private keys live in its Signal store, see phone.h). */
 typedef struct miaw_sim_device {
     uint32_t id;
     uint8_t noise_pub[32];    /* the Noise static key it registered with */
@@ -42,6 +57,8 @@ typedef struct miaw_sim_device {
     size_t nprekeys, prekeys_cap;
     uint64_t linked_at;
     struct miaw_sim_conn *conn; /* live connection, not persisted (borrowed) */
+    miaw_sim_queued *queue;     /* oldest first (owned) */
+    size_t nqueue;
 } miaw_sim_device;
 
 /* An account: phone number, hidden LID and the primary phone's identity. */
@@ -55,6 +72,12 @@ typedef struct miaw_sim_account {
     uint32_t next_device;
     miaw_sim_device devices[MIAW_SIM_MAX_DEVICES];
     size_t ndevices;
+    miaw_sim_device primary;   /* device 0: the simulated phone's public bundle */
+    struct miaw_sig_store *sig;/* the phone's Signal store (phone.c; NULL until opened) */
+    void *inbox;               /* json_t array: what the phone received (phone.c) */
+    void *outbox;              /* json_t array: what the phone sent, with receipts */
+    char status[140];          /* about text (usync <status>) */
+    uint64_t last_seen;        /* presence: when the last device went unavailable */
     uint64_t created_at;
     struct miaw_sim_account *next;
 } miaw_sim_account;
@@ -73,6 +96,9 @@ typedef struct miaw_sim {
     size_t nconns;
     uint64_t iq_seq;            /* server-originated stanza ids */
     uint64_t unknown_iqs;       /* IQs answered with the generic empty result */
+    struct miaw_sig_db *sigdb;  /* the phones' Signal stores (phone.c) */
+    void *sqlite;               /* its sqlite3 handle: <state-dir>/phones.db or in memory */
+    uint64_t messages_routed;
 } miaw_sim;
 
 /* Unix seconds. */

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "codec.h"
+#include "queue.h"
 #include "log.h"
 #include "util.h"
 #include "wa/certchain.h"
@@ -99,6 +100,18 @@ miaw_sim_device *miaw_sim_device_add(miaw_sim_account *a, const miaw_sim_device 
     return &a->devices[a->ndevices++];
 }
 
+void miaw_sim_device_remove(miaw_sim_account *a, uint32_t id)
+{
+    for (size_t i = 0; i < a->ndevices; i++) {
+        if (a->devices[i].id != id) continue;
+        free(a->devices[i].adv);
+        free(a->devices[i].prekeys);
+        memmove(&a->devices[i], &a->devices[i + 1], (a->ndevices - i - 1) * sizeof a->devices[0]);
+        a->ndevices--;
+        return;
+    }
+}
+
 int miaw_sim_prekeys_put(miaw_sim_device *d, const miaw_sim_prekey *keys, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -147,10 +160,10 @@ static json_t *device_json(const miaw_sim_account *a, const miaw_sim_device *d, 
     char jid[80], lid[80];
     miaw_sim_device_jid(a, d->id, 0, jid, sizeof jid);
     miaw_sim_device_jid(a, d->id, 1, lid, sizeof lid);
-    json_t *o = json_pack("{s:I,s:s,s:s,s:I,s:s,s:I,s:b,s:I}", "id", (json_int_t)d->id, "jid", jid,
+    json_t *o = json_pack("{s:I,s:s,s:s,s:I,s:s,s:I,s:b,s:I,s:I}", "id", (json_int_t)d->id, "jid", jid,
                           "lid", lid, "keyIndex", (json_int_t)d->key_index, "platform", d->platform,
                           "preKeys", (json_int_t)d->nprekeys, "online", d->conn != NULL,
-                          "linkedAt", (json_int_t)d->linked_at);
+                          "linkedAt", (json_int_t)d->linked_at, "queued", (json_int_t)d->nqueue);
     if (!o || !full) return o;
     json_object_set_new(o, "noisePub", jhex(d->noise_pub, 32));
     json_object_set_new(o, "identityPub", jhex(d->identity_pub, 32));
@@ -178,10 +191,13 @@ static json_t *account_json(const miaw_sim_account *a, int full)
     miaw_sim_device_jid(a, 0, 1, lid, sizeof lid);
     json_t *devs = json_array();
     for (size_t i = 0; i < a->ndevices; i++) json_array_append_new(devs, device_json(a, &a->devices[i], full));
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:I}", "phone", a->phone, "jid", jid, "lid", lid, "name",
-                          a->name, "devices", devs, "createdAt", (json_int_t)a->created_at);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:I}", "phone", a->phone, "jid", jid, "lid", lid, "name",
+                          a->name, "status", a->status, "devices", devs, "createdAt", (json_int_t)a->created_at);
     if (o && full) {
         json_object_set_new(o, "identityPriv", jhex(a->identity.priv, 32));
+        if (a->primary.skey_id) json_object_set_new(o, "phoneDevice", device_json(a, &a->primary, 1));
+        if (a->inbox) json_object_set(o, "phoneInbox", (json_t *)a->inbox);
+        if (a->outbox) json_object_set(o, "phoneOutbox", (json_t *)a->outbox);
         json_object_set_new(o, "rawId", json_integer(a->raw_id));
         json_object_set_new(o, "nextKeyIndex", json_integer(a->next_key_index));
         json_object_set_new(o, "nextDevice", json_integer(a->next_device));
@@ -203,9 +219,10 @@ json_t *miaw_sim_state_json(const miaw_sim *sim)
 {
     char root[65];
     miaw_sim_hex(sim->root.pub, 32, root);
-    return json_pack("{s:s,s:b,s:o,s:I,s:I}", "rootPublicKeyHex", root, "persistent", sim->state_dir != NULL,
+    return json_pack("{s:s,s:b,s:o,s:I,s:I,s:I,s:I}", "rootPublicKeyHex", root, "persistent", sim->state_dir != NULL,
                      "accounts", accounts_json(sim, 0), "connections", (json_int_t)sim->nconns,
-                     "unknownIqs", (json_int_t)sim->unknown_iqs);
+                     "unknownIqs", (json_int_t)sim->unknown_iqs, "queued", (json_int_t)miaw_sim_queue_total(sim),
+                     "messagesRouted", (json_int_t)sim->messages_routed);
 }
 
 int miaw_sim_state_save(miaw_sim *sim)
@@ -225,7 +242,7 @@ int miaw_sim_state_save(miaw_sim *sim)
     return rc ? MIAW_E_IO : 0;
 }
 
-static int load_device(miaw_sim_device *d, json_t *o)
+static int load_device(miaw_sim_device *d, json_t *o, int phone)
 {
     memset(d, 0, sizeof *d);
     d->id = (uint32_t)json_integer_value(json_object_get(o, "id"));
@@ -234,7 +251,7 @@ static int load_device(miaw_sim_device *d, json_t *o)
     d->key_index = (uint32_t)json_integer_value(json_object_get(o, "keyIndex"));
     d->linked_at = (uint64_t)json_integer_value(json_object_get(o, "linkedAt"));
     snprintf(d->platform, sizeof d->platform, "%s", json_string_value(json_object_get(o, "platform")) ? json_string_value(json_object_get(o, "platform")) : "");
-    if (!d->id || unhex(json_object_get(o, "noisePub"), d->noise_pub, 32) ||
+    if (!d->id != !!phone || unhex(json_object_get(o, "noisePub"), d->noise_pub, 32) ||
         unhex(json_object_get(o, "identityPub"), d->identity_pub, 32) ||
         unhex(json_object_get(o, "skeyPub"), d->skey_pub, 32) || unhex(json_object_get(o, "skeySig"), d->skey_sig, 64))
         return -1;
@@ -280,11 +297,19 @@ static int load_state(miaw_sim *sim, json_t *o)
         a->next_key_index = (uint32_t)json_integer_value(json_object_get(ja, "nextKeyIndex"));
         a->next_device = (uint32_t)json_integer_value(json_object_get(ja, "nextDevice"));
         a->created_at = (uint64_t)json_integer_value(json_object_get(ja, "createdAt"));
+        const char *st = json_string_value(json_object_get(ja, "status"));
+        snprintf(a->status, sizeof a->status, "%s", st ? st : "");
+        json_t *pd = json_object_get(ja, "phoneDevice");
+        if (pd && load_device(&a->primary, pd, 1)) return -1;
+        json_t *box = json_object_get(ja, "phoneInbox");
+        if (json_is_array(box)) a->inbox = json_incref(box);
+        box = json_object_get(ja, "phoneOutbox");
+        if (json_is_array(box)) a->outbox = json_incref(box);
         size_t j;
         json_t *jd;
         json_array_foreach(json_object_get(ja, "devices"), j, jd) {
             miaw_sim_device d;
-            int bad = load_device(&d, jd);
+            int bad = load_device(&d, jd, 0);
             if (bad || !miaw_sim_device_add(a, &d)) {
                 free(d.adv);
                 free(d.prekeys);
@@ -352,9 +377,14 @@ void miaw_sim_state_close(miaw_sim *sim)
     while (a) {
         miaw_sim_account *n = a->next;
         for (size_t i = 0; i < a->ndevices; i++) {
+            miaw_sim_queue_clear(&a->devices[i]);
             free(a->devices[i].adv);
             free(a->devices[i].prekeys);
         }
+        free(a->primary.prekeys);
+        free(a->primary.adv);
+        json_decref(a->inbox);
+        json_decref(a->outbox);
         memset(&a->identity, 0, sizeof a->identity);
         free(a);
         a = n;

@@ -29,6 +29,9 @@ miaw_sim_account *miaw_sim_account_find(miaw_sim *sim, const char *phone);
 miaw_sim_device *miaw_sim_device_find(miaw_sim_account *a, uint32_t id);
 /* Append a device record (copied; its adv/prekeys pointers are taken over). NULL when full. */
 miaw_sim_device *miaw_sim_device_add(miaw_sim_account *a, const miaw_sim_device *d);
+/* Remove the companion record with this id (its memory freed; queue cleared first by
+ * the caller). Pointers to later devices of the account move. */
+void miaw_sim_device_remove(miaw_sim_account *a, uint32_t id);
 /* Store pre-keys (replacing ones with the same id). 0 or MIAW_E_NOMEM / MIAW_E_LIMIT. */
 int miaw_sim_prekeys_put(miaw_sim_device *d, const miaw_sim_prekey *keys, size_t n);
 
