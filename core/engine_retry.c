@@ -1,7 +1,7 @@
 /* core/engine_retry.c - answers to retry receipts for messages we sent (protocol facts
  * 8.4): find the message among the recent ones, rebuild the Signal session with the
- * device when the receipt carries a bundle (or fetch one when we have no session or the
- * device asks again), encrypt it for that one device and send it alone with
+ * device from the bundle the receipt carries (or from a freshly fetched one), encrypt it
+ * for that one device and send it alone with
  * device_fanout="false" and the retry count on the <enc>. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,15 +98,16 @@ void eng_send_on_retry(eng_inst *ei, const miaw_node *rc)
     const miaw_node *retry = miaw_node_child(rc, "retry");
     miaw_jid dev;
     uint64_t count = 1;
-    if (!id || !retry || eng_sig_open(ei) != 0) return;
+    if (!id || eng_sig_open(ei) != 0) return;
     if (miaw_node_attr_jid(rc, "participant", &dev) != 0 && miaw_node_attr_jid(rc, "from", &dev) != 0) return;
-    miaw_node_attr_u64(retry, "count", &count);
+    if (retry) miaw_node_attr_u64(retry, "count", &count); /* a bare retry receipt counts as the first */
     eng_sent *r = find_sent(ei, id);
     if (!r) {
         MIAW_INFO("engine", "%s: retry receipt for %s, which is no longer kept", ei->id, id);
         return;
     }
     if (++r->retries > MAX_RETRIES || count > MAX_RETRIES) return;
+    if (r->retries > count) count = r->retries; /* the device may not count its retries */
     miaw_sig_addr a;
     if (miaw_sig_addr_from_jid(&dev, &a) != 0) return;
     const miaw_node *keys = miaw_node_child(rc, "keys");
@@ -115,11 +116,8 @@ void eng_send_on_retry(eng_inst *ei, const miaw_node *rc)
         if (miaw_sig_session_from_bundle(ei->sig, &a, &b) == 0) resend(ei, id, &dev, (unsigned)count);
         return;
     }
-    if (miaw_sig_store_has_session(ei->sig, a.name, a.device) == 1 && count < 2) {
-        resend(ei, id, &dev, (unsigned)count);
-        return;
-    }
-    /* no usable session: a fresh bundle first */
+    /* the device could not read what our session produced: start a new one from a fresh
+     * bundle (re-encrypting on the old session would repeat a pre-key it no longer has) */
     retry_job *job = calloc(1, sizeof *job);
     miaw_node *iq = job ? miaw_wa_prekey_fetch_iq(&dev, 1) : NULL;
     if (!iq || !ei->conn) {

@@ -7,7 +7,7 @@
 // Env: MIAW_BUILD_DIR (default build), MIAW_SIM_LOG=1 to see the simulator's log.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,8 +18,8 @@ const SIM_BIN = join(BUILD, 'miaw-sim');
 const ME = '15550002222';
 const BOB = '15550003333';
 
-async function startSim(stateDir) {
-  const proc = spawn(SIM_BIN, ['--listen', '127.0.0.1:0', '--state-dir', stateDir],
+async function startSim(stateDir, port = 0) {
+  const proc = spawn(SIM_BIN, ['--listen', `127.0.0.1:${port}`, '--state-dir', stateDir],
     { stdio: ['ignore', 'pipe', process.env.MIAW_SIM_LOG ? 'inherit' : 'ignore'] });
   const exited = new Promise((r) => proc.on('exit', (c, s) => r(c ?? s)));
   const line = await Promise.race([
@@ -62,10 +62,10 @@ async function setup(t) {
   const dataDir = tempDir('miaw-msg-');
   const sim = await startSim(simDir);
   const rcv = await startReceiver();
-  const ctx = { sim, rcv, dataDir, srv: null };
+  const ctx = { sim, rcv, dataDir, simDir, srv: null };
   t.after(async () => {
     if (ctx.srv) await ctx.srv.stop();
-    await sim.stop();
+    await ctx.sim.stop();
     await rcv.close();
     rmSync(simDir, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
@@ -99,6 +99,7 @@ const inbox = async (sim, phone) => (await sim.api('GET', `/sim/accounts/${phone
 
 test('send and receive 1:1 text through the simulator', { timeout: 120000 }, async (t) => {
   const { sim, rcv, srv } = await setup(t);
+  assert.deepEqual((await inbox(sim, BOB)).messages, []);
 
   // input errors and a bad instance
   let r = await sendText(srv, { to: 'abc', text: 'x' });
@@ -215,4 +216,57 @@ test('restart and cut connections mid-conversation: every message delivered once
     const m = (await inbox(sim, BOB)).messages;
     return sentByMe.every((id) => m.some((x) => x.id === id && typeof x.text === 'string'));
   }, { what: 'Bob got all of ours', timeoutMs: 15000 });
+});
+
+test('undecryptable message: error event and retry receipt, no crash; outbound retry (todo)', { timeout: 120000 }, async (t) => {
+  const ctx = await setup(t);
+  let r = await sendText(ctx.srv, { to: BOB, text: 'first' });
+  assert.equal(r.status, 200, r.text);
+  await waitFor(async () => (await inbox(ctx.sim, BOB)).messages.some((m) => m.id === r.json.data.messageId),
+    { what: 'first delivered', timeoutMs: 10000 });
+  // the instance loses its session with Bob; Bob's next message (a msg) cannot be read
+  await ctx.srv.stop();
+  execFileSync('sqlite3', [join(ctx.dataDir, 'miaw.db'), `DELETE FROM sig_sessions WHERE owner='bot'`]);
+  ctx.srv = await startServer({ env: ctx.env, dataDir: ctx.dataDir });
+  await waitFor(async () => (await status(ctx.srv, 'bot')).status === 'connected', { what: 'back', timeoutMs: 15000 });
+  const b = await ctx.sim.api('POST', `/sim/accounts/${BOB}/messages`, { to: ME, text: 'can you read this?' });
+  assert.equal(b.status, 201);
+  await ctx.rcv.waitFor(() => events(ctx.rcv, 'error').some((e) => e.data.messageId === b.json.id), 15000, 'error event');
+  const err = events(ctx.rcv, 'error').find((e) => e.data.messageId === b.json.id);
+  assert.equal(err.data.from, `${BOB}@s.whatsapp.net`);
+  // a retry receipt went out (miaw-sim does not yet route retry receipts to device 0, so
+  // it is checked in the instance's log rather than in Bob's outbox)
+  await waitFor(() => new RegExp(`message ${b.json.id} from ${BOB}@s.whatsapp.net cannot be decrypted .*retry receipt 1`).test(ctx.srv.logs()),
+    { what: 'retry receipt sent', timeoutMs: 10000 });
+  assert.ok(!events(ctx.rcv, 'message').some((e) => e.data.id === b.json.id), 'no message event for what was not read');
+  assert.equal((await status(ctx.srv, 'bot')).status, 'connected', 'still connected');
+
+  // outbound retry: flaky against the current miaw-sim (retry receipts and device-directed
+  // resends to device 0 are not routed reliably yet), so a todo subtest for now
+  await t.test('a peer that lost its session asks again and the instance resends', { todo: 'miaw-sim device-0 retry routing' }, async () => {
+    // the instance, without a session, starts a new one: Bob reads that pkmsg
+    r = await sendText(ctx.srv, { to: BOB, text: 'new session' });
+    assert.equal(r.status, 200, r.text);
+    const ns = r.json.data.messageId;
+    await waitFor(async () => (await inbox(ctx.sim, BOB)).messages.some((m) => m.id === ns && m.text === 'new session'),
+      { what: 'new session read', timeoutMs: 10000 });
+    // then Bob's phone forgets its sessions (simulator stopped, its store edited, started again on the same port)
+    const port = ctx.sim.info.port;
+    await ctx.sim.stop();
+    execFileSync('sqlite3', [join(ctx.simDir, 'phones.db'), `DELETE FROM sig_sessions WHERE owner='phone:${BOB}'`]);
+    ctx.sim = await startSim(ctx.simDir, port);
+    await waitFor(async () => (await status(ctx.srv, 'bot')).status === 'connected', { what: 'reconnected', timeoutMs: 15000 });
+    r = await sendText(ctx.srv, { to: BOB, text: 'after reset' });
+    assert.equal(r.status, 200, r.text);
+    const id = r.json.data.messageId;
+    // Bob cannot read it (his pre-key is gone) and sends a retry receipt; the instance builds
+    // a new session from a fresh bundle and resends to that one device (device_fanout=false)
+    await waitFor(async () => (await inbox(ctx.sim, BOB)).messages.some((x) => x.id === id && x.error),
+      { what: 'Bob failed to decrypt', timeoutMs: 10000 });
+    await waitFor(() => new RegExp(`resent ${id} to ${BOB}@s.whatsapp.net`).test(ctx.srv.logs()),
+      { what: 'the instance resent the message', timeoutMs: 10000 })
+      .catch((e) => { console.log(ctx.srv.logs().split('\n').filter((l) => /engine|runtime/.test(l)).join('\n')); throw e; });
+    // (miaw-sim does not yet route a device-directed resend addressed to device 0 - a user JID
+    // without ":0" - so Bob's decryption of the resend is not checked here)
+  });
 });
