@@ -140,8 +140,7 @@ static json_t *box(void **slot)
 
 json_t *miaw_sim_phone_messages_json(miaw_sim_account *a)
 {
-    return json_pack("{s:O,s:O}", "messages", a->inbox ? (json_t *)a->inbox : json_array(), "sent",
-                     a->outbox ? (json_t *)a->outbox : json_array());
+    return json_pack("{s:O,s:O}", "messages", box(&a->inbox), "sent", box(&a->outbox));
 }
 
 static void addr_of(const miaw_sim_account *b, uint32_t dev, miaw_sig_addr *out)
