@@ -1,6 +1,6 @@
 /* tests/fuzz/fuzz_sim_codec.c - libFuzzer target for miaw-sim's parsers of outside input:
  * the pairing QR string (as POSTed to /sim/accounts/{phone}/scan), base64 with a round
- * trip of what decodes, and the /sim route matcher. The first byte picks the parser.
+ * trip of what decodes, and the /sim route matcher (phone and device JID parameters). The first byte picks the parser.
  * The simulator is an executable, so its pure module is compiled in directly. */
 #include <stddef.h>
 #include <stdint.h>
@@ -40,7 +40,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         char phone[28];
         int r = miaw_sim_route(s, n, phone, sizeof phone);
-        if (r == MIAW_SIM_ROUTE_SCAN && (!phone[0] || strlen(phone) >= sizeof phone)) __builtin_trap();
+        if ((r == MIAW_SIM_ROUTE_SCAN || r == MIAW_SIM_ROUTE_MESSAGES || r == MIAW_SIM_ROUTE_DEVICE) &&
+            (!phone[0] || strlen(phone) >= sizeof phone))
+            __builtin_trap();
+        /* a device route's JID has only the characters the matcher lets through */
+        for (size_t i = 0; r == MIAW_SIM_ROUTE_DEVICE && phone[i]; i++)
+            if (!strchr("0123456789abcdefghijklmnopqrstuvwxyz.:@_-", phone[i])) __builtin_trap();
     }
     return 0;
 }

@@ -106,6 +106,22 @@ static void test_route(void)
     CU_ASSERT_EQUAL(route("/sim/accounts/12a4/scan", phone), MIAW_SIM_ROUTE_NONE);
     CU_ASSERT_EQUAL(miaw_sim_route("/sim/accounts/\0002/scan", 22, phone, sizeof phone), MIAW_SIM_ROUTE_NONE);
     CU_ASSERT_EQUAL(route("/sim/statex", phone), MIAW_SIM_ROUTE_NONE);
+    CU_ASSERT_EQUAL(route("/sim/accounts/15551234567/messages", phone), MIAW_SIM_ROUTE_MESSAGES);
+    CU_ASSERT_STRING_EQUAL(phone, "15551234567");
+    CU_ASSERT_EQUAL(route("/sim/accounts/15551234567/messagesx", phone), MIAW_SIM_ROUTE_NONE);
+    CU_ASSERT_EQUAL(route("/sim/faults", phone), MIAW_SIM_ROUTE_FAULTS);
+    CU_ASSERT_EQUAL(route("/sim/faults/", phone), MIAW_SIM_ROUTE_NONE);
+    CU_ASSERT_EQUAL(route("/sim/devices/1555:2@s.whatsapp.net", phone), MIAW_SIM_ROUTE_DEVICE);
+    CU_ASSERT_STRING_EQUAL(phone, "1555:2@s.whatsapp.net");
+    CU_ASSERT_EQUAL(route("/sim/devices/1555%3A2%40lid", phone), MIAW_SIM_ROUTE_DEVICE);
+    CU_ASSERT_STRING_EQUAL(phone, "1555:2@lid");
+    CU_ASSERT_EQUAL(route("/sim/devices/", phone), MIAW_SIM_ROUTE_NONE);
+    CU_ASSERT_EQUAL(route("/sim/devices/a/b", phone), MIAW_SIM_ROUTE_NONE);
+    CU_ASSERT_EQUAL(route("/sim/devices/A@lid", phone), MIAW_SIM_ROUTE_NONE);
+    CU_ASSERT_EQUAL(route("/sim/devices/%41", phone), MIAW_SIM_ROUTE_NONE);
+    CU_ASSERT_EQUAL(route("/sim/devices/%4", phone), MIAW_SIM_ROUTE_NONE);
+    CU_ASSERT_EQUAL(route("/sim/devices/123456789012345678901234567890@s.whatsapp.net", phone), MIAW_SIM_ROUTE_NONE);
+    CU_ASSERT_EQUAL(phone[0], 0); /* too long for the 24-byte buffer: nothing kept */
 }
 
 MIAW_TESTS("sim_codec", MIAW_T(test_b64), MIAW_T(test_qr), MIAW_T(test_be_uint), MIAW_T(test_route))
