@@ -47,6 +47,7 @@ typedef struct miaw_sim_reg {
     uint8_t *adv_details;      /* serialized ADVDeviceIdentity sent in pair-success (malloc'd) */
     size_t adv_details_len;
     struct miaw_sim_scan *scan;/* the control request waiting for the outcome (borrowed) */
+    struct miaw_sim_linkcode *linkcode; /* pairing by code in progress (linkcode.c, owned) */
 } miaw_sim_reg;
 
 typedef struct miaw_sim_conn {

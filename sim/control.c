@@ -11,6 +11,7 @@
 #include "miaw/plugin.h"
 #include "conn.h"
 #include "directory.h"
+#include "linkcode.h"
 #include "pair.h"
 #include "phone.h"
 #include "state.h"
@@ -231,6 +232,9 @@ void miaw_sim_control(miaw_sim *sim, h2o_req_t *req)
         break;
     case MIAW_SIM_ROUTE_SCAN:
         if (post) { scan(sim, req, phone); return; }
+        break;
+    case MIAW_SIM_ROUTE_LINK_CODE:
+        if (post) { miaw_sim_linkcode_control(sim, req, phone); return; }
         break;
     case MIAW_SIM_ROUTE_STATE:
         if (get) { miaw_sim_http_json(req, 200, miaw_sim_state_json(sim)); return; }

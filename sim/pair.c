@@ -186,6 +186,13 @@ int miaw_sim_pair_scan(miaw_sim *sim, miaw_sim_account *a, const miaw_sim_qr *qr
         *why = "the QR keys do not match the connection that received this ref";
         return 400;
     }
+    return miaw_sim_pair_offer(c, a, qr->adv_secret, qr->platform, req, why);
+}
+
+int miaw_sim_pair_offer(miaw_sim_conn *c, miaw_sim_account *a, const uint8_t adv_secret[32], const char *platform,
+                        h2o_req_t *req, const char **why)
+{
+    miaw_sim *sim = c->sim;
     if (c->reg.account) {
         *why = "this companion is already being paired";
         return 409;
@@ -197,10 +204,10 @@ int miaw_sim_pair_scan(miaw_sim *sim, miaw_sim_account *a, const miaw_sim_qr *qr
     c->reg.account = a;
     c->reg.device_id = a->next_device;
     c->reg.key_index = a->next_key_index + 1;
-    snprintf(c->reg.platform, sizeof c->reg.platform, "%s", qr->platform);
+    snprintf(c->reg.platform, sizeof c->reg.platform, "%s", platform);
     uint8_t *adv;
     size_t adv_len;
-    if (build_adv(c, a, qr->adv_secret, &adv, &adv_len)) {
+    if (build_adv(c, a, adv_secret, &adv, &adv_len)) {
         c->reg.account = NULL;
         *why = "out of memory";
         return 500;
@@ -232,7 +239,7 @@ int miaw_sim_pair_scan(miaw_sim *sim, miaw_sim_account *a, const miaw_sim_qr *qr
     s->conn = c;
     c->reg.scan = s;
     miaw_sim_conn_timer(c, PAIR_TIMEOUT_MS, MIAW_SIM_TIMER_PAIR);
-    MIAW_INFO("sim", "conn %llu: phone %s scanned the QR, pair-success sent (device %u)", (unsigned long long)c->id,
+    MIAW_INFO("sim", "conn %llu: phone %s linked it, pair-success sent (device %u)", (unsigned long long)c->id,
               a->phone, c->reg.device_id);
     miaw_sim_conn_flush(c);
     return 0;

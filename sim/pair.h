@@ -23,6 +23,12 @@ int miaw_sim_pair_start(miaw_sim_conn *c, const Miaw__Wa__ClientPayload__DeviceP
 int miaw_sim_pair_scan(miaw_sim *sim, miaw_sim_account *a, const miaw_sim_qr *qr, h2o_req_t *req,
                        const char **why);
 
+/* The phone of `a` adopts the registering connection c (QR scan or link code): checks,
+ * ADV identity under adv_secret, pair-success; then as miaw_sim_pair_scan. platform: the
+ * companion's platform id ("1"). */
+int miaw_sim_pair_offer(miaw_sim_conn *c, miaw_sim_account *a, const uint8_t adv_secret[32], const char *platform,
+                        h2o_req_t *req, const char **why);
+
 /* An <iq type="result|error"> from a registering connection. 1 if it was ours. */
 int miaw_sim_pair_on_iq_reply(miaw_sim_conn *c, const miaw_node *iq);
 /* Pairing timer fired (companion never answered pair-success). */

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "miaw/plugin.h"
 #include "directory.h"
+#include "linkcode.h"
 #include "pair.h"
 #include "queue.h"
 #include "route.h"
@@ -321,6 +322,7 @@ static void on_iq(miaw_sim_conn *c, const miaw_node *iq)
         miaw_sim_dir_usync(c, iq);
         return;
     }
+    if (xmlns && !strcmp(xmlns, "md") && miaw_sim_linkcode_on_iq(c, iq)) return;
     if (xmlns && !strcmp(xmlns, "md") && !strcmp(type, "set") && on_remove_companion(c, iq)) return;
     if (xmlns && on_settings(c, iq, xmlns, type)) return;
     /* the generic answer: an empty result (an error child is fatal for some clients) */
@@ -350,11 +352,13 @@ void miaw_sim_session_on_node(miaw_sim_conn *c, miaw_node *n)
 void miaw_sim_session_on_timer(miaw_sim_conn *c, int kind)
 {
     if (kind == MIAW_SIM_TIMER_PAIR) miaw_sim_pair_on_timeout(c);
+    else if (kind == MIAW_SIM_TIMER_LINKCODE) miaw_sim_linkcode_on_timeout(c);
 }
 
 void miaw_sim_session_on_close(miaw_sim_conn *c)
 {
     miaw_sim_pair_on_close(c);
+    miaw_sim_linkcode_on_close(c);
     miaw_sim_route_on_close(c);
     miaw_sim_device *d = conn_device(c);
     if (d && d->conn == c) {
