@@ -47,6 +47,7 @@ static void drop_conn(eng_inst *ei)
     ei->conn = NULL;
     ei->logged_in = 0;
     miaw_wa_conn_free(c); /* pending IQs of sends fail here */
+    eng_linkcode_on_conn_lost(ei);
     if (ei->sends) eng_send_fail_all(ei, MIAW_E_STATE, "the connection closed before the server acknowledged");
 }
 
@@ -98,6 +99,7 @@ static void stop(eng_inst *ei, miaw_inst_state s, const char *reason, int logged
     ei->want = 0;
     ei->restart = 0;
     drop_conn(ei);
+    eng_linkcode_cancel(ei, reason);
     clear_qr(ei);
     stop_timer(ei);
     MIAW_INFO("engine", "%s: %s: %s", ei->id, miaw_inst_state_name(s), reason);
@@ -164,6 +166,7 @@ static void on_pair_device(eng_inst *ei, const miaw_node *n)
         ei->refs[ei->nrefs++] = s;
     }
     show_qr(ei);
+    eng_linkcode_on_refs(ei);
 }
 
 static void on_pair_success(eng_inst *ei, const miaw_node *n)
@@ -317,6 +320,10 @@ static void on_notification(eng_inst *ei, const miaw_node *n)
     if (ack && miaw_node_attr_jid(n, "from", &from) == 0) miaw_node_set_jid(ack, "to", &from);
     if (ack) miaw_wa_conn_send(ei->conn, ack);
     miaw_node_free(ack);
+    if (type && !strcmp(type, "link_code_companion_reg")) {
+        eng_linkcode_on_notification(ei, n);
+        return;
+    }
     if (ei->creds.paired) eng_recv_notification(ei, n);
     if (!ei->conn) return; /* logged out */
     uint64_t v;
@@ -522,6 +529,7 @@ void eng_release(eng_inst *ei)
     miaw_engine *e = ei->e;
     ei->want = 0;
     drop_conn(ei);
+    eng_linkcode_free(ei);
     clear_qr(ei);
     stop_timer(ei);
     eng_send_fail_all(ei, MIAW_E_GONE, "the instance went away");

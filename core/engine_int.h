@@ -18,6 +18,7 @@ typedef enum { ENG_T_NONE, ENG_T_CONNECT, ENG_T_QR } eng_timer_what;
 typedef struct eng_send eng_send;
 typedef struct eng_devlist eng_devlist;
 typedef struct eng_sent eng_sent;
+typedef struct eng_linkcode eng_linkcode;
 
 #define ENG_SENT_RING 64 /* recently sent messages kept for retry receipts */
 
@@ -55,6 +56,7 @@ typedef struct eng_inst {
     size_t sent_i;
     struct { char id[64]; unsigned n; } fails[16]; /* retry receipts sent per message id */
     size_t fail_i;
+    eng_linkcode *lc;      /* pairing by phone-number code (engine_linkcode.c, owned) */
     struct eng_inst *next, *prev;
 } eng_inst;
 
@@ -159,6 +161,18 @@ void eng_recv_receipt(eng_inst *ei, const miaw_node *n);
 void eng_recv_ack(eng_inst *ei, const miaw_node *n);
 /* device-list and logout notifications (after the ack was sent) */
 void eng_recv_notification(eng_inst *ei, const miaw_node *n);
+
+/* ---- engine_linkcode.c: pairing by phone-number code ---- */
+int eng_linkcode_routes(miaw_engine *e, miaw_router *rt, char *err, size_t errlen);
+/* pair-device refs arrived on the registration connection: a waiting request asks */
+void eng_linkcode_on_refs(eng_inst *ei);
+/* <notification type="link_code_companion_reg"> (already acked) */
+void eng_linkcode_on_notification(eng_inst *ei, const miaw_node *n);
+/* the connection is gone (after its IQ callbacks ran): an issued code is void */
+void eng_linkcode_on_conn_lost(eng_inst *ei);
+/* the instance stopped: a waiting request fails with the reason */
+void eng_linkcode_cancel(eng_inst *ei, const char *reason);
+void eng_linkcode_free(eng_inst *ei);
 
 /* ---- engine_routes.c ---- */
 int eng_routes(miaw_engine *e, miaw_router *rt, char *err, size_t errlen);

@@ -173,7 +173,7 @@ int eng_routes(miaw_engine *e, miaw_router *rt, char *err, size_t errlen)
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (miaw_router_add(rt, &routes[i], 0, NULL, err, errlen) != 0) return -1;
-    return 0;
+    return eng_linkcode_routes(e, rt, err, errlen);
 }
 
 /* ------------------------------------------------------------ lifecycle */
