@@ -2,8 +2,10 @@
 // own so its RSS can be read from /proc/<pid>/status like miaw's. Forked by bench.mjs and
 // driven over the IPC channel: pair sockets (the QR goes to the parent, which scans it
 // through miaw-sim's control API), force a GC, send text with a fixed number in flight per
-// socket, report, exit. Baileys 7.0.0-rc14 from tests/interop/node_modules, its
-// multi-file auth state (one directory per socket) and a silent logger.
+// socket, report, exit. Baileys 7.0.0-rc14 from tests/interop/node_modules with a silent
+// logger; auth state per BENCH_BAILEYS_AUTH: `files` (default, useMultiFileAuthState, one
+// directory per socket, what Baileys' examples use) or `memory` (keys in a Map: no disk
+// I/O, all keys in RSS).
 // Started with --expose-gc. Argv: <sim ws url> <root key hex> <auth dir>.
 import { mkdirSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
@@ -13,7 +15,27 @@ const here = dirname(fileURLToPath(import.meta.url));
 const pkg = resolve(here, '../../tests/interop/node_modules/@whiskeysockets/baileys/lib/index.js');
 const B = await import(pathToFileURL(pkg).href);
 const makeWASocket = B.default;
-const { WA_CERT_DETAILS, useMultiFileAuthState } = B;
+const { WA_CERT_DETAILS, useMultiFileAuthState, initAuthCreds } = B;
+const AUTH = process.env.BENCH_BAILEYS_AUTH || 'files';
+
+// Baileys' keys interface over a Map: no disk I/O, every key held in the process
+function memoryAuthState() {
+  const store = new Map();
+  const keys = {
+    async get(type, ids) {
+      const out = {};
+      for (const id of ids) { const v = store.get(`${type}/${id}`); if (v !== undefined) out[id] = v; }
+      return out;
+    },
+    async set(data) {
+      for (const type in data) for (const id in data[type]) {
+        const v = data[type][id];
+        if (v) store.set(`${type}/${id}`, v); else store.delete(`${type}/${id}`);
+      }
+    },
+  };
+  return { state: { creds: initAuthCreds(), keys }, saveCreds: async () => {} };
+}
 
 const [wsUrl, rootHex, authRoot] = process.argv.slice(2);
 WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(rootHex, 'hex');
@@ -50,9 +72,14 @@ function connect(idx, state, saveCreds, onQr) {
 }
 
 async function pair(idx) {
-  const dir = join(authRoot, String(idx));
-  mkdirSync(dir, { recursive: true });
-  const { state, saveCreds } = await useMultiFileAuthState(dir);
+  let auth;
+  if (AUTH === 'memory') auth = memoryAuthState();
+  else {
+    const dir = join(authRoot, String(idx));
+    mkdirSync(dir, { recursive: true });
+    auth = await useMultiFileAuthState(dir);
+  }
+  const { state, saveCreds } = auth;
   let qrSent = false;
   let r = await connect(idx, state, saveCreds, (qr) => { if (!qrSent) { qrSent = true; send({ ev: 'qr', idx, qr }); } });
   for (let i = 0; r.restart && i < 3; i++) r = await connect(idx, state, saveCreds, null); // the 515 restart

@@ -268,7 +268,7 @@ async function main() {
   const say = (s = '') => { out.push(s); console.log(s); };
   say(`bench/messages: miaw and Baileys 7.0.0-rc14 through one miaw-sim, loopback, ${cpus().length} CPUs`);
   say(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}; file descriptors: ${env.BENCH_NOFILE || '?'}`);
-  say(`paired: ${N} miaw instances, ${M} Baileys sockets (one simulated account each); MIAW_WA_HANDSHAKES_PER_SEC=${HPS}; idle ${IDLE_S}s before reading RSS`);
+  say(`paired: ${N} miaw instances, ${M} Baileys sockets (one simulated account each; Baileys auth state: ${env.BENCH_BAILEYS_AUTH || 'files'}); MIAW_WA_HANDSHAKES_PER_SEC=${HPS}; idle ${IDLE_S}s before reading RSS`);
 
   const sim = await startSim();
   const srv = await startMiaw(sim);

@@ -25,6 +25,7 @@
 #   MIAW_WA_HANDSHAKES_PER_SEC [200] miaw's global handshake rate limit (its default is 20)
 #   BENCH_LOG_LEVEL []              LOG_LEVEL for miaw (empty: its default); BENCH_MIAW_LOG: its log file
 #   BENCH_SIM_BIN [<build>/miaw-sim] the simulator binary; BENCH_SIM_LOG_LEVEL [warn]
+#   BENCH_BAILEYS_AUTH [files]      Baileys auth state: files (useMultiFileAuthState) or memory
 #   BENCH_KEEP_TMP []               keep the temporary directory (logs, data) when set
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
