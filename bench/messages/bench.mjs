@@ -47,6 +47,8 @@ const log = (...a) => console.error('[bench/messages]', ...a);
 const phone = (kind, i) => `1550${kind}${String(i).padStart(6, '0')}`; // 1 miaw, 2 its peers, 3 Baileys, 4 its peers
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 const mib = (k) => (k / 1024).toFixed(1);
+// CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat
+const cpuS = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / 100; };
 
 // ---------------------------------------------------------------- processes
 const children = [];
@@ -251,13 +253,16 @@ async function sendMiaw(srv, jobs, inflight) {
 async function timedRun(side, k, round, srv, peer, sim) {
   const { jobs, inflight, total } = plan(side === 'miaw' ? 'm' : 'b', k, round, side === 'miaw' ? 2 : 4);
   const peers = jobs.map((j) => ({ phone: j.to, tag: j.tag, expected: j.texts.length }));
+  const client = side === 'miaw' ? srv.proc.pid : peer.proc.pid;
+  const c0 = cpuS(client), s0 = cpuS(sim.proc.pid);
   const t0 = now();
   const sending = side === 'miaw' ? sendMiaw(srv, jobs, inflight) : peer.call('send', { jobs, inflight });
   const deadline = t0 + RUN_TIMEOUT_S * 1000;
   const seen = await waitDecrypted(sim, peers, deadline);
   const ms = now() - t0;
+  const cpu = { client: cpuS(client) - c0, sim: cpuS(sim.proc.pid) - s0 };
   const s = await sending;
-  return { side, k, round, total, inflight: inflight * k, ms, rate: seen.complete ? total / (ms / 1000) : 0, ...seen, sendErrors: s.errors, firstError: s.firstError };
+  return { side, k, round, total, inflight: inflight * k, ms, cpu, rate: seen.complete ? total / (ms / 1000) : 0, ...seen, sendErrors: s.errors, firstError: s.firstError };
 }
 
 // ---------------------------------------------------------------- main
@@ -352,8 +357,9 @@ async function main() {
       }
     }
     say();
-    say('end-to-end text messages/s (REST call / sendMessage -> encrypted -> miaw-sim -> decrypted by the recipient\'s simulated phone)');
-    say(`${'senders'.padStart(7)} ${'target'.padEnd(8)} ${'messages'.padStart(8)} ${'in flight'.padStart(9)} ${'seconds'.padStart(8)} ${'msg/s'.padStart(8)}`);
+    say('end-to-end text messages/s (REST call / sendMessage -> encrypted -> miaw-sim -> decrypted by the recipient\'s simulated phone);');
+    say('CPU s: CPU time of miaw serve / of the Baileys process during the run; sim CPU s: of miaw-sim');
+    say(`${'senders'.padStart(7)} ${'target'.padEnd(8)} ${'messages'.padStart(8)} ${'in flight'.padStart(9)} ${'seconds'.padStart(8)} ${'msg/s'.padStart(8)} ${'CPU s'.padStart(6)} ${'sim CPU s'.padStart(9)}`);
     const med = (a) => { const s = [...a].sort((x, y) => x - y); return s.length ? s[(s.length - 1) >> 1] : NaN; };
     for (const k of SIZES) {
       const mine = (side) => runs.filter((r) => r.k === k && r.side === side);
@@ -361,7 +367,7 @@ async function main() {
         const rs = mine(side);
         const r = rs.sort((a, b) => a.rate - b.rate)[(rs.length - 1) >> 1];
         const label = side === 'miaw' ? 'miaw' : 'Baileys';
-        say(`${String(k).padStart(7)} ${label.padEnd(8)} ${String(r.total).padStart(8)} ${String(r.inflight).padStart(9)} ${(r.ms / 1000).toFixed(2).padStart(8)} ${r.complete ? r.rate.toFixed(1).padStart(8) : `${r.done}/${r.total} only`.padStart(8)}`);
+        say(`${String(k).padStart(7)} ${label.padEnd(8)} ${String(r.total).padStart(8)} ${String(r.inflight).padStart(9)} ${(r.ms / 1000).toFixed(2).padStart(8)} ${r.complete ? r.rate.toFixed(1).padStart(8) : `${r.done}/${r.total} only`.padStart(8)} ${r.cpu.client.toFixed(2).padStart(6)} ${r.cpu.sim.toFixed(2).padStart(9)}`);
       }
       const ratios = [];
       for (let round = 1; round <= ROUNDS; round++) {
@@ -373,7 +379,7 @@ async function main() {
     }
     if (ROUNDS > 1) {
       say('every run (target senders round msg/s):');
-      for (const r of runs) say(`  ${r.side} ${r.k} ${r.round} ${r.rate.toFixed(1)}`);
+      for (const r of runs) say(`  ${r.side} ${r.k} ${r.round} ${r.rate.toFixed(1)} (CPU ${r.cpu.client.toFixed(2)} s, sim ${r.cpu.sim.toFixed(2)} s)`);
     }
   }
   say(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
