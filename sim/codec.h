@@ -52,6 +52,7 @@ enum {
     MIAW_SIM_ROUTE_DEVICE,   /* /sim/devices/{jid} */
     MIAW_SIM_ROUTE_FAULTS,   /* /sim/faults */
     MIAW_SIM_ROUTE_LINK_CODE,/* /sim/accounts/{phone}/link-code */
+    MIAW_SIM_ROUTE_GROUPS,   /* /sim/accounts/{phone}/groups */
 };
 int miaw_sim_route(const char *path, size_t len, char *param, size_t cap);
 #endif

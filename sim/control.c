@@ -14,6 +14,7 @@
 #include "linkcode.h"
 #include "pair.h"
 #include "phone.h"
+#include "phone_group.h"
 #include "state.h"
 
 #define BODY_MAX (64 * 1024)
@@ -146,8 +147,12 @@ static void messages(miaw_sim *sim, h2o_req_t *req, const char *phone, int post)
     } else {
         char id[40];
         const char *why = NULL;
-        int rc = miaw_sim_phone_send_text(sim, a, to, text, id, sizeof id, &why);
-        if (rc == MIAW_E_NOTFOUND) bad(req, 404, "NOT_FOUND", "to", why);
+        miaw_sim_group *g = strstr(to, "@g.us") ? miaw_sim_group_find(sim, to) : NULL;
+        int rc = g ? miaw_sim_phone_group_send_text(sim, a, g, text, id, sizeof id, &why)
+             : strstr(to, "@g.us") ? (why = "no such group", MIAW_E_NOTFOUND)
+                                   : miaw_sim_phone_send_text(sim, a, to, text, id, sizeof id, &why);
+        if (rc == MIAW_E_AUTH) bad(req, 409, "CONFLICT", "to", why);
+        else if (rc == MIAW_E_NOTFOUND) bad(req, 404, "NOT_FOUND", "to", why);
         else if (rc) bad(req, 500, "INTERNAL_ERROR", NULL, why ? why : "sending failed");
         else miaw_sim_http_json(req, 201, json_pack("{s:s}", "id", id));
     }
@@ -232,6 +237,9 @@ void miaw_sim_control(miaw_sim *sim, h2o_req_t *req)
         break;
     case MIAW_SIM_ROUTE_SCAN:
         if (post) { scan(sim, req, phone); return; }
+        break;
+    case MIAW_SIM_ROUTE_GROUPS:
+        if (get || post) { miaw_sim_phone_group_control(sim, req, phone, post); return; }
         break;
     case MIAW_SIM_ROUTE_LINK_CODE:
         if (post) { miaw_sim_linkcode_control(sim, req, phone); return; }

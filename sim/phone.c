@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "directory.h"
+#include "phone_group.h"
 #include "log.h"
 #include "miaw/plugin.h"
 #include "route.h"
@@ -181,6 +182,10 @@ static void on_message(miaw_sim *sim, miaw_sim_account *a, const miaw_node *n)
 {
     miaw_sim_addr from;
     const char *id = miaw_node_attr(n, "id"), *from_s = miaw_node_attr(n, "from");
+    if (from_s && strstr(from_s, "@g.us")) {
+        miaw_sim_phone_group_on_message(sim, a, n);
+        return;
+    }
     if (!id || miaw_sim_resolve_str(sim, from_s, &from)) {
         MIAW_WARN("sim", "phone %s: message from an unknown sender dropped", a->phone);
         return;
@@ -244,7 +249,7 @@ static void on_receipt(miaw_sim *sim, miaw_sim_account *a, const miaw_node *n)
         uint64_t t = 0;
         miaw_node_attr_u64(n, "t", &t);
         json_array_append_new(json_object_get(e, "receipts"),
-                              json_pack("{s:s,s:s,s:I}", "from", miaw_node_attr(n, "from") ? miaw_node_attr(n, "from") : "",
+                              json_pack("{s:s,s:s,s:I}", "from", miaw_node_attr(n, "participant") ? miaw_node_attr(n, "participant") : miaw_node_attr(n, "from") ? miaw_node_attr(n, "from") : "",
                                         "type", type ? type : "delivery", "timestamp", (json_int_t)t));
         miaw_sim_state_save(sim);
         return;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "directory.h"
+#include "group.h"
 #include "log.h"
 #include "miaw/plugin.h"
 #include "queue.h"
@@ -78,9 +79,9 @@ int miaw_sim_route_message(miaw_sim *sim, miaw_sim_account *a, uint32_t dev, con
     miaw_jid tj;
     miaw_sim_addr to;
     if (!miaw_node_attr(n, "id") || miaw_node_attr_jid(n, "to", &tj)) return MIAW_E_INVAL;
-    if (!strcmp(tj.server, MIAW_SERVER_GROUP) || !strcmp(tj.server, MIAW_SERVER_BROADCAST) ||
-        !strcmp(tj.server, MIAW_SERVER_NEWSLETTER))
-        return MIAW_E_NOTSUP; /* groups, status and newsletters are later slices */
+    if (!strcmp(tj.server, MIAW_SERVER_GROUP)) return miaw_sim_group_route_message(sim, a, dev, n);
+    if (!strcmp(tj.server, MIAW_SERVER_BROADCAST) || !strcmp(tj.server, MIAW_SERVER_NEWSLETTER))
+        return MIAW_E_NOTSUP; /* status and newsletters are later slices */
     int trc = miaw_sim_resolve(sim, &tj, &to);
     if (trc == MIAW_E_INVAL) return MIAW_E_INVAL;
     const miaw_node *parts = miaw_node_child(n, "participants");
@@ -124,6 +125,10 @@ void miaw_sim_route_receipt(miaw_sim *sim, miaw_sim_account *a, uint32_t dev, co
     miaw_sim_addr to;
     miaw_jid tj;
     if (!miaw_node_attr(n, "id") || consumed_type(type) || miaw_node_attr_jid(n, "to", &tj)) return;
+    if (!strcmp(tj.server, MIAW_SERVER_GROUP)) {
+        miaw_sim_group_route_receipt(sim, a, dev, n);
+        return;
+    }
     if (miaw_sim_resolve(sim, &tj, &to) == MIAW_E_INVAL || !to.account) return;
     char jid[96];
     miaw_sim_jid_attr(a, dev, to.lid, jid, sizeof jid);
@@ -207,6 +212,11 @@ static void on_chatstate(miaw_sim_conn *c, const miaw_node *n)
 {
     miaw_sim_addr to;
     const miaw_node *state = miaw_node_child_at(n, 0);
+    const char *to_s = miaw_node_attr(n, "to");
+    if (c->account && to_s && strstr(to_s, "@g.us")) {
+        miaw_sim_group_route_chatstate(c->sim, c->account, c->device_id, n);
+        return;
+    }
     if (!state || !c->account || miaw_sim_resolve_str(c->sim, miaw_node_attr(n, "to"), &to) == MIAW_E_INVAL ||
         !to.account)
         return;

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "miaw/plugin.h"
 #include "directory.h"
+#include "group.h"
 #include "linkcode.h"
 #include "pair.h"
 #include "queue.h"
@@ -324,6 +325,7 @@ static void on_iq(miaw_sim_conn *c, const miaw_node *iq)
     }
     if (xmlns && !strcmp(xmlns, "md") && miaw_sim_linkcode_on_iq(c, iq)) return;
     if (xmlns && !strcmp(xmlns, "md") && !strcmp(type, "set") && on_remove_companion(c, iq)) return;
+    if (xmlns && !strcmp(xmlns, "w:g2") && miaw_sim_group_on_iq(c, iq)) return;
     if (xmlns && on_settings(c, iq, xmlns, type)) return;
     /* the generic answer: an empty result (an error child is fatal for some clients) */
     miaw_node *first = miaw_node_child_at(iq, 0);

@@ -99,6 +99,8 @@ typedef struct miaw_sim {
     struct miaw_sig_db *sigdb;  /* the phones' Signal stores (phone.c) */
     void *sqlite;               /* its sqlite3 handle: <state-dir>/phones.db or in memory */
     uint64_t messages_routed;
+    struct miaw_sim_group *groups; /* group.h (owned; newest first) */
+    size_t ngroups;
 } miaw_sim;
 
 /* Unix seconds. */

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "codec.h"
+#include "group.h"
 #include "queue.h"
 #include "log.h"
 #include "util.h"
@@ -219,10 +220,10 @@ json_t *miaw_sim_state_json(const miaw_sim *sim)
 {
     char root[65];
     miaw_sim_hex(sim->root.pub, 32, root);
-    return json_pack("{s:s,s:b,s:o,s:I,s:I,s:I,s:I}", "rootPublicKeyHex", root, "persistent", sim->state_dir != NULL,
+    return json_pack("{s:s,s:b,s:o,s:I,s:I,s:I,s:I,s:o}", "rootPublicKeyHex", root, "persistent", sim->state_dir != NULL,
                      "accounts", accounts_json(sim, 0), "connections", (json_int_t)sim->nconns,
                      "unknownIqs", (json_int_t)sim->unknown_iqs, "queued", (json_int_t)miaw_sim_queue_total(sim),
-                     "messagesRouted", (json_int_t)sim->messages_routed);
+                     "messagesRouted", (json_int_t)sim->messages_routed, "groups", miaw_sim_groups_json(sim, 0));
 }
 
 int miaw_sim_state_save(miaw_sim *sim)
@@ -232,6 +233,7 @@ int miaw_sim_state_save(miaw_sim *sim)
                           "intermediate", jhex(sim->intermediate.priv, 32), "serverStatic",
                           jhex(sim->server_static.priv, 32), "iqSeq", (json_int_t)sim->iq_seq, "accounts",
                           accounts_json(sim, 1));
+    if (o) json_object_set_new(o, "groups", miaw_sim_groups_json(sim, 1));
     char *s = o ? json_dumps(o, JSON_INDENT(1)) : NULL;
     json_decref(o);
     char path[4096];
@@ -317,6 +319,7 @@ static int load_state(miaw_sim *sim, json_t *o)
             }
         }
     }
+    miaw_sim_groups_load(sim, json_object_get(o, "groups"));
     return 0;
 }
 
@@ -389,6 +392,7 @@ void miaw_sim_state_close(miaw_sim *sim)
         free(a);
         a = n;
     }
+    miaw_sim_groups_free(sim);
     free(sim->cert);
     free(sim->state_dir);
     memset(sim, 0, sizeof *sim);

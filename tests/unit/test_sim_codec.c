@@ -113,6 +113,10 @@ static void test_route(void)
     CU_ASSERT_STRING_EQUAL(phone, "15551234567");
     CU_ASSERT_EQUAL(route("/sim/accounts/15551234567/link-codex", phone), MIAW_SIM_ROUTE_NONE);
     CU_ASSERT_EQUAL(route("/sim/accounts/15551234567/link-cod", phone), MIAW_SIM_ROUTE_NONE);
+    CU_ASSERT_EQUAL(route("/sim/accounts/15551234567/groups", phone), MIAW_SIM_ROUTE_GROUPS);
+    CU_ASSERT_STRING_EQUAL(phone, "15551234567");
+    CU_ASSERT_EQUAL(route("/sim/accounts/15551234567/groupsx", phone), MIAW_SIM_ROUTE_NONE);
+    CU_ASSERT_EQUAL(route("/sim/accounts/15551234567/group", phone), MIAW_SIM_ROUTE_NONE);
     CU_ASSERT_EQUAL(route("/sim/faults", phone), MIAW_SIM_ROUTE_FAULTS);
     CU_ASSERT_EQUAL(route("/sim/faults/", phone), MIAW_SIM_ROUTE_NONE);
     CU_ASSERT_EQUAL(route("/sim/devices/1555:2@s.whatsapp.net", phone), MIAW_SIM_ROUTE_DEVICE);
