@@ -30,6 +30,9 @@
 #define send_and_free send_and_free_pair
 #include "sim/pair.c"
 #undef send_and_free
+#define send_and_free send_and_free_lc
+#include "sim/linkcode.c"
+#undef send_and_free
 
 /* ------------------------------------------------------------------ conn.c stubs */
 int miaw_sim_conn_send(miaw_sim_conn *c, const miaw_node *n)
