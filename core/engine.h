@@ -3,7 +3,8 @@
  * -> connected), pairing, pre-key upload, keepalive, reconnects with jittered exponential
  * backoff under a global handshake rate limit, persistence of each instance's device
  * credentials in sqlite (tables wa_creds, wa_prekeys), the lifecycle routes of spec 4.4.1
- * (connect, disconnect, restart, status, qr) and the events qr, ready, connection,
+ * (connect, disconnect, restart, status, qr, pair-code: pairing by phone-number code in
+ * engine_linkcode.c) and the events qr, ready, connection,
  * disconnected, reconnecting, error; 1:1 text messaging (send with usync, pre-key fetch
  * and Signal sessions; receive, decrypt, store in chat storage, `message` event, then
  * receipt) and logout when the phone unlinks the device. Owns every per-instance engine state (reached through
