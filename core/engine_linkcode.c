@@ -206,7 +206,10 @@ static void on_abort(miaw_req *q, int reason, void *ud)
 {
     (void)reason;
     eng_inst *ei = ud;
-    if (ei->lc && ei->lc->req == q) ei->lc->req = NULL;
+    eng_linkcode *l = ei->lc;
+    if (!l || l->req != q) return;
+    l->req = NULL;
+    if (l->stage == LC_WAIT_REFS) reset(l); /* nobody would see the code any more */
 }
 
 /* "+1 (555) 123-4567" -> "15551234567"; 0 or -1 */
