@@ -1,12 +1,14 @@
 /* tests/fuzz/fuzz_sim_stanza.c - libFuzzer target for the stanzas miaw-sim reads from a
  * logged-in companion: any decoded binary node goes through the session dispatcher, so
  * usync queries, pre-key fetches and uploads, messages (fan-out to the other device and
- * to both simulated phones, which try to decrypt), receipts, acks, presence, chat state
- * and logout IQs all see arbitrary input. The network is fixed: accounts A and B, each
- * with a phone (Signal store in memory) and one companion; the companion of A is the
- * fuzzed connection, B's companion another live connection. The simulator is an
- * executable, so its modules are compiled in here and the socket layer (conn.c) is
- * replaced by stubs that encode what would be sent. */
+ * to both simulated phones, which try to decrypt), receipts, acks, presence, chat state,
+ * logout IQs and groups (w:g2 IQs, group messages with SKDM and skmsg decrypted by the
+ * phones, group receipts and chat states) all see arbitrary input. The network is
+ * fixed: accounts A and B, each with a phone (Signal store in memory) and one
+ * companion; the companion of A is the fuzzed connection, B's companion another live
+ * connection; group 120363000000000001 (A creator, B member) is made afresh for every
+ * input. The simulator is an executable, so its modules are compiled in here and the
+ * socket layer (conn.c) is replaced by stubs that encode what would be sent. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +35,11 @@
 #define send_and_free send_and_free_lc
 #include "sim/linkcode.c"
 #undef send_and_free
+#include "sim/group.c"
+#include "sim/group_ops.c"
+#include "sim/group_iq.c"
+#include "sim/group_route.c"
+#include "sim/phone_group.c"
 
 /* ------------------------------------------------------------------ conn.c stubs */
 int miaw_sim_conn_send(miaw_sim_conn *c, const miaw_node *n)
@@ -109,6 +116,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* a logout in the previous input removed a companion: link it again */
     companion(g_acc_a, &g_a);
     companion(g_acc_b, &g_b);
+    /* the group every input starts from (inputs may create, leave or change groups) */
+    miaw_sim_groups_free(&g_sim);
+    miaw_sim_group *grp;
+    if (miaw_sim_group_create(&g_sim, g_acc_a, 0, "fuzz", &g_acc_b, 1, NULL, &grp)) abort();
+    snprintf(grp->id, sizeof grp->id, "120363000000000001");
     miaw_node *n = NULL;
     if (miaw_node_decode_raw(data, size, &n) == 0) {
         miaw_sim_session_on_node(&g_a, n);

@@ -107,17 +107,26 @@ test('a plugin whose init fails is unloaded with everything it registered', asyn
   } finally { await s.stop(); }
 });
 
-test('a plugin built for another ABI major is refused with a clear log line', async () => {
+test('a plugin built for another ABI major, or needing a newer minor, is refused with a clear log line', async () => {
   const dir = tempDir('miaw-badabi-');
-  execFileSync('cc', ['-std=c11', '-shared', '-fPIC', '-Wall', '-Wno-override-init', '-I', join(ROOT, 'sdk/include'),
-    '-o', join(dir, 'badabi.so'), join(ROOT, 'tests/integration/fixtures/plugin_badabi.c')]);
+  const cc = (out, extra) => execFileSync('cc', ['-std=c11', '-shared', '-fPIC', '-Wall', '-Wno-override-init', ...extra,
+    '-I', join(ROOT, 'sdk/include'), '-o', join(dir, out), join(ROOT, 'tests/integration/fixtures/plugin_badabi.c')]);
+  cc('badabi.so', []);
+  cc('newminor.so', ['-DNEEDS_NEWER_MINOR']);
   copyFileSync(join(BUILD, 'plugins', 'messages.so'), join(dir, 'messages.so'));
+  // the descriptor name must match the configured name, so the minor fixture is loaded as "badabi" too
   const s = await startServer({ config: `plugins:\n  dir: ${dir}\n  enabled: [badabi, messages]\n`, pluginDir: dir });
   try {
     assert.match(s.logs(), /badabi\.so: refused: built for plugin ABI 2\.\d+, this server speaks 1\.\d+ \(major must match\)/);
     const plugins = (await s.api('GET', '/api/v1/plugins')).json.data.map((p) => p.name);
     assert.deepEqual(plugins, ['messages']);
   } finally { await s.stop(); }
+  copyFileSync(join(dir, 'newminor.so'), join(dir, 'badabi.so'));
+  const s2 = await startServer({ config: `plugins:\n  dir: ${dir}\n  enabled: [badabi]\n`, pluginDir: dir });
+  try {
+    assert.match(s2.logs(), /badabi\.so: refused: needs plugin ABI minor \d+, this server has 1\.\d+/);
+    assert.deepEqual((await s2.api('GET', '/api/v1/plugins')).json.data, []);
+  } finally { await s2.stop(); }
 });
 
 test('plugins load only from the configured dir, never group-writable files', async () => {
