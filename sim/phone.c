@@ -14,6 +14,7 @@
 
 #include "directory.h"
 #include "phone_group.h"
+#include "phone_retry.h"
 #include "log.h"
 #include "miaw/plugin.h"
 #include "route.h"
@@ -220,9 +221,12 @@ static void on_message(miaw_sim *sim, miaw_sim_account *a, const miaw_node *n)
     json_array_append_new(box(&a->inbox), e);
     if (m) miaw__wa__message__free_unpacked(m, NULL);
     MIAW_INFO("sim", "phone %s: message %s from %s %s", a->phone, id, fdev, rc ? miaw_sig_strerror(rc) : "decrypted");
-    /* the delivery receipt, as a phone sends it (a DSM copy gets type="sender") */
-    miaw_node *r = miaw_node_newv("receipt", "id", id, NULL);
-    if (r && from_s) {
+    /* the delivery receipt, as a phone sends it (a DSM copy gets type="sender"), or a
+     * retry receipt asking the sender to encrypt again (phone_retry.c) */
+    miaw_node *r = rc ? NULL : miaw_node_newv("receipt", "id", id, NULL);
+    if (rc && miaw_sig_error_wants_retry(rc) && (r = miaw_sim_phone_retry_receipt(sim, a, n)))
+        miaw_sim_route_receipt(sim, a, 0, r);
+    else if (r && from_s) {
         const miaw_attr *fa = miaw_node_attr_get(n, "from");
         if (fa && fa->jid) miaw_node_set_jid(r, "to", fa->jid);
         else miaw_node_set_attr(r, "to", from_s);
@@ -230,8 +234,7 @@ static void on_message(miaw_sim *sim, miaw_sim_account *a, const miaw_node *n)
             miaw_node_set_jid_str(r, "recipient", miaw_node_attr(n, "recipient"));
             miaw_node_set_attr(r, "type", "sender");
         }
-        if (rc) miaw_node_set_attr(r, "type", "retry"); /* asks the sender to encrypt again */
-        if (!rc || miaw_sig_error_wants_retry(rc)) miaw_sim_route_receipt(sim, a, 0, r);
+        miaw_sim_route_receipt(sim, a, 0, r);
     }
     miaw_node_free(r);
     miaw_sim_state_save(sim);
@@ -252,8 +255,9 @@ static void on_receipt(miaw_sim *sim, miaw_sim_account *a, const miaw_node *n)
                               json_pack("{s:s,s:s,s:I}", "from", miaw_node_attr(n, "participant") ? miaw_node_attr(n, "participant") : miaw_node_attr(n, "from") ? miaw_node_attr(n, "from") : "",
                                         "type", type ? type : "delivery", "timestamp", (json_int_t)t));
         miaw_sim_state_save(sim);
-        return;
+        break;
     }
+    if (type && !strcmp(type, "retry")) miaw_sim_phone_on_retry(sim, a, n); /* phone_retry.c */
 }
 
 int miaw_sim_phone_on_stanza(miaw_sim *sim, miaw_sim_account *a, const miaw_node *n)

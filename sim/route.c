@@ -53,7 +53,8 @@ static int deliver_copy(miaw_sim *sim, miaw_sim_account *a, uint32_t dev, const 
         if (miaw_node_attr(n, KEEP_ATTRS[i])) miaw_node_set_attr(m, KEEP_ATTRS[i], miaw_node_attr(n, KEEP_ATTRS[i]));
     miaw_node_set_attr(m, "notify", push_name(a, dev));
     if (b == a) { /* a copy for the sender's own device: which chat it went to */
-        const miaw_attr *ta = miaw_node_attr_get(n, "to");
+        const miaw_attr *ta = miaw_node_attr_get(n, "recipient"); /* a device-directed resend names it */
+        if (!ta) ta = miaw_node_attr_get(n, "to");
         if (ta->jid) miaw_node_set_jid(m, "recipient", ta->jid);
         else miaw_node_set_attr(m, "recipient", ta->str);
         if (to->account) {
@@ -99,8 +100,15 @@ int miaw_sim_route_message(miaw_sim *sim, miaw_sim_account *a, uint32_t dev, con
         return delivered;
     }
     if (!miaw_node_child(n, "enc")) return 0;
-    if (to.account && to.has_device && trc == 0) { /* device-directed (retry resend) */
-        if (!deliver_copy(sim, a, dev, n, &to, to.account, to.device, to.lid, n)) delivered++;
+    /* device-directed (a retry resend): to a device JID, or to a user JID with
+     * device_fanout="false" for device 0, which is written without ":0" */
+    if (to.account && trc == 0 && (to.has_device || miaw_node_attr_is(n, "device_fanout", "false"))) {
+        if (to.account == a && to.device == dev) return 0;
+        miaw_sim_addr chat = to; /* the chat a resend to an own device belongs to */
+        if (to.account == a && miaw_node_attr(n, "recipient") &&
+            (miaw_sim_resolve_str(sim, miaw_node_attr(n, "recipient"), &chat) == MIAW_E_INVAL || !chat.account))
+            chat = to;
+        if (!deliver_copy(sim, a, dev, n, &chat, to.account, to.device, to.lid, n)) delivered++;
         return delivered;
     }
     /* a peer message to the sender's own phone: the phone serves no peer requests yet */
@@ -138,8 +146,9 @@ void miaw_sim_route_receipt(miaw_sim *sim, miaw_sim_account *a, uint32_t dev, co
     if (type) miaw_node_set_attr(r, "type", type);
     if (miaw_node_attr(n, "recipient")) miaw_node_set_attr(r, "recipient", miaw_node_attr(n, "recipient"));
     for (uint32_t i = 0; i < miaw_node_count(n); i++) miaw_node_add_copy(r, miaw_node_child_at(n, i));
-    if (type && !strcmp(type, "retry")) { /* to exactly the device that sent the message */
-        if (to.has_device && miaw_sim_addr_device(&to)) miaw_sim_deliver(sim, to.account, to.device, r, "receipt");
+    if (type && !strcmp(type, "retry")) { /* to exactly the device that sent the message (a user JID: the phone) */
+        if (miaw_sim_addr_device(&to) && !(to.account == a && to.device == dev))
+            miaw_sim_deliver(sim, to.account, to.device, r, "receipt");
     } else { /* delivery/read/played: every device of the sender's account but the reader */
         miaw_sim_account *b = to.account;
         if (!(b == a && dev == 0)) miaw_sim_deliver(sim, b, 0, r, "receipt");

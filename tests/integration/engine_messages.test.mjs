@@ -3,7 +3,8 @@
 // the DeviceSentMessage copy), receives from it (the `message` webhook, stored before the
 // receipt), replies with a quote; input errors (400), not connected (503); then a server
 // restart and cut connections mid-conversation with every message delivered to the
-// webhook exactly once.
+// webhook exactly once; undecryptable messages in both directions answered by the
+// sender's resend after the retry receipt.
 // Env: MIAW_BUILD_DIR (default build), MIAW_SIM_LOG=1 to see the simulator's log.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -218,7 +219,7 @@ test('restart and cut connections mid-conversation: every message delivered once
   }, { what: 'Bob got all of ours', timeoutMs: 15000 });
 });
 
-test('undecryptable message: error event and retry receipt, no crash; outbound retry (todo)', { timeout: 120000 }, async (t) => {
+test('undecryptable messages: retry receipts both ways, the sender resends, no crash', { timeout: 120000 }, async (t) => {
   const ctx = await setup(t);
   let r = await sendText(ctx.srv, { to: BOB, text: 'first' });
   assert.equal(r.status, 200, r.text);
@@ -234,39 +235,47 @@ test('undecryptable message: error event and retry receipt, no crash; outbound r
   await ctx.rcv.waitFor(() => events(ctx.rcv, 'error').some((e) => e.data.messageId === b.json.id), 15000, 'error event');
   const err = events(ctx.rcv, 'error').find((e) => e.data.messageId === b.json.id);
   assert.equal(err.data.from, `${BOB}@s.whatsapp.net`);
-  // a retry receipt went out (miaw-sim does not yet route retry receipts to device 0, so
-  // it is checked in the instance's log rather than in Bob's outbox)
-  await waitFor(() => new RegExp(`message ${b.json.id} from ${BOB}@s.whatsapp.net cannot be decrypted .*retry receipt 1`).test(ctx.srv.logs()),
-    { what: 'retry receipt sent', timeoutMs: 10000 });
-  assert.ok(!events(ctx.rcv, 'message').some((e) => e.data.id === b.json.id), 'no message event for what was not read');
+  assert.equal(err.data.willRetry, true);
+  // the retry receipt reached Bob's phone, which encrypted the message again on a new
+  // session: the instance reads the resend and reports it once
+  await waitFor(async () => (await inbox(ctx.sim, BOB)).sent.find((m) => m.id === b.json.id)?.receipts
+    .some((x) => x.type === 'retry' && x.from.startsWith(`${ME}:`)), { what: 'retry receipt at Bob\'s phone', timeoutMs: 10000 });
+  await ctx.rcv.waitFor(() => events(ctx.rcv, 'message').some((e) => e.data.id === b.json.id), 15000, 'message event after the resend');
+  assert.equal(events(ctx.rcv, 'message').find((e) => e.data.id === b.json.id).data.text, 'can you read this?');
+  assert.match(ctx.srv.logs(), new RegExp(`message ${b.json.id} from ${BOB}@s.whatsapp.net cannot be decrypted .*retry receipt 1`));
   assert.equal((await status(ctx.srv, 'bot')).status, 'connected', 'still connected');
 
-  // outbound retry: flaky against the current miaw-sim (retry receipts and device-directed
-  // resends to device 0 are not routed reliably yet), so a todo subtest for now
-  await t.test('a peer that lost its session asks again and the instance resends', { todo: 'miaw-sim device-0 retry routing' }, async () => {
-    // the instance, without a session, starts a new one: Bob reads that pkmsg
-    r = await sendText(ctx.srv, { to: BOB, text: 'new session' });
-    assert.equal(r.status, 200, r.text);
-    const ns = r.json.data.messageId;
-    await waitFor(async () => (await inbox(ctx.sim, BOB)).messages.some((m) => m.id === ns && m.text === 'new session'),
-      { what: 'new session read', timeoutMs: 10000 });
-    // then Bob's phone forgets its sessions (simulator stopped, its store edited, started again on the same port)
-    const port = ctx.sim.info.port;
-    await ctx.sim.stop();
-    execFileSync('sqlite3', [join(ctx.simDir, 'phones.db'), `DELETE FROM sig_sessions WHERE owner='phone:${BOB}'`]);
-    ctx.sim = await startSim(ctx.simDir, port);
-    await waitFor(async () => (await status(ctx.srv, 'bot')).status === 'connected', { what: 'reconnected', timeoutMs: 15000 });
-    r = await sendText(ctx.srv, { to: BOB, text: 'after reset' });
-    assert.equal(r.status, 200, r.text);
-    const id = r.json.data.messageId;
-    // Bob cannot read it (his pre-key is gone) and sends a retry receipt; the instance builds
-    // a new session from a fresh bundle and resends to that one device (device_fanout=false)
-    await waitFor(async () => (await inbox(ctx.sim, BOB)).messages.some((x) => x.id === id && x.error),
-      { what: 'Bob failed to decrypt', timeoutMs: 10000 });
-    await waitFor(() => new RegExp(`resent ${id} to ${BOB}@s.whatsapp.net`).test(ctx.srv.logs()),
-      { what: 'the instance resent the message', timeoutMs: 10000 })
-      .catch((e) => { console.log(ctx.srv.logs().split('\n').filter((l) => /engine|runtime/.test(l)).join('\n')); throw e; });
-    // (miaw-sim does not yet route a device-directed resend addressed to device 0 - a user JID
-    // without ":0" - so Bob's decryption of the resend is not checked here)
-  });
+  // outbound: Bob's phone forgets its sessions, cannot read the instance's next message
+  // and asks again; the instance builds a new session from a fresh bundle and resends to
+  // that one device (device_fanout="false", addressed to the user JID of device 0)
+  r = await sendText(ctx.srv, { to: BOB, text: 'new session' });
+  assert.equal(r.status, 200, r.text);
+  const ns = r.json.data.messageId;
+  await waitFor(async () => (await inbox(ctx.sim, BOB)).messages.some((m) => m.id === ns && m.text === 'new session'),
+    { what: 'new session read', timeoutMs: 10000 });
+  const port = ctx.sim.info.port;
+  await ctx.sim.stop();
+  execFileSync('sqlite3', [join(ctx.simDir, 'phones.db'), `DELETE FROM sig_sessions WHERE owner='phone:${BOB}'`]);
+  ctx.sim = await startSim(ctx.simDir, port);
+  await waitFor(async () => (await status(ctx.srv, 'bot')).status === 'connected', { what: 'reconnected', timeoutMs: 15000 });
+  r = await sendText(ctx.srv, { to: BOB, text: 'after reset' });
+  assert.equal(r.status, 200, r.text);
+  const id = r.json.data.messageId;
+  await waitFor(async () => (await inbox(ctx.sim, BOB)).messages.some((x) => x.id === id && x.error),
+    { what: 'Bob failed to decrypt', timeoutMs: 10000 });
+  await waitFor(async () => (await inbox(ctx.sim, BOB)).messages.some((x) => x.id === id && x.text === 'after reset'),
+    { what: 'Bob read the resend', timeoutMs: 10000 })
+    .catch((e) => { console.log(ctx.srv.logs().split('\n').filter((l) => /engine|runtime/.test(l)).join('\n')); throw e; });
+  const tries = (await inbox(ctx.sim, BOB)).messages.filter((x) => x.id === id);
+  assert.equal(tries.filter((x) => x.text === 'after reset').length, 1, JSON.stringify(tries));
+  assert.equal(tries.find((x) => x.text === 'after reset').encType, 'pkmsg');
+  assert.match(ctx.srv.logs(), new RegExp(`resent ${id} to ${BOB}@s.whatsapp.net \\(retry 1\\)`));
+  // and the conversation goes on over the new sessions
+  r = await sendText(ctx.srv, { to: BOB, text: 'and on' });
+  assert.equal(r.status, 200, r.text);
+  await waitFor(async () => (await inbox(ctx.sim, BOB)).messages.some((x) => x.id === r.json.data.messageId && x.text === 'and on'),
+    { what: 'next message read', timeoutMs: 10000 });
+  const later = await ctx.sim.api('POST', `/sim/accounts/${BOB}/messages`, { to: ME, text: 'me too' });
+  await ctx.rcv.waitFor(() => events(ctx.rcv, 'message').some((e) => e.data.id === later.json.id && e.data.text === 'me too'), 15000, 'Bob\'s next message');
+  assert.equal(events(ctx.rcv, 'message').filter((e) => e.data.id === b.json.id).length, 1, 'the resent message once');
 });
