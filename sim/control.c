@@ -13,11 +13,13 @@
 #include "directory.h"
 #include "linkcode.h"
 #include "pair.h"
+#include "media_tls.h"
 #include "phone.h"
+#include "phone_media.h"
 #include "phone_group.h"
 #include "state.h"
 
-#define BODY_MAX (64 * 1024)
+#define BODY_MAX (1024 * 1024) /* media messages carry base64 */
 
 void miaw_sim_http_json(h2o_req_t *req, int status, json_t *body)
 {
@@ -58,7 +60,7 @@ static json_t *body_object(h2o_req_t *req)
         return NULL;
     }
     if (req->entity.len > BODY_MAX) {
-        bad(req, 413, "PAYLOAD_TOO_LARGE", "body", "the body is larger than 64 KiB");
+        bad(req, 413, "PAYLOAD_TOO_LARGE", "body", "the body is larger than 1 MiB");
         return NULL;
     }
     json_error_t je;
@@ -140,7 +142,9 @@ static void messages(miaw_sim *sim, h2o_req_t *req, const char *phone, int post)
     if (!b) return;
     const char *to = json_string_value(json_object_get(b, "to"));
     const char *text = json_string_value(json_object_get(b, "text"));
-    if (!to || !*to || strlen(to) > 96) {
+    if (json_object_get(b, "image") || json_object_get(b, "document")) {
+        miaw_sim_phone_media_post(sim, req, a, b);
+    } else if (!to || !*to || strlen(to) > 96) {
         bad(req, 400, "INVALID_REQUEST", "to", "to must be a phone number or a JID of a simulated account");
     } else if (!text || !*text || strlen(text) > TEXT_MAX) {
         bad(req, 400, "INVALID_REQUEST", "text", "text must be a non-empty string of at most 64 KiB");
@@ -221,6 +225,7 @@ void miaw_sim_control(miaw_sim *sim, h2o_req_t *req)
     char phone[128];
     size_t plen = req->path_normalized.len;
     int route = miaw_sim_route(req->path_normalized.base, plen, phone, sizeof phone);
+    if (route == MIAW_SIM_ROUTE_NONE && miaw_sim_media_control(sim, req)) return; /* /sim/media-ca, /sim/media */
     int get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
     int post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
     int del = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE"));

@@ -11,6 +11,8 @@
 #include "conn.h"
 #include "control.h"
 #include "log.h"
+#include "media.h"
+#include "media_tls.h"
 #include "phone.h"
 #include "state.h"
 
@@ -22,9 +24,10 @@ static uv_tcp_t g_listener;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: miaw-sim --listen HOST:PORT [--state-dir DIR] [--log-level LEVEL]\n"
+    fprintf(f, "usage: miaw-sim --listen HOST:PORT [--state-dir DIR] [--media-listen HOST:PORT] [--log-level LEVEL]\n"
                "  A local WhatsApp server for tests: WebSocket /ws/chat, control API /sim (see sim/README.md).\n"
-               "  PORT 0 picks a free port; the chosen one is printed.\n");
+               "  PORT 0 picks a free port; the chosen one is printed. The HTTPS media host listens on\n"
+               "  --media-listen (default: the main port + 1 when free, else any free port).\n");
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -87,11 +90,12 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, char *host, 
 
 int main(int argc, char **argv)
 {
-    const char *listen_s = NULL, *dir = NULL;
+    const char *listen_s = NULL, *dir = NULL, *media_s = NULL;
     const char *ll = getenv("LOG_LEVEL");
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--listen") && i + 1 < argc) listen_s = argv[++i];
         else if (!strcmp(argv[i], "--state-dir") && i + 1 < argc) dir = argv[++i];
+        else if (!strcmp(argv[i], "--media-listen") && i + 1 < argc) media_s = argv[++i];
         else if (!strcmp(argv[i], "--log-level") && i + 1 < argc) ll = argv[++i];
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
@@ -141,13 +145,19 @@ int main(int argc, char **argv)
     uv_tcp_getsockname(&g_listener, (struct sockaddr *)&bound, &blen);
     int port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                  : ((struct sockaddr_in *)&bound)->sin_port);
+    if (miaw_sim_media_open(&g_sim, err, sizeof err) ||
+        miaw_sim_media_tls_start(&g_sim, &loop, media_s, host, port, err, sizeof err)) {
+        fprintf(stderr, "miaw-sim: %s\n", err);
+        return 1;
+    }
     char hex[65], b64[48];
     miaw_sim_hex(g_sim.root.pub, 32, hex);
     miaw_sim_b64_encode(g_sim.root.pub, 32, b64, sizeof b64);
     /* one machine-readable line on stdout for harnesses, then logs on stderr */
     printf("{\"event\":\"listening\",\"host\":\"%s\",\"port\":%d,\"ws\":\"ws://%s%s%s:%d/ws/chat\","
-           "\"rootPublicKeyHex\":\"%s\",\"rootPublicKeyBase64\":\"%s\"}\n",
-           host, port, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port, hex, b64);
+           "\"rootPublicKeyHex\":\"%s\",\"rootPublicKeyBase64\":\"%s\",\"mediaHost\":\"%s\"}\n",
+           host, port, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port, hex, b64,
+           miaw_sim_media_host());
     fflush(stdout);
     MIAW_INFO("sim", "miaw-sim on %s port %d, %s state, root key %s", host, port, dir ? "persistent" : "in-memory", hex);
 
@@ -159,6 +169,7 @@ int main(int argc, char **argv)
     uv_run(&loop, UV_RUN_DEFAULT);
     miaw_sim_state_save(&g_sim);
     miaw_sim_phones_close(&g_sim);
+    miaw_sim_media_close();
     miaw_sim_state_close(&g_sim);
     return 0;
 }

@@ -15,6 +15,7 @@
 #include "directory.h"
 #include "phone_group.h"
 #include "phone_retry.h"
+#include "phone_media.h"
 #include "log.h"
 #include "miaw/plugin.h"
 #include "route.h"
@@ -218,6 +219,7 @@ static void on_message(miaw_sim *sim, miaw_sim_account *a, const miaw_node *n)
     if (rc) json_object_set_new(e, "error", json_string(miaw_sig_strerror(rc)));
     else if (text) json_object_set_new(e, "text", json_string(text));
     else json_object_set_new(e, "text", json_null());
+    if (!rc) miaw_sim_phone_media_describe(body, e); /* images, documents…: fetched and checked */
     json_array_append_new(box(&a->inbox), e);
     if (m) miaw__wa__message__free_unpacked(m, NULL);
     MIAW_INFO("sim", "phone %s: message %s from %s %s", a->phone, id, fdev, rc ? miaw_sig_strerror(rc) : "decrypted");
@@ -321,36 +323,49 @@ static uint8_t *padded(const Miaw__Wa__Message *m, size_t *len)
 int miaw_sim_phone_send_text(miaw_sim *sim, miaw_sim_account *a, const char *to, const char *text, char *id,
                              size_t cap, const char **why)
 {
+    Miaw__Wa__Message msg = MIAW__WA__MESSAGE__INIT;
+    msg.conversation = (char *)text;
+    return miaw_sim_phone_send_message(sim, a, to, &msg, "text", NULL, json_pack("{s:s}", "text", text), id, cap, why);
+}
+
+int miaw_sim_phone_send_message(miaw_sim *sim, miaw_sim_account *a, const char *to, const Miaw__Wa__Message *m,
+                                const char *stanza_type, const char *mediatype, json_t *record, char *id, size_t cap,
+                                const char **why)
+{
     miaw_sim_addr ad;
     miaw_sim_account *b = miaw_sim_phone_valid(to) ? miaw_sim_account_find(sim, to) : NULL;
     if (!b && miaw_sim_resolve_str(sim, to, &ad) != MIAW_E_INVAL) b = ad.account;
     if (!b) {
+        json_decref(record);
         *why = "no account with this phone number or JID";
         return MIAW_E_NOTFOUND;
     }
     int rc = miaw_sim_phone_open(sim, a);
     if (rc) {
+        json_decref(record);
         *why = "the phone's Signal store is not available";
         return rc;
     }
     uint8_t rnd[9];
     char hex[19];
-    if (miaw_random(rnd, sizeof rnd)) return MIAW_E_INTERNAL;
+    if (miaw_random(rnd, sizeof rnd)) {
+        json_decref(record);
+        return MIAW_E_INTERNAL;
+    }
     for (size_t i = 0; i < sizeof rnd; i++) snprintf(hex + 2 * i, 3, "%02X", rnd[i]);
     snprintf(id, cap, "3EB0%s", hex);
     char dest[64];
     miaw_sim_device_jid(b, 0, 0, dest, sizeof dest);
-    Miaw__Wa__Message msg = MIAW__WA__MESSAGE__INIT, dsm = MIAW__WA__MESSAGE__INIT;
+    Miaw__Wa__Message dsm = MIAW__WA__MESSAGE__INIT;
     Miaw__Wa__Message__DeviceSentMessage ds = MIAW__WA__MESSAGE__DEVICE_SENT_MESSAGE__INIT;
-    msg.conversation = (char *)text;
     ds.destinationjid = dest;
-    ds.message = &msg;
+    ds.message = (Miaw__Wa__Message *)m;
     dsm.devicesentmessage = &ds;
     size_t pl, dl;
-    uint8_t *p = padded(&msg, &pl), *dp = padded(&dsm, &dl);
+    uint8_t *p = padded(m, &pl), *dp = padded(&dsm, &dl);
     char tojid[80];
     miaw_sim_jid_attr(b, 0, 0, tojid, sizeof tojid);
-    miaw_node *st = miaw_node_newv("message", "id", id, "to", tojid, "type", "text", NULL);
+    miaw_node *st = miaw_node_newv("message", "id", id, "to", tojid, "type", stanza_type, NULL);
     miaw_node *parts = st ? miaw_node_add(st, "participants") : NULL;
     unsigned sent = 0, failed = 0;
     if (!p || !dp || !parts) rc = MIAW_E_NOMEM;
@@ -364,19 +379,27 @@ int miaw_sim_phone_send_text(miaw_sim *sim, miaw_sim_account *a, const char *to,
         encrypt_to(sim, a, a, a->devices[i].id, dp, dl, parts) ? failed++ : sent++;
     free(p);
     free(dp);
+    for (miaw_node *t = parts ? miaw_node_child(parts, "to") : NULL; t && mediatype; t = miaw_node_next(parts, t, "to"))
+        miaw_node_set_attr(miaw_node_child(t, "enc"), "mediatype", mediatype); /* as clients mark media */
     if (!rc && !sent) {
         rc = MIAW_E_NOTFOUND;
         *why = "no device of the recipient could be reached";
     }
     if (!rc) {
         miaw_sim_route_message(sim, a, 0, st);
-        json_array_append_new(box(&a->outbox), json_pack("{s:s,s:s,s:s,s:I,s:[]}", "id", id, "to", dest, "text", text,
-                                                         "timestamp", (json_int_t)miaw_sim_now(), "receipts"));
+        json_t *rec = record ? record : json_object();
+        record = NULL;
+        json_object_set_new(rec, "id", json_string(id));
+        json_object_set_new(rec, "to", json_string(dest));
+        json_object_set_new(rec, "timestamp", json_integer((json_int_t)miaw_sim_now()));
+        json_object_set_new(rec, "receipts", json_array());
+        json_array_append_new(box(&a->outbox), rec);
         miaw_sim_state_save(sim);
         MIAW_INFO("sim", "phone %s: message %s to %s (%u devices, %u failed)", a->phone, id, dest, sent, failed);
     } else if (!*why) {
         *why = "encryption failed";
     }
+    json_decref(record);
     miaw_node_free(st);
     return rc;
 }

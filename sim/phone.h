@@ -33,6 +33,16 @@ int miaw_sim_phone_on_stanza(miaw_sim *sim, miaw_sim_account *a, const miaw_node
 int miaw_sim_phone_send_text(miaw_sim *sim, miaw_sim_account *a, const char *to, const char *text,
                              char *id, size_t cap, const char **why);
 
+/* The phone sends Message m (borrowed) to `to` like send_text does: every device of the
+ * recipient, a deviceSentMessage copy for its own companions; stanza_type is the
+ * <message type> ("text", "media"), mediatype (or NULL) the <enc mediatype>. record
+ * (stolen, may be NULL) is what the outbox keeps: id, to, timestamp and receipts are
+ * added. Same results as send_text. */
+struct Miaw__Wa__Message;
+int miaw_sim_phone_send_message(miaw_sim *sim, miaw_sim_account *a, const char *to, const struct Miaw__Wa__Message *m,
+                                const char *stanza_type, const char *mediatype, json_t *record, char *id, size_t cap,
+                                const char **why);
+
 /* {"messages":[received…],"sent":[… with receipts]} (new reference). */
 json_t *miaw_sim_phone_messages_json(miaw_sim_account *a);
 #endif

@@ -17,6 +17,7 @@
 #include "directory.h"
 #include "group.h"
 #include "linkcode.h"
+#include "media.h"
 #include "pair.h"
 #include "queue.h"
 #include "route.h"
@@ -326,6 +327,7 @@ static void on_iq(miaw_sim_conn *c, const miaw_node *iq)
     if (xmlns && !strcmp(xmlns, "md") && miaw_sim_linkcode_on_iq(c, iq)) return;
     if (xmlns && !strcmp(xmlns, "md") && !strcmp(type, "set") && on_remove_companion(c, iq)) return;
     if (xmlns && !strcmp(xmlns, "w:g2") && miaw_sim_group_on_iq(c, iq)) return;
+    if (xmlns && !strcmp(xmlns, "w:m") && miaw_sim_media_on_iq(c, iq)) return;
     if (xmlns && on_settings(c, iq, xmlns, type)) return;
     /* the generic answer: an empty result (an error child is fatal for some clients) */
     miaw_node *first = miaw_node_child_at(iq, 0);

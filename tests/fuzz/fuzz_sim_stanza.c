@@ -2,8 +2,9 @@
  * logged-in companion: any decoded binary node goes through the session dispatcher, so
  * usync queries, pre-key fetches and uploads, messages (fan-out to the other device and
  * to both simulated phones, which try to decrypt), receipts, acks, presence, chat state,
- * logout IQs and groups (w:g2 IQs, group messages with SKDM and skmsg decrypted by the
- * phones, group receipts and chat states) all see arbitrary input. The network is
+ * logout IQs, groups (w:g2 IQs, group messages with SKDM and skmsg decrypted by the
+ * phones, group receipts and chat states) and media_conn all see arbitrary input (what
+ * a phone does with a decrypted media message is fuzz_sim_media.c's). The network is
  * fixed: accounts A and B, each with a phone (Signal store in memory) and one
  * companion; the companion of A is the fuzzed connection, B's companion another live
  * connection; group 120363000000000001 (A creator, B member) is made afresh for every
@@ -40,6 +41,9 @@
 #include "sim/group_iq.c"
 #include "sim/group_route.c"
 #include "sim/phone_group.c"
+#include "sim/phone_retry.c"
+#include "sim/media.c"
+#include "sim/phone_media.c"
 
 /* ------------------------------------------------------------------ conn.c stubs */
 int miaw_sim_conn_send(miaw_sim_conn *c, const miaw_node *n)
@@ -108,6 +112,9 @@ static void setup(void)
         abort();
     miaw_sim_phone_open(&g_sim, g_acc_a);
     miaw_sim_phone_open(&g_sim, g_acc_b);
+    /* media_conn is answered with a host; media messages look blobs up in the store */
+    if (miaw_sim_media_open(&g_sim, err, sizeof err)) abort();
+    miaw_sim_media_set_host("127.0.0.1:1");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

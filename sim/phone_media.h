@@ -1,0 +1,29 @@
+/* sim/phone_media.h - the simulated phones and media: a received image, video, audio,
+ * sticker or document message is fetched from the simulator's media store by its direct
+ * path (or URL), checked (fileEncSha256, the 10-byte MAC, fileSha256, fileLength) and
+ * decrypted, and described in the phone's message list; the control API's
+ * {"to","image"|"document":{"base64","mimetype","caption"[,"fileName"]}} is encrypted
+ * with a fresh media key, stored as an upload would be, and sent like text.
+ * Owns nothing beyond a call (blobs belong to media.c, records to the phone's inbox and
+ * outbox). Loop thread only. */
+#ifndef MIAW_SIM_PHONE_MEDIA_H
+#define MIAW_SIM_PHONE_MEDIA_H
+#include <h2o.h>
+#include <jansson.h>
+
+#include "sim.h"
+#include "wa_message.pb-c.h"
+
+#define MIAW_SIM_PHONE_MEDIA_MAX (768u << 10) /* decoded bytes a control request may send */
+
+/* m (a decrypted Message, DSM already unwrapped) carries media: add "type" (image,
+ * video, audio, sticker, document), "mimetype", "caption", "fileName", "fileSha256"
+ * (base64, as the message claims), "fileLength", "mediaSha256" (base64 SHA-256 of what
+ * decrypted) and "mediaOk" (true when fetched, hashes, MAC and length all check; else
+ * false with "mediaError") to the record e. 1 when m was a media message, else 0. */
+int miaw_sim_phone_media_describe(const Miaw__Wa__Message *m, json_t *e);
+
+/* POST /sim/accounts/{phone}/messages with an "image" or "document" object (b borrowed):
+ * validates, sends, answers req (201 {"id"}, 400, 404, 500). */
+void miaw_sim_phone_media_post(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a, json_t *b);
+#endif
