@@ -5,11 +5,14 @@
 // local receiver, Baileys' through messages.upsert); a quoted reply sent by miaw
 // (quotedMessageId) is a reply in Baileys (contextInfo.stanzaId, participant,
 // quotedMessage) and a Baileys reply quoting miaw's message reaches the webhook with the
-// quote. Everything started here is stopped at the end.
+// quote. Retry receipts both ways: Baileys loses its session with miaw's device and miaw
+// resends on a new one; miaw loses its sessions and Baileys resends (webhook once).
+// Everything started here is stopped at the end.
 // Env: MIAW_BUILD_DIR (default build), MIAW_SIM_LOG=1 (simulator log),
 // MIAW_BAILEYS_LOG=1 (Baileys log), MIAW_LOG=1 (miaw's log on failure).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { startSim, pairBaileys, until, textOf, tmpDir, sleep } from './sim_helpers.mjs'
@@ -44,13 +47,11 @@ test('a miaw instance and a Baileys client exchange text and replies through mia
   // miaw on account A: connect, scan its QR with A's phone, wait for pre-keys
   const dataDir = path.join(tmp, 'miaw')
   fs.mkdirSync(dataDir)
-  ctx.srv = await startServer({
-    dataDir,
-    env: {
-      WA_WS_URL: sim.info.ws, WA_ROOT_KEY: sim.info.rootPublicKeyHex, MIAW_WA_PREKEYS: '40',
-      MIAW_WA_BACKOFF_MIN_MS: '100', MIAW_WA_BACKOFF_MAX_MS: '400', MIAW_WEBHOOK_URL: rcv.url
-    }
-  })
+  const miawEnv = {
+    WA_WS_URL: sim.info.ws, WA_ROOT_KEY: sim.info.rootPublicKeyHex, MIAW_WA_PREKEYS: '40',
+    MIAW_WA_BACKOFF_MIN_MS: '100', MIAW_WA_BACKOFF_MAX_MS: '400', MIAW_WEBHOOK_URL: rcv.url
+  }
+  ctx.srv = await startServer({ dataDir, env: miawEnv })
   const srv = ctx.srv
   const status = async () => (await srv.api('GET', '/api/v1/instances/bot/status')).json.data.status
   assert.equal((await srv.api('POST', '/api/v1/instances', { instanceId: 'bot' })).status, 201)
@@ -68,7 +69,16 @@ test('a miaw instance and a Baileys client exchange text and replies through mia
   }, { what: 'miaw uploaded its pre-keys', timeoutMs: 10000 })
 
   // Baileys on account B
-  const b = await pairBaileys(sim, B, path.join(tmp, 'baileys'))
+  // Baileys finds a message to resend after a retry receipt only in getMessage: its
+  // recent-message cache is keyed by the chat, the receipt comes from the device
+  const sentByB = new Map()
+  const getMessage = async (key) => sentByB.get(key.id)
+  const b = await pairBaileys(sim, B, path.join(tmp, 'baileys'), { getMessage })
+  const bSend = async (text, opts) => {
+    const m = await b.sock.sendMessage(jidOf(A), { text }, opts)
+    sentByB.set(m.key.id, m.message)
+    return m
+  }
   ctx.socks.push(b)
 
   // 1. miaw -> Baileys: Baileys decrypts it (a pkmsg: first contact)
@@ -89,7 +99,7 @@ test('a miaw instance and a Baileys client exchange text and replies through mia
   assert.equal(textOf(up2), 'and a second one')
 
   // 2. Baileys -> miaw: the message webhook carries the decrypted text
-  const s1 = await b.sock.sendMessage(jidOf(A), { text: 'hi miaw, Baileys here' })
+  const s1 = await bSend('hi miaw, Baileys here')
   await rcv.waitFor(() => events(rcv, 'message').some((e) => e.data.id === s1.key.id), 15000, 'message webhook for Baileys\' text').catch(failLog)
   const ev1 = events(rcv, 'message').find((e) => e.data.id === s1.key.id)
   assert.equal(ev1.instanceId, 'bot')
@@ -112,7 +122,7 @@ test('a miaw instance and a Baileys client exchange text and replies through mia
   assert.equal(ci.quotedMessage?.conversation ?? ci.quotedMessage?.extendedTextMessage?.text, 'hi miaw, Baileys here')
 
   // 4. Baileys replies quoting miaw's first message: the webhook names the quote
-  const s2 = await b.sock.sendMessage(jidOf(A), { text: 'quoting you back' }, { quoted: up1 })
+  const s2 = await bSend('quoting you back', { quoted: up1 })
   await rcv.waitFor(() => events(rcv, 'message').some((e) => e.data.id === s2.key.id), 15000, 'message webhook for Baileys\' reply').catch(failLog)
   const ev2 = events(rcv, 'message').find((e) => e.data.id === s2.key.id)
   assert.equal(ev2.data.text, 'quoting you back')
@@ -123,8 +133,36 @@ test('a miaw instance and a Baileys client exchange text and replies through mia
   await until(async () => (await sim.api('GET', `/sim/accounts/${B}/messages`)).body.messages.some((m) => m.id === s2.key.id && m.fromMe), 'B\'s phone got the DSM of Baileys\' reply')
   await sleep(300)
   assert.equal(events(rcv, 'message').length, 2, 'one message event per received message')
+
+  // 5. retry receipts, Baileys asking: Baileys loses its session with miaw's device, so
+  // miaw's next message (a msg) cannot be read; Baileys sends a retry receipt, miaw
+  // rebuilds the session from a fresh bundle and resends to that one device
+  const miawLid = scan.body.lid.replace(/:(\d+)@lid$/, '_1.$1') // <lid>_1.<device>
+  const sessionFile = path.join(tmp, 'baileys', `session-${miawLid}.json`)
+  assert.ok(fs.existsSync(sessionFile), `Baileys keeps its session in ${sessionFile}: ${fs.readdirSync(path.join(tmp, 'baileys')).filter((f) => f.startsWith('session-')).join(' ')}`)
+  fs.rmSync(sessionFile)
+  const m5 = await send({ to: B, text: 'after you forgot me' })
+  const up5 = await until(() => b.upserts.find((m) => m.key.id === m5 && textOf(m) === 'after you forgot me'), 'Baileys read miaw\'s resend', 20000).catch(failLog)
+  assert.equal(up5.key.fromMe, false)
+  assert.match(srv.logs(), new RegExp(`resent ${m5} to ${B}:\\d+@`))
+
+  // 6. retry receipts, miaw asking: miaw loses its sessions (stopped, its store edited,
+  // started again); Baileys' next message cannot be read, miaw's retry receipt makes
+  // Baileys resend it and the webhook gets it once
+  await srv.stop()
+  execFileSync('sqlite3', [path.join(dataDir, 'miaw.db'), "DELETE FROM sig_sessions WHERE owner='bot'"])
+  ctx.srv = await startServer({ dataDir, env: miawEnv })
+  await waitFor(async () => (await ctx.srv.api('GET', '/api/v1/instances/bot/status')).json.data.status === 'connected', { what: 'miaw back', timeoutMs: 15000 })
+  const s6 = await bSend('can you still read me?')
+  await rcv.waitFor(() => events(rcv, 'error').some((e) => e.data.messageId === s6.key.id), 15000, 'error event for the unreadable message')
+  await rcv.waitFor(() => events(rcv, 'message').some((e) => e.data.id === s6.key.id), 20000, 'message webhook after Baileys\' resend')
+    .catch((e) => { if (process.env.MIAW_LOG) console.error(ctx.srv.logs()); throw e })
+  assert.equal(events(rcv, 'message').find((e) => e.data.id === s6.key.id).data.text, 'can you still read me?')
+  await sleep(300)
+  assert.equal(events(rcv, 'message').filter((e) => e.data.id === s6.key.id).length, 1, 'the resent message once')
+
   await until(async () => (await sim.api('GET', '/sim/state')).body.queued === 0, 'queues drained')
 
   // no sanitizer report from miaw so far (with an ASan+UBSan build)
-  assert.doesNotMatch(srv.logs(), /Sanitizer|runtime error/)
+  assert.doesNotMatch(srv.logs() + ctx.srv.logs(), /Sanitizer|runtime error/)
 })

@@ -63,8 +63,9 @@ export async function until (fn, what, ms = 15000, every = 100) {
   }
 }
 
-// one Baileys socket; events collected so a test can wait for them afterwards
-export function connect (url, auth, saveCreds) {
+// one Baileys socket; events collected so a test can wait for them afterwards; `extra`
+// adds or overrides socket options (e.g. getMessage)
+export function connect (url, auth, saveCreds, extra = {}) {
   const sock = makeWASocket({
     auth,
     waWebSocketUrl: url,
@@ -75,7 +76,8 @@ export function connect (url, auth, saveCreds) {
     markOnlineOnConnect: true,
     // the simulated phone sends no history sync: without this Baileys holds its events
     // back for 20 s waiting for one after the first login
-    shouldSyncHistoryMessage: () => false
+    shouldSyncHistoryMessage: () => false,
+    ...extra
   })
   sock.ev.on('creds.update', saveCreds)
   const upserts = []
@@ -96,23 +98,23 @@ export const textOf = (m) => m?.message?.conversation ?? m?.message?.extendedTex
 
 // pair a new Baileys device to account `phone` by QR and log it in; returns the open
 // connection and its auth state
-export async function pairBaileys (sim, phone, authDir) {
+export async function pairBaileys (sim, phone, authDir, extra = {}) {
   const cert = await sim.api('GET', '/sim/cert')
   WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(cert.body.rootPublicKeyHex, 'hex')
   const { state, saveCreds } = await useMultiFileAuthState(authDir)
-  const first = connect(sim.url, state, saveCreds)
+  const first = connect(sim.url, state, saveCreds, extra)
   const closed = first.waitFor((u) => u.connection === 'close', 'close with 515', 40000)
   const { qr } = await first.waitFor((u) => !!u.qr, 'QR from pair-device')
   const scan = await sim.api('POST', `/sim/accounts/${phone}/scan`, { qr })
   assert.equal(scan.status, 200, JSON.stringify(scan.body))
   await closed
-  const conn = await login(sim, state, saveCreds)
+  const conn = await login(sim, state, saveCreds, extra)
   return { ...conn, state, saveCreds, deviceJid: scan.body.deviceJid }
 }
 
 // a new socket with stored credentials, waited until open
-export async function login (sim, state, saveCreds) {
-  const c = connect(sim.url, state, saveCreds)
+export async function login (sim, state, saveCreds, extra = {}) {
+  const c = connect(sim.url, state, saveCreds, extra)
   await c.waitFor((u) => u.connection === 'open', 'open after login', 20000)
   return c
 }
