@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 struct miaw_http {
     uv_loop_t *loop;
@@ -34,9 +35,18 @@ struct miaw_http {
     SSL_CTX *ssl;
     uint64_t requests;
     int ctx_ready;
+    struct conn_node *conns; /* open connections, for a draining shutdown */
+    size_t nconns;
 };
 
 typedef struct { h2o_handler_t super; miaw_http *http; } handler_t;
+
+/* one accepted connection; tcp first so h2o's close callback can hand it back to us */
+typedef struct conn_node {
+    uv_tcp_t tcp;
+    miaw_http *http;
+    struct conn_node *prev, *next;
+} conn_node;
 
 struct miaw_req {
     h2o_req_t *h2o;          /* NULL once h2o freed the request */
@@ -515,20 +525,63 @@ miaw_http *miaw_http_new(uv_loop_t *loop, const miaw_config *cfg, miaw_router *r
     return h;
 }
 
+static void on_conn_closed(uv_handle_t *hd)
+{
+    conn_node *c = (conn_node *)hd;
+    miaw_http *h = c->http;
+    if (c->prev) c->prev->next = c->next;
+    else if (h) h->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    if (h) h->nconns--;
+    free(c);
+}
+
 static void on_accept(uv_stream_t *listener, int status)
 {
     miaw_http *h = listener->data;
     if (status != 0) return;
-    uv_tcp_t *conn = malloc(sizeof *conn);
-    if (!conn) return;
-    uv_tcp_init(listener->loop, conn);
-    if (uv_accept(listener, (uv_stream_t *)conn) != 0) {
-        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
+    conn_node *c = calloc(1, sizeof *c);
+    if (!c) return;
+    uv_tcp_init(listener->loop, &c->tcp);
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
         return;
     }
-    uv_tcp_nodelay(conn, 1);
-    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
+    c->http = h;
+    c->next = h->conns;
+    if (h->conns) h->conns->prev = c;
+    h->conns = c;
+    h->nconns++;
+    uv_tcp_nodelay(&c->tcp, 1);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_closed);
     h2o_accept(&h->accept_ctx, sock);
+}
+
+static void drain_tick(uv_timer_t *t) { (void)t; }
+
+int miaw_http_drain(miaw_http *h, uint32_t max_ms)
+{
+    miaw_http_close(h);
+    if (!h->ctx_ready) return 0;
+    h2o_context_request_shutdown(&h->ctx);
+    /* end every connection at the socket level: h2o then sees EOF and tears each one down
+     * through its own paths (aborting pending requests), so nothing is freed twice */
+    for (conn_node *c = h->conns; c; c = c->next) {
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) shutdown(fd, SHUT_RDWR);
+    }
+    uv_timer_t tick;
+    uv_timer_init(h->loop, &tick);
+    uv_timer_start(&tick, drain_tick, 20, 20);
+    uint64_t end = uv_now(h->loop) + max_ms;
+    while (h->nconns && uv_now(h->loop) < end) uv_run(h->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&tick, NULL);
+    uv_run(h->loop, UV_RUN_NOWAIT);
+    /* request_shutdown arms h2o's HTTP/2 graceful-shutdown timer; with every connection
+     * gone it has nothing left to do, and the context cannot be disposed while it is armed */
+    if (h2o_timeout_is_linked(&h->ctx.http2._graceful_shutdown_timeout))
+        h2o_timeout_unlink(&h->ctx.http2._graceful_shutdown_timeout);
+    return h->nconns ? -1 : 0;
 }
 
 static int setup_tls(miaw_http *h, char *err, size_t errlen)
@@ -590,6 +643,8 @@ void miaw_http_free(miaw_http *h)
 {
     if (!h) return;
     miaw_http_close(h);
+    /* connections still open (drain timed out) must not call back into freed memory */
+    for (conn_node *c = h->conns; c; c = c->next) c->http = NULL;
     if (h->ctx_ready) h2o_context_dispose(&h->ctx);
     h2o_config_dispose(&h->h2o_cfg);
     if (h->ssl) SSL_CTX_free(h->ssl);

@@ -28,6 +28,10 @@ miaw_http *miaw_http_new(uv_loop_t *loop, const miaw_config *cfg, miaw_router *r
 int miaw_http_listen(miaw_http *h, int *port_out, char *err, size_t errlen);
 /* stop accepting; in-flight requests finish or are aborted at free */
 void miaw_http_close(miaw_http *h);
+/* graceful stop: stop accepting, ask h2o to shut down, end every open connection and run
+ * the loop until they are all gone (pending async requests get on_abort) or max_ms pass.
+ * 0 when every connection closed, -1 on timeout. */
+int miaw_http_drain(miaw_http *h, uint32_t max_ms);
 void miaw_http_free(miaw_http *h);
 uint64_t miaw_http_requests(const miaw_http *h);
 

@@ -210,6 +210,9 @@ int miaw_server_run(miaw_config *cfg)
     uv_run(s.loop, UV_RUN_DEFAULT);
     rc = 0;
 out:
+    /* first the clients: open connections end and pending requests are aborted while the
+     * plugins that own them are still loaded */
+    if (s.http && miaw_http_drain(s.http, 2000) != 0) MIAW_WARN("server", "connections still open after 2 s");
     miaw_plugin_host_free(s.plugins);
     s.plugins = NULL;
     miaw_engine_free(s.engine); /* protocol engine; its handles close in the runs below */

@@ -85,3 +85,26 @@ test('an h2 client that resets its stream before an async answer does not hurt t
     assert.equal((await s.api('GET', '/health', undefined, { noauth: true })).status, 200);
   } finally { await s.stop(); }
 });
+
+test('SIGTERM with keep-alive, h2 and pending async requests open exits cleanly (code 0)', async () => {
+  const dir = tempDir('miaw-plugins-');
+  copyFileSync(join(BUILD, 'example-plugins', 'hello.so'), join(dir, 'hello.so'));
+  const s = await startServer({ config: `plugins:\n  dir: ${dir}\n  enabled: [hello]\n`, pluginDir: dir });
+  const { Agent, request } = await import('node:http');
+  const agent = new Agent({ keepAlive: true });
+  await new Promise((res) => request({ host: '127.0.0.1', port: s.port, path: '/health', agent }, (r) => { r.resume(); r.on('end', res); }).end());
+  const c = connect(s.url);
+  c.on('error', () => {});
+  const st = c.request({ ':method': 'POST', ':path': '/api/v1/hello/later', authorization: `Bearer ${s.apiKey}`, 'content-type': 'application/json' });
+  st.on('error', () => {});
+  st.end(JSON.stringify({ name: 'x', delayMs: 900 }));
+  await waitFor(() => /plugin:hello\] ready/.test(s.logs()), { what: 'plugin ready' });
+  await sleep(100);
+  s.proc.kill('SIGTERM');
+  const r = await s.exited;
+  agent.destroy();
+  c.destroy();
+  assert.equal(r.code, 0, s.logs());
+  assert.doesNotMatch(s.logs(), /Assertion|AddressSanitizer|LeakSanitizer|runtime error/);
+  await s.stop();
+});
