@@ -361,8 +361,8 @@ async function main() {
     }
     say();
     say('end-to-end text messages/s (REST call / sendMessage -> encrypted -> miaw-sim -> decrypted by the recipient\'s simulated phone);');
-    say('CPU s: CPU time of miaw serve / of the Baileys process during the run; sim CPU s: of miaw-sim');
-    say(`${'senders'.padStart(7)} ${'target'.padEnd(8)} ${'messages'.padStart(8)} ${'in flight'.padStart(9)} ${'seconds'.padStart(8)} ${'msg/s'.padStart(8)} ${'CPU s'.padStart(6)} ${'sim CPU s'.padStart(9)}`);
+    say('CPU s: CPU time of miaw serve / of the Baileys process during the run (CPU ms/msg: the same per message); sim CPU s: of miaw-sim');
+    say(`${'senders'.padStart(7)} ${'target'.padEnd(8)} ${'messages'.padStart(8)} ${'in flight'.padStart(9)} ${'seconds'.padStart(8)} ${'msg/s'.padStart(8)} ${'CPU s'.padStart(6)} ${'sim CPU s'.padStart(9)} ${'CPU ms/msg'.padStart(10)}`);
     const med = (a) => { const s = [...a].sort((x, y) => x - y); return s.length ? s[(s.length - 1) >> 1] : NaN; };
     for (const k of SIZES) {
       const mine = (side) => runs.filter((r) => r.k === k && r.side === side);
@@ -370,7 +370,7 @@ async function main() {
         const rs = mine(side);
         const r = rs.sort((a, b) => a.rate - b.rate)[(rs.length - 1) >> 1];
         const label = side === 'miaw' ? 'miaw' : 'Baileys';
-        say(`${String(k).padStart(7)} ${label.padEnd(8)} ${String(r.total).padStart(8)} ${String(r.inflight).padStart(9)} ${(r.ms / 1000).toFixed(2).padStart(8)} ${r.complete ? r.rate.toFixed(1).padStart(8) : `${r.done}/${r.total} only`.padStart(8)} ${r.cpu.client.toFixed(2).padStart(6)} ${r.cpu.sim.toFixed(2).padStart(9)}`);
+        say(`${String(k).padStart(7)} ${label.padEnd(8)} ${String(r.total).padStart(8)} ${String(r.inflight).padStart(9)} ${(r.ms / 1000).toFixed(2).padStart(8)} ${r.complete ? r.rate.toFixed(1).padStart(8) : `${r.done}/${r.total} only`.padStart(8)} ${r.cpu.client.toFixed(2).padStart(6)} ${r.cpu.sim.toFixed(2).padStart(9)} ${(r.cpu.client * 1000 / r.total).toFixed(2).padStart(10)}`);
       }
       const ratios = [];
       for (let round = 1; round <= ROUNDS; round++) {
@@ -391,4 +391,17 @@ async function main() {
   return failed ? 1 : 0;
 }
 
-main().then((code) => process.exit(code), (e) => { console.error('bench/messages failed:', e?.stack || e); cleanupSync(); process.exit(1); });
+// on failure: how each child ended and the end of the logs, before the temp dir goes
+function postMortem() {
+  for (const c of children) {
+    if (c.exitCode !== null || c.signalCode !== null) console.error(`[bench/messages] ${c.spawnfile} ${c.spawnargs.slice(1, 2).join(' ')} exited: code ${c.exitCode}, signal ${c.signalCode}`);
+  }
+  for (const f of ['miaw.log', 'sim.log']) {
+    try {
+      const lines = readFileSync(join(tmp, f), 'utf8').trimEnd().split('\n').slice(-15);
+      console.error(`[bench/messages] last lines of ${f}:\n  ${lines.join('\n  ')}`);
+    } catch { /* no such log */ }
+  }
+}
+
+main().then((code) => process.exit(code), (e) => { console.error('bench/messages failed:', e?.stack || e); postMortem(); cleanupSync(); process.exit(1); });
