@@ -12,6 +12,7 @@ import { spawn, fork } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { mkdtempSync, readFileSync, rmSync, openSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { request as httpRequest, Agent } from 'node:http';
 import { tmpdir, loadavg, cpus } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -102,6 +103,22 @@ async function startSim() {
   return { proc, info, api: (m, p, b) => json(m, base + p, b) };
 }
 
+// the timed sends go through node:http with keep-alive (lighter on the driver's CPU than fetch)
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+function post(port, path, key, body) {
+  return new Promise((res) => {
+    const data = Buffer.from(JSON.stringify(body));
+    const req = httpRequest({ host: '127.0.0.1', port, path, method: 'POST', agent,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': data.length } }, (r) => {
+      const chunks = [];
+      r.on('data', (c) => chunks.push(c));
+      r.on('end', () => res({ status: r.statusCode, text: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', (e) => res({ status: 0, text: String(e) }));
+    req.end(data);
+  });
+}
+
 async function startMiaw(sim) {
   const port = await freePort();
   const key = 'bench-' + Math.random().toString(36).slice(2);
@@ -124,7 +141,11 @@ async function startMiaw(sim) {
     if (Date.now() > end) throw new Error('miaw did not answer /health within 15 s');
     await sleep(100);
   }
-  return { proc, api: (m, p, b) => json(m, base + '/api/v1' + p, b, { authorization: `Bearer ${key}` }) };
+  return {
+    proc,
+    api: (m, p, b) => json(m, base + '/api/v1' + p, b, { authorization: `Bearer ${key}` }),
+    post: (p, b) => post(port, '/api/v1' + p, key, b),
+  };
 }
 
 function startBaileys(sim) {
@@ -244,7 +265,7 @@ async function sendMiaw(srv, jobs, inflight) {
     await Promise.all(Array.from({ length: Math.min(inflight, j.texts.length) }, async () => {
       while (next < j.texts.length) {
         const text = j.texts[next++];
-        const r = await srv.api('POST', `/instances/m${j.idx}/messages/text`, { to: j.to, text }).catch((e) => ({ status: 0, text: String(e) }));
+        const r = await srv.post(`/instances/m${j.idx}/messages/text`, { to: j.to, text });
         if (r.status !== 200) { errors++; firstError ??= `${r.status} ${r.text}`; }
       }
     }));
@@ -256,13 +277,14 @@ async function timedRun(side, k, round, srv, peer, sim) {
   const { jobs, inflight, total } = plan(side === 'miaw' ? 'm' : 'b', k, round, side === 'miaw' ? 2 : 4);
   const peers = jobs.map((j) => ({ phone: j.to, tag: j.tag, expected: j.texts.length }));
   const client = side === 'miaw' ? srv.proc.pid : peer.proc.pid;
-  const c0 = cpuS(client), s0 = cpuS(sim.proc.pid);
+  const c0 = cpuS(client), s0 = cpuS(sim.proc.pid), d0 = process.cpuUsage();
   const t0 = now();
   const sending = side === 'miaw' ? sendMiaw(srv, jobs, inflight) : peer.call('send', { jobs, inflight });
   const deadline = t0 + RUN_TIMEOUT_S * 1000;
   const seen = await waitDecrypted(sim, peers, deadline);
   const ms = now() - t0;
-  const cpu = { client: cpuS(client) - c0, sim: cpuS(sim.proc.pid) - s0 };
+  const d = process.cpuUsage(d0);
+  const cpu = { client: cpuS(client) - c0, sim: cpuS(sim.proc.pid) - s0, driver: (d.user + d.system) / 1e6 };
   const s = await sending;
   return { side, k, round, total, inflight: inflight * k, ms, cpu, rate: seen.complete ? total / (ms / 1000) : 0, ...seen, sendErrors: s.errors, firstError: s.firstError };
 }
@@ -361,8 +383,9 @@ async function main() {
     }
     say();
     say('end-to-end text messages/s (REST call / sendMessage -> encrypted -> miaw-sim -> decrypted by the recipient\'s simulated phone);');
-    say('CPU s: CPU time of miaw serve / of the Baileys process during the run (CPU ms/msg: the same per message); sim CPU s: of miaw-sim');
-    say(`${'senders'.padStart(7)} ${'target'.padEnd(8)} ${'messages'.padStart(8)} ${'in flight'.padStart(9)} ${'seconds'.padStart(8)} ${'msg/s'.padStart(8)} ${'CPU s'.padStart(6)} ${'sim CPU s'.padStart(9)} ${'CPU ms/msg'.padStart(10)}`);
+    say('CPU s: CPU time of miaw serve / of the Baileys process during the run (CPU ms/msg: the same per message); sim CPU s: of miaw-sim;');
+    say('driver CPU s: of this script (HTTP calls to miaw, or commands to the Baileys process, and polling the phones)');
+    say(`${'senders'.padStart(7)} ${'target'.padEnd(8)} ${'messages'.padStart(8)} ${'in flight'.padStart(9)} ${'seconds'.padStart(8)} ${'msg/s'.padStart(8)} ${'CPU s'.padStart(6)} ${'sim CPU s'.padStart(9)} ${'CPU ms/msg'.padStart(10)} ${'driver CPU s'.padStart(12)}`);
     const med = (a) => { const s = [...a].sort((x, y) => x - y); return s.length ? s[(s.length - 1) >> 1] : NaN; };
     for (const k of SIZES) {
       const mine = (side) => runs.filter((r) => r.k === k && r.side === side);
@@ -370,7 +393,7 @@ async function main() {
         const rs = mine(side);
         const r = rs.sort((a, b) => a.rate - b.rate)[(rs.length - 1) >> 1];
         const label = side === 'miaw' ? 'miaw' : 'Baileys';
-        say(`${String(k).padStart(7)} ${label.padEnd(8)} ${String(r.total).padStart(8)} ${String(r.inflight).padStart(9)} ${(r.ms / 1000).toFixed(2).padStart(8)} ${r.complete ? r.rate.toFixed(1).padStart(8) : `${r.done}/${r.total} only`.padStart(8)} ${r.cpu.client.toFixed(2).padStart(6)} ${r.cpu.sim.toFixed(2).padStart(9)} ${(r.cpu.client * 1000 / r.total).toFixed(2).padStart(10)}`);
+        say(`${String(k).padStart(7)} ${label.padEnd(8)} ${String(r.total).padStart(8)} ${String(r.inflight).padStart(9)} ${(r.ms / 1000).toFixed(2).padStart(8)} ${r.complete ? r.rate.toFixed(1).padStart(8) : `${r.done}/${r.total} only`.padStart(8)} ${r.cpu.client.toFixed(2).padStart(6)} ${r.cpu.sim.toFixed(2).padStart(9)} ${(r.cpu.client * 1000 / r.total).toFixed(2).padStart(10)} ${r.cpu.driver.toFixed(2).padStart(12)}`);
       }
       const ratios = [];
       for (let round = 1; round <= ROUNDS; round++) {
@@ -382,7 +405,7 @@ async function main() {
     }
     if (ROUNDS > 1) {
       say('every run (target senders round msg/s):');
-      for (const r of runs) say(`  ${r.side} ${r.k} ${r.round} ${r.rate.toFixed(1)} (CPU ${r.cpu.client.toFixed(2)} s, sim ${r.cpu.sim.toFixed(2)} s)`);
+      for (const r of runs) say(`  ${r.side} ${r.k} ${r.round} ${r.rate.toFixed(1)} (CPU ${r.cpu.client.toFixed(2)} s, sim ${r.cpu.sim.toFixed(2)} s, driver ${r.cpu.driver.toFixed(2)} s)`);
     }
   }
   say(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
