@@ -33,11 +33,13 @@ const M = PARTS.includes('rss') ? Math.max(M_RSS, maxSize) : maxSize; // Baileys
 const IDLE_S = int('BENCH_IDLE_SECONDS', 15);
 const PAIR_CONC = int('BENCH_PAIR_CONCURRENCY', 20);
 const CONNECT_TIMEOUT_S = int('BENCH_CONNECT_TIMEOUT', 600);
-const MSGS_1 = int('BENCH_MSGS_1', 300);           // messages in the 1-sender run
+const MSGS_1 = int('BENCH_MSGS_1', 600);           // messages in the 1-sender run
 const INFLIGHT_1 = int('BENCH_INFLIGHT_1', 8);     // in flight for the single sender
-const MSGS_PER = int('BENCH_MSGS_PER_SENDER', 10); // messages per sender when there are several
+const MSGS_PER = int('BENCH_MSGS_PER_SENDER', 20); // messages per sender when there are several
 const INFLIGHT_PER = int('BENCH_INFLIGHT_PER', 1); // in flight per sender when there are several
 const ROUNDS = int('BENCH_ROUNDS', 1);
+// miaw-sim keeps the last 1000 messages per phone: a run's messages to one phone must fit
+if (Math.max(MSGS_1, MSGS_PER) > 900) throw new Error('BENCH_MSGS_1 and BENCH_MSGS_PER_SENDER must stay under 900 (miaw-sim keeps 1000 messages per phone)');
 const RUN_TIMEOUT_S = int('BENCH_RUN_TIMEOUT', 180);
 const HPS = env.MIAW_WA_HANDSHAKES_PER_SEC || '200';
 const SIM_BIN = env.BENCH_SIM_BIN || join(BUILD, 'miaw-sim');

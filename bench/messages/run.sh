@@ -13,9 +13,9 @@
 #   BENCH_BAILEYS [100]             Baileys sockets for the RSS figure
 #   BENCH_IDLE_SECONDS [15]         idle time before reading RSS
 #   BENCH_MSG_INSTANCES [1,100]     sender counts for messages/s (each sender has its own peer)
-#   BENCH_MSGS_1 [300]              messages in the single-sender run
+#   BENCH_MSGS_1 [600]              messages in the single-sender run (< 900)
 #   BENCH_INFLIGHT_1 [8]            messages in flight for the single sender
-#   BENCH_MSGS_PER_SENDER [10]      messages per sender in the multi-sender runs
+#   BENCH_MSGS_PER_SENDER [20]      messages per sender in the multi-sender runs (< 900)
 #   BENCH_INFLIGHT_PER [1]          messages in flight per sender in those runs
 #   BENCH_ROUNDS [1]                rounds (miaw and Baileys alternate; ratio = median per round)
 #   BENCH_PAIR_CONCURRENCY [20]     pairings in progress at once (each side)
