@@ -7,6 +7,7 @@
 
 int64_t miaw_now_ms(void);       /* wall clock, ms since epoch */
 uint64_t miaw_mono_ms(void);     /* monotonic ms */
+void miaw_sleep_ms(long ms);     /* blocking sleep, resumed after signals */
 /* fills out with n random bytes from the OS CSPRNG; 0 or -1 */
 int miaw_random(void *out, size_t n);
 /* writes 2*nbytes lowercase hex chars + NUL into out (cap >= 2*nbytes+1) */

@@ -192,11 +192,10 @@ static void fill_row(sqlite3_stmt *st, miaw_wh_row *r)
     r->latency_ms = sqlite3_column_int64(st, 14);
 }
 
-int miaw_wh_store_load(miaw_wh_store *s, int64_t id, miaw_wh_row *r)
+/* one row of the bound statement st into r, st reset: 1, 0 (none), -1 (error or a row
+ * without url/body) */
+static int load_row(sqlite3_stmt *st, miaw_wh_row *r)
 {
-    miaw_wh_row_clear(r);
-    sqlite3_stmt *st = s->q[Q_LOAD];
-    sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st), found = 0;
     if (rc == SQLITE_ROW) {
         fill_row(st, r);
@@ -209,22 +208,21 @@ int miaw_wh_store_load(miaw_wh_store *s, int64_t id, miaw_wh_row *r)
     return found;
 }
 
+int miaw_wh_store_load(miaw_wh_store *s, int64_t id, miaw_wh_row *r)
+{
+    miaw_wh_row_clear(r);
+    sqlite3_stmt *st = s->q[Q_LOAD];
+    sqlite3_bind_int64(st, 1, id);
+    return load_row(st, r);
+}
+
 int miaw_wh_store_head_row(miaw_wh_store *s, const char *instance, const char *url, miaw_wh_row *r)
 {
     miaw_wh_row_clear(r);
     sqlite3_stmt *st = s->q[Q_HEADROW];
     sqlite3_bind_text(st, 1, instance, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, url, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st), found = 0;
-    if (rc == SQLITE_ROW) {
-        fill_row(st, r);
-        found = r->url && r->body ? 1 : -1;
-    } else if (rc != SQLITE_DONE) {
-        found = -1;
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return found;
+    return load_row(st, r);
 }
 
 int miaw_wh_store_record(miaw_wh_store *s, const miaw_wh_row *r, int status, int attempts, int64_t next_at,

@@ -10,6 +10,7 @@
 #include "codec.h"
 #include "conn.h"
 #include "control.h"
+#include "listen_util.h"
 #include "log.h"
 #include "media.h"
 #include "media_tls.h"
@@ -47,19 +48,6 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-static void on_accept(uv_stream_t *listener, int status)
-{
-    if (status) return;
-    uv_tcp_t *conn = h2o_mem_alloc(sizeof *conn);
-    uv_tcp_init(listener->loop, conn);
-    if (uv_accept(listener, (uv_stream_t *)conn)) {
-        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
-        return;
-    }
-    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
-    h2o_accept(&g_accept, sock);
-}
-
 static void on_signal(uv_signal_t *s, int signum)
 {
     MIAW_INFO("sim", "signal %d: stopping", signum);
@@ -84,8 +72,7 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, char *host, 
     long port = strtol(colon + 1, &end, 10);
     if (!colon[1] || *end || port < 0 || port > 65535) return -1;
     if (!strcmp(host, "localhost")) snprintf(host, hcap, "127.0.0.1");
-    return strchr(host, ':') ? uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss)
-                             : uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
+    return miaw_listen_addr(host, (int)port, ss);
 }
 
 int main(int argc, char **argv)
@@ -133,9 +120,7 @@ int main(int argc, char **argv)
     h2o_context_init(&g_ctx, &loop, &g_conf);
     g_accept.ctx = &g_ctx;
     g_accept.hosts = g_conf.hosts;
-    uv_tcp_init(&loop, &g_listener);
-    int rc = uv_tcp_bind(&g_listener, (struct sockaddr *)&ss, 0);
-    if (!rc) rc = uv_listen((uv_stream_t *)&g_listener, 128, on_accept);
+    int rc = miaw_listen_h2o(&loop, &g_listener, (struct sockaddr *)&ss, &g_accept);
     if (rc) {
         fprintf(stderr, "miaw-sim: cannot listen on %s: %s\n", listen_s, uv_strerror(rc));
         return 1;

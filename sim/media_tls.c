@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "control.h"
+#include "listen_util.h"
 #include "log.h"
 #include "media.h"
 #include "miaw/plugin.h"
@@ -178,35 +179,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-static void on_accept(uv_stream_t *listener, int status)
-{
-    if (status) return;
-    uv_tcp_t *conn = h2o_mem_alloc(sizeof *conn);
-    uv_tcp_init(listener->loop, conn);
-    if (uv_accept(listener, (uv_stream_t *)conn)) {
-        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
-        return;
-    }
-    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
-    h2o_accept(&T.accept, sock);
-}
-
-static int addr_of(const char *host, int port, struct sockaddr_storage *ss)
-{
-    return strchr(host, ':') ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss)
-                             : uv_ip4_addr(host, port, (struct sockaddr_in *)ss);
-}
-
 static int try_bind(uv_loop_t *loop, const char *host, int port)
 {
     struct sockaddr_storage ss;
-    int rc = addr_of(host, port, &ss);
+    int rc = miaw_listen_addr(host, port, &ss);
     if (rc) return rc;
     uv_tcp_t *l = malloc(sizeof *l);
     if (!l) return UV_ENOMEM;
-    uv_tcp_init(loop, l);
-    rc = uv_tcp_bind(l, (struct sockaddr *)&ss, 0);
-    if (!rc) rc = uv_listen((uv_stream_t *)l, 128, on_accept); /* libuv reports EADDRINUSE here */
+    rc = miaw_listen_h2o(loop, l, (struct sockaddr *)&ss, &T.accept); /* EADDRINUSE shows at listen */
     if (rc) uv_close((uv_handle_t *)l, (uv_close_cb)free);
     else T.listener = l;
     return rc;

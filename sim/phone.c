@@ -146,7 +146,7 @@ json_t *miaw_sim_phone_messages_json(miaw_sim_account *a)
     return json_pack("{s:O,s:O}", "messages", box(&a->inbox), "sent", box(&a->outbox));
 }
 
-static void addr_of(const miaw_sim_account *b, uint32_t dev, miaw_sig_addr *out)
+void miaw_sim_phone_addr(const miaw_sim_account *b, uint32_t dev, miaw_sig_addr *out)
 {
     char name[MIAW_SIM_PHONE_MAX + 4];
     snprintf(name, sizeof name, "%s_1", b->lid); /* sessions keyed by the LID address */
@@ -193,7 +193,7 @@ static void on_message(miaw_sim *sim, miaw_sim_account *a, const miaw_node *n)
         return;
     }
     miaw_sig_addr addr;
-    addr_of(from.account, from.device, &addr);
+    miaw_sim_phone_addr(from.account, from.device, &addr);
     Miaw__Wa__Message *m = NULL;
     int rc = MIAW_E_NOTFOUND;
     const miaw_node *enc = NULL;
@@ -272,33 +272,36 @@ int miaw_sim_phone_on_stanza(miaw_sim *sim, miaw_sim_account *a, const miaw_node
 
 /* ------------------------------------------------------------------ sending */
 
-/* encrypt m for device dev of b (session from a fresh bundle when there is none) and
- * append <to jid><enc/></to> to parts */
-static int encrypt_to(miaw_sim *sim, miaw_sim_account *a, miaw_sim_account *b, uint32_t dev, const uint8_t *pt,
-                      size_t ptl, miaw_node *parts)
+int miaw_sim_phone_session_from_dir(miaw_sim *sim, miaw_sim_account *a, miaw_sim_account *b, miaw_sim_device *d,
+                                    const miaw_sig_addr *addr)
+{
+    miaw_node *u = miaw_node_new("user");
+    miaw_sig_bundle bundle;
+    int rc = u ? miaw_sim_dir_bundle(sim, b, d, u) : MIAW_E_NOMEM;
+    if (!rc) rc = miaw_sig_bundle_from_node(u, NULL, &bundle);
+    miaw_node_free(u);
+    return rc ? rc : miaw_sig_session_from_bundle(a->sig, addr, &bundle);
+}
+
+int miaw_sim_phone_encrypt_to(miaw_sim *sim, miaw_sim_account *a, miaw_sim_account *b, uint32_t dev, const uint8_t *pt,
+                              size_t ptl, int lid, miaw_node *parts)
 {
     miaw_sig_addr addr;
-    addr_of(b, dev, &addr);
+    miaw_sim_phone_addr(b, dev, &addr);
     int rc = miaw_sig_store_has_session(a->sig, addr.name, addr.device);
     if (rc < 0) return rc;
-    if (rc == 0) {
+    if (rc == 0) { /* no session yet: X3DH from a fresh bundle */
         miaw_sim_device *d = dev ? miaw_sim_device_find(b, dev) : &b->primary;
         if (!dev && (rc = miaw_sim_phone_open(sim, b))) return rc;
         if (!d || (!d->skey_id && !d->reg_id)) return MIAW_E_NOTFOUND;
-        miaw_node *u = miaw_node_new("user");
-        miaw_sig_bundle bundle;
-        rc = u ? miaw_sim_dir_bundle(sim, b, d, u) : MIAW_E_NOMEM;
-        if (!rc) rc = miaw_sig_bundle_from_node(u, NULL, &bundle);
-        miaw_node_free(u);
-        if (!rc) rc = miaw_sig_session_from_bundle(a->sig, &addr, &bundle);
-        if (rc) return rc;
+        if ((rc = miaw_sim_phone_session_from_dir(sim, a, b, d, &addr))) return rc;
     }
     int type;
     uint8_t *ct;
     size_t ctl;
     if ((rc = miaw_sig_encrypt(a->sig, &addr, pt, ptl, &type, &ct, &ctl))) return rc;
     char jid[96];
-    miaw_sim_jid_attr(b, dev, 0, jid, sizeof jid);
+    miaw_sim_jid_attr(b, dev, lid, jid, sizeof jid);
     miaw_node *to = miaw_node_addv(parts, "to", "jid", jid, NULL);
     miaw_node *enc = to ? miaw_node_addv(to, "enc", "v", "2", "type", miaw_sig_type_name(type), NULL) : NULL;
     rc = enc ? miaw_node_set_bytes(enc, ct, ctl) : MIAW_E_NOMEM;
@@ -306,8 +309,7 @@ static int encrypt_to(miaw_sim *sim, miaw_sim_account *a, miaw_sim_account *b, u
     return rc;
 }
 
-/* serialize m with WhatsApp's random padding (1..15 bytes of the pad length) */
-static uint8_t *padded(const Miaw__Wa__Message *m, size_t *len)
+uint8_t *miaw_sim_phone_padded(const Miaw__Wa__Message *m, size_t *len)
 {
     uint8_t r = 0;
     miaw_random(&r, 1);
@@ -362,7 +364,7 @@ int miaw_sim_phone_send_message(miaw_sim *sim, miaw_sim_account *a, const char *
     ds.message = (Miaw__Wa__Message *)m;
     dsm.devicesentmessage = &ds;
     size_t pl, dl;
-    uint8_t *p = padded(m, &pl), *dp = padded(&dsm, &dl);
+    uint8_t *p = miaw_sim_phone_padded(m, &pl), *dp = miaw_sim_phone_padded(&dsm, &dl);
     char tojid[80];
     miaw_sim_jid_attr(b, 0, 0, tojid, sizeof tojid);
     miaw_node *st = miaw_node_newv("message", "id", id, "to", tojid, "type", stanza_type, NULL);
@@ -372,11 +374,11 @@ int miaw_sim_phone_send_message(miaw_sim *sim, miaw_sim_account *a, const char *
     for (size_t i = 0; !rc && i <= b->ndevices; i++) { /* the recipient's phone, then companions */
         uint32_t dev = i ? b->devices[i - 1].id : 0;
         if (b == a && dev == 0) continue;
-        if (encrypt_to(sim, a, b, dev, b == a ? dp : p, b == a ? dl : pl, parts)) failed++;
+        if (miaw_sim_phone_encrypt_to(sim, a, b, dev, b == a ? dp : p, b == a ? dl : pl, 0, parts)) failed++;
         else sent++;
     }
     for (size_t i = 0; !rc && b != a && i < a->ndevices; i++) /* own companions: the DSM copy */
-        encrypt_to(sim, a, a, a->devices[i].id, dp, dl, parts) ? failed++ : sent++;
+        miaw_sim_phone_encrypt_to(sim, a, a, a->devices[i].id, dp, dl, 0, parts) ? failed++ : sent++;
     free(p);
     free(dp);
     for (miaw_node *t = parts ? miaw_node_child(parts, "to") : NULL; t && mediatype; t = miaw_node_next(parts, t, "to"))

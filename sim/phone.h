@@ -13,6 +13,7 @@
 
 #include "sim.h"
 #include "wa/node.h"
+#include "wa/signal_session.h"
 
 /* Open the phones' database (state dir or memory). 0 or MIAW_E_*; err gets a message. */
 int miaw_sim_phones_open(miaw_sim *sim, char *err, size_t errcap);
@@ -42,6 +43,22 @@ struct Miaw__Wa__Message;
 int miaw_sim_phone_send_message(miaw_sim *sim, miaw_sim_account *a, const char *to, const struct Miaw__Wa__Message *m,
                                 const char *stanza_type, const char *mediatype, json_t *record, char *id, size_t cap,
                                 const char **why);
+
+/* For the phone's group and retry paths (phone_group.c, phone_retry.c): */
+/* The Signal address of device dev of b: the phone keys its sessions by LID ("<lid>_1"). */
+void miaw_sim_phone_addr(const miaw_sim_account *b, uint32_t dev, miaw_sig_addr *out);
+/* A new session of a with addr (device d of b) from a bundle popped from the directory.
+ * 0 or MIAW_E_* / a Signal error. */
+int miaw_sim_phone_session_from_dir(miaw_sim *sim, miaw_sim_account *a, miaw_sim_account *b, miaw_sim_device *d,
+                                    const miaw_sig_addr *addr);
+/* pt (padded) encrypted by a for device dev of b (a session from a fresh bundle when
+ * there is none) and appended to parts as <to jid><enc/></to>; the jid is b's LID form
+ * when lid. 0, MIAW_E_NOTFOUND (a device without keys) or MIAW_E_* / a Signal error. */
+int miaw_sim_phone_encrypt_to(miaw_sim *sim, miaw_sim_account *a, miaw_sim_account *b, uint32_t dev, const uint8_t *pt,
+                              size_t ptl, int lid, miaw_node *parts);
+/* m serialized with WhatsApp's random padding (1..15 bytes of the pad length); malloc'd
+ * (*len bytes), NULL when out of memory. */
+uint8_t *miaw_sim_phone_padded(const struct Miaw__Wa__Message *m, size_t *len);
 
 /* {"messages":[received…],"sent":[… with receipts]} (new reference). */
 json_t *miaw_sim_phone_messages_json(miaw_sim_account *a);

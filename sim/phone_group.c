@@ -25,13 +25,6 @@
 #define PG_BOX_MAX 1000 /* as phone.c: records kept per direction */
 #define PG_TEXT_MAX 65536
 
-static void pg_addr(const miaw_sim_account *b, uint32_t dev, miaw_sig_addr *out)
-{
-    char name[MIAW_SIM_PHONE_MAX + 4];
-    snprintf(name, sizeof name, "%s_1", b->lid); /* LID addresses, as phone.c */
-    miaw_sig_addr_set(out, name, (int32_t)dev);
-}
-
 static json_t *pg_box(void **slot)
 {
     if (!*slot) *slot = json_array();
@@ -90,7 +83,7 @@ void miaw_sim_phone_group_on_message(miaw_sim *sim, miaw_sim_account *a, const m
     char gjid[sizeof gj.user + 8];
     snprintf(gjid, sizeof gjid, "%s@g.us", gj.user);
     miaw_sig_addr from;
-    pg_addr(s.account, s.device, &from);
+    miaw_sim_phone_addr(s.account, s.device, &from);
     /* the outcome is the skmsg's when there is one, else the first pairwise enc's */
     int rc = MIAW_E_NOTFOUND, have_sk = 0;
     const char *enc_type = NULL;
@@ -138,39 +131,6 @@ void miaw_sim_phone_group_on_message(miaw_sim *sim, miaw_sim_account *a, const m
 
 /* ------------------------------------------------------------------ sending */
 
-/* the SKDM plaintext encrypted for device dev of b, appended as <to jid=<lid device>> */
-static int pg_encrypt_to(miaw_sim *sim, miaw_sim_account *a, miaw_sim_account *b, uint32_t dev, const uint8_t *pt,
-                         size_t ptl, miaw_node *parts)
-{
-    miaw_sig_addr addr;
-    pg_addr(b, dev, &addr);
-    int rc = miaw_sig_store_has_session(a->sig, addr.name, addr.device);
-    if (rc < 0) return rc;
-    if (rc == 0) { /* no session yet: X3DH from a fresh bundle */
-        miaw_sim_device *d = dev ? miaw_sim_device_find(b, dev) : &b->primary;
-        if (!dev && (rc = miaw_sim_phone_open(sim, b))) return rc;
-        if (!d || (!d->skey_id && !d->reg_id)) return MIAW_E_NOTFOUND;
-        miaw_node *u = miaw_node_new("user");
-        miaw_sig_bundle bundle;
-        rc = u ? miaw_sim_dir_bundle(sim, b, d, u) : MIAW_E_NOMEM;
-        if (!rc) rc = miaw_sig_bundle_from_node(u, NULL, &bundle);
-        miaw_node_free(u);
-        if (!rc) rc = miaw_sig_session_from_bundle(a->sig, &addr, &bundle);
-        if (rc) return rc;
-    }
-    int type;
-    uint8_t *ct;
-    size_t ctl;
-    if ((rc = miaw_sig_encrypt(a->sig, &addr, pt, ptl, &type, &ct, &ctl))) return rc;
-    char jid[96];
-    miaw_sim_jid_attr(b, dev, 1, jid, sizeof jid);
-    miaw_node *to = miaw_node_addv(parts, "to", "jid", jid, NULL);
-    miaw_node *enc = to ? miaw_node_addv(to, "enc", "v", "2", "type", miaw_sig_type_name(type), NULL) : NULL;
-    rc = enc ? miaw_node_set_bytes(enc, ct, ctl) : MIAW_E_NOMEM;
-    free(ct);
-    return rc;
-}
-
 /* the pairwise part: the phone's SKDM to every member device but itself */
 static int pg_distribute(miaw_sim *sim, miaw_sim_account *a, miaw_sim_group *g, const char *gjid,
                          const miaw_sig_addr *self, miaw_node *parts, unsigned *sent, unsigned *failed)
@@ -185,7 +145,8 @@ static int pg_distribute(miaw_sim *sim, miaw_sim_account *a, miaw_sim_group *g, 
         for (size_t k = 0; k <= b->ndevices; k++) {
             uint32_t dev = k ? b->devices[k - 1].id : 0;
             if (b == a && dev == 0) continue;
-            if (pg_encrypt_to(sim, a, b, dev, pt, ptl, parts)) (*failed)++;
+            /* appended as <to jid=<LID device>> */
+            if (miaw_sim_phone_encrypt_to(sim, a, b, dev, pt, ptl, 1, parts)) (*failed)++;
             else (*sent)++;
         }
     }
@@ -212,7 +173,7 @@ int miaw_sim_phone_group_send_text(miaw_sim *sim, miaw_sim_account *a, miaw_sim_
     snprintf(id, cap, "3EB0%s", hex);
     miaw_sim_group_jid(g, gjid, sizeof gjid);
     miaw_sig_addr self;
-    pg_addr(a, 0, &self);
+    miaw_sim_phone_addr(a, 0, &self);
     miaw_node *st = miaw_node_newv("message", "id", id, "type", "text", "addressing_mode", "lid", NULL);
     miaw_node *parts = st && !miaw_node_set_jid_str(st, "to", gjid) ? miaw_node_add(st, "participants") : NULL;
     unsigned sent = 0, failed = 0;

@@ -98,11 +98,7 @@ static int rebuild_session(miaw_sim *sim, miaw_sim_account *a, const miaw_sim_ad
     miaw_sim_device *d = miaw_sim_addr_device(to);
     if (!d) return MIAW_E_NOTFOUND;
     if (!to->device && miaw_sim_phone_open(sim, to->account)) return MIAW_E_STATE;
-    miaw_node *u = miaw_node_new("user");
-    int rc = u ? miaw_sim_dir_bundle(sim, to->account, d, u) : MIAW_E_NOMEM;
-    if (!rc) rc = miaw_sig_bundle_from_node(u, NULL, &b);
-    miaw_node_free(u);
-    return rc ? rc : miaw_sig_session_from_bundle(a->sig, addr, &b);
+    return miaw_sim_phone_session_from_dir(sim, a, to->account, d, addr);
 }
 
 /* the message as first sent: conversation, wrapped in a deviceSentMessage for the
@@ -115,16 +111,7 @@ static uint8_t *plaintext(const char *text, const char *dest, int own, size_t *l
     ds.destinationjid = (char *)dest;
     ds.message = &msg;
     dsm.devicesentmessage = &ds;
-    const Miaw__Wa__Message *m = own ? &dsm : &msg;
-    uint8_t r = 0;
-    miaw_random(&r, 1);
-    size_t pad = (r & 15) ? (r & 15) : 15, n = miaw__wa__message__get_packed_size(m);
-    uint8_t *p = malloc(n + pad);
-    if (!p) return NULL;
-    miaw__wa__message__pack(m, p);
-    memset(p + n, (int)pad, pad);
-    *len = n + pad;
-    return p;
+    return miaw_sim_phone_padded(own ? &dsm : &msg, len);
 }
 
 int miaw_sim_phone_on_retry(miaw_sim *sim, miaw_sim_account *a, const miaw_node *receipt)
@@ -142,10 +129,8 @@ int miaw_sim_phone_on_retry(miaw_sim *sim, miaw_sim_account *a, const miaw_node 
     if (done > MIAW_SIM_PHONE_MAX_RESENDS || count > MIAW_SIM_PHONE_MAX_RESENDS) return MIAW_E_LIMIT;
     if ((uint64_t)done > count) count = (uint64_t)done; /* the device may not count its retries */
 
-    char name[MIAW_SIM_PHONE_MAX + 4];
     miaw_sig_addr addr;
-    snprintf(name, sizeof name, "%s_1", to.account->lid); /* the phone keys sessions by LID */
-    miaw_sig_addr_set(&addr, name, (int32_t)to.device);
+    miaw_sim_phone_addr(to.account, to.device, &addr);
     int rc = miaw_sim_phone_open(sim, a);
     if (!rc) rc = rebuild_session(sim, a, &to, receipt, &addr);
     const char *dest = json_string_value(json_object_get(rec, "to"));

@@ -24,22 +24,10 @@
 #include "admin/instcfg.h"
 #include "admin/supervisor.h"
 #include "log.h"
+#include "util.h"
 
 #define NAME_CAP 32
 #define PATH_CAP 4096
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) && errno == EINTR) {}
-}
 
 static void res_set(miaw_op_res *r, int status, const char *code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -221,7 +209,7 @@ static int start_and_wait(const miaw_admin_cfg *c, int port, miaw_op_res *r, con
                 tail[0] ? "; stderr: " : "", tail);
         return -1;
     }
-    uint64_t deadline = mono_ms() + (uint64_t)c->start_wait_ms;
+    uint64_t deadline = miaw_mono_ms() + (uint64_t)c->start_wait_ms;
     for (;;) {
         json_t *info = NULL;
         k = get_info(c, port, &info, &e);
@@ -233,14 +221,14 @@ static int start_and_wait(const miaw_admin_cfg *c, int port, miaw_op_res *r, con
         snprintf(stc, sizeof stc, "%s", st ? st : "?");
         json_decref(info);
         if (running) return 0;
-        if (dead || mono_ms() >= deadline) {
+        if (dead || miaw_mono_ms() >= deadline) {
             char tail[200];
             err_tail(c, port, tail, sizeof tail);
             res_set(r, 500, "START_FAILED", NULL, "%s: worker is %s, not RUNNING%s%s", what, stc,
                     tail[0] ? "; stderr: " : "", tail);
             return -1;
         }
-        sleep_ms(100);
+        miaw_sleep_ms(100);
     }
 }
 
@@ -255,7 +243,7 @@ static int probe_health(int port, const char *base_path, long budget_ms)
 {
     char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s/health", port, base_path ? base_path : "");
-    uint64_t deadline = mono_ms() + (uint64_t)budget_ms;
+    uint64_t deadline = miaw_mono_ms() + (uint64_t)budget_ms;
     do {
         CURL *h = curl_easy_init();
         if (!h) return 0;
@@ -268,8 +256,8 @@ static int probe_health(int port, const char *base_path, long budget_ms)
         if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_cleanup(h);
         if (status == 200) return 1;
-        sleep_ms(100);
-    } while (mono_ms() < deadline);
+        miaw_sleep_ms(100);
+    } while (miaw_mono_ms() < deadline);
     return 0;
 }
 

@@ -16,21 +16,9 @@
 
 #include "admin/instcfg.h"
 #include "admin/ops.h"
+#include "util.h"
 
 #define PATH_CAP 4096
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) && errno == EINTR) {}
-}
 
 const char *miaw_op_guide_state(const char *s)
 {
@@ -55,7 +43,7 @@ int miaw_op_lock(const miaw_admin_cfg *c, int port, long wait_ms)
 {
     char path[PATH_CAP];
     if (miaw_inst_lock_path(c, port, path, sizeof path)) return -ENAMETOOLONG;
-    uint64_t deadline = mono_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
+    uint64_t deadline = miaw_mono_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
     for (;;) {
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0) return -errno;
@@ -75,8 +63,8 @@ int miaw_op_lock(const miaw_admin_cfg *c, int port, long wait_ms)
         int e = errno;
         close(fd);
         if (e != EWOULDBLOCK && e != EINTR) return -e;
-        if (mono_ms() >= deadline) return -EBUSY;
-        sleep_ms(25);
+        if (miaw_mono_ms() >= deadline) return -EBUSY;
+        miaw_sleep_ms(25);
     }
 }
 

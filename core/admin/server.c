@@ -17,6 +17,7 @@
 #include "admin/instcfg.h"
 #include "admin/ops.h"
 #include "admin/supervisor.h"
+#include "listen_util.h"
 #include "log.h"
 
 #ifndef MIAW_VERSION
@@ -421,19 +422,6 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 /* ------------------------------------------------------------------ main */
 
-static void on_accept(uv_stream_t *listener, int status)
-{
-    if (status) return;
-    uv_tcp_t *conn = h2o_mem_alloc(sizeof *conn);
-    uv_tcp_init(listener->loop, conn);
-    if (uv_accept(listener, (uv_stream_t *)conn)) {
-        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
-        return;
-    }
-    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
-    h2o_accept(&g_srv->accept, sock);
-}
-
 static void on_signal(uv_signal_t *s, int signum)
 {
     MIAW_INFO("admin", "signal %d: stopping", signum);
@@ -459,12 +447,8 @@ static int listen_on(admin_srv *s)
 {
     struct sockaddr_storage ss;
     const char *host = !strcmp(s->cfg.host, "localhost") ? "127.0.0.1" : s->cfg.host;
-    int rc = strchr(host, ':') ? uv_ip6_addr(host, s->cfg.port, (struct sockaddr_in6 *)&ss)
-                               : uv_ip4_addr(host, s->cfg.port, (struct sockaddr_in *)&ss);
-    if (rc) return rc;
-    uv_tcp_init(&s->loop, &s->listener);
-    if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0))) return rc;
-    return uv_listen((uv_stream_t *)&s->listener, 128, on_accept);
+    int rc = miaw_listen_addr(host, s->cfg.port, &ss);
+    return rc ? rc : miaw_listen_h2o(&s->loop, &s->listener, (struct sockaddr *)&ss, &s->accept);
 }
 
 int miaw_admin_main(int argc, char **argv)

@@ -23,17 +23,6 @@ static int key_name(const char *group, const miaw_sig_addr *a, signal_protocol_s
     return 0;
 }
 
-static int take(signal_buffer *b, uint8_t **out, size_t *out_len)
-{
-    size_t n = signal_buffer_len(b);
-    uint8_t *p = malloc(n ? n : 1);
-    if (!p) return MIAW_E_NOMEM;
-    memcpy(p, signal_buffer_data(b), n);
-    *out = p;
-    *out_len = n;
-    return 0;
-}
-
 int miaw_sig_group_skdm(miaw_sig_store *s, const char *group, const miaw_sig_addr *self,
                         uint8_t **out, size_t *out_len)
 {
@@ -44,7 +33,7 @@ int miaw_sig_group_skdm(miaw_sig_store *s, const char *group, const miaw_sig_add
     sender_key_distribution_message *skdm = NULL;
     rc = miaw_sig_map_error(group_session_builder_create(&b, miaw_sig_store_protocol(s), miaw_sig_store_ctx(s)));
     if (rc == 0) rc = miaw_sig_map_error(group_session_builder_create_session(b, &skdm, &name));
-    if (rc == 0) rc = take(ciphertext_message_get_serialized((ciphertext_message *)skdm), out, out_len);
+    if (rc == 0) rc = miaw_sig_take(ciphertext_message_get_serialized((ciphertext_message *)skdm), out, out_len);
     SIGNAL_UNREF(skdm);
     if (b) group_session_builder_free(b);
     return rc;
@@ -81,7 +70,7 @@ static int encrypt_once(miaw_sig_store *s, const signal_protocol_sender_key_name
     ciphertext_message *m = NULL;
     int rc = miaw_sig_map_error(group_cipher_create(&c, miaw_sig_store_protocol(s), name, miaw_sig_store_ctx(s)));
     if (rc == 0) rc = miaw_sig_map_error(group_cipher_encrypt(c, pt, len, &m));
-    if (rc == 0) rc = take(ciphertext_message_get_serialized(m), out, out_len);
+    if (rc == 0) rc = miaw_sig_take(ciphertext_message_get_serialized(m), out, out_len);
     SIGNAL_UNREF(m);
     if (c) group_cipher_free(c);
     return rc;
@@ -109,23 +98,16 @@ int miaw_sig_group_decrypt(miaw_sig_store *s, const char *group, const miaw_sig_
     int rc = key_name(group, sender, &name);
     if (rc) return rc;
     if (!ct || !len) return MIAW_SIG_E_INVALID;
-    sqlite3 *db = miaw_sig_db_handle(miaw_sig_store_db(s));
     sender_key_message *m = NULL;
     group_cipher *c = NULL;
     signal_buffer *pt = NULL;
     rc = miaw_sig_map_error(sender_key_message_deserialize(&m, ct, len, miaw_sig_store_ctx(s)));
     if (rc == 0)
         rc = miaw_sig_map_error(group_cipher_create(&c, miaw_sig_store_protocol(s), &name, miaw_sig_store_ctx(s)));
-    if (rc == 0 && sqlite3_exec(db, "SAVEPOINT sig_gdecrypt", NULL, NULL, NULL) != SQLITE_OK) rc = MIAW_E_IO;
+    if (rc == 0) rc = miaw_sig_decrypt_begin(s);
     if (rc == 0) {
         rc = miaw_sig_map_error(group_cipher_decrypt(c, m, NULL, &pt));
-        if (rc == 0) rc = take(pt, out, out_len);
-        if (rc) sqlite3_exec(db, "ROLLBACK TO sig_gdecrypt", NULL, NULL, NULL);
-        if (sqlite3_exec(db, "RELEASE sig_gdecrypt", NULL, NULL, NULL) != SQLITE_OK && rc == 0) {
-            free(*out);
-            *out = NULL;
-            rc = MIAW_E_IO;
-        }
+        rc = miaw_sig_decrypt_end(s, rc, pt, out, out_len);
     }
     signal_buffer_bzero_free(pt);
     if (c) group_cipher_free(c);

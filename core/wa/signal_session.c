@@ -133,7 +133,7 @@ int miaw_sig_session_from_bundle(miaw_sig_store *s, const miaw_sig_addr *addr, c
     return rc;
 }
 
-static int take(signal_buffer *b, uint8_t **out, size_t *out_len)
+int miaw_sig_take(signal_buffer *b, uint8_t **out, size_t *out_len)
 {
     size_t n = signal_buffer_len(b);
     uint8_t *p = malloc(n ? n : 1);
@@ -142,6 +142,25 @@ static int take(signal_buffer *b, uint8_t **out, size_t *out_len)
     *out = p;
     *out_len = n;
     return 0;
+}
+
+int miaw_sig_decrypt_begin(miaw_sig_store *s)
+{
+    sqlite3 *db = miaw_sig_db_handle(miaw_sig_store_db(s));
+    return sqlite3_exec(db, "SAVEPOINT sig_decrypt", NULL, NULL, NULL) == SQLITE_OK ? 0 : MIAW_E_IO;
+}
+
+int miaw_sig_decrypt_end(miaw_sig_store *s, int rc, signal_buffer *pt, uint8_t **out, size_t *out_len)
+{
+    sqlite3 *db = miaw_sig_db_handle(miaw_sig_store_db(s));
+    if (rc == 0) rc = miaw_sig_take(pt, out, out_len);
+    if (rc) sqlite3_exec(db, "ROLLBACK TO sig_decrypt", NULL, NULL, NULL);
+    if (sqlite3_exec(db, "RELEASE sig_decrypt", NULL, NULL, NULL) != SQLITE_OK && rc == 0) {
+        free(*out);
+        *out = NULL;
+        rc = MIAW_E_IO;
+    }
+    return rc;
 }
 
 int miaw_sig_encrypt(miaw_sig_store *s, const miaw_sig_addr *addr, const uint8_t *pt, size_t len,
@@ -161,7 +180,7 @@ int miaw_sig_encrypt(miaw_sig_store *s, const miaw_sig_addr *addr, const uint8_t
         else if (t == CIPHERTEXT_SIGNAL_TYPE) *type = MIAW_SIG_MSG;
         else rc = MIAW_E_INTERNAL;
     }
-    if (rc == 0) rc = take(ciphertext_message_get_serialized(msg), out, out_len);
+    if (rc == 0) rc = miaw_sig_take(ciphertext_message_get_serialized(msg), out, out_len);
     SIGNAL_UNREF(msg);
     if (cipher) session_cipher_free(cipher);
     return rc;
@@ -174,7 +193,6 @@ int miaw_sig_decrypt(miaw_sig_store *s, const miaw_sig_addr *addr, int type, con
     if (!ct || len == 0) return MIAW_SIG_E_INVALID;
     int rc = miaw_sig_store_get_identity(s, NULL, NULL);
     if (rc) return rc;
-    sqlite3 *db = miaw_sig_db_handle(miaw_sig_store_db(s));
     signal_context *ctx = miaw_sig_store_ctx(s);
     signal_protocol_address a = sg_addr(addr);
     session_cipher *cipher = NULL;
@@ -187,18 +205,11 @@ int miaw_sig_decrypt(miaw_sig_store *s, const miaw_sig_addr *addr, int type, con
         rc = miaw_sig_map_error(signal_message_deserialize(&m, ct, len, ctx));
     if (rc == 0)
         rc = miaw_sig_map_error(session_cipher_create(&cipher, miaw_sig_store_protocol(s), &a, ctx));
-    if (rc == 0 && sqlite3_exec(db, "SAVEPOINT sig_decrypt", NULL, NULL, NULL) != SQLITE_OK) rc = MIAW_E_IO;
+    if (rc == 0) rc = miaw_sig_decrypt_begin(s);
     if (rc == 0) {
         if (pkm) rc = session_cipher_decrypt_pre_key_signal_message(cipher, pkm, NULL, &pt);
         else rc = session_cipher_decrypt_signal_message(cipher, m, NULL, &pt);
-        rc = miaw_sig_map_error(rc);
-        if (rc == 0) rc = take(pt, out, out_len);
-        if (rc) sqlite3_exec(db, "ROLLBACK TO sig_decrypt", NULL, NULL, NULL);
-        if (sqlite3_exec(db, "RELEASE sig_decrypt", NULL, NULL, NULL) != SQLITE_OK && rc == 0) {
-            free(*out);
-            *out = NULL;
-            rc = MIAW_E_IO;
-        }
+        rc = miaw_sig_decrypt_end(s, miaw_sig_map_error(rc), pt, out, out_len);
     }
     signal_buffer_bzero_free(pt);
     if (cipher) session_cipher_free(cipher);

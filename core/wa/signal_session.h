@@ -63,4 +63,13 @@ int miaw_sig_decrypt(miaw_sig_store *s, const miaw_sig_addr *addr, int type, con
 
 /* Map a libsignal SG_ERR_* code to MIAW_SIG_E_* / MIAW_E_* (0 stays 0). */
 int miaw_sig_map_error(int sg_rc);
+/* The bytes of b copied into *out (malloc'd, caller frees). 0 or MIAW_E_NOMEM. */
+int miaw_sig_take(signal_buffer *b, uint8_t **out, size_t *out_len);
+/* A decryption (1:1 or group) changes the store only when it succeeds: begin opens a
+ * savepoint (0 or MIAW_E_IO); end gets the decryption's result (mapped) and plaintext:
+ * on success pt is copied into *out and the changes kept, on failure rolled back; it
+ * returns the final result (MIAW_E_IO when the savepoint cannot be released). Call end
+ * exactly once after a begin that returned 0. */
+int miaw_sig_decrypt_begin(miaw_sig_store *s);
+int miaw_sig_decrypt_end(miaw_sig_store *s, int rc, signal_buffer *pt, uint8_t **out, size_t *out_len);
 #endif

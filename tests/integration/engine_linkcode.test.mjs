@@ -7,54 +7,12 @@
 // Env: MIAW_BUILD_DIR (default build), MIAW_SIM_LOG=1 to see the simulator's log.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { BUILD, startServer, tempDir, waitFor, sleep } from './lib/harness.mjs';
+import { startServer, tempDir, waitFor, sleep } from './lib/harness.mjs';
 import { startReceiver } from './lib/receiver.mjs';
+import { startSim, simEnv, events, status } from './lib/sim.mjs';
 
-const SIM_BIN = join(BUILD, 'miaw-sim');
 const PHONE = '15550007777';
-
-async function startSim() {
-  const proc = spawn(SIM_BIN, ['--listen', '127.0.0.1:0'],
-    { stdio: ['ignore', 'pipe', process.env.MIAW_SIM_LOG ? 'inherit' : 'ignore'] });
-  const exited = new Promise((r) => proc.on('exit', (c, s) => r(c ?? s)));
-  const line = await Promise.race([
-    new Promise((res, rej) => {
-      createInterface({ input: proc.stdout }).once('line', res);
-      proc.once('exit', () => rej(new Error('miaw-sim exited before listening')));
-    }),
-    sleep(10000).then(() => { throw new Error('miaw-sim did not start'); }),
-  ]);
-  const info = JSON.parse(line);
-  const base = `http://127.0.0.1:${info.port}`;
-  return {
-    proc, info,
-    async api(method, p, body) {
-      const r = await fetch(base + p, { method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
-      return { status: r.status, json: await r.json() };
-    },
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGCONT');
-        proc.kill('SIGTERM');
-        const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }
-    },
-  };
-}
-
-const events = (rcv, type) => rcv.requests.map((r) => JSON.parse(r.body)).filter((b) => b.event === type);
-
-async function status(srv, id) {
-  const r = await srv.api('GET', `/api/v1/instances/${id}/status`);
-  assert.equal(r.status, 200, r.text);
-  return r.json.data;
-}
 
 test('pair an instance by phone-number code through miaw-sim', { timeout: 90000 }, async (t) => {
   const dataDir = tempDir('miaw-eng-lc-');
@@ -69,10 +27,7 @@ test('pair an instance by phone-number code through miaw-sim', { timeout: 90000 
   });
   srv = await startServer({
     dataDir,
-    env: {
-      WA_WS_URL: sim.info.ws, WA_ROOT_KEY: sim.info.rootPublicKeyHex, MIAW_WEBHOOK_URL: rcv.url,
-      MIAW_WA_PREKEYS: '30', MIAW_WA_BACKOFF_MIN_MS: '100', MIAW_WA_BACKOFF_MAX_MS: '400',
-    },
+    env: simEnv(sim, { MIAW_WEBHOOK_URL: rcv.url, MIAW_WA_PREKEYS: '30' }),
   });
   assert.equal((await sim.api('POST', '/sim/accounts', { phone: PHONE, name: 'Coder' })).status, 201);
   assert.equal((await srv.api('POST', '/api/v1/instances', { instanceId: 'bot1' })).status, 201);

@@ -8,60 +8,21 @@
 // Env: MIAW_BUILD_DIR (default build), MIAW_SIM_LOG=1 to see the simulator's log.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUILD, startServer, tempDir, waitFor, sleep } from './lib/harness.mjs';
+import { startServer, tempDir, waitFor, sleep } from './lib/harness.mjs';
 import { startReceiver } from './lib/receiver.mjs';
+import { startSim, simEnv, events, status, pairByQr } from './lib/sim.mjs';
 
-const SIM_BIN = join(BUILD, 'miaw-sim');
 const ME = '15550002222';
 const BOB = '15550003333';
-
-async function startSim(stateDir, port = 0) {
-  const proc = spawn(SIM_BIN, ['--listen', `127.0.0.1:${port}`, '--state-dir', stateDir],
-    { stdio: ['ignore', 'pipe', process.env.MIAW_SIM_LOG ? 'inherit' : 'ignore'] });
-  const exited = new Promise((r) => proc.on('exit', (c, s) => r(c ?? s)));
-  const line = await Promise.race([
-    new Promise((res, rej) => {
-      createInterface({ input: proc.stdout }).once('line', res);
-      proc.once('exit', () => rej(new Error('miaw-sim exited before listening')));
-    }),
-    sleep(10000).then(() => { throw new Error('miaw-sim did not start'); }),
-  ]);
-  const info = JSON.parse(line);
-  const base = `http://127.0.0.1:${info.port}`;
-  return {
-    proc, info,
-    async api(method, p, body) {
-      const r = await fetch(base + p, { method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
-      return { status: r.status, json: await r.json() };
-    },
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-        const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }
-    },
-  };
-}
-
-const events = (rcv, type) => rcv.requests.map((r) => JSON.parse(r.body)).filter((b) => b.event === type);
-
-async function status(srv, id) {
-  const r = await srv.api('GET', `/api/v1/instances/${id}/status`);
-  assert.equal(r.status, 200, r.text);
-  return r.json.data;
-}
 
 /** a server with one instance paired to account ME; BOB exists too */
 async function setup(t) {
   const simDir = tempDir('miaw-sim-');
   const dataDir = tempDir('miaw-msg-');
-  const sim = await startSim(simDir);
+  const sim = await startSim({ stateDir: simDir });
   const rcv = await startReceiver();
   const ctx = { sim, rcv, dataDir, simDir, srv: null };
   t.after(async () => {
@@ -71,22 +32,12 @@ async function setup(t) {
     rmSync(simDir, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
   });
-  ctx.env = {
-    WA_WS_URL: sim.info.ws, WA_ROOT_KEY: sim.info.rootPublicKeyHex, MIAW_WA_PREKEYS: '40',
-    MIAW_WA_BACKOFF_MIN_MS: '100', MIAW_WA_BACKOFF_MAX_MS: '400', MIAW_WEBHOOK_URL: rcv.url,
-  };
+  ctx.env = simEnv(sim, { MIAW_WEBHOOK_URL: rcv.url });
   ctx.srv = await startServer({ env: ctx.env, dataDir });
   const srv = ctx.srv;
   assert.equal((await srv.api('POST', '/api/v1/instances', { instanceId: 'bot' })).status, 201);
-  assert.equal((await srv.api('POST', '/api/v1/instances/bot/connect')).status, 200);
-  await waitFor(async () => (await status(srv, 'bot')).status === 'qr', { what: 'qr', timeoutMs: 15000 });
-  const qr = (await srv.api('GET', '/api/v1/instances/bot/qr')).json.data.qr;
-  assert.equal((await sim.api('POST', '/sim/accounts', { phone: ME, name: 'Me' })).status, 201);
   assert.equal((await sim.api('POST', '/sim/accounts', { phone: BOB, name: 'Bob' })).status, 201);
-  const scan = await sim.api('POST', `/sim/accounts/${ME}/scan`, { qr });
-  assert.equal(scan.status, 200, JSON.stringify(scan.json));
-  ctx.deviceJid = scan.json.deviceJid;
-  await waitFor(async () => (await status(srv, 'bot')).status === 'connected', { what: 'connected', timeoutMs: 15000 });
+  ctx.deviceJid = (await pairByQr(srv, sim, 'bot', ME, { name: 'Me' })).deviceJid;
   await waitFor(async () => {
     const s = await sim.api('GET', '/sim/state');
     const d = s.json.accounts.find((a) => a.phone === ME).devices.find((x) => x.jid === ctx.deviceJid);
@@ -256,7 +207,7 @@ test('undecryptable messages: retry receipts both ways, the sender resends, no c
   const port = ctx.sim.info.port;
   await ctx.sim.stop();
   execFileSync('sqlite3', [join(ctx.simDir, 'phones.db'), `DELETE FROM sig_sessions WHERE owner='phone:${BOB}'`]);
-  ctx.sim = await startSim(ctx.simDir, port);
+  ctx.sim = await startSim({ stateDir: ctx.simDir, port });
   await waitFor(async () => (await status(ctx.srv, 'bot')).status === 'connected', { what: 'reconnected', timeoutMs: 15000 });
   r = await sendText(ctx.srv, { to: BOB, text: 'after reset' });
   assert.equal(r.status, 200, r.text);

@@ -6,66 +6,15 @@
 // Env: MIAW_BUILD_DIR (default build), MIAW_SIM_LOG=1 to see the simulator's log.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { BUILD, startServer, tempDir, waitFor, sleep } from './lib/harness.mjs';
+import { startServer, tempDir, waitFor, sleep } from './lib/harness.mjs';
 import { startReceiver } from './lib/receiver.mjs';
-
-const SIM_BIN = join(BUILD, 'miaw-sim');
-
-async function startSim(stateDir, port = 0) {
-  const proc = spawn(SIM_BIN, ['--listen', `127.0.0.1:${port}`, '--state-dir', stateDir],
-    { stdio: ['ignore', 'pipe', process.env.MIAW_SIM_LOG ? 'inherit' : 'ignore'] });
-  const exited = new Promise((r) => proc.on('exit', (c, s) => r(c ?? s)));
-  const line = await Promise.race([
-    new Promise((res, rej) => {
-      createInterface({ input: proc.stdout }).once('line', res);
-      proc.once('exit', () => rej(new Error('miaw-sim exited before listening')));
-    }),
-    sleep(10000).then(() => { throw new Error('miaw-sim did not start'); }),
-  ]);
-  const info = JSON.parse(line);
-  const base = `http://127.0.0.1:${info.port}`;
-  return {
-    proc, info,
-    async api(method, p, body) {
-      const r = await fetch(base + p, { method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
-      return { status: r.status, json: await r.json() };
-    },
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGCONT');
-        proc.kill('SIGTERM');
-        const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }
-    },
-  };
-}
-
-const events = (rcv, type) => rcv.requests.map((r) => JSON.parse(r.body)).filter((b) => b.event === type);
-
-function engineEnv(sim, extra = {}) {
-  return {
-    WA_WS_URL: sim.info.ws, WA_ROOT_KEY: sim.info.rootPublicKeyHex,
-    MIAW_WA_PREKEYS: '40', MIAW_WA_BACKOFF_MIN_MS: '100', MIAW_WA_BACKOFF_MAX_MS: '400',
-    ...extra,
-  };
-}
-
-async function status(srv, id) {
-  const r = await srv.api('GET', `/api/v1/instances/${id}/status`);
-  assert.equal(r.status, 200, r.text);
-  return r.json.data;
-}
+import { startSim, simEnv, events, status, pairByQr } from './lib/sim.mjs';
 
 test('pair by QR, log in, restart without a QR, disconnect persists, dead socket noticed', { timeout: 120000 }, async (t) => {
   const simDir = tempDir('miaw-sim-');
   const dataDir = tempDir('miaw-eng-');
-  const sim = await startSim(simDir);
+  const sim = await startSim({ stateDir: simDir });
   const rcv = await startReceiver();
   let srv;
   t.after(async () => {
@@ -76,7 +25,7 @@ test('pair by QR, log in, restart without a QR, disconnect persists, dead socket
     rmSync(dataDir, { recursive: true, force: true });
   });
   // keepalive short so the frozen-simulator step below finishes quickly
-  const env = engineEnv(sim, { MIAW_WEBHOOK_URL: rcv.url, MIAW_WA_KEEPALIVE_MS: '300', MIAW_WA_DEAD_MS: '1200' });
+  const env = simEnv(sim, { MIAW_WEBHOOK_URL: rcv.url, MIAW_WA_KEEPALIVE_MS: '300', MIAW_WA_DEAD_MS: '1200' });
   srv = await startServer({ env, dataDir });
 
   assert.equal((await srv.api('POST', '/api/v1/instances', { instanceId: 'bot1' })).status, 201);
@@ -172,10 +121,10 @@ test('pair by QR, log in, restart without a QR, disconnect persists, dead socket
 
 test('an instance whose QR is never scanned stops after a bounded number of codes', { timeout: 60000 }, async (t) => {
   const simDir = tempDir('miaw-sim-');
-  const sim = await startSim(simDir);
+  const sim = await startSim({ stateDir: simDir });
   const rcv = await startReceiver();
   const srv = await startServer({
-    env: engineEnv(sim, { MIAW_WEBHOOK_URL: rcv.url, MIAW_WA_QR_FIRST_MS: '600', MIAW_WA_QR_NEXT_MS: '250', MIAW_WA_QR_MAX: '3' }),
+    env: simEnv(sim, { MIAW_WEBHOOK_URL: rcv.url, MIAW_WA_QR_FIRST_MS: '600', MIAW_WA_QR_NEXT_MS: '250', MIAW_WA_QR_MAX: '3' }),
   });
   t.after(async () => {
     await srv.stop();
@@ -206,7 +155,7 @@ test('an instance whose QR is never scanned stops after a bounded number of code
 test('a login the server refuses with 401 logs the instance out; connect registers anew', { timeout: 60000 }, async (t) => {
   const simDir = tempDir('miaw-sim-');
   const dataDir = tempDir('miaw-eng-');
-  let sim = await startSim(simDir);
+  let sim = await startSim({ stateDir: simDir });
   const rcv = await startReceiver();
   let srv;
   t.after(async () => {
@@ -216,15 +165,10 @@ test('a login the server refuses with 401 logs the instance out; connect registe
     rmSync(simDir, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
   });
-  const env = engineEnv(sim, { MIAW_WEBHOOK_URL: rcv.url });
+  const env = simEnv(sim, { MIAW_WEBHOOK_URL: rcv.url });
   srv = await startServer({ env, dataDir });
   await srv.api('POST', '/api/v1/instances', { instanceId: 'b2' });
-  await srv.api('POST', '/api/v1/instances/b2/connect');
-  await waitFor(async () => (await status(srv, 'b2')).status === 'qr', { what: 'qr' });
-  const { qr } = (await srv.api('GET', '/api/v1/instances/b2/qr')).json.data;
-  await sim.api('POST', '/sim/accounts', { phone: '15550003333' });
-  assert.equal((await sim.api('POST', '/sim/accounts/15550003333/scan', { qr })).status, 200);
-  await waitFor(async () => (await status(srv, 'b2')).status === 'connected', { what: 'connected' });
+  const { qr } = await pairByQr(srv, sim, 'b2', '15550003333', { timeoutMs: 10000 });
 
   // the simulator forgets every device (same port, empty state): the login is refused
   await srv.stop();
@@ -233,7 +177,7 @@ test('a login the server refuses with 401 logs the instance out; connect registe
   rmSync(simDir, { recursive: true, force: true });
   const simDir2 = tempDir('miaw-sim-');
   t.after(() => rmSync(simDir2, { recursive: true, force: true }));
-  sim = await startSim(simDir2, port);
+  sim = await startSim({ stateDir: simDir2, port });
   srv = await startServer({ env: { ...env, WA_ROOT_KEY: sim.info.rootPublicKeyHex }, dataDir });
   await waitFor(async () => (await status(srv, 'b2')).status === 'logged_out', { what: 'logged_out', timeoutMs: 15000 });
   const st = await status(srv, 'b2');

@@ -5,70 +5,15 @@
 // Env: MIAW_BUILD_DIR (default build), MIAW_SIM_LOG=1 to see the simulator's log.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import readline from 'node:readline'
-import { fileURLToPath } from 'node:url'
-import makeWASocket, { WA_CERT_DETAILS, useMultiFileAuthState, DisconnectReason } from '@whiskeysockets/baileys'
+import { WA_CERT_DETAILS, useMultiFileAuthState, DisconnectReason } from '@whiskeysockets/baileys'
+import { startSim, connect, tmpDir } from './sim_helpers.mjs'
 
-const here = path.dirname(fileURLToPath(import.meta.url))
-const repo = path.resolve(here, '..', '..')
-const buildDir = path.resolve(repo, process.env.MIAW_BUILD_DIR || 'build')
-const simBin = path.join(buildDir, 'miaw-sim')
 const PHONE = '15550001111'
 
-const quietLogger = {
-  level: 'silent',
-  child () { return this },
-  trace () {}, debug () {}, info () {}, warn () {}, error () {}, fatal () {}
-}
-
-const withTimeout = (p, ms, what) => Promise.race([
-  p, new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms).unref())
-])
-
-async function startSim (stateDir) {
-  const proc = spawn(simBin, ['--listen', '127.0.0.1:0', '--state-dir', stateDir],
-    { stdio: ['ignore', 'pipe', process.env.MIAW_SIM_LOG ? 'inherit' : 'ignore'] })
-  const exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve(code ?? sig)))
-  const line = await withTimeout(new Promise((resolve, reject) => {
-    const rl = readline.createInterface({ input: proc.stdout })
-    rl.once('line', resolve)
-    proc.once('exit', () => reject(new Error('miaw-sim exited before listening')))
-  }), 10000, 'miaw-sim start')
-  const info = JSON.parse(line)
-  assert.equal(info.event, 'listening')
-  const base = `http://127.0.0.1:${info.port}`
-  const api = async (method, p, body) => {
-    const r = await fetch(base + p, { method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) })
-    return { status: r.status, body: await r.json() }
-  }
-  const stop = async () => { if (proc.exitCode === null) proc.kill('SIGTERM'); return withTimeout(exited, 5000, 'miaw-sim stop') }
-  return { proc, info, api, stop, url: info.ws }
-}
-
-// one Baileys socket; resolves events through small promises
-function connect (url, auth, saveCreds) {
-  const sock = makeWASocket({
-    auth,
-    waWebSocketUrl: url,
-    logger: quietLogger,
-    browser: ['Ubuntu', 'Chrome', '22.04'],
-    syncFullHistory: false,
-    connectTimeoutMs: 10000
-  })
-  sock.ev.on('creds.update', saveCreds)
-  const waitFor = (pred, what, ms = 20000) => withTimeout(new Promise((resolve) => {
-    const h = (u) => { if (pred(u)) { sock.ev.off('connection.update', h); resolve(u) } }
-    sock.ev.on('connection.update', h)
-  }), ms, what)
-  return { sock, waitFor }
-}
-
 test('Baileys pairs with miaw-sim by QR, restarts on 515 and logs in', { timeout: 90000 }, async (t) => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'miaw-sim-pair-'))
+  const tmp = tmpDir('miaw-sim-pair-')
   const stateDir = path.join(tmp, 'state')
   const authDir = path.join(tmp, 'auth')
   let sim = await startSim(stateDir)
