@@ -19,6 +19,8 @@ static void on_accept(uv_stream_t *listener, int status)
         uv_close((uv_handle_t *)conn, (uv_close_cb)free);
         return;
     }
+    /* small request/answer exchanges (stanzas, acks) must not wait on Nagle's algorithm */
+    uv_tcp_nodelay(conn, 1);
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
     h2o_accept(listener->data, sock);
 }
