@@ -119,6 +119,21 @@ int miaw_write_file_atomic(const char *path, const void *data, size_t len, unsig
         unlink(tmp);
         return -e;
     }
+    /* make the rename itself durable: fsync the containing directory */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        if (slash == dir) slash[1] = 0;
+        else *slash = 0;
+    } else {
+        snprintf(dir, sizeof dir, ".");
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
     return 0;
 }
 
@@ -171,7 +186,7 @@ int miaw_rm_rf(const char *path)
 {
     struct stat st;
     if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : -errno;
-    return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+    return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -(errno ? errno : EIO);
 }
 
 int miaw_buf_append(miaw_buf *b, const void *p, size_t n)

@@ -18,12 +18,13 @@ int miaw_ct_equal(const char *a, size_t alen, const char *b, size_t blen);
 /* ISO-8601 UTC with milliseconds, e.g. 2025-12-25T10:00:00.000Z; out >= 32 */
 void miaw_iso8601(char *out, size_t cap, int64_t ms);
 
-/* write whole file atomically (tmp + fsync + rename) with mode; 0 or -errno */
+/* write whole file atomically (tmp + fsync + rename + fsync of the directory) with mode;
+ * one writer per path at a time. 0 or -errno */
 int miaw_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 /* read whole file; *out malloc'd, NUL-terminated, caller frees. 0 or -errno */
 int miaw_read_file(const char *path, char **out, size_t *len);
 int miaw_mkdir_p(const char *path, unsigned mode);
-/* remove a file or a directory tree; 0 if gone (or never existed) */
+/* remove a file or a directory tree; 0 if gone (or never existed), else -errno */
 int miaw_rm_rf(const char *path);
 
 /* growable byte buffer; data malloc'd, owned by the buffer */

@@ -1,7 +1,7 @@
 /* core/admin/instcfg.c - worker settings for `miaw admin`: defaults from GOWA_* and
  * MIAW_* variables, validation of the guide's request fields, the generated
- * supervisord [program:] section (environment= per the worker contract), paths, and
- * the file helpers the admin needs (atomic write with fsync, rm -rf, mkdir -p). */
+ * supervisord [program:] section (environment= per the worker contract) and paths.
+ * File writes and removals use core/util (miaw_write_file_atomic, miaw_rm_rf, ...). */
 #include "admin/instcfg.h"
 
 #include <errno.h>
@@ -399,82 +399,4 @@ char *miaw_inst_program_conf(const miaw_admin_cfg *c, const json_t *st, char *er
         return NULL;
     }
     return b.d;
-}
-
-/* ------------------------------------------------------------------ files */
-
-int miaw_inst_write_atomic(const char *path, const char *data, size_t len, unsigned mode)
-{
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) return -ENAMETOOLONG;
-    /* per-thread uniqueness: callers hold the port lock, so one writer per path */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0) return -errno;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return -e;
-        }
-        off += (size_t)w;
-    }
-    if (fchmod(fd, mode) || fsync(fd)) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        return -e;
-    }
-    close(fd);
-    if (rename(tmp, path)) {
-        int e = errno;
-        unlink(tmp);
-        return -e;
-    }
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        if (slash == dir) slash[1] = 0;
-        else *slash = 0;
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-    }
-    return 0;
-}
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)ftw;
-    int rc = (flag == FTW_DP) ? rmdir(p) : unlink(p);
-    return (rc && errno != ENOENT) ? -1 : 0;
-}
-
-int miaw_inst_rm_rf(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st)) return errno == ENOENT ? 0 : -errno;
-    if (!S_ISDIR(st.st_mode)) return unlink(path) && errno != ENOENT ? -errno : 0;
-    if (nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS)) return -(errno ? errno : EIO);
-    return 0;
-}
-
-int miaw_inst_mkdir_p(const char *path, unsigned mode)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -ENAMETOOLONG;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, mode) && errno != EEXIST) return -errno;
-        *p = '/';
-    }
-    if (mkdir(tmp, mode) && errno != EEXIST) return -errno;
-    return 0;
 }

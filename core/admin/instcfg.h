@@ -46,10 +46,4 @@ int miaw_inst_lock_path(const miaw_admin_cfg *c, int port, char *out, size_t cap
  * (reason in err). */
 char *miaw_inst_program_conf(const miaw_admin_cfg *c, const json_t *settings, char *err, size_t errlen);
 
-/* tmp file in the same dir, write, fsync, rename, fsync dir. 0 or -errno. */
-int miaw_inst_write_atomic(const char *path, const char *data, size_t len, unsigned mode);
-/* removes a file or directory tree; 0 when gone or absent, -errno otherwise */
-int miaw_inst_rm_rf(const char *path);
-/* mkdir -p with mode; 0 or -errno */
-int miaw_inst_mkdir_p(const char *path, unsigned mode);
 #endif

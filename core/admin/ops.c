@@ -108,8 +108,8 @@ static int save_settings(const miaw_admin_cfg *c, int port, const json_t *st, ch
     char *text = miaw_inst_program_conf(c, st, err, errlen);
     if (!text) return -1;
     char *js = json_dumps(st, JSON_INDENT(2) | JSON_SORT_KEYS);
-    int rc = js ? miaw_inst_write_atomic(meta, js, strlen(js), 0600) : -ENOMEM;
-    if (rc == 0) rc = miaw_inst_write_atomic(conf, text, strlen(text), 0600);
+    int rc = js ? miaw_write_file_atomic(meta, js, strlen(js), 0600) : -ENOMEM;
+    if (rc == 0) rc = miaw_write_file_atomic(conf, text, strlen(text), 0600);
     if (rc) snprintf(err, errlen, "cannot write worker config: %s", strerror(-rc));
     free(js);
     free(text);
@@ -272,7 +272,7 @@ static void rollback(const miaw_admin_cfg *c, int port)
     miaw_sv_call0(&s, "supervisor.removeProcessGroup", json_pack("[s]", name), &e);
     if (miaw_inst_conf_path(c, port, p, sizeof p) == 0) unlink(p);
     miaw_sv_call0(&s, "supervisor.reloadConfig", NULL, &e);
-    if (miaw_inst_data_dir(c, port, p, sizeof p) == 0) miaw_inst_rm_rf(p);
+    if (miaw_inst_data_dir(c, port, p, sizeof p) == 0) miaw_rm_rf(p);
     remove_logs(c, port);
 }
 
@@ -369,8 +369,8 @@ void miaw_op_create(const miaw_admin_cfg *c, const json_t *req, miaw_op_res *r)
         goto out;
     }
     int rc = 0;
-    if (miaw_inst_data_dir(c, port, p, sizeof p) || (rc = miaw_inst_mkdir_p(p, 0700)) ||
-        (rc = miaw_inst_mkdir_p(c->log_dir, 0755)) || (rc = miaw_inst_mkdir_p(c->conf_dir, 0755))) {
+    if (miaw_inst_data_dir(c, port, p, sizeof p) || (rc = miaw_mkdir_p(p, 0700)) ||
+        (rc = miaw_mkdir_p(c->log_dir, 0755)) || (rc = miaw_mkdir_p(c->conf_dir, 0755))) {
         res_set(r, 500, "INTERNAL_ERROR", NULL, "Instance creation failed: cannot create directories: %s",
                 strerror(rc ? -rc : ENAMETOOLONG));
         goto out;
@@ -470,7 +470,7 @@ void miaw_op_delete(const miaw_admin_cfg *c, int port, miaw_op_res *r)
     if (have_conf && unlink(p) && errno != ENOENT) rc = -errno;
     /* let supervisord forget the program section; a failure here leaves nothing running */
     if (sv_tolerant(c, "supervisor.reloadConfig", NULL, &e, 0)) MIAW_WARN("admin", "delete %d: %s", port, e.msg);
-    if (rc == 0 && miaw_inst_data_dir(c, port, p, sizeof p) == 0) rc = miaw_inst_rm_rf(p);
+    if (rc == 0 && miaw_inst_data_dir(c, port, p, sizeof p) == 0) rc = miaw_rm_rf(p);
     remove_logs(c, port);
     if (rc) {
         res_set(r, 500, "INTERNAL_ERROR", NULL, "Deletion failed: %s", strerror(-rc));

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "admin/admin.h"
+#include "util.h"
 #include "admin/instcfg.h"
 #include "admin/ops.h"
 #include "admin/supervisor.h"
@@ -471,7 +472,7 @@ int miaw_admin_main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const char *dirs[] = {srv.cfg.conf_dir, srv.cfg.instances_dir, srv.cfg.log_dir, srv.cfg.lock_dir};
     for (size_t i = 0; i < 4; i++)
-        if (miaw_inst_mkdir_p(dirs[i], 0755)) MIAW_WARN("admin", "cannot create %s", dirs[i]);
+        if (miaw_mkdir_p(dirs[i], 0755)) MIAW_WARN("admin", "cannot create %s", dirs[i]);
     if (srv.cfg.audit_log && !(srv.audit = fopen(srv.cfg.audit_log, "a")))
         MIAW_WARN("admin", "cannot open ADMIN_AUDIT_LOG %s", srv.cfg.audit_log);
 

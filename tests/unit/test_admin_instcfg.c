@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "admin/instcfg.h"
+#include "util.h"
 #include "admin/ops.h"
 #include "harness.h"
 
@@ -200,10 +201,10 @@ static void files_and_locks(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(g_tmp));
     char p[512], q[600];
     snprintf(p, sizeof p, "%s/a/b/c", g_tmp);
-    CU_ASSERT_EQUAL(miaw_inst_mkdir_p(p, 0700), 0);
+    CU_ASSERT_EQUAL(miaw_mkdir_p(p, 0700), 0);
     snprintf(q, sizeof q, "%s/file.conf", p);
-    CU_ASSERT_EQUAL(miaw_inst_write_atomic(q, "one", 3, 0600), 0);
-    CU_ASSERT_EQUAL(miaw_inst_write_atomic(q, "second", 6, 0600), 0);
+    CU_ASSERT_EQUAL(miaw_write_file_atomic(q, "one", 3, 0600), 0);
+    CU_ASSERT_EQUAL(miaw_write_file_atomic(q, "second", 6, 0600), 0);
     FILE *f = fopen(q, "r");
     char buf[16] = "";
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
@@ -213,7 +214,7 @@ static void files_and_locks(void)
     struct stat st;
     CU_ASSERT_EQUAL(stat(q, &st), 0);
     CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
-    CU_ASSERT_EQUAL(miaw_inst_write_atomic("/nonexistent-dir/x", "a", 1, 0600), -ENOENT);
+    CU_ASSERT_EQUAL(miaw_write_file_atomic("/nonexistent-dir/x", "a", 1, 0600), -ENOENT);
 
     miaw_admin_cfg c = test_cfg();
     int fd = miaw_op_lock(&c, 3001, 0);
@@ -236,10 +237,10 @@ static void files_and_locks(void)
     miaw_op_unlock(fd2);
 
     snprintf(p, sizeof p, "%s/a", g_tmp);
-    CU_ASSERT_EQUAL(miaw_inst_rm_rf(p), 0);
+    CU_ASSERT_EQUAL(miaw_rm_rf(p), 0);
     CU_ASSERT_NOT_EQUAL(stat(p, &st), 0);
-    CU_ASSERT_EQUAL(miaw_inst_rm_rf(p), 0); /* already gone is fine */
-    CU_ASSERT_EQUAL(miaw_inst_rm_rf(g_tmp), 0);
+    CU_ASSERT_EQUAL(miaw_rm_rf(p), 0); /* already gone is fine */
+    CU_ASSERT_EQUAL(miaw_rm_rf(g_tmp), 0);
     g_tmp[0] = 0;
 }
 
