@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "admin/admin.h"
-#include "config.h"
-#include "log.h"
+#include "base/config.h"
+#include "base/log.h"
 #include "server.h"
 
 static void usage(FILE *f)

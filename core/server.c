@@ -2,18 +2,19 @@
  * belong to no other module (health, effective config, plugin list) live here too. */
 #include "server.h"
 
-#include "engine.h" /* protocol engine (instance connections) */
-#include "events.h"
-#include "http.h"
-#include "instances.h"
-#include "log.h"
-#include "openapi.h"
-#include "plugin_host.h"
-#include "router.h"
-#include "secrets.h"
-#include "storage.h"
-#include "util.h"
-#include "webhooks.h"
+#include "engine/engine.h" /* protocol engine (instance connections) */
+#include "bus/events.h"
+#include "http/http.h"
+#include "instances/instances.h"
+#include "base/log.h"
+#include "http/openapi.h"
+#include "plugins/plugin_host.h"
+#include "plugins/services.h"
+#include "http/router.h"
+#include "base/secrets.h"
+#include "base/storage.h"
+#include "base/util.h"
+#include "webhooks/webhooks.h"
 
 #include <openssl/sha.h>
 #include <signal.h>
@@ -188,8 +189,8 @@ int miaw_server_run(miaw_config *cfg)
         goto out;
     }
     miaw_plugin_services svc = {.loop = s.loop, .router = &s.router, .bus = s.bus, .db = &s.db,
-                                .instance_json = instance_json_cb, .instance_udata = s.inst,
-                                .engine = s.engine, .instances = s.inst};
+                                .instance_json = instance_json_cb, .instance_udata = s.inst};
+    miaw_engine_services_fill(s.engine, &svc.engine);
     s.plugins = miaw_plugin_host_new(&svc);
     miaw_plugin_host_load_all(s.plugins, cfg->plugin_dir, cfg->plugins_enabled.v, cfg->plugins_enabled.n,
                               cfg->plugin_config);

@@ -3,7 +3,7 @@
  * SIGINT/SIGTERM. Owns all of them for the process lifetime. */
 #ifndef MIAW_SERVER_H
 #define MIAW_SERVER_H
-#include "config.h"
+#include "base/config.h"
 
 /* cfg is borrowed; returns the process exit code */
 int miaw_server_run(miaw_config *cfg);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "codec.h"
-#include "log.h"
+#include "base/log.h"
 #include "miaw/plugin.h"
 #include "conn.h"
 #include "directory.h"

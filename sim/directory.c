@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "codec.h"
-#include "log.h"
+#include "base/log.h"
 #include "miaw/plugin.h"
 #include "phone.h"
 #include "queue.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "directory.h"
-#include "log.h"
+#include "base/log.h"
 #include "miaw/plugin.h"
 #include "queue.h"
 #include "state.h"

@@ -11,7 +11,7 @@
 #include "conn.h"
 #include "directory.h"
 #include "group.h"
-#include "log.h"
+#include "base/log.h"
 #include "miaw/plugin.h"
 #include "session.h"
 #include "state.h"

@@ -13,10 +13,10 @@
 #include <string.h>
 
 #include "directory.h"
-#include "log.h"
+#include "base/log.h"
 #include "miaw/plugin.h"
 #include "state.h"
-#include "util.h"
+#include "base/util.h"
 
 static int grp_is_admin(miaw_sim_group *g, const miaw_sim_account *a)
 {

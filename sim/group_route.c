@@ -13,7 +13,7 @@
 #include "conn.h"
 #include "directory.h"
 #include "group.h"
-#include "log.h"
+#include "base/log.h"
 #include "miaw/plugin.h"
 #include "queue.h"
 #include "state.h"

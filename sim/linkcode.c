@@ -13,12 +13,12 @@
 #include <string.h>
 
 #include "control.h"
-#include "log.h"
+#include "base/log.h"
 #include "miaw/plugin.h"
 #include "pair.h"
 #include "session.h"
 #include "state.h"
-#include "util.h"
+#include "base/util.h"
 #include "wa/linkcode.h"
 #include "wa/noise.h"
 

@@ -19,10 +19,10 @@
 
 #include "codec.h"
 #include "control.h"
-#include "log.h"
+#include "base/log.h"
 #include "miaw/plugin.h"
 #include "session.h"
-#include "util.h"
+#include "base/util.h"
 #include "wa/mediacrypto.h"
 
 #define TOKENS 128

@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 
 #include "control.h"
-#include "listen_util.h"
-#include "log.h"
+#include "http/listen_util.h"
+#include "base/log.h"
 #include "media.h"
 #include "miaw/plugin.h"
 

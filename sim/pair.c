@@ -13,11 +13,11 @@
 
 #include "control.h"
 #include "directory.h"
-#include "log.h"
+#include "base/log.h"
 #include "miaw/plugin.h"
 #include "session.h"
 #include "state.h"
-#include "util.h"
+#include "base/util.h"
 #include "wa_adv.pb-c.h"
 
 #define PAIR_TIMEOUT_MS 30000

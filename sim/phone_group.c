@@ -13,11 +13,11 @@
 
 #include "control.h"
 #include "directory.h"
-#include "log.h"
+#include "base/log.h"
 #include "miaw/plugin.h"
 #include "phone.h"
 #include "state.h"
-#include "util.h"
+#include "base/util.h"
 #include "wa/signal_group.h"
 #include "wa/signal_session.h"
 #include "wa/wamsg.h"

@@ -10,7 +10,7 @@
 
 #include "codec.h"
 #include "control.h"
-#include "log.h"
+#include "base/log.h"
 #include "media.h"
 #include "miaw/plugin.h"
 #include "phone.h"

@@ -11,12 +11,12 @@
 #include <string.h>
 
 #include "directory.h"
-#include "log.h"
+#include "base/log.h"
 #include "miaw/plugin.h"
 #include "phone.h"
 #include "route.h"
 #include "state.h"
-#include "util.h"
+#include "base/util.h"
 #include "wa/signal_keys.h"
 #include "wa/signal_session.h"
 #include "wa/stanza.h"

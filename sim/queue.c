@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "conn.h"
-#include "log.h"
+#include "base/log.h"
 #include "miaw/plugin.h"
 #include "phone.h"
 #include "state.h"

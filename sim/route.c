@@ -9,7 +9,7 @@
 
 #include "directory.h"
 #include "group.h"
-#include "log.h"
+#include "base/log.h"
 #include "miaw/plugin.h"
 #include "queue.h"
 #include "session.h"

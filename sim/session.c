@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "codec.h"
-#include "log.h"
+#include "base/log.h"
 #include "miaw/plugin.h"
 #include "directory.h"
 #include "group.h"

@@ -11,8 +11,8 @@
 #include "codec.h"
 #include "group.h"
 #include "queue.h"
-#include "log.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "wa/certchain.h"
 #include "miaw/plugin.h"
 

@@ -23,8 +23,8 @@
 
 #include "admin/instcfg.h"
 #include "admin/supervisor.h"
-#include "log.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/util.h"
 
 #define NAME_CAP 32
 #define PATH_CAP 4096

@@ -16,7 +16,7 @@
 
 #include "admin/instcfg.h"
 #include "admin/ops.h"
-#include "util.h"
+#include "base/util.h"
 
 #define PATH_CAP 4096
 

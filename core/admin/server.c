@@ -14,12 +14,12 @@
 #include <uv.h>
 
 #include "admin/admin.h"
-#include "util.h"
+#include "base/util.h"
 #include "admin/instcfg.h"
 #include "admin/ops.h"
 #include "admin/supervisor.h"
-#include "listen_util.h"
-#include "log.h"
+#include "http/listen_util.h"
+#include "base/log.h"
 
 #ifndef MIAW_VERSION
 #define MIAW_VERSION "0.0.0"

@@ -7,7 +7,7 @@
 
 #include <openssl/crypto.h>
 
-#include "miaw/plugin.h"
+#include "miaw/status.h"
 #include "wa/sigcrypto.h"
 #include "wa_handshake.pb-c.h"
 

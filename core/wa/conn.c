@@ -2,13 +2,13 @@
  * correlation, keepalive and deadlines on one timer (see conn.h). */
 #include "wa/conn.h"
 
-#include <miaw/plugin.h>
+#include <miaw/status.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "wa/frame.h"
 #include "wa/noise.h"
 #include "wa/ws.h"

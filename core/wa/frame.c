@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "miaw/plugin.h"
+#include "miaw/status.h"
 #include "wa/noise.h"
 
 struct miaw_frame_reader {

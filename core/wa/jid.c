@@ -2,7 +2,7 @@
  * every function works on caller-provided miaw_jid values. */
 #include "jid.h"
 
-#include <miaw/plugin.h>
+#include <miaw/status.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -168,4 +168,34 @@ int miaw_jid_equal(const miaw_jid *a, const miaw_jid *b)
 int miaw_jid_same_user(const miaw_jid *a, const miaw_jid *b)
 {
     return !strcmp(a->user, b->user) && !strcmp(a->server, b->server);
+}
+
+/* "+1 (555) 123-4567" -> digits@s.whatsapp.net */
+static int phone_jid(const char *to, miaw_jid *out)
+{
+    char d[32];
+    size_t n = 0;
+    for (const char *p = to; *p; p++) {
+        if (*p >= '0' && *p <= '9') {
+            if (n >= 20) return MIAW_E_INVAL;
+            d[n++] = *p;
+        } else if (!strchr(" +-().", *p)) return MIAW_E_INVAL;
+    }
+    d[n] = 0;
+    if (n < 5 || d[0] == '0') return MIAW_E_INVAL;
+    return miaw_jid_init(out, d, MIAW_SERVER_USER, 0, 0);
+}
+
+int miaw_jid_recipient(const char *to, miaw_jid *out)
+{
+    if (!to || !*to) return MIAW_E_INVAL;
+    if (!strchr(to, '@')) return phone_jid(to, out);
+    miaw_jid j;
+    if (miaw_jid_parse(&j, to) != 0 || !j.user[0] || j.device) return MIAW_E_INVAL;
+    int group = !strcmp(j.server, MIAW_SERVER_GROUP);
+    for (const char *p = j.user; *p; p++)
+        if (!(*p >= '0' && *p <= '9') && !(group && *p == '-')) return MIAW_E_INVAL;
+    if (!strcmp(j.server, MIAW_SERVER_LEGACY) || !strcmp(j.server, MIAW_SERVER_USER)) return phone_jid(j.user, out);
+    if (!strcmp(j.server, MIAW_SERVER_LID) || group) return miaw_jid_init(out, j.user, j.server, 0, 0);
+    return MIAW_E_INVAL;
 }

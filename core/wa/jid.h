@@ -76,4 +76,10 @@ int miaw_jid_equal(const miaw_jid *a, const miaw_jid *b);
 int miaw_jid_same_user(const miaw_jid *a, const miaw_jid *b);
 /* AD domain byte this JID is written with. */
 uint8_t miaw_jid_domain(const miaw_jid *j);
+
+/* A message recipient as a user gives it: a phone number (digits with country code,
+ * 5-20 of them, no leading 0; spaces + - ( ) . ignored), a user JID (<digits>@s.whatsapp.net,
+ * @c.us, <digits>@lid, no device) or a group JID (<id>@g.us, digits and '-'). Fills *out
+ * with the user / group JID (c.us becomes s.whatsapp.net). 0 or MIAW_E_INVAL. */
+int miaw_jid_recipient(const char *to, miaw_jid *out);
 #endif

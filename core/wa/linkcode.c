@@ -3,7 +3,7 @@
  * stanzas (see linkcode.h; facts section 5.6). */
 #include "wa/linkcode.h"
 
-#include <miaw/plugin.h>
+#include <miaw/status.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "miaw/plugin.h"
+#include "miaw/status.h"
 #include "wa/noise.h"
 
 static const struct {

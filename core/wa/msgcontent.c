@@ -2,7 +2,7 @@
  * building, the own-device wrapper, parsing received payloads, ids. */
 #include "wa/msgcontent.h"
 
-#include <miaw/plugin.h>
+#include <miaw/status.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdio.h>

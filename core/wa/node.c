@@ -2,7 +2,7 @@
  * add, attributes, content, copy, clone, free). Owns every tree's arena; a tree is freed
  * whole from its root. Reading: node_read.c; wire form: node_encode.c and node_decode.c;
  * text form: nodetext.c. */
-#include <miaw/plugin.h>
+#include <miaw/status.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* core/wa/node_decode.c - the bounds-checked binary node decoder (never reads outside its
  * input; depth and size limits) and the zlib inflate of compressed frames. Owns the arena
  * of a tree being decoded until it is handed to the caller as a root. */
-#include <miaw/plugin.h>
+#include <miaw/status.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>

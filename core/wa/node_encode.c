@@ -1,7 +1,7 @@
 /* core/wa/node_encode.c - the binary node encoder: token dictionaries, packed nibble/hex
  * strings, JIDs, byte lengths and list sizes. Owns only its output buffer until it is
  * handed to the caller (malloc'd; the caller frees). */
-#include <miaw/plugin.h>
+#include <miaw/status.h>
 #include <stdlib.h>
 #include <string.h>
 

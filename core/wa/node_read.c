@@ -1,7 +1,7 @@
 /* core/wa/node_read.c - reading a node tree: attribute lookups (string, JID, number),
  * child iteration and paths, content access, and structural equality. Owns nothing: every
  * pointer it returns belongs to the tree (see node.h). */
-#include <miaw/plugin.h>
+#include <miaw/status.h>
 #include <stdarg.h>
 #include <string.h>
 

@@ -12,8 +12,8 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include "log.h"
-#include "miaw/plugin.h"
+#include "base/log.h"
+#include "miaw/status.h"
 #include "wa/certchain.h"
 #include "wa_handshake.pb-c.h"
 

@@ -2,7 +2,7 @@
  * the pre-key upload IQ (see pairing.h; facts sections 3, 5 and 6). */
 #include "wa/pairing.h"
 
-#include <miaw/plugin.h>
+#include <miaw/status.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

@@ -13,7 +13,7 @@
 #include <openssl/rand.h>
 #include <signal/curve.h>
 
-#include "miaw/plugin.h"
+#include "miaw/status.h"
 
 static int cb_random(uint8_t *data, size_t len, void *ud)
 {

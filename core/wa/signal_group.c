@@ -10,7 +10,7 @@
 #include <signal/group_session_builder.h>
 #include <signal/protocol.h>
 
-#include "miaw/plugin.h"
+#include "miaw/status.h"
 
 static int key_name(const char *group, const miaw_sig_addr *a, signal_protocol_sender_key_name *out)
 {

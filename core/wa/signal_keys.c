@@ -12,7 +12,7 @@
 #include <signal/key_helper.h>
 #include <signal/session_pre_key.h>
 
-#include "miaw/plugin.h"
+#include "miaw/status.h"
 
 static uint32_t next_id(uint32_t id)
 {

@@ -14,7 +14,7 @@
 #include <signal/session_cipher.h>
 #include <signal/session_pre_key.h>
 
-#include "miaw/plugin.h"
+#include "miaw/status.h"
 
 const char *miaw_sig_type_name(int type)
 {

@@ -10,7 +10,7 @@
 #include <signal/curve.h>
 #include <signal/session_pre_key.h>
 
-#include "miaw/plugin.h"
+#include "miaw/status.h"
 
 enum {
     ST_OWN_GET, ST_OWN_PUT, ST_OWN_COUNTERS,

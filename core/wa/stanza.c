@@ -2,7 +2,7 @@
  * stanza.h). */
 #include "wa/stanza.h"
 
-#include <miaw/plugin.h>
+#include <miaw/status.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
 
 #include <openssl/rand.h>
 
-#include "miaw/plugin.h"
+#include "miaw/status.h"
 
 int miaw_wamsg_pad_n(const uint8_t *msg, size_t len, unsigned n, uint8_t **out, size_t *out_len)
 {

@@ -5,7 +5,7 @@
  * context and buffers; freed once every libuv handle has closed. */
 #include "ws.h"
 
-#include <miaw/plugin.h>
+#include <miaw/status.h>
 #include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <wslay/wslay.h>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "ws_http.h"
 
 enum { ST_RESOLVING, ST_CONNECTING, ST_TLS, ST_UPGRADE, ST_OPEN, ST_CLOSING, ST_CLOSED };

@@ -1,13 +1,16 @@
-/* plugins/messages/messages.c - the "messages" feature area (spec 4.4.2). Routes that
- * work today: POST /instances/{instanceId}/messages/text, answered once the WhatsApp
- * server has acknowledged the message (host API 1.1 send_text). Media, edit, delete,
- * react and forward come with the protocol work that implements them. */
+/* plugins/messages/messages.c - the "messages" feature area (spec 4.4.2), built on the
+ * generic engine services of plugin ABI 1.2 only. Routes that work today:
+ * POST /instances/{instanceId}/messages/text (a WAProto.Message built here as JSON:
+ * conversation, or extendedTextMessage with the quoted message found by msg_get; sent
+ * with msg_send and answered once WhatsApp's server acknowledged it). Owns one `pending`
+ * per request in flight. */
 #include <jansson.h>
 #include <miaw/plugin.h>
 #include <miaw/plugin_util.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 typedef struct pending {
     const miaw_host_api *api;
@@ -23,14 +26,8 @@ static void on_sent(int status, const char *message_id, int64_t ts, const char *
     if (status == MIAW_OK) {
         json_t *d = json_pack("{s:s,s:I}", "messageId", message_id, "timestamp", (json_int_t)ts * 1000);
         api->reply_json(p->req, 200, d);
-    } else if (status == MIAW_E_STATE) {
-        api->reply_error(p->req, 503, "INSTANCE_NOT_CONNECTED", "%s", detail ? detail : "not connected");
-    } else if (status == MIAW_E_NOTFOUND) {
-        api->reply_error(p->req, 404, "NOT_FOUND", "%s", detail ? detail : "recipient not found");
-    } else if (status == MIAW_E_TIMEOUT) {
-        api->reply_error(p->req, 504, "TIMEOUT", "%s", detail ? detail : "timed out");
     } else {
-        api->reply_error(p->req, 500, "WHATSAPP_ERROR", "%s", detail ? detail : "send failed");
+        api->reply_status(p->req, status, NULL, "%s", detail ? detail : "the message was not sent");
     }
     free(p);
 }
@@ -40,8 +37,71 @@ static void on_abort(miaw_req *req, int reason, void *udata)
     (void)req;
     (void)reason;
     pending *p = udata;
-    p->api->send_cancel(p->self, p->handle);
+    p->api->cancel(p->self, p->handle);
     free(p);
+}
+
+/* 32 random bytes, base64: the messageSecret every message carries */
+static int message_secret(char out[45])
+{
+    unsigned char r[32];
+    size_t got = 0;
+    while (got < sizeof r) {
+        ssize_t n = getrandom(r + got, sizeof r - got, 0);
+        if (n <= 0) return -1;
+        got += (size_t)n;
+    }
+    static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof r; i += 3) {
+        unsigned v = (unsigned)r[i] << 16 | (i + 1 < sizeof r ? (unsigned)r[i + 1] << 8 : 0) |
+                     (i + 2 < sizeof r ? r[i + 2] : 0);
+        out[o++] = T[v >> 18 & 63];
+        out[o++] = T[v >> 12 & 63];
+        out[o++] = i + 1 < sizeof r ? T[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < sizeof r ? T[v & 63] : '=';
+    }
+    out[o] = 0;
+    return 0;
+}
+
+/* the quoted message for a reply's contextInfo: the stored message without its own
+ * messageContextInfo, or just its text; NULL when nothing is known */
+static json_t *quoted_body(const json_t *stored)
+{
+    json_t *m = json_object_get(stored, "message");
+    if (json_is_object(m)) {
+        json_t *q = json_deep_copy(m);
+        json_object_del(q, "messageContextInfo");
+        if (json_object_size(q)) return q;
+        json_decref(q);
+    }
+    const char *text = json_string_value(json_object_get(stored, "text"));
+    return text ? json_pack("{s:s}", "conversation", text) : NULL;
+}
+
+/* Message JSON of a text (with a reply's contextInfo when quoted is given): new reference */
+static json_t *text_message(const miaw_host_api *api, miaw_plugin *self, const char *inst, const char *to,
+                            const char *text, const char *quoted)
+{
+    char secret[45];
+    if (message_secret(secret) != 0) return NULL;
+    json_t *m = json_object();
+    json_object_set_new(m, "messageContextInfo", json_pack("{s:s}", "messageSecret", secret));
+    if (!quoted || !*quoted) {
+        json_object_set_new(m, "conversation", json_string(text));
+        return m;
+    }
+    json_t *stored = api->msg_get(self, inst, quoted);
+    char peer[128] = "";
+    api->jid_normalize(to, peer, sizeof peer);
+    const char *sender = json_string_value(json_object_get(stored, "sender"));
+    json_t *ci = json_pack("{s:s,s:s}", "stanzaId", quoted, "participant", sender ? sender : peer);
+    json_t *q = stored ? quoted_body(stored) : NULL;
+    if (q) json_object_set_new(ci, "quotedMessage", q);
+    json_object_set_new(m, "extendedTextMessage", json_pack("{s:s,s:o}", "text", text, "contextInfo", ci));
+    json_decref(stored);
+    return m;
 }
 
 static int h_text(miaw_req *req, void *udata)
@@ -49,34 +109,43 @@ static int h_text(miaw_req *req, void *udata)
     miaw_plugin_base *b = udata;
     const miaw_host_api *api = b->api;
     const json_t *body = api->req_body(req);
+    const char *inst = api->req_param(req, "instanceId");
     const char *to = json_string_value(json_object_get(body, "to"));
     const char *text = json_string_value(json_object_get(body, "text"));
     const char *quoted = json_string_value(json_object_get(body, "quotedMessageId"));
+    char jid[128];
+    if (api->jid_normalize(to, jid, sizeof jid) != MIAW_OK)
+        return api->reply_status(req, MIAW_E_INVAL, "to",
+                                 "'to' must be a phone number (5-20 digits with country code), a user JID or a "
+                                 "group JID"),
+               MIAW_OK;
+    json_t *msg = text_message(api, b->self, inst, to, text, quoted);
     pending *p = calloc(1, sizeof *p);
-    if (!p) return api->reply_error(req, 500, "INTERNAL_ERROR", "out of memory"), MIAW_OK;
+    if (!p || !msg) {
+        free(p);
+        json_decref(msg);
+        return api->reply_status(req, MIAW_E_NOMEM, NULL, "out of memory"), MIAW_OK;
+    }
     p->api = api;
     p->self = b->self;
     p->req = req;
     char err[256];
     const char *field = NULL;
-    int rc = api->send_text(b->self, api->req_param(req, "instanceId"), to, text, quoted, on_sent, p, &p->handle,
-                            &field, err, sizeof err);
+    int rc = api->msg_send(b->self, inst, to, msg, NULL, 0, NULL, on_sent, p, &p->handle, &field, err, sizeof err);
+    json_decref(msg);
     if (rc != MIAW_OK) {
         free(p);
-        if (rc == MIAW_E_INVAL) api->reply_error(req, 400, "INVALID_REQUEST", "%s", err);
-        else if (rc == MIAW_E_STATE) api->reply_error(req, 503, "INSTANCE_NOT_CONNECTED", "%s", err);
-        else if (rc == MIAW_E_NOTFOUND) api->reply_error(req, 404, "INSTANCE_NOT_FOUND", "%s", err);
-        else api->reply_error(req, 500, "INTERNAL_ERROR", "%s", err);
+        api->reply_status(req, rc, field, "%s", err);
         return MIAW_OK;
     }
-    /* the callback never runs inside send_text, so suspending now is in time */
+    /* the callback never runs inside msg_send, so suspending now is in time */
     api->req_suspend(req, on_abort, p);
     return MIAW_ASYNC;
 }
 
 static const miaw_field TEXT_BODY[] = {
     {.name = "to", .type = MIAW_T_STRING, .flags = MIAW_F_REQUIRED | MIAW_F_NONEMPTY | MIAW_F_HAS_MAX, .max = 128,
-     .description = "Recipient: phone number with country code (e.g. 6281234567890) or a user JID",
+     .description = "Recipient: phone number with country code (e.g. 6281234567890), a user JID or a group JID",
      .example = "\"6281234567890\""},
     {.name = "text", .type = MIAW_T_STRING, .flags = MIAW_F_REQUIRED | MIAW_F_NONEMPTY | MIAW_F_HAS_MAX,
      .max = 65536, .description = "Message text", .example = "\"Hello from API!\""},
@@ -88,15 +157,15 @@ static const miaw_field TEXT_BODY[] = {
 static int setup(miaw_plugin_base *b, const json_t *config, char *err, size_t errlen)
 {
     (void)config;
-    if (!MIAW_HOST_HAS(b->api, send_text) || !MIAW_HOST_HAS(b->api, send_cancel)) {
-        snprintf(err, errlen, "this server's plugin API has no send_text (needs 1.1)");
+    if (!MIAW_HOST_HAS(b->api, msg_send) || !MIAW_HOST_HAS(b->api, jid_normalize)) {
+        snprintf(err, errlen, "this server's plugin API has no msg_send (needs 1.2)");
         return MIAW_E_NOTSUP;
     }
     const miaw_route text = {
         MIAW_ROUTE_INIT, .method = "POST", .path = "/instances/{instanceId}/messages/text",
         .flags = MIAW_ROUTE_INSTANCE, .handler = h_text, .udata = b, .body = TEXT_BODY, .timeout_ms = 60000,
         .operation_id = "sendText", .summary = "Send text message",
-        .description = "Sends a 1:1 text (optionally as a reply) and answers once WhatsApp's server has "
+        .description = "Sends a text (optionally as a reply) and answers once WhatsApp's server has "
                        "acknowledged it. 400 INVALID_REQUEST for a bad number, 503 INSTANCE_NOT_CONNECTED when the "
                        "instance is not connected, 404 NOT_FOUND when the number is not on WhatsApp.",
         .tag = "Messages", .response_example = "{\"messageId\":\"3EB0C4F1A2B3C4D5E6F7A8\",\"timestamp\":1735118400000}"};
@@ -105,5 +174,4 @@ static int setup(miaw_plugin_base *b, const json_t *config, char *err, size_t er
     return MIAW_OK;
 }
 
-MIAW_DEFINE_PLUGIN("messages", "0.2.0", "send, edit, delete, react, forward messages and download media (spec 4.4.2)",
-                   setup)
+MIAW_DEFINE_PLUGIN_MIN("messages", "0.3.0", "send text messages, with replies (spec 4.4.2)", 2, setup)

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "router.h"
-#include "schema.h"
+#include "http/router.h"
+#include "http/schema.h"
 
 static int noop(miaw_req *r, void *u) { (void)r; (void)u; return 0; }
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "admin/instcfg.h"
-#include "util.h"
+#include "base/util.h"
 #include "admin/ops.h"
 #include "harness.h"
 

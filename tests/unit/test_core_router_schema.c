@@ -6,12 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "events.h"
+#include "base/config.h"
+#include "bus/events.h"
 #include "harness.h"
-#include "router.h"
-#include "schema.h"
-#include "util.h"
+#include "http/router.h"
+#include "http/schema.h"
+#include "base/util.h"
 
 static int dummy(miaw_req *r, void *u) { (void)r; (void)u; return 0; }
 

@@ -11,7 +11,7 @@
 #include <zlib.h>
 
 #include "harness.h"
-#include "qrpng.h"
+#include "engine/qrpng.h"
 #include "wa/pairing.h"
 #include "wa_adv.pb-c.h"
 #include "wa_client_payload.pb-c.h"

@@ -4,10 +4,10 @@
  * outbox store's lifecycle (insert, lane head, attempts, dead letter, replay, purge). */
 #include "harness.h"
 
-#include "util.h"
-#include "webhook_json.h"
-#include "webhook_store.h"
-#include "webhook_util.h"
+#include "base/util.h"
+#include "webhooks/webhook_json.h"
+#include "webhooks/webhook_store.h"
+#include "webhooks/webhook_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* miaw/plugin.h - the stable plugin ABI of miaw: descriptor, host function table,
- * route and schema declarations, events. Self-contained C99: includes no project
- * header and no header of h2o, sqlite, curl, OpenSSL or protobuf-c. jansson's json_t
+ * route and schema declarations, events. Self-contained C99: includes only miaw/status.h,
+ * no other header of the project and none of h2o, sqlite, curl, OpenSSL or protobuf-c. jansson's json_t
  * is forward-declared; plugins link the shared libjansson.
  *
  * Ownership, everywhere in this header:
@@ -24,7 +24,7 @@ extern "C" {
 
 /* ---------------------------------------------------------------- versions */
 #define MIAW_ABI_MAJOR 1u /* must equal the host's; bumped only on breakage      */
-#define MIAW_ABI_MINOR 1u /* additive changes; host minor must be >= required   */
+#define MIAW_ABI_MINOR 2u /* additive changes; host minor must be >= required   */
 #define MIAW_PLUGIN_MAGIC 0x6d696177u /* "miaw" */
 #define MIAW_PLUGIN_ENTRY "miaw_plugin_entry"
 
@@ -44,26 +44,7 @@ typedef struct json_t json_t;           /* jansson value                       *
 #endif
 typedef uint64_t miaw_id;               /* timers, subscriptions; 0 = none     */
 
-/* ------------------------------------------------------------ status codes */
-#define MIAW_OK 0
-#define MIAW_ASYNC 1 /* route handlers only: the reply comes later */
-#define MIAW_E_INVAL -1
-#define MIAW_E_NOMEM -2
-#define MIAW_E_NOTFOUND -3
-#define MIAW_E_EXIST -4
-#define MIAW_E_STATE -5 /* wrong phase: registering after init, plugin stopping */
-#define MIAW_E_GONE -6  /* request or instance went away */
-#define MIAW_E_TIMEOUT -7
-#define MIAW_E_NOTSUP -8
-#define MIAW_E_LIMIT -9
-#define MIAW_E_IO -10
-#define MIAW_E_AUTH -11
-#define MIAW_E_INTERNAL -12
-
-#define MIAW_LOG_ERR 3
-#define MIAW_LOG_WARN 4
-#define MIAW_LOG_INFO 6
-#define MIAW_LOG_DEBUG 7
+#include "status.h" /* miaw/status.h: MIAW_OK, MIAW_E_*, MIAW_LOG_* */
 
 /* ---------------------------------------------------------------- schemas */
 #define MIAW_T_ANY 0u
@@ -161,6 +142,60 @@ typedef void (*miaw_timer_fn)(miaw_id timer, void *udata);        /* [loop] */
 typedef void (*miaw_send_fn)(int status, const char *message_id, int64_t timestamp_s, const char *detail,
                              void *udata); /* [loop] */
 
+/* ------------------------------------------------- 1.2: engine services
+ * Nodes as JSON (one shape everywhere in the ABI, see sdk/README.md):
+ *   {"tag":"iq","attrs":{"to":{"jid":"s.whatsapp.net"},"type":"get","xmlns":"w:g2"},
+ *    "content": "text" | {"b64":"..."} | {"jid":"..."} | [ child nodes ]}
+ * An attribute value is a string or {"jid":"..."}: the binary encoding tells JIDs from
+ * strings. No "content" = no content; [] = an empty child list.
+ * Messages as JSON: WAProto.Message in protobufjs' toObject shape (field names of the
+ * .proto, 64-bit integers as decimal strings, bytes as base64, enums as numbers or
+ * names); an unknown key is an error naming its path. */
+
+/* The reply to an IQ: status MIAW_OK with the <iq type="result"> node; MIAW_E_IO when
+ * the server answered type="error" (reply is that node; detail "<code> <text>");
+ * MIAW_E_TIMEOUT; MIAW_E_STATE (the connection closed first). reply may be NULL on
+ * errors. Borrowed for the call. */
+typedef void (*miaw_iq_fn)(int status, const json_t *reply, const char *detail, void *udata); /* [loop] */
+
+/* An incoming stanza matching a subscription, as a JSON node, after the core handled and
+ * acknowledged it. Borrowed for the call. */
+typedef void (*miaw_stanza_fn)(const char *instance_id, const json_t *node, void *udata); /* [loop] */
+
+/* What a stanza subscription matches; NULL fields match anything. */
+typedef struct miaw_stanza_filter {
+    uint32_t struct_size; /* sizeof(miaw_stanza_filter) */
+    const char *tag;      /* "notification", "presence", "chatstate", "receipt", "call", "ib", "message", ... */
+    const char *type;     /* the "type" attribute */
+    const char *xmlns;    /* the "xmlns" attribute */
+    const char *child;    /* the first child's tag */
+} miaw_stanza_filter;
+
+/* Options of msg_send; a NULL pointer = all defaults. */
+typedef struct miaw_msg_opts {
+    uint32_t struct_size;   /* sizeof(miaw_msg_opts) */
+    const char *message_id; /* NULL = a fresh WhatsApp-style id */
+    const char *type;       /* the stanza's "type": "text" (default), "media", "reaction", "poll" */
+    const char *edit;       /* the stanza's "edit" attribute ("1" edit, "7" revoke, "8" admin revoke) or NULL */
+    const json_t *nodes;    /* JSON array of extra child nodes of <message> (<meta>, <biz>...), borrowed */
+    uint32_t timeout_ms;    /* 0 = 45 s */
+    uint32_t flags;         /* MIAW_MSG_F_* */
+} miaw_msg_opts;
+#define MIAW_MSG_F_NO_STORE (1u << 0) /* do not keep the message in chat storage */
+
+/* The outcome of a media transfer. upload, MIAW_OK: result = the fields a media message
+ * needs, as WAProto JSON: {url, directPath, mediaKey, fileSha256, fileEncSha256 (base64),
+ * fileLength, mediaKeyTimestamp (decimal strings)}. download, MIAW_OK: result =
+ * {fileLength}. Errors: MIAW_E_STATE (not connected), MIAW_E_GONE (the server no longer
+ * has the blob), MIAW_E_IO (transfer failed, or a hash / MAC check failed: nothing of
+ * the file is kept), MIAW_E_TIMEOUT. result is borrowed for the call, NULL on errors. */
+typedef void (*miaw_media_fn)(int status, const json_t *result, const char *detail, void *udata); /* [loop] */
+/* Decrypted bytes of a download, in order. The hash and MAC checks cover the whole file,
+ * so the final verdict is the miaw_media_fn status that follows: a consumer that must not
+ * act on unverified bytes keeps them aside until then. Return 0 to go on, non-zero to
+ * stop (the download then ends with MIAW_E_INTERNAL, detail "stopped by the plugin"). */
+typedef int (*miaw_media_chunk_fn)(const void *data, size_t len, void *udata); /* [loop] */
+
 /* ------------------------------------------------------------- host table */
 typedef struct miaw_host_api {
     uint32_t struct_size;
@@ -226,7 +261,69 @@ typedef struct miaw_host_api {
                      const char **field, char *errbuf, size_t errlen);
     void (*send_cancel)(miaw_plugin *p, miaw_id handle);
 
-    /* since 1.2: append below only */
+    /* since 1.2: the WhatsApp engine as generic services. [loop] Every asynchronous call
+     * returns MIAW_OK and a handle (optional out): its callback then runs exactly once,
+     * later, never inside the call, unless the handle is cancelled (cancel) or the plugin
+     * unloads: everything a plugin has in flight is cancelled at unload and no callback
+     * of it runs afterwards. Otherwise the call returns an error, no callback runs, and
+     * errbuf says why. Instance errors: MIAW_E_NOTFOUND (no such instance),
+     * MIAW_E_STATE (not connected). */
+
+    /* Send an <iq> (a JSON node; the host sets "id", and "to" defaults to
+     * s.whatsapp.net) and get the reply. timeout_ms 0 = 20 s. MIAW_E_INVAL for a node
+     * that is not an iq or cannot be encoded (errbuf names the JSON path). */
+    int (*iq)(miaw_plugin *p, const char *instance_id, const json_t *node, uint32_t timeout_ms, miaw_iq_fn cb,
+              void *udata, miaw_id *handle, char *errbuf, size_t errlen);
+    /* Send a stanza with no answer (presence, chatstate, receipt, ...). */
+    int (*stanza_send)(miaw_plugin *p, const char *instance_id, const json_t *node, char *errbuf, size_t errlen);
+    /* [init only] Get incoming stanzas that match f, for every instance, after the core
+     * acknowledged them. Ends at unload. */
+    int (*stanza_subscribe)(miaw_plugin *p, const miaw_stanza_filter *f, miaw_stanza_fn fn, void *udata,
+                            miaw_id *out);
+    /* End-to-end encrypted send of a WAProto.Message to `to` (a phone number, a user JID
+     * or a group JID), given as JSON (message, borrowed) or as serialized bytes (message
+     * NULL, bytes/len). The host does usync, sessions, Signal, sender keys in groups, the
+     * copies for the account's own devices, padding and the server's ack; cb gets
+     * {messageId, timestamp} (miaw_send_fn). MIAW_E_INVAL with *field ("to", "message",
+     * "message.<path>") for bad input. */
+    int (*msg_send)(miaw_plugin *p, const char *instance_id, const char *to, const json_t *message,
+                    const void *bytes, size_t len, const miaw_msg_opts *opts, miaw_send_fn cb, void *udata,
+                    miaw_id *handle, const char **field, char *errbuf, size_t errlen);
+    /* A stored message by id: a new reference to {id, chat, sender, fromMe, timestamp,
+     * type, status, message: <WAProto.Message JSON or null>} or NULL when unknown. */
+    json_t *(*msg_get)(miaw_plugin *p, const char *instance_id, const char *message_id);
+    /* Cancel an asynchronous call (iq, msg_send, send_text, media_*): its callback will not run.
+     * An IQ's reply is ignored; a message is still sent. Unknown handles are ignored. */
+    void (*cancel)(miaw_plugin *p, miaw_id handle);
+    /* Answer a request with the error envelope for a status code, once for every plugin:
+     * MIAW_E_INVAL 400 INVALID_REQUEST (field, if given, goes to error.details.field),
+     * MIAW_E_NOTFOUND 404 NOT_FOUND, MIAW_E_EXIST 409 CONFLICT, MIAW_E_STATE 503
+     * INSTANCE_NOT_CONNECTED, MIAW_E_TIMEOUT 504 TIMEOUT, MIAW_E_LIMIT 429 RATE_LIMITED,
+     * MIAW_E_AUTH 401, MIAW_E_IO 500 WHATSAPP_ERROR, others 500 INTERNAL_ERROR. */
+    int (*reply_status)(miaw_req *r, int status, const char *field, const char *fmt, ...) MIAW_FMT(4, 5);
+    /* Normalize a recipient: a phone number (digits with country code; spaces + - ( ) .
+     * allowed), a user JID (@s.whatsapp.net, @c.us, @lid) or a group JID (@g.us) into
+     * its JID string. MIAW_OK, or MIAW_E_INVAL. */
+    int (*jid_normalize)(const char *to, char *out, size_t outlen);
+
+    /* Upload a file for a media message: media_type "image", "video", "audio", "ptt",
+     * "document", "sticker" or "thumbnail-*" picks WhatsApp's key info and upload path;
+     * the bytes come from data/len (copied) or, data NULL, from the file at path
+     * (streamed, bounded memory). The host encrypts (AES-CBC + HMAC, keys from a fresh
+     * mediaKey), gets the media hosts (media_conn), uploads over HTTPS (retrying across
+     * hosts) and answers the fields of the message. */
+    int (*media_upload)(miaw_plugin *p, const char *instance_id, const char *media_type, const void *data,
+                        size_t len, const char *path, miaw_media_fn cb, void *udata, miaw_id *handle,
+                        char *errbuf, size_t errlen);
+    /* Download and decrypt the media of a message: media = the media message's JSON (e.g.
+     * the imageMessage object: directPath or url, mediaKey, fileEncSha256, fileSha256,
+     * fileLength). To the file at path (written to a temporary name and renamed only when
+     * every check passed) or, path NULL, to chunk. Memory stays bounded. */
+    int (*media_download)(miaw_plugin *p, const char *instance_id, const char *media_type, const json_t *media,
+                          const char *path, miaw_media_chunk_fn chunk, miaw_media_fn cb, void *udata,
+                          miaw_id *handle, char *errbuf, size_t errlen);
+
+    /* since 1.3: append below only */
 } miaw_host_api;
 
 #define MIAW_HOST_HAS(api, member) \
@@ -256,7 +353,7 @@ typedef struct miaw_plugin_desc {
 
 #define MIAW_PLUGIN_DESC_INIT                                                          \
     .magic = MIAW_PLUGIN_MAGIC, .abi_major = MIAW_ABI_MAJOR, .abi_minor = MIAW_ABI_MINOR, \
-    .abi_minor_required = 0, .struct_size = sizeof(miaw_plugin_desc),                  \
+    .struct_size = sizeof(miaw_plugin_desc), /* abi_minor_required: 0 unless set */    \
     .route_size = sizeof(miaw_route), .field_size = sizeof(miaw_field),                \
     .host_api_size = sizeof(miaw_host_api)
 

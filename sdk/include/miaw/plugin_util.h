@@ -19,7 +19,10 @@ static inline int miaw_host_compatible(const miaw_host_api *api)
  * and events: int HOOK(miaw_plugin_base *b, const json_t *config, char *err, size_t n). */
 typedef struct miaw_plugin_base { miaw_plugin *self; const miaw_host_api *api; } miaw_plugin_base;
 
-#define MIAW_DEFINE_PLUGIN(NAME, VERSION, DESCRIPTION, HOOK)                                              \
+/* As MIAW_DEFINE_PLUGIN, for a plugin that needs host minor MINOR or later (the host
+ * refuses to load it on an older server, naming the minor). */
+#define MIAW_DEFINE_PLUGIN(NAME, VERSION, DESCRIPTION, HOOK) MIAW_DEFINE_PLUGIN_MIN(NAME, VERSION, DESCRIPTION, 0, HOOK)
+#define MIAW_DEFINE_PLUGIN_MIN(NAME, VERSION, DESCRIPTION, MINOR, HOOK)                                   \
     static int miaw__init(miaw_plugin *self, const miaw_host_api *api, const json_t *config, void **out,  \
                           char *err, size_t errlen)                                                      \
     {                                                                                                    \
@@ -40,7 +43,8 @@ typedef struct miaw_plugin_base { miaw_plugin *self; const miaw_host_api *api; }
         return MIAW_OK;                                                                                  \
     }                                                                                                    \
     static void miaw__fini(void *st) { free(st); }                                                       \
-    static const miaw_plugin_desc miaw__desc = {MIAW_PLUGIN_DESC_INIT, .name = NAME, .version = VERSION, \
+    static const miaw_plugin_desc miaw__desc = {MIAW_PLUGIN_DESC_INIT, .abi_minor_required = (MINOR),    \
+                                                .name = NAME, .version = VERSION,                        \
                                                 .description = DESCRIPTION, .init = miaw__init,         \
                                                 .fini = miaw__fini};                                     \
     MIAW_EXPORT const miaw_plugin_desc *miaw_plugin_entry(void) { return &miaw__desc; }

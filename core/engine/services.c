@@ -1,0 +1,109 @@
+/* core/engine/services.c - the engine as the plugin host's services table
+ * (plugins/services.h): instance lookup by id, IQs and stanzas on an instance's
+ * connection, generic end-to-end sends, stored messages, and the tap through which every
+ * incoming stanza reaches plugins' subscriptions. Owns nothing: each function borrows the
+ * engine and hands ownership of nodes as plugins/services.h says. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_int.h"
+
+static miaw_instance *find(miaw_engine *e, const char *id) { return id ? miaw_instances_find(e->inst, id) : NULL; }
+
+typedef struct iq_call {
+    miaw_svc_iq_cb cb;
+    void *udata;
+} iq_call;
+
+static void on_iq(miaw_wa_conn *c, const miaw_node *reply, int err, void *ud)
+{
+    (void)c;
+    iq_call *k = ud;
+    int st = err;
+    if (!err && reply && miaw_node_attr_is(reply, "type", "error")) st = MIAW_E_IO;
+    else if (err == MIAW_E_GONE) st = MIAW_E_STATE;
+    else if (err && err != MIAW_E_TIMEOUT) st = MIAW_E_STATE;
+    k->cb(st, st == MIAW_E_TIMEOUT || st == MIAW_E_STATE ? NULL : reply, k->udata);
+    free(k);
+}
+
+static int s_iq(void *ctx, const char *instance_id, miaw_node *iq, unsigned timeout_ms, miaw_svc_iq_cb cb,
+                void *udata)
+{
+    miaw_engine *e = ctx;
+    miaw_instance *in = find(e, instance_id);
+    if (!in) {
+        miaw_node_free(iq);
+        return MIAW_E_NOTFOUND;
+    }
+    iq_call *k = malloc(sizeof *k);
+    if (!k) {
+        miaw_node_free(iq);
+        return MIAW_E_NOMEM;
+    }
+    k->cb = cb;
+    k->udata = udata;
+    miaw_node_del_attr(iq, "id"); /* the connection numbers its IQs */
+    int rc = miaw_engine_iq(e, in, iq, timeout_ms, on_iq, k); /* takes iq */
+    if (rc) free(k);
+    return rc ? MIAW_E_STATE : 0;
+}
+
+static int s_stanza_send(void *ctx, const char *instance_id, miaw_node *n)
+{
+    miaw_engine *e = ctx;
+    miaw_instance *in = find(e, instance_id);
+    eng_inst *ei = in ? in->engine : NULL;
+    int rc = !in ? MIAW_E_NOTFOUND : !ei || !ei->logged_in ? MIAW_E_STATE : eng_send_node(ei, n);
+    miaw_node_free(n);
+    return rc;
+}
+
+static int s_msg_send(void *ctx, const char *instance_id, const char *to, const uint8_t *msg, size_t len,
+                      const miaw_msg_opts *opts, miaw_node **extra, size_t nextra, miaw_send_fn cb, void *udata,
+                      uint64_t *handle, const char **field, char *err, size_t errlen)
+{
+    miaw_engine *e = ctx;
+    miaw_instance *in = find(e, instance_id);
+    *field = NULL;
+    if (!in) return snprintf(err, errlen, "instance '%s' not found", instance_id), MIAW_E_NOTFOUND;
+    return miaw_engine_send_msg(e, in, to, msg, len, opts, extra, nextra, cb, udata, handle, field, err, errlen);
+}
+
+static int s_send_text(void *ctx, const char *instance_id, const char *to, const char *text, const char *quoted_id,
+                       miaw_send_fn cb, void *udata, uint64_t *handle, const char **field, char *err, size_t errlen)
+{
+    miaw_engine *e = ctx;
+    miaw_instance *in = find(e, instance_id);
+    *field = NULL;
+    if (!in) return snprintf(err, errlen, "instance '%s' not found", instance_id), MIAW_E_NOTFOUND;
+    return miaw_engine_send_text(e, in, to, text, quoted_id, cb, udata, handle, field, err, errlen);
+}
+
+static void s_send_cancel(void *ctx, uint64_t handle) { miaw_engine_send_cancel(ctx, handle); }
+
+static json_t *s_msg_get(void *ctx, const char *instance_id, const char *message_id)
+{
+    miaw_engine *e = ctx;
+    return find(e, instance_id) ? eng_chat_get(e, instance_id, message_id) : NULL;
+}
+
+static void s_set_tap(void *ctx, miaw_svc_tap_fn fn, void *udata)
+{
+    miaw_engine *e = ctx;
+    e->tap = fn;
+    e->tap_ud = udata;
+}
+
+void miaw_engine_services_fill(miaw_engine *e, miaw_engine_services *out)
+{
+    *out = (miaw_engine_services){.ctx = e,
+                                  .iq = s_iq,
+                                  .stanza_send = s_stanza_send,
+                                  .msg_send = s_msg_send,
+                                  .send_text = s_send_text,
+                                  .send_cancel = s_send_cancel,
+                                  .msg_get = s_msg_get,
+                                  .set_tap = s_set_tap};
+}

@@ -1,0 +1,655 @@
+/* core/http/http.c - h2o listener and request pipeline (see http.h). Order of a request:
+ * base path -> CORS preflight -> route match (404/405) -> auth (401) -> instance check
+ * (404) -> body size (413), content type (415), JSON parse and schema (400) -> handler,
+ * which answers now or later (MIAW_ASYNC, with a timeout answered 504). */
+#include "http/http.h"
+
+#include "base/log.h"
+#include "http/schema.h"
+#include "base/util.h"
+
+#include <ctype.h>
+#include <h2o.h>
+#include <h2o/http2.h>
+#include <h2o/socket/uv-binding.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+struct miaw_http {
+    uv_loop_t *loop;
+    const miaw_config *cfg;
+    miaw_router *router;
+    char *api_key;
+    miaw_instance_exists_fn exists;
+    void *exists_udata;
+    h2o_globalconf_t h2o_cfg;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    uv_tcp_t *listener;
+    SSL_CTX *ssl;
+    uint64_t requests;
+    int ctx_ready;
+    struct conn_node *conns; /* open connections, for a draining shutdown */
+    size_t nconns;
+};
+
+typedef struct { h2o_handler_t super; miaw_http *http; } handler_t;
+
+/* one accepted connection; tcp first so h2o's close callback can hand it back to us */
+typedef struct conn_node {
+    uv_tcp_t tcp;
+    miaw_http *http;
+    struct conn_node *prev, *next;
+} conn_node;
+
+struct miaw_req {
+    h2o_req_t *h2o;          /* NULL once h2o freed the request */
+    miaw_http *http;
+    miaw_route_match match;
+    json_t *body;
+    char id[72];
+    char method[16];
+    char path[1024];
+    uint64_t start_us;
+    int answered, suspended, dead;
+    miaw_abort_fn on_abort;
+    void *abort_udata;
+    uv_timer_t *timer;
+};
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ------------------------------------------------------------------ replies */
+static void add_header(miaw_req *r, const char *name, const char *value)
+{
+    h2o_req_t *q = r->h2o;
+    h2o_add_header_by_str(&q->pool, &q->res.headers, name, strlen(name), 1, NULL, h2o_strdup(&q->pool, value, SIZE_MAX).base,
+                          strlen(value));
+}
+
+static void add_cors(miaw_req *r)
+{
+    const char *conf = r->http->cfg->cors_origin;
+    if (!conf || !*conf) return;
+    if (strcmp(conf, "*") == 0) {
+        add_header(r, "access-control-allow-origin", "*");
+        return;
+    }
+    const char *origin = miaw_req_header(r, "origin");
+    if (!origin) return;
+    /* comma-separated list of allowed origins */
+    size_t ol = strlen(origin);
+    for (const char *p = conf; *p;) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        while (n && *p == ' ') { p++; n--; }
+        while (n && p[n - 1] == ' ') n--;
+        if (n == ol && memcmp(p, origin, n) == 0) {
+            add_header(r, "access-control-allow-origin", origin);
+            add_header(r, "vary", "Origin");
+            return;
+        }
+        if (!e) break;
+        p = e + 1;
+    }
+}
+
+static void stop_timer(miaw_req *r)
+{
+    if (r->timer) {
+        r->timer->data = NULL;
+        uv_close((uv_handle_t *)r->timer, (uv_close_cb)free);
+        r->timer = NULL;
+    }
+}
+
+static void log_request(miaw_req *r, int status)
+{
+    uint64_t us = now_us() - r->start_us;
+    h2o_req_t *q = r->h2o;
+    miaw_log(status >= 500 ? MIAW_LVL_WARN : MIAW_LVL_INFO, "http", "%s %s %d %.3fms id=%s%s", r->method, r->path,
+             status, (double)us / 1000.0, r->id, q && q->version >= 0x200 ? " h2" : "");
+}
+
+int miaw_req_reply_raw(miaw_req *r, int status, const char *content_type, const void *data, size_t len,
+                       const char *cache_control)
+{
+    if (!r || r->answered || r->dead || !r->h2o) return MIAW_E_GONE;
+    r->answered = 1;
+    stop_timer(r);
+    h2o_req_t *q = r->h2o;
+    q->res.status = status;
+    q->res.reason = miaw_http_reason(status);
+    add_header(r, "content-type", content_type);
+    add_header(r, "x-request-id", r->id);
+    if (cache_control) add_header(r, "cache-control", cache_control);
+    add_cors(r);
+    log_request(r, status);
+    if (q->method.len == 4 && memcmp(q->method.base, "HEAD", 4) == 0) len = 0;
+    h2o_send_inline(q, data, len);
+    return MIAW_OK;
+}
+
+static int reply_json_text(miaw_req *r, int status, json_t *doc)
+{
+    char *txt = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (!txt) return miaw_req_reply_raw(r, 500, "application/json",
+                                        "{\"success\":false,\"error\":{\"code\":\"INTERNAL_ERROR\",\"message\":\"encoding failed\"}}",
+                                        80, "no-store");
+    int rc = miaw_req_reply_raw(r, status, "application/json; charset=utf-8", txt, strlen(txt), "no-store");
+    free(txt);
+    return rc;
+}
+
+int miaw_req_reply_data(miaw_req *r, int status, json_t *data)
+{
+    if (!r || r->answered || r->dead) {
+        json_decref(data);
+        return MIAW_E_GONE;
+    }
+    return reply_json_text(r, status ? status : 200, json_pack("{s:b,s:o}", "success", 1, "data", data ? data : json_null()));
+}
+
+int miaw_req_reply_code(miaw_req *r, int status, const char *code, json_t *details, const char *msg)
+{
+    if (!r || r->answered || r->dead) {
+        json_decref(details);
+        return MIAW_E_GONE;
+    }
+    json_t *err = json_pack("{s:s,s:s}", "code", code, "message", msg ? msg : "");
+    if (details) json_object_set_new(err, "details", details);
+    if (status == 405 || status == 401) {
+        /* nothing extra; Allow / WWW-Authenticate are added by the caller */
+    }
+    return reply_json_text(r, status, json_pack("{s:b,s:o}", "success", 0, "error", err));
+}
+
+int miaw_req_reply_err(miaw_req *r, miaw_err e, json_t *details, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return miaw_req_reply_code(r, miaw_err_status(e), miaw_err_code(e), details, msg);
+}
+
+/* ------------------------------------------------------------- accessors */
+const char *miaw_req_param(miaw_req *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < r->match.nparams; i++) {
+        const char *seg = r->match.names[i]; /* "{name}" */
+        if (strlen(seg) == n + 2 && memcmp(seg + 1, name, n) == 0) return r->match.values[i];
+    }
+    return NULL;
+}
+
+static int hexv(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    c = tolower(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static char *pct_decode(h2o_mem_pool_t *pool, const char *s, size_t len)
+{
+    char *out = h2o_mem_alloc_pool(pool, len + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '+') out[o++] = ' ';
+        else if (s[i] == '%' && i + 2 < len && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
+            char c = (char)(hexv(s[i + 1]) * 16 + hexv(s[i + 2]));
+            if (c) out[o++] = c;
+            i += 2;
+        } else out[o++] = s[i];
+    }
+    out[o] = 0;
+    return out;
+}
+
+const char *miaw_req_query(miaw_req *r, const char *name)
+{
+    h2o_req_t *q = r->h2o;
+    if (!q || q->query_at == SIZE_MAX) return NULL;
+    const char *p = q->path.base + q->query_at + 1, *end = q->path.base + q->path.len;
+    size_t nl = strlen(name);
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        if (!amp) amp = end;
+        const char *eq = memchr(p, '=', (size_t)(amp - p));
+        const char *kend = eq ? eq : amp;
+        if ((size_t)(kend - p) == nl && memcmp(p, name, nl) == 0)
+            return eq ? pct_decode(&q->pool, eq + 1, (size_t)(amp - eq - 1)) : "";
+        p = amp + 1;
+    }
+    return NULL;
+}
+
+const char *miaw_req_header(miaw_req *r, const char *name)
+{
+    h2o_req_t *q = r->h2o;
+    if (!q) return NULL;
+    char lower[128];
+    size_t n = strlen(name);
+    if (n >= sizeof lower) return NULL;
+    for (size_t i = 0; i < n; i++) lower[i] = (char)tolower((unsigned char)name[i]);
+    ssize_t idx = h2o_find_header_by_str(&q->headers, lower, n, -1);
+    if (idx < 0) return NULL;
+    h2o_iovec_t v = q->headers.entries[idx].value;
+    return h2o_strdup(&q->pool, v.base, v.len).base;
+}
+
+const json_t *miaw_req_body(miaw_req *r) { return r->body; }
+const char *miaw_req_id(miaw_req *r) { return r->id; }
+const char *miaw_req_method(miaw_req *r) { return r->match.route ? r->match.route->method : ""; }
+
+static void on_timeout(uv_timer_t *t)
+{
+    miaw_req *r = t->data;
+    if (!r) return;
+    miaw_abort_fn fn = r->on_abort;
+    void *ud = r->abort_udata;
+    miaw_req_reply_err(r, MIAW_ERR_TIMEOUT, NULL, "the operation did not complete within %u ms",
+                       r->match.route && r->match.route->timeout_ms ? r->match.route->timeout_ms
+                                                                      : (unsigned)r->http->cfg->request_timeout_ms);
+    r->dead = 1;
+    if (fn) fn(r, MIAW_E_TIMEOUT, ud);
+}
+
+int miaw_req_suspend(miaw_req *r, miaw_abort_fn on_abort, void *udata)
+{
+    if (r->answered || r->dead || r->suspended) return MIAW_E_STATE;
+    r->suspended = 1;
+    r->on_abort = on_abort;
+    r->abort_udata = udata;
+    r->timer = malloc(sizeof *r->timer);
+    if (!r->timer) return MIAW_E_NOMEM;
+    uv_timer_init(r->http->loop, r->timer);
+    r->timer->data = r;
+    uint32_t ms = r->match.route && r->match.route->timeout_ms ? r->match.route->timeout_ms
+                                                               : (uint32_t)r->http->cfg->request_timeout_ms;
+    uv_timer_start(r->timer, on_timeout, ms, 0);
+    return MIAW_OK;
+}
+
+/* h2o frees the request pool: when the client left before an async answer, tell the
+ * owner of the request, then forget it. */
+static void on_req_dispose(void *p)
+{
+    miaw_req *r = p;
+    stop_timer(r);
+    int was_pending = r->suspended && !r->answered && !r->dead;
+    r->h2o = NULL;
+    r->dead = 1;
+    if (was_pending) {
+        log_request(r, 499);
+        if (r->on_abort) r->on_abort(r, MIAW_E_GONE, r->abort_udata);
+    }
+    json_decref(r->body);
+    r->body = NULL;
+}
+
+/* ------------------------------------------------------------------ auth */
+static int check_auth(miaw_req *r)
+{
+    const miaw_http *h = r->http;
+    const char *key = h->api_key;
+    size_t kl = strlen(key);
+    const char *v = miaw_req_header(r, "x-api-key");
+    if (v && kl && miaw_ct_equal(v, strlen(v), key, kl)) return 1;
+    v = miaw_req_header(r, "authorization");
+    if (!v) return 0;
+    if (strncasecmp(v, "Bearer ", 7) == 0) {
+        v += 7;
+        while (*v == ' ') v++;
+        return kl && miaw_ct_equal(v, strlen(v), key, kl);
+    }
+    if (strncasecmp(v, "Basic ", 6) == 0 && h->cfg->basic_auth.n) {
+        v += 6;
+        while (*v == ' ') v++;
+        size_t in = strlen(v);
+        if (in > 1024 || in % 4) return 0;
+        unsigned char dec[800];
+        int n = EVP_DecodeBlock(dec, (const unsigned char *)v, (int)in);
+        if (n < 0) return 0;
+        while (n > 0 && in && v[in - 1] == '=') { n--; in--; }
+        int ok = 0;
+        for (size_t i = 0; i < h->cfg->basic_auth.n; i++) {
+            const char *cred = h->cfg->basic_auth.v[i];
+            ok |= miaw_ct_equal((const char *)dec, (size_t)n, cred, strlen(cred));
+        }
+        return ok;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ pipeline */
+static int is_json_ct(const char *ct)
+{
+    if (!ct) return 1; /* be lenient when absent */
+    while (*ct == ' ') ct++;
+    return strncasecmp(ct, "application/json", 16) == 0 &&
+           (ct[16] == 0 || ct[16] == ';' || ct[16] == ' ');
+}
+
+static void dispatch(miaw_req *r)
+{
+    miaw_http *h = r->http;
+    h2o_req_t *q = r->h2o;
+    const char *method = r->method;
+    int is_head = strcmp(method, "HEAD") == 0;
+
+    /* base path, then API prefix or root */
+    const char *path = r->path;
+    size_t bl = strlen(h->cfg->base_path);
+    if (bl) {
+        if (strncmp(path, h->cfg->base_path, bl) != 0 || (path[bl] && path[bl] != '/')) {
+            miaw_req_reply_err(r, MIAW_ERR_NOT_FOUND, NULL, "no route %s %s", method, path);
+            return;
+        }
+        path += bl;
+        if (!*path) path = "/";
+    }
+    const char *api = h->cfg->api_prefix;
+    size_t al = strlen(api);
+    int root = 1;
+    if (al && strncmp(path, api, al) == 0 && (path[al] == 0 || path[al] == '/')) {
+        root = 0;
+        path += al;
+        if (!*path) path = "/";
+    }
+
+    if (strcmp(method, "OPTIONS") == 0) {
+        char allow[128];
+        miaw_route_match m;
+        int st = miaw_router_match(h->router, "OPTIONS", path, root, &m, allow, sizeof allow);
+        if (st == 404) {
+            miaw_req_reply_err(r, MIAW_ERR_NOT_FOUND, NULL, "no route %s %s", method, r->path);
+            return;
+        }
+        add_header(r, "allow", allow);
+        add_header(r, "access-control-allow-methods", allow);
+        add_header(r, "access-control-allow-headers", "Authorization, X-API-Key, Content-Type, X-Request-Id");
+        add_header(r, "access-control-max-age", "600");
+        miaw_req_reply_raw(r, 204, "text/plain", "", 0, NULL);
+        return;
+    }
+
+    char allow[128];
+    int st = miaw_router_match(h->router, is_head ? "GET" : method, path, root, &r->match, allow, sizeof allow);
+    if (st == 404) {
+        miaw_req_reply_err(r, MIAW_ERR_NOT_FOUND, NULL, "no route %s %s", method, r->path);
+        return;
+    }
+    if (st == 405) {
+        add_header(r, "allow", allow);
+        miaw_req_reply_err(r, MIAW_ERR_METHOD_NOT_ALLOWED, json_pack("{s:s}", "allow", allow),
+                           "%s is not allowed on %s (allowed: %s)", method, r->path, allow);
+        return;
+    }
+    miaw_route_entry *rt = r->match.route;
+    if (!(rt->flags & MIAW_ROUTE_PUBLIC) && !check_auth(r)) {
+        if (h->cfg->basic_auth.n) add_header(r, "www-authenticate", "Basic realm=\"miaw\"");
+        miaw_req_reply_err(r, MIAW_ERR_UNAUTHORIZED, NULL, "missing or invalid API key");
+        return;
+    }
+    if (rt->flags & MIAW_ROUTE_INSTANCE) {
+        const char *iid = miaw_req_param(r, "instanceId");
+        if (!iid || !h->exists || !h->exists(h->exists_udata, iid)) {
+            miaw_req_reply_err(r, MIAW_ERR_INSTANCE_NOT_FOUND, json_pack("{s:s}", "instanceId", iid ? iid : ""),
+                               "instance '%s' does not exist", iid ? iid : "");
+            return;
+        }
+    }
+    if (rt->has_body) {
+        uint64_t limit = rt->body_max ? rt->body_max : (uint64_t)h->cfg->max_body_bytes;
+        if (q->entity.base && q->entity.len > limit) {
+            miaw_req_reply_err(r, MIAW_ERR_PAYLOAD_TOO_LARGE, json_pack("{s:I}", "limit", (json_int_t)limit),
+                               "request body of %zu bytes exceeds the limit of %llu bytes", q->entity.len,
+                               (unsigned long long)limit);
+            return;
+        }
+        if (q->entity.base && q->entity.len) {
+            json_error_t je;
+            r->body = json_loadb(q->entity.base, q->entity.len, JSON_REJECT_DUPLICATES, &je);
+            if (!r->body && !is_json_ct(miaw_req_header(r, "content-type"))) {
+                /* a JSON body under another content type (curl -d) is accepted; anything else is not */
+                miaw_req_reply_err(r, MIAW_ERR_UNSUPPORTED_MEDIA_TYPE, NULL, "the body must be application/json");
+                return;
+            }
+            if (!r->body) {
+                miaw_req_reply_err(r, MIAW_ERR_INVALID_REQUEST, json_pack("{s:s,s:i,s:i}", "field", "body", "line", je.line, "column", je.column),
+                                   "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
+                return;
+            }
+        } else {
+            r->body = json_object();
+        }
+        char field[256], msg[512];
+        if (miaw_schema_validate(rt->body, 0, r->body, field, sizeof field, msg, sizeof msg) != 0) {
+            miaw_req_reply_err(r, MIAW_ERR_INVALID_REQUEST, json_pack("{s:s}", "field", field), "%s", msg);
+            return;
+        }
+    }
+    int rc = rt->handler(r, rt->udata);
+    if (rc == MIAW_ASYNC) {
+        if (!r->suspended && !r->answered) {
+            MIAW_ERR("http", "handler for %s %s returned ASYNC without suspending", rt->method, rt->path);
+            miaw_req_reply_err(r, MIAW_ERR_INTERNAL, NULL, "handler error");
+        }
+        return;
+    }
+    if (rc < 0 && !r->answered) {
+        miaw_err e = miaw_err_from_status(rc);
+        miaw_req_reply_err(r, e, NULL, "%s", miaw_err_description(e));
+        return;
+    }
+    if (!r->answered) {
+        MIAW_ERR("http", "handler for %s %s returned without answering", rt->method, rt->path);
+        miaw_req_reply_err(r, MIAW_ERR_INTERNAL, NULL, "handler did not answer");
+    }
+}
+
+static int valid_req_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 64) return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.') return 0;
+    return 1;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *q)
+{
+    miaw_http *h = ((handler_t *)self)->http;
+    miaw_req *r = h2o_mem_alloc_shared(&q->pool, sizeof *r, on_req_dispose);
+    memset(r, 0, sizeof *r);
+    r->h2o = q;
+    r->http = h;
+    r->start_us = now_us();
+    h->requests++;
+    snprintf(r->method, sizeof r->method, "%.*s", (int)(q->method.len < 15 ? q->method.len : 15), q->method.base);
+    snprintf(r->path, sizeof r->path, "%.*s", (int)(q->path_normalized.len < sizeof r->path - 1 ? q->path_normalized.len : sizeof r->path - 1),
+             q->path_normalized.base);
+    const char *rid = miaw_req_header(r, "x-request-id");
+    if (rid && valid_req_id(rid)) snprintf(r->id, sizeof r->id, "%s", rid);
+    else miaw_random_hex(r->id, 12);
+    if (q->path_normalized.len >= sizeof r->path) {
+        miaw_req_reply_err(r, MIAW_ERR_NOT_FOUND, NULL, "path too long");
+        return 0;
+    }
+    dispatch(r);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ server */
+miaw_http *miaw_http_new(uv_loop_t *loop, const miaw_config *cfg, miaw_router *router, const char *api_key,
+                         miaw_instance_exists_fn exists, void *exists_udata)
+{
+    miaw_http *h = calloc(1, sizeof *h);
+    if (!h) return NULL;
+    h->loop = loop;
+    h->cfg = cfg;
+    h->router = router;
+    h->api_key = strdup(api_key ? api_key : "");
+    h->exists = exists;
+    h->exists_udata = exists_udata;
+    h2o_config_init(&h->h2o_cfg);
+    /* h2o answers bodies above this with its own 413; ours (in the envelope) applies below */
+    long long hard = cfg->max_body_bytes * 4;
+    if (hard < 16LL << 20) hard = 16LL << 20;
+    h->h2o_cfg.max_request_entity_size = (size_t)hard;
+    h->h2o_cfg.server_name = h2o_iovec_init(H2O_STRLIT("miaw"));
+    h2o_hostconf_t *host = h2o_config_register_host(&h->h2o_cfg, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
+    handler_t *hd = (handler_t *)h2o_create_handler(pc, sizeof *hd);
+    hd->super.on_req = on_req;
+    hd->http = h;
+    h2o_context_init(&h->ctx, loop, &h->h2o_cfg);
+    h->ctx_ready = 1;
+    h->accept_ctx.ctx = &h->ctx;
+    h->accept_ctx.hosts = h->h2o_cfg.hosts;
+    return h;
+}
+
+static void on_conn_closed(uv_handle_t *hd)
+{
+    conn_node *c = (conn_node *)hd;
+    miaw_http *h = c->http;
+    if (c->prev) c->prev->next = c->next;
+    else if (h) h->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    if (h) h->nconns--;
+    free(c);
+}
+
+static void on_accept(uv_stream_t *listener, int status)
+{
+    miaw_http *h = listener->data;
+    if (status != 0) return;
+    conn_node *c = calloc(1, sizeof *c);
+    if (!c) return;
+    uv_tcp_init(listener->loop, &c->tcp);
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        return;
+    }
+    c->http = h;
+    c->next = h->conns;
+    if (h->conns) h->conns->prev = c;
+    h->conns = c;
+    h->nconns++;
+    uv_tcp_nodelay(&c->tcp, 1);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_closed);
+    h2o_accept(&h->accept_ctx, sock);
+}
+
+static void drain_tick(uv_timer_t *t) { (void)t; }
+
+int miaw_http_drain(miaw_http *h, uint32_t max_ms)
+{
+    miaw_http_close(h);
+    if (!h->ctx_ready) return 0;
+    h2o_context_request_shutdown(&h->ctx);
+    /* end every connection at the socket level: h2o then sees EOF and tears each one down
+     * through its own paths (aborting pending requests), so nothing is freed twice */
+    for (conn_node *c = h->conns; c; c = c->next) {
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) shutdown(fd, SHUT_RDWR);
+    }
+    uv_timer_t tick;
+    uv_timer_init(h->loop, &tick);
+    uv_timer_start(&tick, drain_tick, 20, 20);
+    uint64_t end = uv_now(h->loop) + max_ms;
+    while (h->nconns && uv_now(h->loop) < end) uv_run(h->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&tick, NULL);
+    uv_run(h->loop, UV_RUN_NOWAIT);
+    /* request_shutdown arms h2o's HTTP/2 graceful-shutdown timer; with every connection
+     * gone it has nothing left to do, and the context cannot be disposed while it is armed */
+    if (h2o_timeout_is_linked(&h->ctx.http2._graceful_shutdown_timeout))
+        h2o_timeout_unlink(&h->ctx.http2._graceful_shutdown_timeout);
+    return h->nconns ? -1 : 0;
+}
+
+static int setup_tls(miaw_http *h, char *err, size_t errlen)
+{
+    h->ssl = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_min_proto_version(h->ssl, TLS1_2_VERSION);
+    SSL_CTX_set_options(h->ssl, SSL_OP_NO_COMPRESSION);
+    if (SSL_CTX_use_certificate_chain_file(h->ssl, h->cfg->tls_cert) != 1) {
+        snprintf(err, errlen, "server.tls.cert %s: cannot load certificate chain", h->cfg->tls_cert);
+        return -1;
+    }
+    if (SSL_CTX_use_PrivateKey_file(h->ssl, h->cfg->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(h->ssl) != 1) {
+        snprintf(err, errlen, "server.tls.key %s: cannot load the key or it does not match the certificate", h->cfg->tls_key);
+        return -1;
+    }
+    h2o_ssl_register_alpn_protocols(h->ssl, h2o_http2_alpn_protocols);
+    h->accept_ctx.ssl_ctx = h->ssl;
+    return 0;
+}
+
+int miaw_http_listen(miaw_http *h, int *port_out, char *err, size_t errlen)
+{
+    if (*h->cfg->tls_cert && setup_tls(h, err, errlen) != 0) return -1;
+    struct sockaddr_storage ss;
+    if (uv_ip4_addr(h->cfg->host, h->cfg->port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(h->cfg->host, h->cfg->port, (struct sockaddr_in6 *)&ss) != 0) {
+        snprintf(err, errlen, "server.host '%s' is not an IPv4 or IPv6 address", h->cfg->host);
+        return -1;
+    }
+    h->listener = malloc(sizeof *h->listener);
+    uv_tcp_init(h->loop, h->listener);
+    h->listener->data = h;
+    int rc = uv_tcp_bind(h->listener, (struct sockaddr *)&ss, 0);
+    if (rc == 0) rc = uv_listen((uv_stream_t *)h->listener, 1024, on_accept);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", h->cfg->host, h->cfg->port, uv_strerror(rc));
+        uv_close((uv_handle_t *)h->listener, (uv_close_cb)free);
+        h->listener = NULL;
+        return -1;
+    }
+    struct sockaddr_storage bound;
+    int len = sizeof bound;
+    uv_tcp_getsockname(h->listener, (struct sockaddr *)&bound, &len);
+    if (port_out)
+        *port_out = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                      : ((struct sockaddr_in *)&bound)->sin_port);
+    return 0;
+}
+
+void miaw_http_close(miaw_http *h)
+{
+    if (h->listener) {
+        uv_close((uv_handle_t *)h->listener, (uv_close_cb)free);
+        h->listener = NULL;
+    }
+}
+
+void miaw_http_free(miaw_http *h)
+{
+    if (!h) return;
+    miaw_http_close(h);
+    /* connections still open (drain timed out) must not call back into freed memory */
+    for (conn_node *c = h->conns; c; c = c->next) c->http = NULL;
+    if (h->ctx_ready) h2o_context_dispose(&h->ctx);
+    h2o_config_dispose(&h->h2o_cfg);
+    if (h->ssl) SSL_CTX_free(h->ssl);
+    free(h->api_key);
+    free(h);
+}
+
+uint64_t miaw_http_requests(const miaw_http *h) { return h->requests; }

@@ -1,0 +1,238 @@
+/* core/http/router.c - route table and matching (see router.h). Literal segments win over
+ * {params} so that /groups/join/{code} is chosen before /groups/{groupJid}. */
+#include "http/router.h"
+
+#include "http/schema.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void entry_free(miaw_route_entry *e)
+{
+    for (size_t i = 0; i < e->nseg; i++) free(e->segs[i]);
+    free(e->segs);
+    free(e->method);
+    free(e->path);
+    miaw_schema_free(e->body);
+    free(e->operation_id);
+    free(e->summary);
+    free(e->description);
+    free(e->tag);
+    free(e->response_example);
+    free(e);
+}
+
+static int split(const char *path, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    const char *p = path;
+    while (*p == '/') p++;
+    while (*p) {
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char **v = realloc(*out, (*n + 1) * sizeof *v);
+        if (!v) return -1;
+        *out = v;
+        v[(*n)++] = strndup(p, len);
+        p += len;
+        while (*p == '/') p++;
+    }
+    return 0;
+}
+
+static int is_param(const char *seg) { return seg[0] == '{' && seg[strlen(seg) - 1] == '}'; }
+
+static char *sdup(const char *s) { return s ? strdup(s) : NULL; }
+
+int miaw_router_add(miaw_router *rt, const miaw_route *r, uint32_t extra_flags,
+                    struct miaw_plugin *owner, char *err, size_t errlen)
+{
+    static const char *methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+    int mok = 0;
+    for (int i = 0; r->method && i < 5; i++) mok |= strcmp(r->method, methods[i]) == 0;
+    if (!mok) {
+        snprintf(err, errlen, "route: method must be GET, POST, PUT, PATCH or DELETE");
+        return MIAW_E_INVAL;
+    }
+    if (!r->path || r->path[0] != '/' || !r->handler) {
+        snprintf(err, errlen, "route %s: path must start with '/' and a handler is required", r->method);
+        return MIAW_E_INVAL;
+    }
+    if (r->body && miaw_schema_check(r->body, err, errlen) != 0) return MIAW_E_INVAL;
+    miaw_route_entry *e = calloc(1, sizeof *e);
+    if (!e) return MIAW_E_NOMEM;
+    e->method = strdup(r->method);
+    e->path = strdup(r->path);
+    if (split(r->path, &e->segs, &e->nseg) != 0 || e->nseg > 16) {
+        entry_free(e);
+        snprintf(err, errlen, "route %s %s: bad path", r->method, r->path);
+        return MIAW_E_INVAL;
+    }
+    size_t np = 0;
+    for (size_t i = 0; i < e->nseg; i++) {
+        if (is_param(e->segs[i])) {
+            np++;
+            for (const char *c = e->segs[i] + 1; c[1]; c++)
+                if (!isalnum((unsigned char)*c) && *c != '_') {
+                    snprintf(err, errlen, "route %s %s: bad parameter name", r->method, r->path);
+                    entry_free(e);
+                    return MIAW_E_INVAL;
+                }
+        } else {
+            e->nliteral++;
+        }
+    }
+    if (np > MIAW_MAX_PARAMS) {
+        snprintf(err, errlen, "route %s %s: too many parameters", r->method, r->path);
+        entry_free(e);
+        return MIAW_E_INVAL;
+    }
+    if ((r->flags & MIAW_ROUTE_INSTANCE) && !strstr(r->path, "{instanceId}")) {
+        snprintf(err, errlen, "route %s %s: MIAW_ROUTE_INSTANCE needs {instanceId} in the path", r->method, r->path);
+        entry_free(e);
+        return MIAW_E_INVAL;
+    }
+    e->flags = r->flags | extra_flags;
+    for (miaw_route_entry *o = rt->head; o; o = o->next) {
+        if (strcmp(o->method, e->method) || o->nseg != e->nseg || ((o->flags ^ e->flags) & MIAW_ROUTE_ROOT)) continue;
+        int same = 1;
+        for (size_t i = 0; i < e->nseg && same; i++)
+            same = (is_param(o->segs[i]) && is_param(e->segs[i])) || strcmp(o->segs[i], e->segs[i]) == 0;
+        if (same) {
+            snprintf(err, errlen, "route %s %s: already registered", r->method, r->path);
+            entry_free(e);
+            return MIAW_E_EXIST;
+        }
+    }
+    e->handler = r->handler;
+    e->udata = r->udata;
+    if (r->body) {
+        e->body = miaw_schema_dup(r->body, r->field_size);
+        if (!e->body && r->body->name) {
+            entry_free(e);
+            snprintf(err, errlen, "route %s %s: bad body schema", r->method, r->path);
+            return MIAW_E_INVAL;
+        }
+        e->has_body = 1;
+    }
+    e->body_max = r->body_max;
+    e->timeout_ms = r->timeout_ms;
+    e->operation_id = sdup(r->operation_id);
+    e->summary = sdup(r->summary);
+    e->description = sdup(r->description);
+    e->tag = sdup(r->tag);
+    e->response_example = sdup(r->response_example);
+    e->owner = owner;
+    /* append, keeping registration order for the docs */
+    miaw_route_entry **pp = &rt->head;
+    while (*pp) pp = &(*pp)->next;
+    *pp = e;
+    rt->count++;
+    return MIAW_OK;
+}
+
+static int hexv(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    c = tolower(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* percent-decodes one segment; -1 when too long or it would contain NUL or '/' */
+static int decode_seg(const char *s, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            if (i + 2 >= len) return -1;
+            int h = hexv(s[i + 1]), l = hexv(s[i + 2]);
+            if (h < 0 || l < 0) return -1;
+            c = h * 16 + l;
+            i += 2;
+            if (c == 0) return -1;
+        }
+        if (o + 1 >= cap) return -1;
+        out[o++] = (char)c;
+    }
+    out[o] = 0;
+    return 0;
+}
+
+int miaw_router_match(const miaw_router *rt, const char *method, const char *path, int root,
+                      miaw_route_match *m, char *allow, size_t allowlen)
+{
+    /* split the request path without allocating */
+    const char *seg[17];
+    size_t segl[17], n = 0;
+    const char *p = path;
+    while (*p == '/') p++;
+    while (*p) {
+        if (n == 17) return 404;
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        seg[n] = p;
+        segl[n++] = len;
+        p += len;
+        while (*p == '/') p++;
+    }
+    miaw_route_entry *best = NULL;
+    size_t best_lit = 0;
+    int path_hit = 0;
+    size_t ao = 0;
+    if (allow && allowlen) allow[0] = 0;
+    for (miaw_route_entry *e = rt->head; e; e = e->next) {
+        if (!!(e->flags & MIAW_ROUTE_ROOT) != !!root || e->nseg != n) continue;
+        int ok = 1;
+        for (size_t i = 0; i < n && ok; i++)
+            if (!is_param(e->segs[i])) ok = strlen(e->segs[i]) == segl[i] && memcmp(e->segs[i], seg[i], segl[i]) == 0;
+        if (!ok) continue;
+        path_hit = 1;
+        if (strcmp(e->method, method) != 0) {
+            if (allow && ao + 10 < allowlen && !strstr(allow, e->method))
+                ao += (size_t)snprintf(allow + ao, allowlen - ao, "%s%s", ao ? ", " : "", e->method);
+            continue;
+        }
+        if (!best || e->nliteral > best_lit) {
+            best = e;
+            best_lit = e->nliteral;
+        }
+    }
+    if (!best) return path_hit ? 405 : 404;
+    m->route = best;
+    m->nparams = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_param(best->segs[i])) continue;
+        if (decode_seg(seg[i], segl[i], m->values[m->nparams], sizeof m->values[0]) != 0) return 404;
+        m->names[m->nparams++] = best->segs[i];
+    }
+    return 200;
+}
+
+void miaw_router_remove_owner(miaw_router *rt, struct miaw_plugin *owner)
+{
+    miaw_route_entry **pp = &rt->head;
+    while (*pp) {
+        if ((*pp)->owner == owner) {
+            miaw_route_entry *d = *pp;
+            *pp = d->next;
+            entry_free(d);
+            rt->count--;
+        } else {
+            pp = &(*pp)->next;
+        }
+    }
+}
+
+void miaw_router_free(miaw_router *rt)
+{
+    while (rt->head) {
+        miaw_route_entry *d = rt->head;
+        rt->head = d->next;
+        entry_free(d);
+    }
+    rt->count = 0;
+}

@@ -1,0 +1,48 @@
+/* core/http/router.h - the route table: core and plugin routes with their schemas and docs,
+ * matching of a method + path to a route with {param} capture, 404 vs 405 decision.
+ * Owns every miaw_route_entry and all strings in it (deep copies). */
+#ifndef MIAW_ROUTER_H
+#define MIAW_ROUTER_H
+#include <miaw/plugin.h>
+#include <stddef.h>
+
+#define MIAW_MAX_PARAMS 8
+#define MIAW_ROUTE_ROOT (1u << 16) /* internal flag: path is not under the API prefix */
+
+struct miaw_plugin;
+typedef struct miaw_route_entry {
+    char *method, *path;           /* path relative to the API prefix (or to base_path when ROOT) */
+    char **segs;                   /* path split on '/' */
+    size_t nseg, nliteral;
+    uint32_t flags;
+    miaw_route_fn handler;
+    void *udata;
+    miaw_field *body;              /* owned deep copy, or NULL */
+    int has_body;
+    uint64_t body_max;
+    uint32_t timeout_ms;
+    char *operation_id, *summary, *description, *tag, *response_example;
+    struct miaw_plugin *owner;     /* NULL = core (borrowed) */
+    struct miaw_route_entry *next;
+} miaw_route_entry;
+
+typedef struct miaw_router { miaw_route_entry *head; size_t count; } miaw_router;
+
+typedef struct miaw_route_match {
+    miaw_route_entry *route;
+    size_t nparams;
+    const char *names[MIAW_MAX_PARAMS];
+    char values[MIAW_MAX_PARAMS][256];  /* percent-decoded */
+} miaw_route_match;
+
+/* Copies r (a plugin's miaw_route, r->struct_size/field_size strides honoured).
+ * MIAW_E_EXIST for a duplicate method+path, MIAW_E_INVAL with a message otherwise. */
+int miaw_router_add(miaw_router *rt, const miaw_route *r, uint32_t extra_flags,
+                    struct miaw_plugin *owner, char *err, size_t errlen);
+/* 200 and fills m; 404 when no path matches; 405 when the path matches another method
+ * (allow gets "GET, POST"). path: relative path without query. */
+int miaw_router_match(const miaw_router *rt, const char *method, const char *path, int root,
+                      miaw_route_match *m, char *allow, size_t allowlen);
+void miaw_router_remove_owner(miaw_router *rt, struct miaw_plugin *owner);
+void miaw_router_free(miaw_router *rt);
+#endif

@@ -1,0 +1,60 @@
+/* core/plugins/plugin_int.h - internals shared by plugin_host.c (loading, the 1.0 host
+ * functions, the host table) and plugin_wa.c (the 1.1/1.2 WhatsApp engine services:
+ * calls in flight, stanza subscriptions). Not a public interface. */
+#ifndef MIAW_PLUGIN_INT_H
+#define MIAW_PLUGIN_INT_H
+#include "base/owner.h"
+#include "plugins/plugin_host.h"
+
+struct ptimer;
+struct pcall;
+struct psub;
+
+struct miaw_plugin {
+    miaw_owner own; /* first: name and version for the router, bus and OpenAPI */
+    char *name, *version, *description, *path;
+    void *dl;
+    const miaw_plugin_desc *desc;
+    void *state;
+    int in_init, initialized;
+    uint16_t abi_minor;
+    miaw_plugin_host *host;
+    struct ptimer *timers;
+    miaw_id next_timer;
+    struct pcall *calls; /* asynchronous engine calls in flight (plugin_wa.c) */
+    struct miaw_plugin *next;
+};
+
+struct miaw_plugin_host {
+    miaw_plugin_services svc;
+    struct miaw_plugin *plugins;
+    struct psub *subs;   /* stanza subscriptions of every plugin (plugin_wa.c) */
+    miaw_id next_call;   /* handles of asynchronous calls and subscriptions */
+};
+
+/* ---- plugin_wa.c: host functions of ABI 1.1 and 1.2 ---- */
+int pw_send_text(miaw_plugin *p, const char *instance_id, const char *to, const char *text, const char *quoted_id,
+                 miaw_send_fn cb, void *udata, miaw_id *handle, const char **field, char *err, size_t errlen);
+void pw_send_cancel(miaw_plugin *p, miaw_id handle);
+int pw_iq(miaw_plugin *p, const char *instance_id, const json_t *node, uint32_t timeout_ms, miaw_iq_fn cb,
+          void *udata, miaw_id *handle, char *err, size_t errlen);
+int pw_stanza_send(miaw_plugin *p, const char *instance_id, const json_t *node, char *err, size_t errlen);
+int pw_stanza_subscribe(miaw_plugin *p, const miaw_stanza_filter *f, miaw_stanza_fn fn, void *udata,
+                        miaw_id *out);
+int pw_msg_send(miaw_plugin *p, const char *instance_id, const char *to, const json_t *message, const void *bytes,
+                size_t len, const miaw_msg_opts *opts, miaw_send_fn cb, void *udata, miaw_id *handle,
+                const char **field, char *err, size_t errlen);
+json_t *pw_msg_get(miaw_plugin *p, const char *instance_id, const char *message_id);
+void pw_cancel(miaw_plugin *p, miaw_id handle);
+int pw_media_upload(miaw_plugin *p, const char *instance_id, const char *media_type, const void *data, size_t len,
+                    const char *path, miaw_media_fn cb, void *udata, miaw_id *handle, char *err, size_t errlen);
+int pw_media_download(miaw_plugin *p, const char *instance_id, const char *media_type, const json_t *media,
+                      const char *path, miaw_media_chunk_fn chunk, miaw_media_fn cb, void *udata, miaw_id *handle,
+                      char *err, size_t errlen);
+int pw_reply_status(miaw_req *r, int status, const char *field, const char *fmt, ...) MIAW_FMT(4, 5);
+int pw_jid_normalize(const char *to, char *out, size_t outlen);
+/* unload: cancels every call of p (no callback afterwards) and drops its subscriptions */
+void pw_unload(struct miaw_plugin *p);
+/* the engine's tap: dispatches a stanza to matching subscriptions */
+void pw_tap(void *host, const char *instance_id, const miaw_node *n);
+#endif

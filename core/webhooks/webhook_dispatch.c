@@ -1,0 +1,559 @@
+/* core/webhooks/webhook_dispatch.c - webhook delivery engine (see webhook_dispatch.h). A pump
+ * (coalesced on a 0 ms timer) walks the active lanes, loads heads from the outbox and
+ * starts due ones while the caps allow; completions record the outcome in the outbox
+ * and wake the pump. Lanes are moved to the tail when started (round robin). */
+#include "webhooks/webhook_dispatch.h"
+
+#include "base/log.h"
+#include "base/util.h"
+#include "webhooks/webhook_htab.h"
+#include "webhooks/webhook_util.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NSAMPLES 512
+
+/* ---------------------------------------------------------------- state */
+struct host { int inflight; };
+
+struct istats {
+    int inflight;
+    unsigned n, pos;
+    float rtt[NSAMPLES], lag[NSAMPLES]; /* ms */
+};
+
+struct inflight;
+struct lane {
+    char *key, *url;
+    char instance[65];
+    struct host *host;
+    int dirty;               /* head unknown: query the outbox */
+    int64_t next_at;
+    miaw_wh_row row;         /* the head row while it waits (moved into inflight at start) */
+    struct inflight *inf;
+    struct lane *prev, *next;
+};
+
+struct inflight {
+    miaw_wh_dispatch *d;
+    struct lane *lane;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    miaw_wh_row row;
+    uint64_t start_ns;
+    char errbuf[CURL_ERROR_SIZE];
+    char resp[200];
+    size_t resp_len;
+};
+
+struct sockctx { uv_poll_t poll; curl_socket_t fd; miaw_wh_dispatch *d; struct sockctx *prev, *next; };
+
+struct miaw_wh_dispatch {
+    uv_loop_t *loop;
+    miaw_wh_store *store;
+    const miaw_config *cfg;
+    char *secret;
+    miaw_wh_outcome_fn fn;
+    void *ud;
+    CURLM *multi;
+    uv_timer_t *curl_timer, *pump_timer;
+    int pump_soon, closing;
+    int inflight;
+    miaw_wh_htab lanes, hosts, stats;
+    struct lane *head, *tail; /* active lanes */
+    struct sockctx *socks;
+};
+
+static void kick(miaw_wh_dispatch *d);
+
+static void list_remove(miaw_wh_dispatch *d, struct lane *l)
+{
+    if (l->prev) l->prev->next = l->next;
+    else d->head = l->next;
+    if (l->next) l->next->prev = l->prev;
+    else d->tail = l->prev;
+    l->prev = l->next = NULL;
+}
+
+static void list_append(miaw_wh_dispatch *d, struct lane *l)
+{
+    l->prev = d->tail;
+    l->next = NULL;
+    if (d->tail) d->tail->next = l;
+    else d->head = l;
+    d->tail = l;
+}
+
+static struct istats *istats_get(miaw_wh_dispatch *d, const char *instance, int create)
+{
+    struct istats *s = miaw_wh_hget(&d->stats, instance);
+    if (!s && create && (s = calloc(1, sizeof *s)) && miaw_wh_hput(&d->stats, instance, s) != 0) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+static struct lane *lane_get(miaw_wh_dispatch *d, const char *instance, const char *url)
+{
+    size_t n = strlen(instance) + strlen(url) + 2;
+    char *key = malloc(n);
+    if (!key) return NULL;
+    snprintf(key, n, "%s\n%s", instance, url);
+    struct lane *l = miaw_wh_hget(&d->lanes, key);
+    if (l) {
+        free(key);
+        return l;
+    }
+    char hk[300];
+    if (miaw_wh_url_hostkey(url, hk, sizeof hk) != 0) snprintf(hk, sizeof hk, "?");
+    struct host *h = miaw_wh_hget(&d->hosts, hk);
+    if (!h && (h = calloc(1, sizeof *h)) && miaw_wh_hput(&d->hosts, hk, h) != 0) {
+        free(h);
+        h = NULL;
+    }
+    l = calloc(1, sizeof *l);
+    if (!h || !l || !(l->url = strdup(url)) || miaw_wh_hput(&d->lanes, key, l) != 0) {
+        if (l) free(l->url);
+        free(l);
+        free(key);
+        return NULL;
+    }
+    l->key = key;
+    snprintf(l->instance, sizeof l->instance, "%s", instance);
+    l->host = h;
+    l->dirty = 1;
+    list_append(d, l);
+    return l;
+}
+
+static void lane_free(miaw_wh_dispatch *d, struct lane *l)
+{
+    list_remove(d, l);
+    miaw_wh_row_clear(&l->row);
+    miaw_wh_hdel(&d->lanes, l->key);
+    free(l->key);
+    free(l->url);
+    free(l);
+}
+
+/* ---------------------------------------------------------------- curl glue */
+static void check_done(miaw_wh_dispatch *d);
+
+static void on_sock_closed(uv_handle_t *h) { free(h->data); }
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+    struct sockctx *c = p->data;
+    miaw_wh_dispatch *d = c->d;
+    int flags = 0, running;
+    if (status < 0) flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+    curl_multi_socket_action(d->multi, c->fd, flags, &running);
+    check_done(d);
+}
+
+static void sock_close(miaw_wh_dispatch *d, struct sockctx *c)
+{
+    if (c->prev) c->prev->next = c->next;
+    else d->socks = c->next;
+    if (c->next) c->next->prev = c->prev;
+    uv_poll_stop(&c->poll);
+    uv_close((uv_handle_t *)&c->poll, on_sock_closed);
+}
+
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)e;
+    miaw_wh_dispatch *d = userp;
+    struct sockctx *c = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (c) {
+            sock_close(d, c);
+            curl_multi_assign(d->multi, s, NULL);
+        }
+        return 0;
+    }
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c) return -1;
+        c->fd = s;
+        c->d = d;
+        if (uv_poll_init_socket(d->loop, &c->poll, s) != 0) {
+            free(c);
+            return -1;
+        }
+        c->poll.data = c;
+        c->next = d->socks;
+        if (d->socks) d->socks->prev = c;
+        d->socks = c;
+        curl_multi_assign(d->multi, s, c);
+    }
+    int ev = 0;
+    if (what & CURL_POLL_IN) ev |= UV_READABLE;
+    if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
+    uv_poll_start(&c->poll, ev, on_poll);
+    return 0;
+}
+
+static void on_curl_timer(uv_timer_t *t)
+{
+    miaw_wh_dispatch *d = t->data;
+    int running;
+    curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(d);
+}
+
+static int on_timer_change(CURLM *m, long timeout_ms, void *userp)
+{
+    (void)m;
+    miaw_wh_dispatch *d = userp;
+    if (d->closing) return 0;
+    if (timeout_ms < 0) uv_timer_stop(d->curl_timer);
+    else uv_timer_start(d->curl_timer, on_curl_timer, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+static size_t on_write(char *p, size_t sz, size_t n, void *ud)
+{
+    struct inflight *f = ud;
+    size_t len = sz * n, room = sizeof f->resp - 1 - f->resp_len;
+    size_t take = len < room ? len : room;
+    memcpy(f->resp + f->resp_len, p, take);
+    f->resp_len += take;
+    f->resp[f->resp_len] = 0;
+    return len;
+}
+
+/* detaches f from curl and its lane; frees it too unless keep (the caller then
+ * clears f->row and frees f) */
+static void inflight_free(miaw_wh_dispatch *d, struct inflight *f, int keep)
+{
+    curl_multi_remove_handle(d->multi, f->easy);
+    curl_easy_cleanup(f->easy);
+    curl_slist_free_all(f->hdrs);
+    d->inflight--;
+    f->lane->host->inflight--;
+    f->lane->inf = NULL;
+    struct istats *s = istats_get(d, f->lane->instance, 0);
+    if (s) s->inflight--;
+    if (!keep) {
+        miaw_wh_row_clear(&f->row);
+        free(f);
+    }
+}
+
+static struct curl_slist *hdr(struct curl_slist *l, const char *fmt, const char *v)
+{
+    char line[600];
+    snprintf(line, sizeof line, fmt, v);
+    struct curl_slist *n = curl_slist_append(l, line);
+    return n ? n : l;
+}
+
+/* starts the head row of a lane; 0, or -1 (the lane is marked dirty) */
+static int start(miaw_wh_dispatch *d, struct lane *l)
+{
+    struct inflight *f = calloc(1, sizeof *f);
+    l->dirty = 1; /* the head is consumed: reload after this attempt */
+    if (!f) return -1;
+    f->row = l->row;
+    memset(&l->row, 0, sizeof l->row);
+    f->d = d;
+    f->lane = l;
+    char ts[24], seq[24], att[16], sig[72];
+    snprintf(ts, sizeof ts, "%lld", (long long)miaw_now_ms());
+    snprintf(seq, sizeof seq, "%lld", (long long)f->row.seq);
+    snprintf(att, sizeof att, "%d", f->row.attempts + 1);
+    miaw_wh_sign(sig, d->secret, ts, f->row.body, f->row.body_len);
+    struct curl_slist *h = NULL;
+    h = hdr(h, "%s", "Content-Type: application/json");
+    h = hdr(h, "%s", "Expect:");
+    h = hdr(h, "User-Agent: miaw/%s", MIAW_VERSION);
+    h = hdr(h, "X-Miaw-Instance: %s", f->row.instance);
+    h = hdr(h, "X-Miaw-Event: %s", f->row.event);
+    h = hdr(h, "X-Miaw-Event-Id: %s", f->row.event_id);
+    h = hdr(h, "X-Miaw-Timestamp: %s", ts);
+    h = hdr(h, "X-Miaw-Sequence: %s", seq);
+    h = hdr(h, "X-Miaw-Attempt: %s", att);
+    h = hdr(h, "X-Miaw-Signature: %s", sig);
+    f->hdrs = h;
+    CURL *e = f->easy = curl_easy_init();
+    if (!e) {
+        curl_slist_free_all(h);
+        miaw_wh_row_clear(&f->row);
+        free(f);
+        return -1;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, f->row.url);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, f->row.body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)f->row.body_len);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)d->cfg->webhook_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, f);
+    f->start_ns = uv_hrtime();
+    if (curl_multi_add_handle(d->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        curl_slist_free_all(h);
+        miaw_wh_row_clear(&f->row);
+        free(f);
+        return -1;
+    }
+    l->inf = f;
+    d->inflight++;
+    l->host->inflight++;
+    struct istats *s = istats_get(d, l->instance, 1);
+    if (s) s->inflight++;
+    return 0;
+}
+
+static void finish(miaw_wh_dispatch *d, struct inflight *f, CURLcode res)
+{
+    long code = 0;
+    curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &code);
+    double ms = (double)(uv_hrtime() - f->start_ns) / 1e6;
+    int64_t now = miaw_now_ms();
+    int attempt = f->row.attempts + 1, ok = res == CURLE_OK && code >= 200 && code < 300;
+    int dead = !ok && attempt >= miaw_wh_max_attempts(d->cfg->webhook_max_retries);
+    char err[400] = "";
+    if (res != CURLE_OK) {
+        snprintf(err, sizeof err, "%s", f->errbuf[0] ? f->errbuf : curl_easy_strerror(res));
+    } else if (!ok) {
+        size_t n = f->resp_len;
+        while (n && (f->resp[n - 1] == '\n' || f->resp[n - 1] == '\r')) n--;
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)f->resp[i] < 0x20) f->resp[i] = ' ';
+        snprintf(err, sizeof err, "HTTP %ld%s%.*s", code, n ? ": " : "", (int)n, f->resp);
+    }
+    int64_t next_at = ok || dead ? now : now + miaw_wh_retry_delay(attempt + 1, d->cfg->webhook_retry_delay_ms,
+                                                                    (double)(rand() % 10000) / 10000.0);
+    int status = ok ? MIAW_WH_DELIVERED : dead ? MIAW_WH_FAILED : MIAW_WH_PENDING;
+    if (miaw_wh_store_record(d->store, &f->row, status, attempt, next_at, (int)code, ok ? NULL : err, (int64_t)ms,
+                             now) != 0)
+        MIAW_ERR("webhooks", "%s: cannot record the attempt of %s; it stays pending", f->row.instance,
+                 f->row.event_id);
+    if (!ok)
+        MIAW_WARN("webhooks", "%s %s attempt %d to %s: %s%s", f->row.instance, f->row.event_id, attempt, f->row.url,
+                  err, dead ? " (dead-lettered)" : "");
+    struct istats *s = istats_get(d, f->row.instance, 1);
+    if (ok && s) {
+        s->rtt[s->pos] = (float)ms;
+        s->lag[s->pos] = (float)(now - f->row.created_at);
+        s->pos = (s->pos + 1) % NSAMPLES;
+        if (s->n < NSAMPLES) s->n++;
+    }
+    struct lane *l = f->lane;
+    l->dirty = 1;
+    miaw_wh_outcome o = {.row = &f->row, .attempt = attempt, .delivered = ok, .dead = dead,
+                         .http_status = (int)code, .error = ok ? NULL : err, .latency_ms = ms, .next_at = next_at};
+    inflight_free(d, f, 1);
+    if (d->fn) d->fn(d->ud, &o);
+    miaw_wh_row_clear(&f->row);
+    free(f);
+}
+
+static void pump(miaw_wh_dispatch *d);
+static void on_pump(uv_timer_t *t);
+
+static void check_done(miaw_wh_dispatch *d)
+{
+    CURLMsg *m;
+    int left, any = 0, tx = -1;
+    while ((m = curl_multi_info_read(d->multi, &left))) {
+        if (m->msg != CURLMSG_DONE) continue;
+        if (tx < 0) tx = miaw_wh_store_begin(d->store); /* one commit for all outcomes of this pass */
+        struct inflight *f = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&f);
+        CURLcode res = m->data.result;
+        if (f) finish(d, f, res);
+        any = 1;
+    }
+    if (tx > 0) miaw_wh_store_end(d->store, tx, 1);
+    if (any && !d->closing) pump(d); /* start the next requests without waiting a loop turn */
+}
+
+/* ---------------------------------------------------------------- pump */
+static void pump(miaw_wh_dispatch *d)
+{
+    d->pump_soon = 0;
+    uv_timer_stop(d->pump_timer);
+    int64_t now = miaw_now_ms(), wait = -1;
+    struct lane *l = d->head, *stop = d->tail, *next;
+    int cap = d->cfg->webhook_concurrency, per_host = d->cfg->webhook_per_host;
+    /* one pass over the lanes present now; started lanes move to the tail */
+    while (l) {
+        next = l == stop ? NULL : l->next;
+        if (!l->inf) {
+            if (l->dirty) {
+                int r = miaw_wh_store_head_row(d->store, l->instance, l->url, &l->row);
+                if (r == 0) {
+                    lane_free(d, l);
+                    l = next;
+                    continue;
+                }
+                if (r < 0) { /* storage trouble: try again later */
+                    wait = wait < 0 || wait > 1000 ? 1000 : wait;
+                    l = next;
+                    continue;
+                }
+                l->dirty = 0;
+                l->next_at = l->row.next_at;
+            }
+            if (l->next_at > now) {
+                int64_t w = l->next_at - now;
+                if (wait < 0 || w < wait) wait = w;
+            } else if (d->inflight < cap && l->host->inflight < per_host) {
+                if (start(d, l) == 0) {
+                    list_remove(d, l);
+                    list_append(d, l);
+                } else if (wait < 0 || wait > 100) {
+                    wait = 100;
+                }
+            }
+        }
+        l = next;
+    }
+    if (wait >= 0 && !d->closing) uv_timer_start(d->pump_timer, on_pump, (uint64_t)wait, 0);
+}
+
+static void on_pump(uv_timer_t *t) { pump(t->data); }
+
+static void kick(miaw_wh_dispatch *d)
+{
+    if (d->pump_soon || d->closing) return;
+    d->pump_soon = 1;
+    uv_timer_start(d->pump_timer, on_pump, 0, 0);
+}
+
+/* ---------------------------------------------------------------- API */
+void miaw_wh_dispatch_wake(miaw_wh_dispatch *d, const char *instance, const char *url)
+{
+    struct lane *l = lane_get(d, instance, url);
+    if (!l) return;
+    if (!l->inf) l->dirty = 1;
+    kick(d);
+}
+
+static void wake_cb(void *ud, const char *instance, const char *url) { miaw_wh_dispatch_wake(ud, instance, url); }
+
+static void on_handle_closed(uv_handle_t *h) { free(h); }
+
+miaw_wh_dispatch *miaw_wh_dispatch_new(uv_loop_t *loop, miaw_wh_store *store, const miaw_config *cfg,
+                                       const char *secret, miaw_wh_outcome_fn fn, void *ud)
+{
+    static int global_init;
+    if (!global_init) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        global_init = 1;
+    }
+    miaw_wh_dispatch *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    d->loop = loop;
+    d->store = store;
+    d->cfg = cfg;
+    d->secret = strdup(secret ? secret : "");
+    d->fn = fn;
+    d->ud = ud;
+    d->multi = curl_multi_init();
+    d->curl_timer = malloc(sizeof *d->curl_timer);
+    d->pump_timer = malloc(sizeof *d->pump_timer);
+    if (!d->secret || !d->multi || !d->curl_timer || !d->pump_timer) {
+        curl_multi_cleanup(d->multi);
+        free(d->curl_timer);
+        free(d->pump_timer);
+        free(d->secret);
+        free(d);
+        return NULL;
+    }
+    uv_timer_init(loop, d->curl_timer);
+    uv_timer_init(loop, d->pump_timer);
+    d->curl_timer->data = d->pump_timer->data = d;
+    curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
+    curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
+    curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
+    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)cfg->webhook_concurrency);
+    miaw_wh_store_lanes(store, wake_cb, d);
+    return d;
+}
+
+static void free_lane_val(void *v)
+{
+    struct lane *l = v;
+    miaw_wh_row_clear(&l->row);
+    free(l->key);
+    free(l->url);
+    free(l);
+}
+
+void miaw_wh_dispatch_free(miaw_wh_dispatch *d)
+{
+    if (!d) return;
+    d->closing = 1;
+    for (struct lane *l = d->head; l; l = l->next)
+        if (l->inf) inflight_free(d, l->inf, 0);
+    curl_multi_cleanup(d->multi);
+    while (d->socks) sock_close(d, d->socks);
+    uv_close((uv_handle_t *)d->curl_timer, on_handle_closed);
+    uv_close((uv_handle_t *)d->pump_timer, on_handle_closed);
+    miaw_wh_hfree(&d->lanes, free_lane_val);
+    miaw_wh_hfree(&d->hosts, free);
+    miaw_wh_hfree(&d->stats, free);
+    free(d->secret);
+    free(d);
+}
+
+void miaw_wh_dispatch_drop_instance(miaw_wh_dispatch *d, const char *instance)
+{
+    struct lane *l = d->head, *next;
+    for (; l; l = next) {
+        next = l->next;
+        if (strcmp(l->instance, instance) != 0) continue;
+        if (l->inf) inflight_free(d, l->inf, 0);
+        lane_free(d, l);
+    }
+    struct istats *s = istats_get(d, instance, 0);
+    if (s) {
+        miaw_wh_hdel(&d->stats, instance);
+        free(s);
+    }
+    kick(d);
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* p50/p99 of n samples, multiplied by scale and rounded to integers */
+static json_t *pct(const float *v, unsigned n, double scale)
+{
+    if (!n) return json_pack("{s:n,s:n,s:i}", "p50", "p99", "samples", 0);
+    float tmp[NSAMPLES];
+    memcpy(tmp, v, n * sizeof *v);
+    qsort(tmp, n, sizeof *tmp, cmp_float);
+    unsigned i50 = (n - 1) * 50 / 100, i99 = (n - 1) * 99 / 100;
+    return json_pack("{s:I,s:I,s:i}", "p50", (json_int_t)(tmp[i50] * scale + 0.5), "p99",
+                     (json_int_t)(tmp[i99] * scale + 0.5), "samples", (int)n);
+}
+
+json_t *miaw_wh_dispatch_stats(miaw_wh_dispatch *d, const char *instance)
+{
+    struct istats *s = istats_get(d, instance, 0);
+    return json_pack("{s:i,s:o,s:o}", "inFlight", s ? s->inflight : 0, "latencyUs",
+                     pct(s ? s->rtt : NULL, s ? s->n : 0, 1000.0), "lagMs", pct(s ? s->lag : NULL, s ? s->n : 0, 1.0));
+}
+
+int miaw_wh_dispatch_inflight(const miaw_wh_dispatch *d) { return d->inflight; }

@@ -1,0 +1,126 @@
+/* core/webhooks/webhook_util.c - signature, event ids, retry schedule, URL helpers (see
+ * webhook_util.h). */
+#include "webhooks/webhook_util.h"
+
+#include "base/util.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void miaw_wh_sign(char out[72], const char *secret, const char *timestamp, const void *body, size_t len)
+{
+    size_t sl = strlen(secret), tl = strlen(timestamp);
+    char *key = malloc(sl + tl + 1);
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    if (!key) {
+        out[0] = 0;
+        return;
+    }
+    memcpy(key, secret, sl);
+    memcpy(key + sl, timestamp, tl);
+    HMAC(EVP_sha256(), key, (int)(sl + tl), body, len, md, &mdlen);
+    memset(key, 0, sl + tl);
+    free(key);
+    memcpy(out, "sha256=", 7);
+    miaw_hex(out + 7, md, 32);
+}
+
+int miaw_wh_event_id(char out[31], int64_t now_ms)
+{
+    static const char B32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    uint8_t r[10];
+    if (miaw_random(r, sizeof r) != 0) return -1;
+    memcpy(out, "evt_", 4);
+    uint64_t t = (uint64_t)now_ms & 0xFFFFFFFFFFFFull;
+    for (int i = 9; i >= 0; i--) {
+        out[4 + i] = B32[t & 31];
+        t >>= 5;
+    }
+    /* 80 random bits = 16 base32 characters */
+    for (int i = 0; i < 16; i++) {
+        int bit = i * 5, v = 0;
+        for (int j = 0; j < 5; j++, bit++) v = (v << 1) | ((r[bit / 8] >> (7 - bit % 8)) & 1);
+        out[14 + i] = B32[v];
+    }
+    out[30] = 0;
+    return 0;
+}
+
+int miaw_wh_max_attempts(int max_retries) { return max_retries > 2 ? max_retries - 1 : 1; }
+
+int64_t miaw_wh_retry_delay(int next_attempt, int retry_delay_ms, double rnd)
+{
+    static const int units[] = {0, 0, 1, 5, 15, 60}; /* index = attempt number */
+    if (next_attempt < 2) return 0;
+    int u = next_attempt < (int)(sizeof units / sizeof units[0]) ? units[next_attempt] : 60;
+    double d = (double)u * (double)retry_delay_ms;
+    if (rnd < 0) rnd = 0;
+    if (rnd >= 1) rnd = 0.999999;
+    d *= 0.9 + 0.2 * rnd;
+    return (int64_t)d;
+}
+
+static const char *after_scheme(const char *url, int *https)
+{
+    if (!url) return NULL;
+    if (strncasecmp(url, "http://", 7) == 0) {
+        *https = 0;
+        return url + 7;
+    }
+    if (strncasecmp(url, "https://", 8) == 0) {
+        *https = 1;
+        return url + 8;
+    }
+    return NULL;
+}
+
+int miaw_wh_url_valid(const char *url)
+{
+    int https;
+    const char *h = after_scheme(url, &https);
+    if (!h || !*h || *h == '/' || *h == '?' || *h == '#' || *h == ':') return 0;
+    if (strlen(url) > 2048) return 0;
+    for (const unsigned char *c = (const unsigned char *)url; *c; c++)
+        if (*c <= 0x20 || *c == 0x7f) return 0;
+    char key[300];
+    return miaw_wh_url_hostkey(url, key, sizeof key) == 0;
+}
+
+int miaw_wh_url_hostkey(const char *url, char *out, size_t cap)
+{
+    int https = 0;
+    const char *h = after_scheme(url, &https);
+    if (!h) return -1;
+    size_t n = strcspn(h, "/?#");
+    const char *at = memchr(h, '@', n);
+    if (at) { /* strip userinfo */
+        n -= (size_t)(at + 1 - h);
+        h = at + 1;
+    }
+    if (n == 0 || n + 8 >= cap) return -1;
+    const char *colon = NULL;
+    if (h[0] == '[') { /* IPv6 literal */
+        const char *rb = memchr(h, ']', n);
+        if (!rb) return -1;
+        colon = (size_t)(rb + 1 - h) < n && rb[1] == ':' ? rb + 1 : NULL;
+    } else {
+        colon = memchr(h, ':', n);
+    }
+    size_t hl = colon ? (size_t)(colon - h) : n;
+    if (hl == 0) return -1;
+    for (size_t i = 0; i < hl; i++) out[i] = (char)tolower((unsigned char)h[i]);
+    long port = https ? 443 : 80;
+    if (colon) {
+        char *end;
+        if (colon + 1 == h + n) return -1;
+        port = strtol(colon + 1, &end, 10);
+        if (end != h + n || port < 1 || port > 65535) return -1;
+    }
+    snprintf(out + hl, cap - hl, ":%ld", port);
+    return 0;
+}
