@@ -1,6 +1,7 @@
 /* core/wa/mediacrypto.c - WhatsApp media encryption: HKDF expansion of the media key with
  * the per-type info string, AES-256-CBC + truncated HMAC-SHA256 blobs, and the two file
- * hashes. OpenSSL 3 (EVP) only; owns nothing beyond a call. */
+ * hashes, on whole buffers or streamed (one cipher, one HMAC and two SHA-256 contexts per
+ * stream). OpenSSL 3 (EVP) only; owns nothing beyond a call, or its stream. */
 #include "wa/mediacrypto.h"
 
 #include <openssl/core_names.h>
@@ -196,4 +197,229 @@ int miaw_wa_media_decrypt(const uint8_t media_key[MIAW_WA_MEDIA_KEY_LEN], const 
 out:
     miaw_wa_media_keys_wipe(&k);
     return rc;
+}
+
+/* ------------------------------------------------------------ streaming */
+struct mstream {
+    EVP_CIPHER_CTX *cipher;
+    EVP_MAC_CTX *mac;
+    EVP_MD_CTX *pt_sha, *blob_sha;
+    uint8_t tail[MIAW_WA_MEDIA_MAC_LEN]; /* decryption: the last bytes seen (the MAC, at the end) */
+    size_t tail_len;
+    uint64_t pt_len, ct_len;
+    int dead; /* after an error or _final */
+};
+struct miaw_wa_media_enc { struct mstream s; };
+struct miaw_wa_media_dec { struct mstream s; };
+
+static void ms_clear(struct mstream *s)
+{
+    EVP_CIPHER_CTX_free(s->cipher);
+    EVP_MAC_CTX_free(s->mac);
+    EVP_MD_CTX_free(s->pt_sha);
+    EVP_MD_CTX_free(s->blob_sha);
+    OPENSSL_cleanse(s, sizeof *s);
+}
+
+static int ms_init(struct mstream *s, const uint8_t *media_key, const char *type, int enc)
+{
+    miaw_wa_media_keys k;
+    memset(s, 0, sizeof *s);
+    int rc = miaw_wa_media_keys_derive(media_key, type, &k);
+    if (rc) return rc;
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    s->cipher = EVP_CIPHER_CTX_new();
+    s->mac = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    s->pt_sha = EVP_MD_CTX_new();
+    s->blob_sha = EVP_MD_CTX_new();
+    EVP_MAC_free(mac); /* the context keeps its own reference */
+    rc = MIAW_E_NOMEM;
+    if (s->cipher && s->mac && s->pt_sha && s->blob_sha) {
+        rc = MIAW_E_INTERNAL;
+        if (EVP_CipherInit_ex(s->cipher, EVP_aes_256_cbc(), NULL, k.cipher_key, k.iv, enc) == 1 &&
+            EVP_MAC_init(s->mac, k.mac_key, 32, params) == 1 && EVP_MAC_update(s->mac, k.iv, 16) == 1 &&
+            EVP_DigestInit_ex(s->pt_sha, EVP_sha256(), NULL) == 1 &&
+            EVP_DigestInit_ex(s->blob_sha, EVP_sha256(), NULL) == 1)
+            rc = 0;
+    }
+    miaw_wa_media_keys_wipe(&k);
+    if (rc) ms_clear(s);
+    return rc;
+}
+
+/* one cipher step in pieces EVP's int lengths can take; *n += what was produced */
+static int ms_cipher(struct mstream *s, const uint8_t *in, size_t len, uint8_t *out, size_t *n)
+{
+    while (len) {
+        int piece = len > (1u << 30) ? 1 << 30 : (int)len, got = 0;
+        if (EVP_CipherUpdate(s->cipher, out + *n, &got, in, piece) != 1) return MIAW_E_INTERNAL;
+        *n += (size_t)got;
+        in += piece;
+        len -= (size_t)piece;
+    }
+    return 0;
+}
+
+int miaw_wa_media_enc_new(const uint8_t media_key[MIAW_WA_MEDIA_KEY_LEN], const char *type, miaw_wa_media_enc **out)
+{
+    if (!out || !media_key) return MIAW_E_INVAL;
+    miaw_wa_media_enc *e = malloc(sizeof *e);
+    if (!e) return MIAW_E_NOMEM;
+    int rc = ms_init(&e->s, media_key, type, 1);
+    if (rc) {
+        free(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+int miaw_wa_media_enc_update(miaw_wa_media_enc *e, const uint8_t *pt, size_t len, uint8_t *out, size_t *out_len)
+{
+    if (!e || e->s.dead || (len && (!pt || !out)) || !out_len) return MIAW_E_INVAL;
+    struct mstream *s = &e->s;
+    size_t n = 0;
+    *out_len = 0;
+    if (!len) return 0;
+    int rc = EVP_DigestUpdate(s->pt_sha, pt, len) == 1 ? ms_cipher(s, pt, len, out, &n) : MIAW_E_INTERNAL;
+    if (!rc && n && (EVP_MAC_update(s->mac, out, n) != 1 || EVP_DigestUpdate(s->blob_sha, out, n) != 1))
+        rc = MIAW_E_INTERNAL;
+    if (rc) {
+        s->dead = 1;
+        return rc;
+    }
+    s->pt_len += len;
+    s->ct_len += n;
+    *out_len = n;
+    return 0;
+}
+
+int miaw_wa_media_enc_final(miaw_wa_media_enc *e, uint8_t *out, size_t *out_len, miaw_wa_media_hashes *h)
+{
+    if (!e || e->s.dead || !out || !out_len) return MIAW_E_INVAL;
+    struct mstream *s = &e->s;
+    uint8_t mac[32];
+    size_t n = 0;
+    unsigned int dl = 0;
+    int got = 0, rc = MIAW_E_INTERNAL;
+    s->dead = 1;
+    if (EVP_CipherFinal_ex(s->cipher, out, &got) != 1) return rc;
+    n = (size_t)got;
+    if (EVP_MAC_update(s->mac, out, n) != 1 || EVP_MAC_final(s->mac, mac, &(size_t){0}, sizeof mac) != 1) return rc;
+    memcpy(out + n, mac, MIAW_WA_MEDIA_MAC_LEN);
+    n += MIAW_WA_MEDIA_MAC_LEN;
+    miaw_wa_media_hashes tmp, *hh = h ? h : &tmp;
+    if (EVP_DigestUpdate(s->blob_sha, out, n) != 1 || EVP_DigestFinal_ex(s->blob_sha, hh->file_enc_sha256, &dl) != 1 ||
+        EVP_DigestFinal_ex(s->pt_sha, hh->file_sha256, &dl) != 1)
+        return rc;
+    hh->file_length = s->pt_len;
+    *out_len = n;
+    OPENSSL_cleanse(mac, sizeof mac);
+    return 0;
+}
+
+void miaw_wa_media_enc_free(miaw_wa_media_enc *e)
+{
+    if (!e) return;
+    ms_clear(&e->s);
+    free(e);
+}
+
+int miaw_wa_media_dec_new(const uint8_t media_key[MIAW_WA_MEDIA_KEY_LEN], const char *type, miaw_wa_media_dec **out)
+{
+    if (!out || !media_key) return MIAW_E_INVAL;
+    miaw_wa_media_dec *d = malloc(sizeof *d);
+    if (!d) return MIAW_E_NOMEM;
+    int rc = ms_init(&d->s, media_key, type, 0);
+    if (rc) {
+        free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+/* ciphertext bytes: into the MAC and the cipher, plaintext into its hash */
+static int dec_ct(struct mstream *s, const uint8_t *ct, size_t len, uint8_t *out, size_t *n)
+{
+    size_t before = *n;
+    if (!len) return 0;
+    if (EVP_MAC_update(s->mac, ct, len) != 1) return MIAW_E_INTERNAL;
+    int rc = ms_cipher(s, ct, len, out, n);
+    if (!rc && *n > before && EVP_DigestUpdate(s->pt_sha, out + before, *n - before) != 1) rc = MIAW_E_INTERNAL;
+    s->ct_len += len;
+    s->pt_len += *n - before;
+    return rc;
+}
+
+int miaw_wa_media_dec_update(miaw_wa_media_dec *d, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+{
+    if (!d || d->s.dead || (len && (!in || !out)) || !out_len) return MIAW_E_INVAL;
+    struct mstream *s = &d->s;
+    size_t n = 0;
+    *out_len = 0;
+    if (!len) return 0;
+    if (EVP_DigestUpdate(s->blob_sha, in, len) != 1) return s->dead = 1, MIAW_E_INTERNAL;
+    size_t total = s->tail_len + len;
+    if (total <= MIAW_WA_MEDIA_MAC_LEN) { /* still only a possible MAC */
+        memcpy(s->tail + s->tail_len, in, len);
+        s->tail_len = total;
+        return 0;
+    }
+    size_t ct = total - MIAW_WA_MEDIA_MAC_LEN;       /* bytes now known to be ciphertext */
+    size_t from_tail = ct < s->tail_len ? ct : s->tail_len, from_in = ct - from_tail;
+    int rc = dec_ct(s, s->tail, from_tail, out, &n);
+    if (!rc) rc = dec_ct(s, in, from_in, out, &n);
+    if (rc) return s->dead = 1, rc;
+    /* the new tail: what is left of the old one, then the rest of in */
+    memmove(s->tail, s->tail + from_tail, s->tail_len - from_tail);
+    memcpy(s->tail + (s->tail_len - from_tail), in + from_in, len - from_in);
+    s->tail_len = MIAW_WA_MEDIA_MAC_LEN;
+    *out_len = n;
+    return 0;
+}
+
+int miaw_wa_media_dec_final(miaw_wa_media_dec *d, const uint8_t *file_enc_sha256, const uint8_t *file_sha256,
+                            uint8_t *out, size_t *out_len, miaw_wa_media_hashes *h)
+{
+    if (!d || d->s.dead || !out || !out_len) return MIAW_E_INVAL;
+    struct mstream *s = &d->s;
+    miaw_wa_media_hashes tmp, *hh = h ? h : &tmp;
+    uint8_t mac[32];
+    unsigned int dl = 0;
+    int got = 0, rc = MIAW_E_INTERNAL;
+    s->dead = 1;
+    *out_len = 0;
+    memset(hh, 0, sizeof *hh);
+    if (s->tail_len != MIAW_WA_MEDIA_MAC_LEN || s->ct_len < 16 || s->ct_len % 16) return MIAW_E_INVAL;
+    if (EVP_DigestFinal_ex(s->blob_sha, hh->file_enc_sha256, &dl) != 1 ||
+        EVP_MAC_final(s->mac, mac, &(size_t){0}, sizeof mac) != 1)
+        return rc;
+    rc = 0;
+    if (file_enc_sha256 && CRYPTO_memcmp(hh->file_enc_sha256, file_enc_sha256, 32)) rc = MIAW_E_AUTH;
+    if (CRYPTO_memcmp(mac, s->tail, MIAW_WA_MEDIA_MAC_LEN)) rc = MIAW_E_AUTH;
+    OPENSSL_cleanse(mac, sizeof mac);
+    if (EVP_CipherFinal_ex(s->cipher, out, &got) != 1) {
+        got = 0;
+        if (!rc) rc = MIAW_E_AUTH; /* bad padding */
+    }
+    if (got && EVP_DigestUpdate(s->pt_sha, out, (size_t)got) != 1) return MIAW_E_INTERNAL;
+    s->pt_len += (size_t)got;
+    if (EVP_DigestFinal_ex(s->pt_sha, hh->file_sha256, &dl) != 1) return MIAW_E_INTERNAL;
+    hh->file_length = s->pt_len;
+    if (!rc && file_sha256 && CRYPTO_memcmp(hh->file_sha256, file_sha256, 32)) rc = MIAW_E_AUTH;
+    if (rc) OPENSSL_cleanse(out, (size_t)got);
+    else *out_len = (size_t)got;
+    return rc;
+}
+
+void miaw_wa_media_dec_free(miaw_wa_media_dec *d)
+{
+    if (!d) return;
+    ms_clear(&d->s);
+    free(d);
 }

@@ -3,11 +3,13 @@
  * iv, cipher key, MAC key and ref key; AES-256-CBC with PKCS#7 padding; the uploaded blob
  * is ciphertext || the first 10 bytes of HMAC-SHA256(macKey, iv || ciphertext);
  * fileSha256 = SHA-256(plaintext), fileEncSha256 = SHA-256(blob). Used by the engine and
- * by miaw-sim's phones. OpenSSL 3 only, no I/O.
+ * by miaw-sim's phones. OpenSSL 3 only, no I/O. Whole buffers at once, or streaming
+ * (miaw_wa_media_enc / miaw_wa_media_dec: any size in bounded memory).
  *
  * Ownership: blobs and plaintexts returned through uint8_t ** are malloc'd and belong to
  * the caller (free); key structs are plain values the caller should wipe
- * (miaw_wa_media_keys_wipe) when done. */
+ * (miaw_wa_media_keys_wipe) when done; a stream belongs to its creator, freed (and its
+ * keys wiped) by miaw_wa_media_enc_free / miaw_wa_media_dec_free. */
 #ifndef MIAW_WA_MEDIACRYPTO_H
 #define MIAW_WA_MEDIACRYPTO_H
 #include <stddef.h>
@@ -62,6 +64,37 @@ int miaw_wa_media_encrypt(const uint8_t media_key[MIAW_WA_MEDIA_KEY_LEN], const 
 int miaw_wa_media_decrypt(const uint8_t media_key[MIAW_WA_MEDIA_KEY_LEN], const char *type, const uint8_t *blob,
                           size_t blob_len, const uint8_t *file_enc_sha256, const uint8_t *file_sha256,
                           uint8_t **pt, size_t *pt_len);
+
+/* ---- streaming ----
+ * Encryption: _new, _update with the plaintext in pieces of any size (out receives the
+ * ciphertext produced so far, at most len + 15 bytes), then _final (out receives the
+ * last block and the MAC, at most MIAW_WA_MEDIA_FINAL_MAX bytes; h the hashes and the
+ * length). The bytes are exactly miaw_wa_media_encrypt's blob.
+ * Decryption: _update with the blob in pieces of any size (out receives plaintext that
+ * is NOT verified yet, at most len + MIAW_WA_MEDIA_SLACK bytes: the last 10 bytes seen
+ * are held back as the MAC), then _final, which checks what miaw_wa_media_decrypt checks
+ * (fileEncSha256 and fileSha256 when given, the MAC, the padding) and gives the last
+ * plaintext bytes (at most MIAW_WA_MEDIA_FINAL_MAX). Nothing decrypted may be trusted
+ * before _final returned 0.
+ * Errors: MIAW_E_INVAL (unknown type, bad arguments, a blob that cannot be one: _final),
+ * MIAW_E_AUTH (a hash, the MAC or the padding does not match: _final), MIAW_E_NOMEM,
+ * MIAW_E_INTERNAL. After an error or _final the stream only accepts _free. */
+#define MIAW_WA_MEDIA_SLACK 32
+#define MIAW_WA_MEDIA_FINAL_MAX 32
+typedef struct miaw_wa_media_enc miaw_wa_media_enc;
+typedef struct miaw_wa_media_dec miaw_wa_media_dec;
+
+int miaw_wa_media_enc_new(const uint8_t media_key[MIAW_WA_MEDIA_KEY_LEN], const char *type, miaw_wa_media_enc **out);
+int miaw_wa_media_enc_update(miaw_wa_media_enc *s, const uint8_t *pt, size_t len, uint8_t *out, size_t *out_len);
+int miaw_wa_media_enc_final(miaw_wa_media_enc *s, uint8_t *out, size_t *out_len, miaw_wa_media_hashes *h);
+void miaw_wa_media_enc_free(miaw_wa_media_enc *s);
+
+int miaw_wa_media_dec_new(const uint8_t media_key[MIAW_WA_MEDIA_KEY_LEN], const char *type, miaw_wa_media_dec **out);
+int miaw_wa_media_dec_update(miaw_wa_media_dec *s, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len);
+/* h (may be NULL) gets the hashes and the plaintext length even when a check fails */
+int miaw_wa_media_dec_final(miaw_wa_media_dec *s, const uint8_t *file_enc_sha256, const uint8_t *file_sha256,
+                            uint8_t *out, size_t *out_len, miaw_wa_media_hashes *h);
+void miaw_wa_media_dec_free(miaw_wa_media_dec *s);
 
 /* SHA-256 of n bytes. 0 or MIAW_E_INTERNAL. */
 int miaw_wa_sha256(const uint8_t *in, size_t n, uint8_t out[32]);

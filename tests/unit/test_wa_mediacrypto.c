@@ -2,7 +2,10 @@
  * expansion against the toolchain-notes vector from Baileys (mediaKey 00..1f, image iv
  * aa6a1272…) and full expansions from Node's crypto, a fixed encryption vector (blob and
  * both hashes from Node's AES-CBC/HMAC), round trips of several sizes, and refusals:
- * tampered MAC, ciphertext or hashes, wrong type, short and unaligned blobs. */
+ * tampered MAC, ciphertext or hashes, wrong type, short and unaligned blobs. The
+ * streaming API (miaw_wa_media_enc / _dec): the same bytes and hashes as the one-shot
+ * functions whatever the piece sizes (1 byte, odd sizes, everything at once, a MAC split
+ * across pieces), a large input in small pieces, and the same refusals at _final. */
 #include <miaw/plugin.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,5 +157,179 @@ static void t_refusals(void)
     free(blob);
 }
 
+/* streams in through the encryptor in pieces of `step` (0 = one piece); malloc'd blob */
+static int stream_encrypt(const uint8_t *mk, const char *type, const uint8_t *pt, size_t len, size_t step,
+                          uint8_t **blob, size_t *bl, miaw_wa_media_hashes *h)
+{
+    miaw_wa_media_enc *e = NULL;
+    int rc = miaw_wa_media_enc_new(mk, type, &e);
+    if (rc) return rc;
+    uint8_t *out = malloc(len + 64);
+    size_t o = 0, n = 0;
+    for (size_t i = 0; i < len && !rc;) {
+        size_t k = step && len - i > step ? step : len - i;
+        rc = miaw_wa_media_enc_update(e, pt + i, k, out + o, &n);
+        CU_ASSERT(n <= k + 15);
+        o += n;
+        i += k;
+    }
+    if (!rc) rc = miaw_wa_media_enc_final(e, out + o, &n, h);
+    if (!rc) CU_ASSERT(n <= MIAW_WA_MEDIA_FINAL_MAX);
+    o += n;
+    miaw_wa_media_enc_free(e);
+    if (rc) {
+        free(out);
+        return rc;
+    }
+    *blob = out;
+    *bl = o;
+    return 0;
+}
+
+/* the blob through the decryptor in pieces of `step`; plaintext appended to pt (cap len + 64) */
+static int stream_decrypt(const uint8_t *mk, const char *type, const uint8_t *blob, size_t bl, size_t step,
+                          const uint8_t *enc_sha, const uint8_t *sha, uint8_t *pt, size_t *pl, miaw_wa_media_hashes *h)
+{
+    miaw_wa_media_dec *d = NULL;
+    int rc = miaw_wa_media_dec_new(mk, type, &d);
+    if (rc) return rc;
+    size_t o = 0, n = 0;
+    for (size_t i = 0; i < bl && !rc;) {
+        size_t k = step && bl - i > step ? step : bl - i;
+        rc = miaw_wa_media_dec_update(d, blob + i, k, pt + o, &n);
+        CU_ASSERT(n <= k + MIAW_WA_MEDIA_SLACK);
+        o += n;
+        i += k;
+    }
+    if (!rc) rc = miaw_wa_media_dec_final(d, enc_sha, sha, pt + o, &n, h);
+    if (!rc) o += n;
+    miaw_wa_media_dec_free(d);
+    *pl = o;
+    return rc;
+}
+
+static void t_stream_matches_one_shot(void)
+{
+    uint8_t mk[32];
+    seq(mk, 32);
+    static const size_t sizes[] = {0, 1, 15, 16, 17, 31, 32, 33, 1000, 4096, 65537};
+    static const size_t steps[] = {0, 1, 3, 10, 11, 16, 17, 4096};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t len = sizes[si];
+        uint8_t *pt = malloc(len + 1), *ref = NULL, *blob = NULL, *back = malloc(len + 64);
+        for (size_t i = 0; i < len; i++) pt[i] = (uint8_t)(i * 7 + 3);
+        size_t rl = 0;
+        miaw_wa_media_hashes rh, hh, dh;
+        CU_ASSERT_EQUAL_FATAL(miaw_wa_media_encrypt(mk, "document", pt, len, &ref, &rl, &rh), 0);
+        for (size_t st = 0; st < sizeof steps / sizeof steps[0]; st++) {
+            size_t bl = 0, pl = 0;
+            CU_ASSERT_EQUAL_FATAL(stream_encrypt(mk, "document", pt, len, steps[st], &blob, &bl, &hh), 0);
+            CU_ASSERT_EQUAL(bl, rl);
+            CU_ASSERT(bl == rl && memcmp(blob, ref, rl) == 0);
+            CU_ASSERT(memcmp(&hh, &rh, sizeof hh) == 0);
+            CU_ASSERT_EQUAL(hh.file_length, len);
+            CU_ASSERT_EQUAL(stream_decrypt(mk, "document", blob, bl, steps[st], rh.file_enc_sha256, rh.file_sha256,
+                                           back, &pl, &dh), 0);
+            CU_ASSERT_EQUAL(pl, len);
+            CU_ASSERT(pl == len && (!len || memcmp(back, pt, len) == 0));
+            CU_ASSERT(memcmp(&dh, &rh, sizeof dh) == 0);
+            free(blob);
+        }
+        free(ref);
+        free(pt);
+        free(back);
+    }
+}
+
+static void t_stream_large(void)
+{
+    /* 5 MiB in 8 KiB pieces: the stream holds nothing but its contexts */
+    size_t len = 5u << 20;
+    uint8_t mk[32], *pt = malloc(len), *blob = NULL, *back = malloc(len + 64);
+    seq(mk, 32);
+    for (size_t i = 0; i < len; i++) pt[i] = (uint8_t)(i ^ (i >> 9));
+    size_t bl = 0, pl = 0;
+    miaw_wa_media_hashes h, dh;
+    CU_ASSERT_EQUAL_FATAL(stream_encrypt(mk, "video", pt, len, 8192, &blob, &bl, &h), 0);
+    CU_ASSERT_EQUAL(bl, (len / 16 + 1) * 16 + 10);
+    uint8_t sha[32];
+    miaw_wa_sha256(pt, len, sha);
+    CU_ASSERT(memcmp(sha, h.file_sha256, 32) == 0);
+    miaw_wa_sha256(blob, bl, sha);
+    CU_ASSERT(memcmp(sha, h.file_enc_sha256, 32) == 0);
+    CU_ASSERT_EQUAL(stream_decrypt(mk, "video", blob, bl, 65536 + 5, h.file_enc_sha256, h.file_sha256, back, &pl, &dh), 0);
+    CU_ASSERT(pl == len && memcmp(back, pt, len) == 0);
+    free(pt);
+    free(blob);
+    free(back);
+}
+
+static void t_stream_refusals(void)
+{
+    uint8_t mk[32], *blob = NULL, out[4096];
+    size_t bl = 0, pl = 0;
+    miaw_wa_media_hashes h, dh;
+    seq(mk, 32);
+    uint8_t pt[1000];
+    memset(pt, 'x', sizeof pt);
+    CU_ASSERT_EQUAL_FATAL(stream_encrypt(mk, "image", pt, sizeof pt, 100, &blob, &bl, &h), 0);
+    /* other keys, another type: the MAC fails */
+    uint8_t mk2[32];
+    memcpy(mk2, mk, 32);
+    mk2[0] ^= 1;
+    CU_ASSERT_EQUAL(stream_decrypt(mk2, "image", blob, bl, 7, NULL, NULL, out, &pl, NULL), MIAW_E_AUTH);
+    CU_ASSERT_EQUAL(stream_decrypt(mk, "sticker", blob, bl, 7, NULL, NULL, out, &pl, NULL), 0); /* image keys */
+    CU_ASSERT_EQUAL(stream_decrypt(mk, "audio", blob, bl, 7, NULL, NULL, out, &pl, NULL), MIAW_E_AUTH);
+    miaw_wa_media_dec *d = NULL;
+    CU_ASSERT_EQUAL(miaw_wa_media_dec_new(mk, "bogus", &d), MIAW_E_INVAL);
+    CU_ASSERT_PTR_NULL(d);
+    /* a flipped bit in the MAC (split across pieces), in the ciphertext */
+    blob[bl - 4] ^= 1;
+    CU_ASSERT_EQUAL(stream_decrypt(mk, "image", blob, bl, 9, NULL, NULL, out, &pl, NULL), MIAW_E_AUTH);
+    blob[bl - 4] ^= 1;
+    blob[100] ^= 1;
+    CU_ASSERT_EQUAL(stream_decrypt(mk, "image", blob, bl, 64, NULL, NULL, out, &pl, NULL), MIAW_E_AUTH);
+    blob[100] ^= 1;
+    /* hashes that do not match; the computed ones are still reported */
+    uint8_t bad[32];
+    memcpy(bad, h.file_enc_sha256, 32);
+    bad[3] ^= 1;
+    CU_ASSERT_EQUAL(stream_decrypt(mk, "image", blob, bl, 0, bad, NULL, out, &pl, &dh), MIAW_E_AUTH);
+    CU_ASSERT(memcmp(dh.file_enc_sha256, h.file_enc_sha256, 32) == 0);
+    memcpy(bad, h.file_sha256, 32);
+    bad[3] ^= 1;
+    CU_ASSERT_EQUAL(stream_decrypt(mk, "image", blob, bl, 0, h.file_enc_sha256, bad, out, &pl, &dh), MIAW_E_AUTH);
+    CU_ASSERT_EQUAL(dh.file_length, sizeof pt);
+    /* truncated (unaligned, too short, MAC only) */
+    CU_ASSERT_EQUAL(stream_decrypt(mk, "image", blob, bl - 1, 5, NULL, NULL, out, &pl, NULL), MIAW_E_INVAL);
+    CU_ASSERT_EQUAL(stream_decrypt(mk, "image", blob, 25, 5, NULL, NULL, out, &pl, NULL), MIAW_E_INVAL);
+    CU_ASSERT_EQUAL(stream_decrypt(mk, "image", blob, 10, 5, NULL, NULL, out, &pl, NULL), MIAW_E_INVAL);
+    CU_ASSERT_EQUAL(stream_decrypt(mk, "image", blob, 0, 5, NULL, NULL, out, &pl, NULL), MIAW_E_INVAL);
+    /* a block cut off at a block boundary: MAC over the wrong bytes */
+    uint8_t cut[1024];
+    memcpy(cut, blob, bl - 10 - 16);
+    memcpy(cut + bl - 10 - 16, blob + bl - 10, 10);
+    CU_ASSERT_EQUAL(stream_decrypt(mk, "image", cut, bl - 16, 5, NULL, NULL, out, &pl, NULL), MIAW_E_AUTH);
+    /* after _final (or an error) the stream refuses more */
+    CU_ASSERT_EQUAL(miaw_wa_media_dec_new(mk, "image", &d), 0);
+    size_t n = 0;
+    CU_ASSERT_EQUAL(miaw_wa_media_dec_update(d, blob, bl, out, &n), 0);
+    CU_ASSERT_EQUAL(miaw_wa_media_dec_final(d, h.file_enc_sha256, h.file_sha256, out + n, &pl, NULL), 0);
+    CU_ASSERT_EQUAL(miaw_wa_media_dec_update(d, blob, 1, out, &n), MIAW_E_INVAL);
+    CU_ASSERT_EQUAL(miaw_wa_media_dec_final(d, NULL, NULL, out, &pl, NULL), MIAW_E_INVAL);
+    miaw_wa_media_dec_free(d);
+    miaw_wa_media_enc *e = NULL;
+    CU_ASSERT_EQUAL(miaw_wa_media_enc_new(mk, "nope", &e), MIAW_E_INVAL);
+    CU_ASSERT_EQUAL(miaw_wa_media_enc_new(mk, "image", &e), 0);
+    CU_ASSERT_EQUAL(miaw_wa_media_enc_final(e, out, &n, NULL), 0);
+    CU_ASSERT_EQUAL(n, 26);
+    CU_ASSERT_EQUAL(miaw_wa_media_enc_update(e, pt, 1, out, &n), MIAW_E_INVAL);
+    miaw_wa_media_enc_free(e);
+    miaw_wa_media_enc_free(NULL);
+    miaw_wa_media_dec_free(NULL);
+    free(blob);
+}
+
 MIAW_TESTS("wa_mediacrypto", MIAW_T(t_info_strings), MIAW_T(t_expansion), MIAW_T(t_encrypt_vector),
-           MIAW_T(t_round_trip), MIAW_T(t_refusals))
+           MIAW_T(t_round_trip), MIAW_T(t_refusals), MIAW_T(t_stream_matches_one_shot), MIAW_T(t_stream_large),
+           MIAW_T(t_stream_refusals))
