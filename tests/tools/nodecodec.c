@@ -6,7 +6,12 @@
  * N is {"tag":s,"attrs":[[k,v],...],"content":C}. A value v or a JID content is a string or
  * {"jid":s} (miaw_jid_parse form); decoded JIDs come back as {"jid":{...fields}}. C is
  * absent (no content), an array of N, {"bytes":hex}, {"string":s} or {"jid":...}.
- * Errors: {"ok":false,"err":code}. Owns nothing beyond one request at a time. */
+ * Errors: {"ok":false,"err":code}. Two more requests speak the plugin ABI's node JSON
+ * (core/wa/node_json.h, {"tag","attrs":{k:v},"content"}) instead:
+ *   J <node json>   miaw_node_from_json + encode -> {"ok":true,"hex":<frame>}, or
+ *                   {"ok":false,"err":code,"msg":<JSON path: reason>}
+ *   N <hex frame>   decode + miaw_node_to_json -> {"ok":true,"node":<node json>}
+ * Owns nothing beyond one request at a time. */
 #include <jansson.h>
 #include <miaw/plugin.h>
 #include <stdio.h>
@@ -14,6 +19,7 @@
 #include <string.h>
 
 #include "wa/node.h"
+#include "wa/node_json.h"
 
 static char *to_hex(const uint8_t *p, size_t n)
 {
@@ -178,7 +184,41 @@ int main(void)
         if (len < 2) continue;
         char op = line[0];
         const char *arg = line + 2;
-        if (op == 'D' || op == 'T') {
+        if (op == 'J') {
+            json_error_t jerr;
+            json_t *j = json_loads(arg, 0, &jerr);
+            char msg[512] = "";
+            miaw_node *n = NULL;
+            int rc = j ? miaw_node_from_json(j, &n, msg, sizeof msg) : MIAW_E_INVAL;
+            if (!j) snprintf(msg, sizeof msg, "bad JSON: %s", jerr.text);
+            uint8_t *enc = NULL;
+            size_t elen = 0;
+            if (!rc) rc = miaw_node_encode(n, &enc, &elen);
+            if (rc) {
+                answer(json_pack("{s:b,s:i,s:s}", "ok", 0, "err", rc, "msg", msg));
+            } else {
+                char *h = to_hex(enc, elen);
+                answer(json_pack("{s:b,s:s}", "ok", 1, "hex", h ? h : ""));
+                free(h);
+            }
+            free(enc);
+            miaw_node_free(n);
+            json_decref(j);
+        } else if (op == 'N') {
+            size_t blen;
+            uint8_t *buf = from_hex(arg, strlen(arg), &blen);
+            miaw_node *n = NULL;
+            int rc = buf ? miaw_node_decode(buf, blen, &n) : MIAW_E_INVAL;
+            free(buf);
+            json_t *nj = rc ? NULL : miaw_node_to_json(n);
+            if (rc)
+                fail(rc);
+            else if (!nj)
+                fail(MIAW_E_NOMEM);
+            else
+                answer(json_pack("{s:b,s:o}", "ok", 1, "node", nj));
+            miaw_node_free(n);
+        } else if (op == 'D' || op == 'T') {
             size_t blen;
             uint8_t *buf = from_hex(arg, strlen(arg), &blen);
             miaw_node *n = NULL;
