@@ -65,6 +65,10 @@ static const struct key KEYS[] = {
     {"whatsapp.backoff_max_ms", K_INT, O(wa_backoff_max_ms), 10, 3600000},
     {"whatsapp.handshakes_per_sec", K_INT, O(wa_handshakes_per_sec), 1, 10000},
     {"whatsapp.prekeys", K_INT, O(wa_prekeys), 1, 2000},
+    {"whatsapp.media_ca_file", K_STR, O(wa_media_ca_file), 0, 0},
+    {"whatsapp.media_upload_hosts", K_LIST, O(wa_media_upload_hosts), 0, 0},
+    {"whatsapp.media_timeout_ms", K_INT, O(wa_media_timeout_ms), 1000, 600000},
+    {"whatsapp.media_max_mb", K_INT, O(wa_media_max_mb), 1, 4096},
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 
@@ -175,6 +179,9 @@ static void set_defaults(miaw_config *c)
     c->wa_backoff_max_ms = 60000;
     c->wa_handshakes_per_sec = 20;
     c->wa_prekeys = 812;
+    c->wa_media_ca_file = strdup("");
+    c->wa_media_timeout_ms = 30000;
+    c->wa_media_max_mb = 2048;
 }
 
 /* ---------------------------------------------------------------- YAML walk */
@@ -372,10 +379,12 @@ static int apply_env(miaw_config *c, char *err, size_t errlen)
     env_str("WA_CA_FILE", &c->wa_ca_file);
     env_str("WA_ROOT_KEY", &c->wa_root_key);
     env_str("WA_VERSION", &c->wa_version);
+    env_str("WA_MEDIA_CA_FILE", &c->wa_media_ca_file);
     const char *v;
     if ((v = getenv("MIAW_BASIC_AUTH")) && *v) list_from_csv(&c->basic_auth, v);
     if ((v = getenv("MIAW_WEBHOOK_URL")) && *v) list_from_csv(&c->webhook_urls, v);
     if ((v = getenv("MIAW_PLUGINS")) && *v) list_from_csv(&c->plugins_enabled, v);
+    if ((v = getenv("WA_MEDIA_UPLOAD_HOSTS")) && *v) list_from_csv(&c->wa_media_upload_hosts, v);
     int mb = 0;
     if (env_int("API_PORT", 1, 65535, &c->port, err, errlen) ||
         env_int("WEBHOOK_TIMEOUT_MS", 100, 600000, &c->webhook_timeout_ms, err, errlen) ||
@@ -392,6 +401,8 @@ static int apply_env(miaw_config *c, char *err, size_t errlen)
         env_int("MIAW_WA_BACKOFF_MAX_MS", 10, 3600000, &c->wa_backoff_max_ms, err, errlen) ||
         env_int("MIAW_WA_HANDSHAKES_PER_SEC", 1, 10000, &c->wa_handshakes_per_sec, err, errlen) ||
         env_int("MIAW_WA_PREKEYS", 1, 2000, &c->wa_prekeys, err, errlen) ||
+        env_int("MIAW_WA_MEDIA_TIMEOUT_MS", 1000, 600000, &c->wa_media_timeout_ms, err, errlen) ||
+        env_int("MIAW_WA_MEDIA_MAX_MB", 1, 4096, &c->wa_media_max_mb, err, errlen) ||
         env_bool("MIAW_ACCOUNT_VALIDATION", &c->account_validation, err, errlen) ||
         env_bool("MIAW_AUTO_MARK_READ", &c->auto_mark_read, err, errlen) ||
         env_bool("MIAW_CHAT_STORAGE", &c->chat_storage, err, errlen))
@@ -447,6 +458,13 @@ int miaw_config_validate(const miaw_config *c, char *err, size_t errlen)
                      c->webhook_urls.v[i]);
             return -1;
         }
+    for (size_t i = 0; i < c->wa_media_upload_hosts.n; i++) {
+        const char *h = c->wa_media_upload_hosts.v[i];
+        if (!*h || strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != strlen(h)) {
+            snprintf(err, errlen, "%s: whatsapp.media_upload_hosts: '%s' must be host or host:port", c->source, h);
+            return -1;
+        }
+    }
     if (strncmp(c->wa_ws_url, "ws://", 5) && strncmp(c->wa_ws_url, "wss://", 6)) {
         snprintf(err, errlen, "%s: whatsapp.ws_url: must be a ws:// or wss:// URL", c->source);
         return -1;
@@ -466,7 +484,8 @@ void miaw_config_free(miaw_config *c)
     char **strs[] = {&c->source, &c->host, &c->base_path, &c->api_prefix, &c->cors_origin,
                      &c->tls_cert, &c->tls_key, &c->docs_dir, &c->api_key, &c->data_dir, &c->log_level,
                      &c->plugin_dir, &c->webhook_secret, &c->wa_ws_url, &c->wa_ca_file,
-                     &c->wa_device_name, &c->auto_reply, &c->wa_root_key, &c->wa_version};
+                     &c->wa_device_name, &c->auto_reply, &c->wa_root_key, &c->wa_version,
+                     &c->wa_media_ca_file};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -474,6 +493,7 @@ void miaw_config_free(miaw_config *c)
     list_free(&c->basic_auth);
     list_free(&c->plugins_enabled);
     list_free(&c->webhook_urls);
+    list_free(&c->wa_media_upload_hosts);
     json_decref(c->plugin_config);
     c->plugin_config = NULL;
 }

@@ -44,6 +44,11 @@ typedef struct miaw_config {
     int wa_qr_first_ms, wa_qr_next_ms, wa_qr_max;
     int wa_keepalive_ms, wa_dead_ms, wa_handshake_timeout_ms;
     int wa_backoff_min_ms, wa_backoff_max_ms, wa_handshakes_per_sec, wa_prekeys;
+    /* media transfers (engine/media*.c) */
+    char *wa_media_ca_file;  /* extra CA (PEM) trusted for media hosts, "" = none */
+    miaw_strlist wa_media_upload_hosts; /* "host[:port]" tried before media_conn's for uploads */
+    int wa_media_timeout_ms; /* connect deadline and longest stall of a transfer */
+    int wa_media_max_mb;     /* largest file uploaded or downloaded */
 } miaw_config;
 
 /* Defaults, then file (path may be NULL: no file), then environment. On error returns

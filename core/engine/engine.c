@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "engine/media.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -534,6 +535,7 @@ void eng_release(eng_inst *ei)
     miaw_engine *e = ei->e;
     ei->want = 0;
     drop_conn(ei);
+    eng_media_release(e, ei->id); /* its media transfers end with MIAW_E_STATE */
     eng_linkcode_free(ei);
     clear_qr(ei);
     stop_timer(ei);

@@ -76,6 +76,7 @@ struct miaw_engine {
     uv_timer_t *sweep;     /* starts sends, checks their deadlines (malloc'd) */
     miaw_svc_tap_fn tap;   /* every stanza after the engine handled it (services.c) */
     void *tap_ud;
+    struct eng_media *media; /* media transfers (engine/media.h; owned, eng_media_free) */
 };
 
 eng_inst *eng_get(miaw_engine *e, miaw_instance *in);

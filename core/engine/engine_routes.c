@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "engine/media.h"
 #include "http/http.h"
 #include "base/log.h"
 #include "engine/qrpng.h"
@@ -213,6 +214,7 @@ miaw_engine *miaw_engine_new(uv_loop_t *loop, const miaw_config *cfg, miaw_stora
     uv_timer_init(loop, e->sweep);
     e->sweep->data = e;
     if (eng_routes(e, rt, err, errlen) != 0) goto fail;
+    if (eng_media_new(e, err, errlen) != 0) goto fail;
     if (miaw_bus_subscribe(bus, NULL, "instance.deleted", on_deleted, e, &e->sub_deleted) != 0) {
         snprintf(err, errlen, "cannot subscribe to instance.deleted");
         goto fail;
@@ -233,6 +235,7 @@ miaw_engine *miaw_engine_new(uv_loop_t *loop, const miaw_config *cfg, miaw_stora
     }
     return e;
 fail:
+    eng_media_free(e);
     miaw_sig_db_close(e->sdb);
     if (e->sweep) uv_close((uv_handle_t *)e->sweep, (uv_close_cb)free);
     free(e);
@@ -245,6 +248,7 @@ void miaw_engine_free(miaw_engine *e)
     /* shutdown: nobody is left to hear about pending sends (plugins are unloaded) */
     for (eng_inst *ei = e->list; ei; ei = ei->next) eng_send_cancel_all(ei);
     while (e->list) eng_release(e->list);
+    eng_media_free(e);
     miaw_bus_unsubscribe(e->bus, NULL, e->sub_deleted);
     miaw_sig_db_close(e->sdb);
     uv_close((uv_handle_t *)e->sweep, (uv_close_cb)free);

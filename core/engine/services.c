@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "engine/media.h"
 
 static miaw_instance *find(miaw_engine *e, const char *id) { return id ? miaw_instances_find(e->inst, id) : NULL; }
 
@@ -105,5 +106,8 @@ void miaw_engine_services_fill(miaw_engine *e, miaw_engine_services *out)
                                   .send_text = s_send_text,
                                   .send_cancel = s_send_cancel,
                                   .msg_get = s_msg_get,
+                                  .media_upload = eng_media_upload,
+                                  .media_download = eng_media_download,
+                                  .media_cancel = eng_media_cancel,
                                   .set_tap = s_set_tap};
 }
