@@ -3,7 +3,8 @@
  * pairwise pkmsg/msg, the text once as skmsg; the phone's sender key is named by its
  * LID address, as LID-addressed groups require), decryption of group messages
  * (pairwise SKDM first, then the skmsg) recorded with the group as chat and the
- * sender as participant, delivery receipts to="<group>" participant=<sender>. */
+ * sender as participant and the skmsg's sender-key id, delivery receipts to="<group>"
+ * participant=<sender>; member changes by the phone through the control API. */
 #include "phone_group.h"
 
 #include <inttypes.h>
@@ -62,6 +63,18 @@ static int pg_decrypt(miaw_sim_account *a, const char *gjid, const miaw_sig_addr
     return 0;
 }
 
+/* the key id of a SenderKeyMessage (0x33 || protobuf{id = 1, …} || signature), -1 if unreadable */
+static int64_t pg_sk_id(const uint8_t *ct, size_t len)
+{
+    if (len < 3 || ct[1] != 0x08) return -1; /* field 1, varint, comes first */
+    uint64_t v = 0;
+    for (size_t i = 2, shift = 0; i < len && shift < 35; i++, shift += 7) {
+        v |= (uint64_t)(ct[i] & 0x7F) << shift;
+        if (!(ct[i] & 0x80)) return (int64_t)v;
+    }
+    return -1;
+}
+
 static const char *pg_text(const Miaw__Wa__Message *m)
 {
     if (m && m->devicesentmessage && m->devicesentmessage->message) m = m->devicesentmessage->message;
@@ -88,9 +101,13 @@ void miaw_sim_phone_group_on_message(miaw_sim *sim, miaw_sim_account *a, const m
     int rc = MIAW_E_NOTFOUND, have_sk = 0;
     const char *enc_type = NULL;
     json_t *text = json_null();
+    int64_t sk_id = -1;
     for (miaw_node *e = miaw_node_child(n, "enc"); e; e = miaw_node_next(n, e, "enc")) {
         Miaw__Wa__Message *m = NULL;
         int erc = pg_decrypt(a, gjid, &from, e, &m), sk = miaw_node_attr_is(e, "type", "skmsg");
+        size_t ctl = 0;
+        const uint8_t *ct = sk ? miaw_node_bytes(e, &ctl) : NULL;
+        if (ct) sk_id = pg_sk_id(ct, ctl);
         if (sk || (!have_sk && rc == MIAW_E_NOTFOUND)) rc = erc;
         have_sk |= sk;
         const char *t = erc ? NULL : pg_text(m);
@@ -112,6 +129,7 @@ void miaw_sim_phone_group_on_message(miaw_sim *sim, miaw_sim_account *a, const m
                             pjid, "fromDevice", pdev, "type", miaw_node_attr(n, "type") ? miaw_node_attr(n, "type") : "",
                             "timestamp", (json_int_t)t, "text", text);
     if (enc_type) json_object_set_new(rec, "encType", json_string(enc_type));
+    if (sk_id >= 0) json_object_set_new(rec, "senderKeyId", json_integer((json_int_t)sk_id));
     if (s.account == a) json_object_set_new(rec, "fromMe", json_true());
     if (miaw_node_attr(n, "offline")) json_object_set_new(rec, "offline", json_true());
     if (rc) json_object_set_new(rec, "error", json_string(miaw_sig_strerror(rc)));
@@ -231,6 +249,59 @@ static json_t *pg_group_json(const miaw_sim_group *g)
                      "invite", g->invite);
 }
 
+/* the accounts a participants array names (phone numbers or JIDs; NULL where unknown,
+ * the first such entry in *bad_one); calloc'd */
+static miaw_sim_account **pg_accounts(miaw_sim *sim, json_t *jp, const char **bad_one)
+{
+    size_t n = json_array_size(jp), i;
+    miaw_sim_account **who = calloc(n ? n : 1, sizeof *who);
+    json_t *v;
+    if (who) json_array_foreach(jp, i, v) {
+        const char *s = json_string_value(v);
+        miaw_sim_addr ad;
+        if (s && miaw_sim_phone_valid(s)) who[i] = miaw_sim_account_find(sim, s);
+        else if (s && miaw_sim_resolve_str(sim, s, &ad) != MIAW_E_INVAL) who[i] = ad.account;
+        if (!who[i] && !*bad_one) *bad_one = s ? s : "(not a string)";
+    }
+    return who;
+}
+
+/* {"group","action":"add|remove|promote|demote","participants":[…]}: the phone changes
+ * the members as its w:g2 IQ would (notifications included) */
+static void pg_participants(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a, json_t *b)
+{
+    const char *action = json_string_value(json_object_get(b, "action"));
+    json_t *jp = json_object_get(b, "participants");
+    miaw_sim_group *g = miaw_sim_group_find(sim, json_string_value(json_object_get(b, "group")));
+    if (!g) {
+        pg_bad(req, 404, "NOT_FOUND", "group", "no such group");
+        return;
+    }
+    if (!json_is_array(jp) || !json_array_size(jp) || json_array_size(jp) >= MIAW_SIM_GROUP_MEMBERS_MAX) {
+        pg_bad(req, 400, "INVALID_REQUEST", "participants", "participants must be an array of 1-256 entries");
+        return;
+    }
+    size_t n = json_array_size(jp);
+    const char *bad_one = NULL;
+    miaw_sim_account **who = pg_accounts(sim, jp, &bad_one);
+    int *codes = calloc(n, sizeof *codes);
+    int rc = who && codes ? miaw_sim_group_participants(sim, g, a, 0, action ? action : "", who, n, codes) : MIAW_E_NOMEM;
+    if (rc == MIAW_E_INVAL) {
+        pg_bad(req, 400, "INVALID_REQUEST", "action", "action must be add, remove, promote or demote");
+    } else if (rc == MIAW_E_AUTH) {
+        pg_bad(req, 403, "INVALID_REQUEST", NULL, "the phone may not change this group's members");
+    } else if (rc) {
+        pg_bad(req, 500, "INTERNAL_ERROR", NULL, "cannot change the members");
+    } else {
+        json_t *out = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(out, json_pack("{s:O,s:i}", "jid", json_array_get(jp, i), "code", codes[i]));
+        miaw_sim_http_json(req, 200, json_pack("{s:o}", "participants", out));
+    }
+    free(who);
+    free(codes);
+}
+
 static void pg_create(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a)
 {
     json_error_t je;
@@ -240,22 +311,16 @@ static void pg_create(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a)
     json_t *jp = json_object_get(b, "participants");
     if (!json_is_object(b)) {
         pg_bad(req, 400, "INVALID_REQUEST", "body", "the body must be a JSON object of at most 64 KiB");
+    } else if (json_object_get(b, "action")) {
+        pg_participants(sim, req, a, b);
     } else if (!subject || !*subject || strlen(subject) > MIAW_SIM_GROUP_SUBJECT_MAX) {
         pg_bad(req, 400, "INVALID_REQUEST", "subject", "subject must be a non-empty string of at most 100 bytes");
     } else if (jp && (!json_is_array(jp) || json_array_size(jp) >= MIAW_SIM_GROUP_MEMBERS_MAX)) {
         pg_bad(req, 400, "INVALID_REQUEST", "participants", "participants must be an array of at most 256 entries");
     } else {
-        size_t n = json_array_size(jp), i;
-        miaw_sim_account **who = calloc(n ? n : 1, sizeof *who);
-        json_t *v;
+        size_t n = json_array_size(jp);
         const char *bad_one = NULL;
-        if (who) json_array_foreach(jp, i, v) {
-            const char *s = json_string_value(v);
-            miaw_sim_addr ad;
-            if (s && miaw_sim_phone_valid(s)) who[i] = miaw_sim_account_find(sim, s);
-            else if (s && miaw_sim_resolve_str(sim, s, &ad) != MIAW_E_INVAL) who[i] = ad.account;
-            if (!who[i] && !bad_one) bad_one = s ? s : "(not a string)";
-        }
+        miaw_sim_account **who = pg_accounts(sim, jp, &bad_one);
         miaw_sim_group *g = NULL;
         int rc = !who ? MIAW_E_NOMEM : bad_one ? MIAW_E_NOTFOUND : miaw_sim_group_create(sim, a, 0, subject, who, n, NULL, &g);
         if (rc == MIAW_E_NOTFOUND) pg_bad(req, 404, "NOT_FOUND", "participants", "a participant is not an account on the network");

@@ -21,7 +21,8 @@ void miaw_sim_phone_group_on_message(miaw_sim *sim, miaw_sim_account *a, const m
 int miaw_sim_phone_group_send_text(miaw_sim *sim, miaw_sim_account *a, miaw_sim_group *g, const char *text,
                                    char *id, size_t cap, const char **why);
 
-/* POST /sim/accounts/{phone}/groups {"subject","participants":[phone or JID…]} and
+/* POST /sim/accounts/{phone}/groups {"subject","participants":[phone or JID…]} (create),
+ * or {"group","action","participants"} (the phone adds/removes/promotes/demotes), and
  * GET (the phone's groups): always answers req. */
 void miaw_sim_phone_group_control(miaw_sim *sim, h2o_req_t *req, const char *phone, int post);
 #endif

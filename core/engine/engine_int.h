@@ -190,4 +190,93 @@ void eng_linkcode_free(eng_inst *ei);
 
 /* ---- engine_routes.c ---- */
 int eng_routes(miaw_engine *e, miaw_router *rt, char *err, size_t errlen);
+
+/* ==== group messaging: engine_send_group.c, engine_recv_group.c, engine_group.c, and what engine_send.c
+ * shares with them (the send object and its steps) ==== */
+#include "wa/msgcontent.h"
+#include "wa/signal_session.h"
+
+/* a send in progress (engine_send.c owns the list ei->sends and frees it) */
+enum { ENG_SEND_START, ENG_SEND_USYNC, ENG_SEND_KEYS, ENG_SEND_ACK };
+typedef struct eng_gsend eng_gsend;
+struct eng_send {
+    eng_inst *ei;
+    uint64_t handle;
+    char id[MIAW_WA_MSGID_MAX];
+    miaw_jid chat, own;          /* user (or group) JID, own user JID */
+    char chat_s[MIAW_JID_STR_MAX], own_s[MIAW_JID_STR_MAX];
+    uint8_t *msg, *dsm;
+    size_t msg_len, dsm_len;
+    char stype[16];              /* the stanza's type attribute */
+    char *edit;                  /* its edit attribute, or NULL */
+    miaw_node **extra;           /* extra children of <message> (owned) */
+    size_t nextra;
+    int no_store;
+    miaw_engine_send_cb cb;
+    void *udata;
+    int cancelled, inflight, done, step;
+    uint64_t deadline;
+    eng_gsend *g;                /* group sends: their state (owned, engine_send_group.c) */
+    eng_send *next;
+};
+/* engine_send.c: a new send to chat with a copy of msg, the options and extra nodes;
+ * 0 and *out, or MIAW_E_INVAL (msg is not a Message) / MIAW_E_NOMEM with err */
+int eng_send_prepare(eng_inst *ei, const miaw_jid *chat, const uint8_t *msg, size_t len, const miaw_msg_opts *o,
+                     miaw_node **extra, size_t nextra, eng_send **out, char *err, size_t errlen);
+/* queues s and starts it on the next loop turn (cb once, later) */
+void eng_send_enqueue(miaw_engine *e, eng_send *s, miaw_engine_send_cb cb, void *udata, unsigned timeout_ms,
+                      uint64_t *handle);
+void eng_send_finish(eng_send *s, int err, int64_t ts, const char *detail);
+/* an IQ callback's common start: 1 when the send is still live and reply is a result */
+int eng_send_iq_back(eng_send *s, int err, const miaw_node *reply);
+int eng_send_encrypt_one(eng_inst *ei, const miaw_jid *dev, const uint8_t *pt, size_t len, int *type, uint8_t **ct,
+                         size_t *ct_len);
+/* sessions from a pre-key fetch answer; how many were built */
+int eng_send_build_sessions(eng_inst *ei, const miaw_node *reply);
+/* keeps s in the ring of recent sends (retry receipts) */
+void eng_send_remember(eng_inst *ei, const eng_send *s);
+
+/* engine_send_group.c: the send's steps after ENG_SEND_START (metadata, devices,
+ * sessions, SKDM + skmsg); its ack (persists who got the SKDM); its state */
+void eng_send_group_start(eng_send *s);
+void eng_send_group_acked(eng_send *s, const miaw_node *ack);
+void eng_send_group_free(eng_gsend *g);
+/* engine_group.c: the instance's group records in kv ("meta" / "skdm" of a group JID;
+ * get: new reference or NULL) */
+json_t *eng_group_kv_get(eng_inst *ei, const char *what, const char *group);
+void eng_group_kv_put(eng_inst *ei, const char *what, const char *group, const json_t *v);
+void eng_group_kv_del(eng_inst *ei, const char *what, const char *group);
+/* the address our own sender keys are named by: own LID device when known, else PN */
+int eng_group_self_addr(eng_inst *ei, miaw_sig_addr *out);
+/* a w:gp2 notification (already acked): drops the cached metadata of the group and,
+ * when someone left or was removed, rotates our sender key for it */
+void eng_group_on_notification(eng_inst *ei, const miaw_node *n);
+/* pure helpers (unit-tested): the key id of a serialized SKDM (0x33 || protobuf);
+ * whatsmeow's participant hash "2:" + base64-no-pad(SHA-256(sorted ADStrings)[0:6]) of
+ * device JIDs (out >= 16 bytes); the participants of a w:g2 <group> node as JSON
+ * {"lid":bool,"participants":[{"jid","pn"?}]} (new reference, NULL when not a group);
+ * msg (a serialized Message) with senderKeyDistributionMessage{group, skdm} set, padded
+ * (*out malloc'd) */
+int eng_skdm_key_id(const uint8_t *skdm, size_t len, uint32_t *id);
+int eng_group_phash(const miaw_jid *devs, size_t n, char *out, size_t cap);
+json_t *eng_group_meta_parse(const miaw_node *group);
+int eng_group_msg_with_skdm(const uint8_t *msg, size_t len, const char *group, const uint8_t *skdm, size_t skdm_len,
+                            uint8_t **out, size_t *out_len);
+
+/* engine_recv.c, shared with engine_recv_group.c */
+void eng_recv_send_free(eng_inst *ei, miaw_node *n); /* sends n (if any) and frees it */
+/* an undecryptable message: error event, retry receipt (bounded) or a nack */
+void eng_recv_undecryptable(eng_inst *ei, const miaw_node *n, const char *from, int rc);
+/* 1 when j is the account's own user (PN or LID) */
+int eng_recv_own_user(eng_inst *ei, const miaw_jid *j);
+/* decrypt a pkmsg/msg from addr, and for a msg that does not open under addr (the
+ * session may be keyed by the sender's other namespace) from alt when given */
+int eng_recv_decrypt_pair(eng_inst *ei, const miaw_sig_addr *addr, const miaw_sig_addr *alt, int type,
+                          const uint8_t *ct, size_t len, uint8_t **pt, size_t *pt_len);
+/* the `message` event's content fields (type, text, quotedMessageId, mentions, raw) into d */
+void eng_recv_content_json(json_t *d, const miaw_wa_content *c);
+/* contextInfo.mentionedJid of the content message of raw (a Message as JSON): new array */
+json_t *eng_raw_mentions(const json_t *raw);
+/* engine_recv_group.c: a <message> from a group or broadcast list */
+void eng_recv_group_message(eng_inst *ei, const miaw_node *n);
 #endif

@@ -1,9 +1,11 @@
-/* core/engine/engine_recv.c - what the server pushes about messages: incoming <message>
- * stanzas (decrypt, unpad, parse; store in chat storage and emit `message` in one sqlite
- * transaction with the Signal state, and only then the delivery receipt), undecryptable
+/* core/engine/engine_recv.c - what the server pushes about messages: incoming 1:1 <message>
+ * stanzas (decrypt, unpad, parse; store in chat storage and emit `message`, with the
+ * Message as JSON in `raw`, in one sqlite transaction with the Signal state, and only then
+ * the delivery receipt; group and broadcast ones go to engine_recv_group.c), undecryptable
  * ones (an `error` event and a retry receipt, bounded), <receipt>s (acked; retries
- * answered by engine_retry.c; delivery/read recorded), <ack>s of our sends, and device
- * notifications (device-list cache, logout when the phone removes this device). */
+ * answered by engine_retry.c; delivery/read recorded), <ack>s of our sends, device
+ * notifications (device-list cache, logout when the phone removes this device) and w:gp2
+ * ones (engine_group.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,29 +13,35 @@
 #include "engine/engine_int.h"
 #include "base/log.h"
 #include "wa/msgcontent.h"
+#include "wa/proto_json.h"
 #include "wa/signal_keys.h"
 #include "wa/signal_session.h"
 #include "wa/wamsg.h"
+#include "wa_message.pb-c.h"
 
 #define MAX_RETRY_RECEIPTS 5
 
-static void send_free_node(eng_inst *ei, miaw_node *n)
+void eng_recv_send_free(eng_inst *ei, miaw_node *n)
 {
     if (n) eng_send_node(ei, n);
     miaw_node_free(n);
 }
+
+#define send_free_node eng_recv_send_free
 
 static void ack(eng_inst *ei, const miaw_node *n, const char *cls, const char *error)
 {
     send_free_node(ei, miaw_wa_ack_for(n, cls, error));
 }
 
-static int own_user(eng_inst *ei, const miaw_jid *j)
+int eng_recv_own_user(eng_inst *ei, const miaw_jid *j)
 {
     miaw_jid me, lid;
     if (miaw_jid_parse(&me, ei->creds.jid) == 0 && miaw_jid_same_user(&me, j)) return 1;
     return ei->creds.lid[0] && miaw_jid_parse(&lid, ei->creds.lid) == 0 && miaw_jid_same_user(&lid, j);
 }
+
+#define own_user eng_recv_own_user
 
 static void user_str(const miaw_jid *j, char *out, size_t cap)
 {
@@ -76,7 +84,7 @@ static miaw_node *retry_keys(eng_inst *ei)
     return keys;
 }
 
-static void undecryptable(eng_inst *ei, const miaw_node *n, const char *from, int rc)
+void eng_recv_undecryptable(eng_inst *ei, const miaw_node *n, const char *from, int rc)
 {
     const char *id = miaw_node_attr(n, "id");
     if (!miaw_sig_error_wants_retry(rc)) {
@@ -101,15 +109,53 @@ static void undecryptable(eng_inst *ei, const miaw_node *n, const char *from, in
     miaw_node_free(keys);
 }
 
+#define undecryptable eng_recv_undecryptable
+
+json_t *eng_raw_mentions(const json_t *raw)
+{
+    json_t *out = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)raw, k, v) {
+        json_t *m = json_object_get(json_object_get(v, "contextInfo"), "mentionedJid");
+        if (!json_is_array(m)) continue;
+        size_t i;
+        json_t *j;
+        json_array_foreach(m, i, j) if (json_is_string(j)) json_array_append(out, j);
+        break;
+    }
+    return out;
+}
+
+void eng_recv_content_json(json_t *d, const miaw_wa_content *c)
+{
+    json_object_set_new(d, "type", json_string(miaw_wa_content_type_name(c->type)));
+    json_object_set_new(d, "text", c->text ? json_string(c->text) : json_null());
+    if (c->quoted_id) json_object_set_new(d, "quotedMessageId", json_string(c->quoted_id));
+    json_t *raw = c->inner ? miaw_pb_json_decode(&miaw__wa__message__descriptor, c->inner, c->inner_len) : NULL;
+    json_object_set_new(d, "mentions", raw ? eng_raw_mentions(raw) : json_array());
+    json_object_set_new(d, "raw", raw ? raw : json_null());
+}
+
+int eng_recv_decrypt_pair(eng_inst *ei, const miaw_sig_addr *addr, const miaw_sig_addr *alt, int type,
+                          const uint8_t *ct, size_t len, uint8_t **pt, size_t *pt_len)
+{
+    int rc = miaw_sig_decrypt(ei->sig, addr, type, ct, len, pt, pt_len);
+    if (rc && alt && type == MIAW_SIG_MSG && (rc == MIAW_SIG_E_NO_SESSION || rc == MIAW_SIG_E_INVALID)) {
+        int rc2 = miaw_sig_decrypt(ei->sig, alt, type, ct, len, pt, pt_len);
+        if (rc2 == 0 || rc2 == MIAW_SIG_E_DUPLICATE) return rc2;
+    }
+    return rc;
+}
+
 static json_t *event_data(const char *id, const char *from, const miaw_jid *pn, const char *chat, const char *notify,
                           const miaw_wa_content *c, int64_t t, int from_me)
 {
-    json_t *d = json_pack("{s:s,s:s,s:s,s:b,s:b,s:s,s:I}", "id", id, "from", from, "chat", chat, "isGroup", 0,
-                          "fromMe", from_me, "type", miaw_wa_content_type_name(c->type), "timestamp", (json_int_t)t);
+    json_t *d = json_pack("{s:s,s:s,s:s,s:b,s:b,s:I}", "id", id, "from", from, "chat", chat, "isGroup", 0, "fromMe",
+                          from_me, "timestamp", (json_int_t)t);
     json_object_set_new(d, "senderPhone", pn ? json_string(pn->user) : json_null());
     json_object_set_new(d, "senderName", notify ? json_string(notify) : json_null());
-    json_object_set_new(d, "text", c->text ? json_string(c->text) : json_null());
-    if (c->quoted_id) json_object_set_new(d, "quotedMessageId", json_string(c->quoted_id));
+    eng_recv_content_json(d, c);
     return d;
 }
 
@@ -124,10 +170,8 @@ void eng_recv_message(eng_inst *ei, const miaw_node *n)
     }
     char from_s[MIAW_JID_STR_MAX];
     miaw_jid_format(&from, from_s, sizeof from_s);
-    if (!strcmp(from.server, MIAW_SERVER_GROUP) || !strcmp(from.server, MIAW_SERVER_BROADCAST) ||
-        miaw_node_attr_get(n, "participant")) {
-        MIAW_INFO("engine", "%s: group/broadcast message %s from %s not handled yet", ei->id, id, from_s);
-        ack(ei, n, "message", NULL);
+    if (!strcmp(from.server, MIAW_SERVER_GROUP) || !strcmp(from.server, MIAW_SERVER_BROADCAST)) {
+        eng_recv_group_message(ei, n);
         return;
     }
     const miaw_node *enc = NULL;
@@ -162,7 +206,7 @@ void eng_recv_message(eng_inst *ei, const miaw_node *n)
         send_free_node(ei, miaw_wa_receipt_for(n, from_me ? "sender" : NULL));
         return;
     }
-    miaw_sig_addr addr;
+    miaw_sig_addr addr, alt;
     uint8_t *pt = NULL;
     size_t pt_len = 0, len = 0;
     miaw_storage *db = ei->e->db;
@@ -170,8 +214,13 @@ void eng_recv_message(eng_inst *ei, const miaw_node *n)
         ack(ei, n, "message", "487");
         return;
     }
+    /* the session may be keyed by the sender's other namespace (a LID one made by a group) */
+    miaw_jid other, odev;
+    int have_alt = miaw_node_attr_jid(n, strcmp(from.server, MIAW_SERVER_LID) ? "sender_lid" : "sender_pn", &other) == 0 &&
+                   miaw_jid_init(&odev, other.user, other.server, 0, from.device) == 0 &&
+                   miaw_sig_addr_from_jid(&odev, &alt) == 0;
     if (miaw_storage_exec(db, "BEGIN") != 0) return; /* not acked: the server delivers it again */
-    int rc = miaw_sig_decrypt(ei->sig, &addr, type, ct, ct_len, &pt, &pt_len);
+    int rc = eng_recv_decrypt_pair(ei, &addr, have_alt ? &alt : NULL, type, ct, ct_len, &pt, &pt_len);
     if (rc == MIAW_SIG_E_DUPLICATE) {
         miaw_storage_exec(db, "ROLLBACK");
         send_free_node(ei, miaw_wa_receipt_for(n, from_me ? "sender" : NULL));
@@ -258,6 +307,10 @@ void eng_recv_notification(eng_inst *ei, const miaw_node *n)
     miaw_jid from, lid;
     char u[MIAW_JID_STR_MAX];
     if (!type || miaw_node_attr_jid(n, "from", &from) != 0) return;
+    if (!strcmp(type, "w:gp2")) {
+        eng_group_on_notification(ei, n);
+        return;
+    }
     int mine = own_user(ei, &from);
     if (!strcmp(type, "devices") || (!strcmp(type, "account_sync") && miaw_node_child(n, "devices"))) {
         user_str(&from, u, sizeof u);

@@ -1,14 +1,16 @@
 /* core/engine/engine_retry.c - answers to retry receipts for messages we sent (protocol facts
  * 8.4): find the message among the recent ones, rebuild the Signal session with the
  * device from the bundle the receipt carries (or from a freshly fetched one), encrypt it
- * for that one device and send it alone with
- * device_fanout="false" and the retry count on the <enc>. */
+ * for that one device and send it alone with device_fanout="false" and the retry count on
+ * the <enc>; for a group message to the group with participant=<that device>, our
+ * sender-key distribution added to the pairwise Message. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine_int.h"
 #include "base/log.h"
+#include "wa/signal_group.h"
 #include "wa/signal_keys.h"
 #include "wa/signal_session.h"
 #include "wa/wamsg.h"
@@ -29,25 +31,46 @@ static int is_own(eng_inst *ei, const miaw_jid *dev)
     return ei->creds.lid[0] && miaw_jid_parse(&lid, ei->creds.lid) == 0 && miaw_jid_same_user(&lid, dev);
 }
 
+/* the plaintext for dev: the Message (a DSM copy for our own devices), padded; for a
+ * group with our sender-key distribution inside, so the device reads what follows */
+static int resend_plaintext(eng_inst *ei, const eng_sent *r, int own, int group, uint8_t **pt, size_t *pl)
+{
+    const uint8_t *m = own ? r->dsm : r->msg;
+    size_t ml = own ? r->dsm_len : r->msg_len;
+    if (!group) return miaw_wamsg_pad(m, ml, pt, pl);
+    char g[MIAW_JID_STR_MAX];
+    miaw_sig_addr self;
+    uint8_t *skdm = NULL;
+    size_t skl = 0;
+    int rc = miaw_jid_format(&r->chat, g, sizeof g) < 0 ? MIAW_E_INVAL : eng_group_self_addr(ei, &self);
+    if (rc == 0) rc = miaw_sig_group_skdm(ei->sig, g, &self, &skdm, &skl);
+    if (rc == 0) rc = eng_group_msg_with_skdm(m, ml, g, skdm, skl, pt, pl);
+    free(skdm);
+    return rc;
+}
+
 int eng_send_to_device(eng_inst *ei, const eng_sent *r, const miaw_jid *dev, unsigned count)
 {
     if (eng_sig_open(ei) != 0) return MIAW_E_STATE;
-    int own = is_own(ei, dev);
+    int own = is_own(ei, dev), group = !strcmp(r->chat.server, MIAW_SERVER_GROUP);
     uint8_t *pt = NULL, *ct = NULL;
     size_t pl = 0, cl = 0;
-    int type = 0, rc = own ? miaw_wamsg_pad(r->dsm, r->dsm_len, &pt, &pl) : miaw_wamsg_pad(r->msg, r->msg_len, &pt, &pl);
+    int type = 0, rc = resend_plaintext(ei, r, own, group, &pt, &pl);
     miaw_sig_addr a;
     if (rc == 0) rc = miaw_sig_addr_from_jid(dev, &a);
     if (rc == 0) rc = miaw_sig_encrypt(ei->sig, &a, pt, pl, &type, &ct, &cl);
     free(pt);
     if (rc) return rc;
-    miaw_node *m = miaw_node_newv("message", "id", r->id, "type", "text", "device_fanout", "false", NULL);
+    /* 1:1: to the device alone; group: to the group, for that participant only */
+    miaw_node *m = group ? miaw_node_newv("message", "id", r->id, "type", "text", NULL)
+                         : miaw_node_newv("message", "id", r->id, "type", "text", "device_fanout", "false", NULL);
     miaw_node *enc = m ? miaw_node_addv(m, "enc", "v", "2", "type", miaw_sig_type_name(type), NULL) : NULL;
-    rc = enc && miaw_node_set_jid(m, "to", dev) == 0 && miaw_node_set_attrf(enc, "count", "%u", count) == 0 &&
-                 miaw_node_set_bytes(enc, ct, cl) == 0
+    rc = enc && miaw_node_set_jid(m, "to", group ? &r->chat : dev) == 0 &&
+                 (!group || miaw_node_set_jid(m, "participant", dev) == 0) &&
+                 miaw_node_set_attrf(enc, "count", "%u", count) == 0 && miaw_node_set_bytes(enc, ct, cl) == 0
              ? 0
              : MIAW_E_NOMEM;
-    if (rc == 0 && own) rc = miaw_node_set_jid(m, "recipient", &r->chat);
+    if (rc == 0 && own && !group) rc = miaw_node_set_jid(m, "recipient", &r->chat);
     if (rc == 0 && type == MIAW_SIG_PKMSG && ei->creds.adv) {
         miaw_node *di = miaw_node_add(m, "device-identity");
         rc = di && miaw_node_set_bytes(di, ei->creds.adv, ei->creds.adv_len) == 0 ? 0 : MIAW_E_NOMEM;

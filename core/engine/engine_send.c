@@ -2,7 +2,9 @@
  * cached), pre-key bundles for devices without a session, one Signal encryption per
  * device (the recipient's devices get the Message, the account's own other devices a
  * DeviceSentMessage copy), the <message> stanza, and the answer once the server's <ack>
- * arrives. Keeps the last ENG_SENT_RING messages for retry receipts (engine_retry.c). */
+ * arrives. Keeps the last ENG_SENT_RING messages for retry receipts (engine_retry.c). The
+ * send object, its queue, sweep, ack and common steps serve group sends too
+ * (engine_send_group.c takes over after ENG_SEND_START). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,30 +20,9 @@
 #define SEND_TIMEOUT_MS 45000
 #define MAX_DEVS (2 * MIAW_WA_MAX_DEVICES)
 
-enum { ST_START, ST_USYNC, ST_KEYS, ST_ACK };
-
-struct eng_send {
-    eng_inst *ei;
-    uint64_t handle;
-    char id[MIAW_WA_MSGID_MAX];
-    miaw_jid chat, own;          /* user JIDs */
-    char chat_s[MIAW_JID_STR_MAX], own_s[MIAW_JID_STR_MAX];
-    uint8_t *msg, *dsm;
-    size_t msg_len, dsm_len;
-    char stype[16];              /* the stanza's type attribute */
-    char *edit;                  /* its edit attribute, or NULL */
-    miaw_node **extra;           /* extra children of <message> (owned) */
-    size_t nextra;
-    int no_store;
-    miaw_engine_send_cb cb;
-    void *udata;
-    int cancelled, inflight, done, step;
-    uint64_t deadline;
-    eng_send *next;
-};
-
 static void send_free(eng_send *s)
 {
+    eng_send_group_free(s->g);
     free(s->msg);
     free(s->dsm);
     free(s->edit);
@@ -50,7 +31,7 @@ static void send_free(eng_send *s)
     free(s);
 }
 
-static void finish(eng_send *s, int err, int64_t ts, const char *detail)
+void eng_send_finish(eng_send *s, int err, int64_t ts, const char *detail)
 {
     if (s->done) return;
     s->done = 1;
@@ -62,8 +43,9 @@ static void finish(eng_send *s, int err, int64_t ts, const char *detail)
     if (!s->inflight) send_free(s);
 }
 
-/* an IQ callback's common start: 1 when the send is still live */
-static int iq_back(eng_send *s, int err, const miaw_node *reply)
+#define finish eng_send_finish
+
+int eng_send_iq_back(eng_send *s, int err, const miaw_node *reply)
 {
     s->inflight = 0;
     if (s->done) {
@@ -103,7 +85,7 @@ static void collect(eng_send *s, devset *d)
     }
 }
 
-static int encrypt_one(eng_inst *ei, const miaw_jid *dev, const uint8_t *pt, size_t len, int *type, uint8_t **ct,
+int eng_send_encrypt_one(eng_inst *ei, const miaw_jid *dev, const uint8_t *pt, size_t len, int *type, uint8_t **ct,
                        size_t *ct_len)
 {
     miaw_sig_addr a;
@@ -111,7 +93,7 @@ static int encrypt_one(eng_inst *ei, const miaw_jid *dev, const uint8_t *pt, siz
     return miaw_sig_encrypt(ei->sig, &a, pt, len, type, ct, ct_len);
 }
 
-static void remember(eng_inst *ei, const eng_send *s)
+void eng_send_remember(eng_inst *ei, const eng_send *s)
 {
     eng_sent *r = calloc(1, sizeof *r);
     if (!r || !(r->msg = malloc(s->msg_len)) || !(r->dsm = malloc(s->dsm_len ? s->dsm_len : 1))) {
@@ -153,8 +135,8 @@ static void step_encrypt(eng_send *s)
     for (size_t i = 0; i < d.n; i++) {
         int type = 0;
         size_t len = 0;
-        int rc = d.own[i] ? encrypt_one(ei, &d.j[i], pd, pdl, &type, &cts[k], &len)
-                          : encrypt_one(ei, &d.j[i], pm, pml, &type, &cts[k], &len);
+        int rc = d.own[i] ? eng_send_encrypt_one(ei, &d.j[i], pd, pdl, &type, &cts[k], &len)
+                          : eng_send_encrypt_one(ei, &d.j[i], pm, pml, &type, &cts[k], &len);
         if (rc != 0) {
             char j[MIAW_JID_STR_MAX];
             miaw_jid_format(&d.j[i], j, sizeof j);
@@ -189,18 +171,18 @@ static void step_encrypt(eng_send *s)
         eng_chat_insert(ei->e, ei->id, &row);
         miaw_wa_content_clear(&c);
     }
-    remember(ei, s);
+    eng_send_remember(ei, s);
     int rc = eng_send_node(ei, st);
     miaw_node_free(st);
     if (rc) {
         finish(s, MIAW_E_STATE, 0, "the connection closed");
         return;
     }
-    s->step = ST_ACK;
+    s->step = ENG_SEND_ACK;
 }
 
 /* ------------------------------------------------------------ pre-keys */
-static int build_sessions(eng_inst *ei, const miaw_node *reply)
+int eng_send_build_sessions(eng_inst *ei, const miaw_node *reply)
 {
     const miaw_node *list = miaw_node_child(reply, "list");
     int n = 0;
@@ -223,8 +205,8 @@ static void on_keys(miaw_wa_conn *c, const miaw_node *reply, int err, void *ud)
 {
     (void)c;
     eng_send *s = ud;
-    if (!iq_back(s, err, reply)) return;
-    build_sessions(s->ei, reply);
+    if (!eng_send_iq_back(s, err, reply)) return;
+    eng_send_build_sessions(s->ei, reply);
     step_encrypt(s);
 }
 
@@ -251,7 +233,7 @@ static void step_keys(eng_send *s)
         return;
     }
     miaw_node *iq = miaw_wa_prekey_fetch_iq(need, k);
-    s->step = ST_KEYS;
+    s->step = ENG_SEND_KEYS;
     if (!iq || !ei->conn || miaw_wa_conn_iq(ei->conn, iq, 0, on_keys, s) != 0) {
         finish(s, MIAW_E_STATE, 0, "the connection closed");
         return;
@@ -264,7 +246,7 @@ static void on_usync(miaw_wa_conn *c, const miaw_node *reply, int err, void *ud)
 {
     (void)c;
     eng_send *s = ud;
-    if (!iq_back(s, err, reply)) return;
+    if (!eng_send_iq_back(s, err, reply)) return;
     miaw_wa_usync_user *users = calloc(8, sizeof *users);
     int n = users ? miaw_wa_usync_devices_parse(reply, users, 8) : MIAW_E_NOMEM;
     if (n < 0) {
@@ -304,7 +286,7 @@ static void step_start(eng_send *s)
     char sid[MIAW_WA_MSGID_MAX];
     miaw_wa_message_id(s->own.user, (uint64_t)(miaw_now_ms() / 1000), sid);
     miaw_node *iq = miaw_wa_usync_devices_iq(want, k, sid);
-    s->step = ST_USYNC;
+    s->step = ENG_SEND_USYNC;
     if (!iq || miaw_wa_conn_iq(ei->conn, iq, 0, on_usync, s) != 0) {
         finish(s, MIAW_E_STATE, 0, "the connection closed");
         return;
@@ -346,13 +328,13 @@ static int check_connected(eng_inst *ei, miaw_instance *in, char *err, size_t er
 }
 
 /* queues s (msg and dsm set) and starts it on the next loop turn */
-static void enqueue(miaw_engine *e, eng_send *s, miaw_engine_send_cb cb, void *udata, unsigned timeout_ms,
+void eng_send_enqueue(miaw_engine *e, eng_send *s, miaw_engine_send_cb cb, void *udata, unsigned timeout_ms,
                     uint64_t *handle)
 {
     s->cb = cb;
     s->udata = udata;
     s->handle = ++e->next_send;
-    s->step = ST_START;
+    s->step = ENG_SEND_START;
     s->deadline = uv_now(e->loop) + (timeout_ms ? timeout_ms : SEND_TIMEOUT_MS);
     s->next = s->ei->sends;
     s->ei->sends = s;
@@ -376,6 +358,31 @@ static eng_send *send_new(eng_inst *ei, const miaw_jid *chat, const char *id)
     else miaw_wa_message_id(me.user, (uint64_t)(miaw_now_ms() / 1000), s->id);
     snprintf(s->stype, sizeof s->stype, "text");
     return s;
+}
+
+int eng_send_prepare(eng_inst *ei, const miaw_jid *chat, const uint8_t *msg, size_t len, const miaw_msg_opts *o,
+                     miaw_node **extra, size_t nextra, eng_send **out, char *err, size_t errlen)
+{
+    eng_send *s = send_new(ei, chat, o ? o->message_id : NULL);
+    if (!s) return snprintf(err, errlen, "out of memory"), MIAW_E_NOMEM;
+    if (o && o->type) snprintf(s->stype, sizeof s->stype, "%s", o->type);
+    s->no_store = o && (o->flags & MIAW_MSG_F_NO_STORE);
+    s->msg = malloc(len ? len : 1);
+    if (s->msg) memcpy(s->msg, msg, len), s->msg_len = len;
+    int rc = s->msg ? miaw_wa_dsm_wrap(s->chat_s, s->msg, s->msg_len, &s->dsm, &s->dsm_len) : MIAW_E_NOMEM;
+    if (rc == 0 && o && o->edit) rc = (s->edit = strdup(o->edit)) ? 0 : MIAW_E_NOMEM;
+    if (rc == 0 && nextra) {
+        s->extra = calloc(nextra, sizeof *s->extra);
+        for (size_t i = 0; s->extra && i < nextra; i++)
+            if ((s->extra[i] = miaw_node_clone(extra[i]))) s->nextra++;
+        if (s->nextra != nextra) rc = MIAW_E_NOMEM;
+    }
+    if (rc != 0) {
+        send_free(s);
+        return snprintf(err, errlen, rc == MIAW_E_INVAL ? "not a serialized Message" : "out of memory"), rc;
+    }
+    *out = s;
+    return 0;
 }
 
 int miaw_engine_send_msg(miaw_engine *e, miaw_instance *in, const char *to, const uint8_t *msg, size_t len,
@@ -402,28 +409,18 @@ int miaw_engine_send_msg(miaw_engine *e, miaw_instance *in, const char *to, cons
     eng_inst *ei = in->engine;
     int rc = check_connected(ei, in, err, errlen);
     if (rc) return rc;
-    if (!strcmp(chat.server, MIAW_SERVER_GROUP))
-        return eng_send_group(e, ei, &chat, msg, len, o, extra, nextra, cb, udata, handle, err, errlen);
-    eng_send *s = send_new(ei, &chat, o ? o->message_id : NULL);
-    if (!s) return snprintf(err, errlen, "out of memory"), MIAW_E_NOMEM;
-    if (o && o->type) snprintf(s->stype, sizeof s->stype, "%s", o->type);
-    s->no_store = o && (o->flags & MIAW_MSG_F_NO_STORE);
-    s->msg = malloc(len ? len : 1);
-    if (s->msg) memcpy(s->msg, msg, len), s->msg_len = len;
-    rc = s->msg ? miaw_wa_dsm_wrap(s->chat_s, s->msg, s->msg_len, &s->dsm, &s->dsm_len) : MIAW_E_NOMEM;
-    if (rc == 0 && o && o->edit) rc = (s->edit = strdup(o->edit)) ? 0 : MIAW_E_NOMEM;
-    if (rc == 0 && nextra) {
-        s->extra = calloc(nextra, sizeof *s->extra);
-        for (size_t i = 0; s->extra && i < nextra; i++)
-            if ((s->extra[i] = miaw_node_clone(extra[i]))) s->nextra++;
-        if (s->nextra != nextra) rc = MIAW_E_NOMEM;
-    }
-    if (rc != 0) {
-        send_free(s);
+    if (!strcmp(chat.server, MIAW_SERVER_GROUP)) {
+        rc = eng_send_group(e, ei, &chat, msg, len, o, extra, nextra, cb, udata, handle, err, errlen);
         if (rc == MIAW_E_INVAL) *field = "message";
-        return snprintf(err, errlen, rc == MIAW_E_INVAL ? "not a serialized Message" : "out of memory"), rc;
+        return rc;
     }
-    enqueue(e, s, cb, udata, o ? o->timeout_ms : 0, handle);
+    eng_send *s = NULL;
+    rc = eng_send_prepare(ei, &chat, msg, len, o, extra, nextra, &s, err, errlen);
+    if (rc != 0) {
+        if (rc == MIAW_E_INVAL) *field = "message";
+        return rc;
+    }
+    eng_send_enqueue(e, s, cb, udata, o ? o->timeout_ms : 0, handle);
     return 0;
 }
 
@@ -485,7 +482,7 @@ void eng_send_sweep(miaw_engine *e)
         eng_send *s = ei->sends;
         while (s) {
             eng_send *next = s->next;
-            if (s->step == ST_START) step_start(s);
+            if (s->step == ENG_SEND_START) s->g ? eng_send_group_start(s) : step_start(s);
             else if (now >= s->deadline) finish(s, MIAW_E_TIMEOUT, 0, "no acknowledgement from the server in time");
             s = next;
         }
@@ -499,7 +496,7 @@ void eng_send_on_ack(eng_inst *ei, const miaw_node *ack)
     const char *id = miaw_node_attr(ack, "id"), *error = miaw_node_attr(ack, "error");
     if (!id) return;
     for (eng_send *s = ei->sends; s; s = s->next) {
-        if (s->step != ST_ACK || strcmp(s->id, id) != 0) continue;
+        if (s->step != ENG_SEND_ACK || strcmp(s->id, id) != 0) continue;
         uint64_t t = 0;
         if (miaw_node_attr_u64(ack, "t", &t) != 0) t = (uint64_t)(miaw_now_ms() / 1000);
         if (error && strcmp(error, "0") != 0) {
@@ -509,6 +506,7 @@ void eng_send_on_ack(eng_inst *ei, const miaw_node *ack)
             finish(s, MIAW_E_IO, 0, why);
         } else {
             eng_chat_set_status(ei->e, ei->id, id, 1, "sent", (int64_t)t);
+            if (s->g) eng_send_group_acked(s, ack);
             finish(s, 0, (int64_t)t, NULL);
         }
         return;
