@@ -235,12 +235,12 @@ int pw_msg_send(miaw_plugin *p, const char *instance_id, const char *to, const j
             if (field) *field = "message";
             return snprintf(err, errlen, "message: neither JSON nor bytes given"), MIAW_E_INVAL;
         }
-        Miaw__Wa__Message *m = miaw__wa__message__unpack(NULL, len, bytes);
+        ProtobufCMessage *m = miaw_pb_unpack(&miaw__wa__message__descriptor, bytes, len); /* depth-checked */
         if (!m) {
             if (field) *field = "message";
             return snprintf(err, errlen, "message: the bytes are not a serialized Message"), MIAW_E_INVAL;
         }
-        miaw__wa__message__free_unpacked(m, NULL);
+        protobuf_c_message_free_unpacked(m, NULL);
     }
     miaw_node **extra = NULL;
     size_t nextra = 0;
@@ -395,11 +395,13 @@ void pw_tap(void *host, const char *instance_id, const miaw_node *n)
 /* ------------------------------------------------------------ small helpers */
 int pw_reply_status(miaw_req *r, int status, const char *field, const char *fmt, ...)
 {
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt ? fmt : "", ap);
-    va_end(ap);
+    char msg[1024] = "";
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+    }
     miaw_err e;
     switch (status) {
     case MIAW_E_INVAL: e = MIAW_ERR_INVALID_REQUEST; break;

@@ -1,6 +1,7 @@
 /* core/wa/msgcontent.c - Message protobuf payloads (see msgcontent.h): text and reply
  * building, the own-device wrapper, parsing received payloads, ids. */
 #include "wa/msgcontent.h"
+#include "wa/proto_json.h"
 
 #include <miaw/status.h>
 #include <openssl/rand.h>
@@ -76,7 +77,8 @@ int miaw_wa_text_message(const char *text, const miaw_wa_quote *quote, uint8_t *
 
 int miaw_wa_dsm_wrap(const char *destination_jid, const uint8_t *msg, size_t len, uint8_t **out, size_t *out_len)
 {
-    Miaw__Wa__Message *inner = miaw__wa__message__unpack(NULL, len, msg);
+    /* depth-checked: protobuf-c's own unpack recurses without a bound */
+    Miaw__Wa__Message *inner = (Miaw__Wa__Message *)miaw_pb_unpack(&miaw__wa__message__descriptor, msg, len);
     if (!inner) return MIAW_E_INVAL;
     Miaw__Wa__Message m = MIAW__WA__MESSAGE__INIT;
     Miaw__Wa__Message__DeviceSentMessage dsm = MIAW__WA__MESSAGE__DEVICE_SENT_MESSAGE__INIT;
@@ -150,7 +152,7 @@ static void summarize(miaw_wa_content *c, const Miaw__Wa__Message *m)
 int miaw_wa_content_parse(const uint8_t *msg, size_t len, miaw_wa_content *out)
 {
     memset(out, 0, sizeof *out);
-    Miaw__Wa__Message *root = miaw__wa__message__unpack(NULL, len, msg);
+    Miaw__Wa__Message *root = (Miaw__Wa__Message *)miaw_pb_unpack(&miaw__wa__message__descriptor, msg, len);
     if (!root) return MIAW_E_INVAL;
     const Miaw__Wa__Message *m = root;
     if (m->devicesentmessage) {

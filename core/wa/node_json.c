@@ -148,8 +148,11 @@ static int b64_decode(const char *s, size_t n, uint8_t **out, size_t *out_len)
 
 /* ------------------------------------------------------------------ node -> JSON */
 
+/* a server-only JID ("@s.whatsapp.net" in miaw_jid_format's form) is written bare, as
+ * WhatsApp names servers and as the input side accepts it */
 static json_t *jid_json(const char *s, size_t n)
 {
+    if (n > 1 && s[0] == '@') s++, n--;
     json_t *o = json_object(), *v = str_lossy(s, n);
     if (!o || !v || json_object_set_new_nocheck(o, "jid", v)) {
         json_decref(o);

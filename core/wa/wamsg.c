@@ -1,6 +1,7 @@
 /* core/wa/wamsg.c - random padding of E2E plaintexts, its validated removal, and
  * Message protobuf encode/decode around it. */
 #include "wa/wamsg.h"
+#include "wa/proto_json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,7 @@ int miaw_wamsg_decode(const uint8_t *pt, size_t len, Miaw__Wa__Message **out)
 {
     size_t n = 0;
     if (miaw_wamsg_unpad(pt, len, &n)) return MIAW_E_INVAL;
-    Miaw__Wa__Message *m = miaw__wa__message__unpack(NULL, n, pt);
+    Miaw__Wa__Message *m = (Miaw__Wa__Message *)miaw_pb_unpack(&miaw__wa__message__descriptor, pt, n); /* depth-checked */
     if (!m) return MIAW_E_INVAL;
     *out = m;
     return 0;

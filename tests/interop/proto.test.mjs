@@ -108,8 +108,8 @@ test('C-encoded protobufs decode in Baileys with equal content', () => {
 })
 
 test('fields outside the subset are skipped by the C decoder', () => {
-  // pollCreationMessage (49) and a ContextInfo field we do not model (externalAdReply, 28)
-  const obj = { conversation: 'x', pollCreationMessage: { name: 'poll?', options: [{ optionName: 'a' }], selectableOptionsCount: 1 }, extendedTextMessage: { text: 't', contextInfo: { stanzaId: 'S', externalAdReply: { title: 'ad' } } } }
+  // liveLocationMessage (18) and a ContextInfo field we do not model (externalAdReply, 28)
+  const obj = { conversation: 'x', liveLocationMessage: { degreesLatitude: 1.5, caption: 'live' }, extendedTextMessage: { text: 't', contextInfo: { stanzaId: 'S', externalAdReply: { title: 'ad' } } } }
   const bytes = jsEncode('Message', obj)
   const got = cDecode('Message', bytes)
   assert.deepEqual(got, { conversation: 'x', extendedTextMessage: { text: 't', contextInfo: { stanzaId: 'S' } } })

@@ -108,7 +108,7 @@ static void test_node_every_content_kind(void)
 
     json_t *j = miaw_node_to_json(iq);
     CU_ASSERT_PTR_NOT_NULL_FATAL(j);
-    CU_ASSERT(dumps_as(j, "{\"tag\":\"iq\",\"attrs\":{\"id\":\"abc\",\"type\":\"get\",\"to\":{\"jid\":\"@s.whatsapp.net\"}},"
+    CU_ASSERT(dumps_as(j, "{\"tag\":\"iq\",\"attrs\":{\"id\":\"abc\",\"type\":\"get\",\"to\":{\"jid\":\"s.whatsapp.net\"}},"
                           "\"content\":[{\"tag\":\"ping\",\"attrs\":{}},"
                           "{\"tag\":\"s\",\"attrs\":{},\"content\":\"h\\u00E9llo\"},"
                           "{\"tag\":\"b\",\"attrs\":{},\"content\":{\"b64\":\"AAH7//4=\"}},"
@@ -172,7 +172,7 @@ static void test_node_input_forms(void)
     /* a value that is not UTF-8 comes back as {"b64"} and round-trips */
     json_t *j = miaw_node_to_json(n);
     CU_ASSERT(dumps_as(json_object_get(json_object_get(j, "attrs"), "raw"), "{\"b64\":\"/w==\"}"));
-    CU_ASSERT(dumps_as(json_object_get(json_object_get(j, "attrs"), "srv"), "{\"jid\":\"@s.whatsapp.net\"}"));
+    CU_ASSERT(dumps_as(json_object_get(json_object_get(j, "attrs"), "srv"), "{\"jid\":\"s.whatsapp.net\"}"));
     json_decref(j);
     node_roundtrip(n);
     miaw_node_free(n);
