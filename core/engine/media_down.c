@@ -4,7 +4,8 @@
  * message's url), decrypted as the bytes arrive (wa/mediacrypto.h streaming: bounded
  * memory), into a temporary file beside the target (renamed only when the blob's hash,
  * the MAC, the padding, the plaintext's hash and its length all check) or to the
- * plugin's chunk callback. A dropped connection resumes on the next host with a Range
+ * plugin's chunk callback (the file flushed in the thread pool before the rename). A
+ * dropped connection resumes on the next host with a Range
  * request; 404/410 is MIAW_E_GONE; a body longer than fileLength allows is cut off.
  * Owns each download's eng_down: decryptor, buffer, temporary file (removed unless
  * renamed). */
@@ -27,6 +28,8 @@ struct eng_down {
     char *dpath, *url;
     char *path, *tmp;     /* file mode: target and temporary name */
     int fd, renamed;
+    uv_fs_t fsreq;        /* the flush before the rename */
+    uint64_t length;      /* plaintext bytes, once checked */
     miaw_wa_media_dec *dec;
     uint8_t *obuf;        /* PIECE + MIAW_WA_MEDIA_SLACK */
     char **cands;         /* URLs to try, in order */
@@ -191,6 +194,8 @@ static int down_write(void *ud, long status, const char *data, size_t n)
 }
 
 static void get_next(eng_xfer *x);
+static void on_synced(uv_fs_t *req);
+static void succeed(eng_xfer *x);
 
 static void complete(eng_xfer *x)
 {
@@ -216,19 +221,43 @@ static void complete(eng_xfer *x)
         eng_xfer_finish(x, d->fail_rc, NULL, d->fail);
         return;
     }
-    if (d->fd >= 0) {
-        int bad = fdatasync(d->fd) != 0;
-        bad |= close(d->fd) != 0;
-        d->fd = -1;
-        if (bad || rename(d->tmp, d->path) != 0) {
-            snprintf(d->fail, sizeof d->fail, "cannot write '%s': %s", d->path, strerror(errno));
-            eng_xfer_finish(x, MIAW_E_IO, NULL, d->fail);
-            return;
-        }
-        d->renamed = 1;
+    d->length = h.file_length;
+    if (d->fd < 0) {
+        succeed(x);
+        return;
     }
+    /* the data reaches the disk before the name does; the flush runs in the thread pool */
+    d->fsreq.data = x;
+    x->working = 1;
+    if (uv_fs_fdatasync(x->m->loop, &d->fsreq, d->fd, on_synced) != 0) {
+        x->working = 0;
+        eng_xfer_finish(x, MIAW_E_IO, NULL, "cannot flush the file");
+    }
+}
+
+static void on_synced(uv_fs_t *req)
+{
+    eng_xfer *x = req->data;
+    eng_down *d = x->down;
+    ssize_t res = req->result;
+    uv_fs_req_cleanup(req);
+    x->working = 0;
+    if (eng_xfer_release_hold(x) || x->ended) return; /* cancelled meanwhile: the temporary file goes */
+    int bad = res < 0 || close(d->fd) != 0;
+    d->fd = -1;
+    if (bad || rename(d->tmp, d->path) != 0) {
+        snprintf(d->fail, sizeof d->fail, "cannot write '%s': %s", d->path, res < 0 ? uv_strerror((int)res) : strerror(errno));
+        eng_xfer_finish(x, MIAW_E_IO, NULL, d->fail);
+        return;
+    }
+    d->renamed = 1;
+    succeed(x);
+}
+
+static void succeed(eng_xfer *x)
+{
     char flen[24];
-    snprintf(flen, sizeof flen, "%llu", (unsigned long long)h.file_length);
+    snprintf(flen, sizeof flen, "%llu", (unsigned long long)x->down->length);
     json_t *r = json_pack("{s:s}", "fileLength", flen);
     eng_xfer_finish(x, r ? 0 : MIAW_E_NOMEM, r, r ? NULL : "out of memory");
     json_decref(r);

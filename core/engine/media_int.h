@@ -5,9 +5,10 @@
  * A transfer (eng_xfer) is created by the service call, starts on the next loop turn,
  * and ends exactly once: eng_xfer_finish runs the plugin's callback and ends it,
  * eng_xfer_end ends it silently (cancel). An ended transfer is freed at once unless a
- * thread-pool job (uploads hash their source there) or a chunk callback still holds it;
- * the holder frees it when it lets go. Loop thread only, except the job's work
- * function, which touches nothing but the transfer's source and its own results. */
+ * thread-pool job (uploads hash their source there, downloads flush their file) or a
+ * chunk callback still holds it; the holder frees it when it lets go. Loop thread only,
+ * except the job's work function, which touches nothing but the transfer's source and
+ * its own results. */
 #ifndef MIAW_ENGINE_MEDIA_INT_H
 #define MIAW_ENGINE_MEDIA_INT_H
 #include <uv.h>

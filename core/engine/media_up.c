@@ -318,7 +318,12 @@ static void up_done(void *ud, int cerr, long status, const char *msg)
         post_next(x);
         return;
     }
-    if (!u->eof || CRYPTO_memcmp(&u->h, &u->h2, sizeof u->h) != 0) {
+    if (!u->eof) { /* answered before it had the whole body */
+        snprintf(u->last, sizeof u->last, "%s answered before the upload was complete", u->host);
+        post_next(x);
+        return;
+    }
+    if (CRYPTO_memcmp(&u->h, &u->h2, sizeof u->h) != 0) {
         eng_xfer_finish(x, MIAW_E_IO, NULL, "the file changed during the upload");
         return;
     }

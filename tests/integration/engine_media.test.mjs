@@ -68,13 +68,15 @@ function httpsGet(url, ca) {
 
 /** the extra upload host: 503 for bodies up to 16 MiB, stores bigger ones (token checked) */
 function startBigHost(dir, key, cert) {
-  const stats = { refused: 0, stored: 0, tokens: [], blobs: new Map(), hold: false, held: [], posts: 0 };
+  const stats = { refused: 0, stored: 0, tokens: [], blobs: new Map(), hold: false, held: [], posts: 0,
+    gets: [], flaky: 0, ignoreRange: false, authFail: false };
   const srv = createServer({ key, cert }, (req, res) => {
     const u = new URL(req.url, 'https://x');
     if (req.method === 'POST' && u.pathname.startsWith('/mms/')) {
       const len = Number(req.headers['content-length'] || 0);
       stats.posts++;
       const token = u.pathname.split('/')[3];
+      if (stats.authFail) { req.resume(); req.on('end', () => { res.writeHead(401); res.end('{}'); }); return; }
       if (len <= 16 << 20 || u.searchParams.get('token') !== token || !u.searchParams.get('auth')) {
         stats.refused++;
         req.resume();
@@ -104,8 +106,23 @@ function startBigHost(dir, key, cert) {
       return;
     }
     if (req.method === 'GET' && stats.blobs.has(u.pathname)) {
-      res.writeHead(200, { 'content-length': statSync(stats.blobs.get(u.pathname)).size });
-      createReadStream(stats.blobs.get(u.pathname)).pipe(res);
+      const file = stats.blobs.get(u.pathname), size = statSync(file).size;
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range || '');
+      stats.gets.push(req.headers.range || null);
+      if (stats.flaky > 0) { // half the body, then the connection drops
+        stats.flaky--;
+        res.writeHead(200, { 'content-length': size });
+        const half = createReadStream(file, { end: (size >> 1) - 1 });
+        half.pipe(res, { end: false });
+        half.on('end', () => setTimeout(() => res.socket.destroy(), 50));
+      } else if (range && !stats.ignoreRange) {
+        const from = Number(range[1]);
+        res.writeHead(206, { 'content-length': size - from, 'content-range': `bytes ${from}-${size - 1}/${size}` });
+        createReadStream(file, { start: from }).pipe(res);
+      } else {
+        res.writeHead(200, { 'content-length': size });
+        createReadStream(file).pipe(res);
+      }
       return;
     }
     res.writeHead(404); res.end();
@@ -295,6 +312,42 @@ describe('media transfers', { timeout: 300000 }, () => {
     r = await probe('download', { type: 'image', media: { ...up, directPath: up.directPath.replace(/oh=[^&]+/, 'oh=00'), url: undefined } });
     assert.equal(r.json.error.code, 'E_GONE', r.text);
     assert.deepEqual(noPartFiles(ctx.files), []);
+  });
+
+  it('a dropped download resumes with a Range request on the next attempt (or skips what it had)', async () => {
+    const data = randomBytes((2 << 20) + 5);
+    let r = await probe('upload', { type: 'video', base64: b64(data) });
+    assert.equal(r.status, 200, r.text);
+    const up = r.json.data;
+    const blob = await httpsGet(up.url, ctx.simCa);
+    const file = join(ctx.tmp, 'big', 'resume.enc');
+    writeFileSync(file, blob.body);
+    ctx.big.stats.blobs.set('/res/resume.enc', file);
+    const media = { ...up, directPath: undefined, url: `https://127.0.0.1:${ctx.big.port}/res/resume.enc` };
+    for (const ignoreRange of [false, true]) {
+      ctx.big.stats.gets = [];
+      ctx.big.stats.flaky = 1;
+      ctx.big.stats.ignoreRange = ignoreRange;
+      r = await probe('download', { type: 'video', media });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.data.sha256, hex(sha256(data)));
+      assert.equal(r.json.data.bytes, data.length);
+      assert.equal(ctx.big.stats.gets.length, 2, JSON.stringify(ctx.big.stats.gets));
+      assert.equal(ctx.big.stats.gets[0], null);
+      assert.match(ctx.big.stats.gets[1], /^bytes=[1-9]\d*-$/);
+    }
+    ctx.big.stats.ignoreRange = false;
+    // a host refusing the auth: media_conn is asked again once, the upload tried again, then it fails
+    const src = join(ctx.files, 'auth.bin');
+    writeFileSync(src, Buffer.alloc((16 << 20) + 1, 7));
+    ctx.big.stats.authFail = true;
+    const posts = ctx.big.stats.posts;
+    r = await probe('upload', { type: 'document', path: src });
+    ctx.big.stats.authFail = false;
+    assert.equal(r.json?.error?.code, 'E_IO', r.text);
+    assert.equal(ctx.big.stats.posts - posts, 2, 'tried again after a fresh media_conn');
+    assert.match(r.json.error.message, /HTTP 401|takes at most/);
+    rmSync(src);
   });
 
   it('cancel at any stage: no callback afterwards, no temporary file, the server lives on', async () => {
