@@ -1,7 +1,7 @@
 /* sdk/examples/polls/polls.c - an example third-party miaw plugin that adds WhatsApp
  * polls, a feature the core knows nothing about, with only the generic services of
- * plugin ABI 1.2 (msg_send with a WAProto.Message as JSON, msg_get, events, kv) and
- * OpenSSL's libcrypto for the vote cryptography. Builds against the installed SDK.
+ * plugin ABI 1.2 (msg_send with a WAProto.Message as JSON, msg_get, iq, events, kv)
+ * and OpenSSL's libcrypto for the vote cryptography. Builds against the installed SDK.
  *
  *   POST /api/v1/instances/{instanceId}/polls {to, name, options[], selectableCount}
  *     -> {"success":true,"data":{"messageId":"...","timestamp":<ms>}}
@@ -10,8 +10,10 @@
  *   webhook event poll_vote {pollId, chat, voter, selectedOptions[], timestamp}
  *
  * Owns: one `pending` per create request in flight (freed by the send callback or the
- * abort), and per instance kv rows "poll:<id>" (the poll's secret, name and options) and
- * "votes:<id>" (voter -> selected names). Everything else is borrowed from the host.
+ * abort), one `vote_job` per vote waiting for a LID lookup (in polls.jobs; freed by its
+ * iq callback, or by fini when the host cancelled it at unload), and per instance kv
+ * rows "poll:<id>" (the poll's secret, name, options, time) and "votes:<id>" (voter ->
+ * selected names). Everything else is borrowed from the host.
  *
  * Votes, as WhatsApp encrypts them: key = HKDF-SHA256(ikm = the poll's messageSecret,
  * no salt, info = pollId || creator JID || voter JID || "Poll Vote", 32 bytes);
@@ -32,9 +34,11 @@
 #define MAX_OPTION_LEN 100
 #define SECRET_LEN 32
 
+typedef struct vote_job vote_job;
 typedef struct polls {
     miaw_plugin *self;
     const miaw_host_api *api;
+    vote_job *jobs; /* votes waiting for a LID lookup; their callbacks never run after unload */
 } polls;
 
 /* ---------------------------------------------------------------- base64 */
@@ -95,14 +99,14 @@ static int jid_user(const char *jid, char *out, size_t cap)
 
 /* a small set of distinct JID strings */
 typedef struct jidset {
-    char v[6][128];
+    char v[8][128];
     int n;
 } jidset;
 
 static void jidset_add(jidset *s, const char *jid)
 {
     char u[128];
-    if (s->n >= 6 || jid_user(jid, u, sizeof u) != 0) return;
+    if (s->n >= 8 || jid_user(jid, u, sizeof u) != 0) return;
     for (int i = 0; i < s->n; i++)
         if (!strcmp(s->v[i], u)) return;
     snprintf(s->v[s->n++], sizeof s->v[0], "%s", u);
@@ -215,7 +219,7 @@ static void on_sent(int status, const char *message_id, int64_t ts, const char *
     if (status == MIAW_OK) {
         char key[160];
         snprintf(key, sizeof key, "poll:%s", message_id);
-        json_object_set_new(p->record, "timestamp", json_integer((json_int_t)ts));
+        json_object_set_new(p->record, "timestamp", json_integer((json_int_t)ts * 1000));
         if (api->kv_put(p->pl->self, p->instance, key, json_incref(p->record)) != MIAW_OK)
             api->log(p->pl->self, MIAW_LOG_WARN, "poll %s: could not keep its secret; votes rely on chat storage",
                      message_id);
@@ -385,6 +389,185 @@ static void match_hash(const unsigned char *h, void *u)
     m->unknown++;
 }
 
+/* One vote being decrypted: what the message event said, copied, so that it can wait
+ * for a LID lookup. Owned by the plugin's list until vote_done. */
+struct vote_job {
+    polls *pl;
+    struct vote_job *next;
+    miaw_id iq;
+    char instance[128], poll_id[128], voter[128], chat[128];
+    json_t *timestamp, *options;
+    int have_record;                /* the plugin sent this poll: keep a tally */
+    unsigned char *secret, *ct, *iv; /* the poll's secret, encPayload, encIv */
+    size_t secret_len, ct_len, iv_len;
+    jidset creators, voters;
+};
+
+static void vote_free(vote_job *j)
+{
+    if (j->secret) OPENSSL_cleanse(j->secret, j->secret_len);
+    free(j->secret);
+    free(j->ct);
+    free(j->iv);
+    json_decref(j->timestamp);
+    json_decref(j->options);
+    free(j);
+}
+
+static void vote_unlink(vote_job *j)
+{
+    for (vote_job **pp = &j->pl->jobs; *pp; pp = &(*pp)->next)
+        if (*pp == j) {
+            *pp = j->next;
+            return;
+        }
+}
+
+/* every pair of creator and voter addresses against the GCM tag; on success the
+ * selected option names are reported (poll_vote) and kept (tally). 1 = decrypted. */
+static int vote_try(vote_job *j)
+{
+    const miaw_host_api *api = j->pl->api;
+    unsigned char *pt = malloc(j->ct_len + 1);
+    size_t pt_len = 0;
+    int ci = -1, vi = -1;
+    for (int c = 0; pt && c < j->creators.n && vi < 0; c++)
+        for (int v = 0; v < j->voters.n && vi < 0; v++) {
+            unsigned char k[32], aad[400];
+            int alen = snprintf((char *)aad, sizeof aad, "%s%c%s", j->poll_id, 0, j->voters.v[v]);
+            if (alen < 0 || (size_t)alen >= sizeof aad ||
+                poll_vote_key(j->secret, j->secret_len, j->poll_id, j->creators.v[c], j->voters.v[v], k) != 0)
+                continue;
+            if (gcm_open(k, j->iv, j->iv_len, j->ct, j->ct_len, aad, (size_t)alen, pt, &pt_len) == 0) ci = c, vi = v;
+            OPENSSL_cleanse(k, sizeof k);
+        }
+    if (vi < 0) {
+        free(pt);
+        return 0;
+    }
+    hash_match m = {.options = j->options, .selected = json_array()};
+    if (vote_each_hash(pt, pt_len, match_hash, &m) != 0) {
+        api->log(j->pl->self, MIAW_LOG_WARN, "%s: vote on poll %s from %s is not a PollVoteMessage", j->instance,
+                 j->poll_id, j->voter);
+    } else {
+        if (m.unknown)
+            api->log(j->pl->self, MIAW_LOG_WARN, "%s: vote on poll %s from %s names %d option(s) the poll does not have",
+                     j->instance, j->poll_id, j->voter, m.unknown);
+        api->log(j->pl->self, MIAW_LOG_DEBUG, "%s: vote on %s decrypted with creator %s, voter %s", j->instance,
+                 j->poll_id, j->creators.v[ci], j->voters.v[vi]);
+        if (j->have_record) { /* the latest vote of each voter, for GET .../polls/{pollId} */
+            char key[160];
+            snprintf(key, sizeof key, "votes:%s", j->poll_id);
+            json_t *votes = api->kv_get(j->pl->self, j->instance, key);
+            if (!votes) votes = json_object();
+            json_object_set(votes, j->voter, m.selected);
+            api->kv_put(j->pl->self, j->instance, key, votes);
+        }
+        json_t *out = json_pack("{s:s,s:s,s:s,s:O,s:O}", "pollId", j->poll_id, "chat", j->chat, "voter", j->voter,
+                                "selectedOptions", m.selected, "timestamp", j->timestamp);
+        if (out) api->event_emit(j->pl->self, "poll_vote", j->instance, out);
+    }
+    json_decref(m.selected);
+    OPENSSL_cleanse(pt, pt_len);
+    free(pt);
+    return 1;
+}
+
+static void vote_give_up(vote_job *j)
+{
+    j->pl->api->log(j->pl->self, MIAW_LOG_WARN, "%s: vote on poll %s from %s does not decrypt (%d creator, %d voter "
+                    "addresses tried)", j->instance, j->poll_id, j->voter, j->creators.n, j->voters.n);
+}
+
+/* the string of a JSON node attribute: "x" or {"jid":"x"} */
+static const char *attr_str(const json_t *node, const char *name)
+{
+    const json_t *a = json_object_get(json_object_get(node, "attrs"), name);
+    return json_is_string(a) ? json_string_value(a) : json_string_value(json_object_get(a, "jid"));
+}
+
+/* the first child node with this tag */
+static const json_t *child(const json_t *node, const char *tag)
+{
+    const json_t *c;
+    size_t i;
+    json_array_foreach(json_object_get(node, "content"), i, c) {
+        const char *t = json_string_value(json_object_get(c, "tag"));
+        if (t && !strcmp(t, tag)) return c;
+    }
+    return NULL;
+}
+
+/* the usync answer: <usync><list><user jid=PN><lid val=LID/></user>...</list></usync>;
+ * each LID joins the addresses of the party whose phone-number JID it belongs to */
+static void on_lids(int status, const json_t *reply, const char *detail, void *udata)
+{
+    vote_job *j = udata;
+    vote_unlink(j);
+    if (status != MIAW_OK) {
+        j->pl->api->log(j->pl->self, MIAW_LOG_WARN, "%s: LID lookup for a vote on %s failed: %s", j->instance,
+                        j->poll_id, detail ? detail : "error");
+    } else {
+        const json_t *u;
+        size_t i;
+        json_array_foreach(json_object_get(child(child(reply, "usync"), "list"), "content"), i, u) {
+            char pn[128];
+            const char *lid = attr_str(child(u, "lid"), "val");
+            if (!lid || jid_user(attr_str(u, "jid"), pn, sizeof pn) != 0) continue;
+            jidset *sets[] = {&j->creators, &j->voters};
+            for (int s = 0; s < 2; s++)
+                for (int k = 0; k < sets[s]->n; k++)
+                    if (!strcmp(sets[s]->v[k], pn)) {
+                        jidset_add(sets[s], lid);
+                        break;
+                    }
+        }
+    }
+    if (!vote_try(j)) vote_give_up(j);
+    vote_free(j);
+}
+
+/* Ask WhatsApp (usync, through the generic iq service) for the LIDs of the phone-number
+ * JIDs among the candidates: a client in a LID-addressed chat keys its vote with LIDs. */
+static int vote_lookup_lids(vote_job *j)
+{
+    const miaw_host_api *api = j->pl->api;
+    if (!MIAW_HOST_HAS(api, iq)) return -1;
+    json_t *list = json_array();
+    jidset seen = {0};
+    jidset *sets[] = {&j->creators, &j->voters};
+    for (int s = 0; s < 2; s++)
+        for (int k = 0; k < sets[s]->n; k++) {
+            int before = seen.n;
+            if (strstr(sets[s]->v[k], "@s.whatsapp.net")) jidset_add(&seen, sets[s]->v[k]);
+            if (seen.n > before)
+                json_array_append_new(list, json_pack("{s:s,s:{s:{s:s}}}", "tag", "user", "attrs", "jid", "jid",
+                                                      sets[s]->v[k]));
+        }
+    if (!json_array_size(list)) {
+        json_decref(list);
+        return -1;
+    }
+    char sid[40];
+    unsigned char r[8];
+    RAND_bytes(r, sizeof r);
+    snprintf(sid, sizeof sid, "poll%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+    json_t *iq = json_pack("{s:s,s:{s:s,s:s},s:[{s:s,s:{s:s,s:s,s:s,s:s,s:s},s:[{s:s,s:[{s:s}]},{s:s,s:o}]}]}", "tag",
+                           "iq", "attrs", "xmlns", "usync", "type", "get", "content", "tag", "usync", "attrs", "sid",
+                           sid, "mode", "query", "context", "background", "last", "true", "index", "0", "content", "tag",
+                           "query", "content", "tag", "lid", "tag", "list", "content", list);
+    char err[200] = "";
+    int rc = iq ? api->iq(j->pl->self, j->instance, iq, 0, on_lids, j, &j->iq, err, sizeof err) : MIAW_E_NOMEM;
+    json_decref(iq);
+    if (rc != MIAW_OK) {
+        api->log(j->pl->self, MIAW_LOG_DEBUG, "%s: no LID lookup for a vote on %s: %s", j->instance, j->poll_id, err);
+        return -1;
+    }
+    j->next = j->pl->jobs;
+    j->pl->jobs = j;
+    return 0;
+}
+
 static void on_message(const miaw_event *ev, void *udata)
 {
     polls *pl = udata;
@@ -398,6 +581,14 @@ static void on_message(const miaw_event *ev, void *udata)
     const char *chat = json_string_value(json_object_get(d, "chat"));
     const char *voter = json_string_value(json_object_get(d, "from"));
     if (!poll_id || !vote || !voter) return;
+    vote_job *j = calloc(1, sizeof *j);
+    if (!j) return;
+    j->pl = pl;
+    snprintf(j->instance, sizeof j->instance, "%s", ev->instance_id);
+    snprintf(j->poll_id, sizeof j->poll_id, "%s", poll_id);
+    snprintf(j->voter, sizeof j->voter, "%s", voter);
+    snprintf(j->chat, sizeof j->chat, "%s", chat ? chat : voter);
+    j->timestamp = json_object_get(d, "timestamp") ? json_incref(json_object_get(d, "timestamp")) : json_null();
 
     /* the poll: its secret and options from what this plugin kept when sending it, else
      * from chat storage (e.g. a poll created by someone else or by another device) */
@@ -405,100 +596,56 @@ static void on_message(const miaw_event *ev, void *udata)
     snprintf(kkey, sizeof kkey, "poll:%s", poll_id);
     json_t *rec = api->kv_get(pl->self, ev->instance_id, kkey);
     json_t *stored = api->msg_get(pl->self, ev->instance_id, poll_id);
-    json_t *options = NULL;
-    const char *secret_b64 = json_string_value(json_object_get(rec, "secret"));
-    if (rec) options = json_incref(json_object_get(rec, "options"));
     const json_t *sm = json_object_get(stored, "message");
+    const char *secret_b64 = json_string_value(json_object_get(rec, "secret"));
     if (!secret_b64)
         secret_b64 = json_string_value(json_object_get(json_object_get(sm, "messageContextInfo"), "messageSecret"));
-    if (!options && creation_of(sm)) {
-        options = json_array();
-        const json_t *o;
+    j->have_record = rec != NULL;
+    if (rec) j->options = json_incref(json_object_get(rec, "options"));
+    if (!j->options && creation_of(sm)) {
+        j->options = json_array();
+        const json_t *opts = json_object_get(creation_of(sm), "options"), *o;
         size_t i;
-        json_array_foreach(json_object_get(creation_of(sm), "options"), i, o)
-            json_array_append(options, json_object_get(o, "optionName"));
+        json_array_foreach(opts, i, o) json_array_append(j->options, json_object_get(o, "optionName"));
     }
+    j->secret = b64_decode(secret_b64, &j->secret_len);
+    j->ct = b64_decode(json_string_value(json_object_get(vote, "encPayload")), &j->ct_len);
+    j->iv = b64_decode(json_string_value(json_object_get(vote, "encIv")), &j->iv_len);
 
     /* who created the poll and who votes, as the voter's client wrote them into the key
      * derivation: the poll key names the creator from the voter's side (remoteJid in a
-     * chat, participant in a group; fromMe: the voter itself). The core reports users by
-     * phone-number JID; other addresses it gives (a LID) are tried as well. */
-    jidset creators = {0}, voters = {0};
-    static const char *const voter_fields[] = {"from", "sender", "senderJid", "senderLid", "senderPn", "participant",
-                                               NULL};
-    for (int i = 0; voter_fields[i]; i++) jidset_add(&voters, json_string_value(json_object_get(d, voter_fields[i])));
+     * chat, participant in a group; fromMe: the voter itself). The core names users by
+     * phone-number JID; other addresses the event gives are tried too, and LIDs are
+     * looked up when those do not decrypt. */
+    static const char *const voter_fields[] = {"from", "sender", "senderLid", "senderPn", "participant", NULL};
+    for (int i = 0; voter_fields[i]; i++) jidset_add(&j->voters, json_string_value(json_object_get(d, voter_fields[i])));
     const char *sp = json_string_value(json_object_get(d, "senderPhone"));
     if (sp) {
         char pj[96];
         snprintf(pj, sizeof pj, "%s@s.whatsapp.net", sp);
-        jidset_add(&voters, pj);
+        jidset_add(&j->voters, pj);
     }
     if (json_is_true(json_object_get(key, "fromMe"))) {
-        for (int i = 0; i < voters.n; i++) jidset_add(&creators, voters.v[i]);
+        for (int i = 0; i < j->voters.n; i++) jidset_add(&j->creators, j->voters.v[i]);
     } else {
-        jidset_add(&creators, json_string_value(json_object_get(key, "participant")));
-        jidset_add(&creators, json_string_value(json_object_get(key, "remoteJid")));
+        jidset_add(&j->creators, json_string_value(json_object_get(key, "participant")));
+        jidset_add(&j->creators, json_string_value(json_object_get(key, "remoteJid")));
     }
-    jidset_add(&creators, json_string_value(json_object_get(stored, "sender")));
-
-    size_t secret_len = 0, ct_len = 0, iv_len = 0;
-    unsigned char *secret = b64_decode(secret_b64, &secret_len);
-    unsigned char *ct = b64_decode(json_string_value(json_object_get(vote, "encPayload")), &ct_len);
-    unsigned char *iv = b64_decode(json_string_value(json_object_get(vote, "encIv")), &iv_len);
-    unsigned char *pt = ct ? malloc(ct_len + 1) : NULL;
-    size_t pt_len = 0;
-    int ci = -1, vi = -1;
-    if (!secret || !options) {
-        api->log(pl->self, MIAW_LOG_WARN, "%s: vote on poll %s from %s: the poll is unknown here", ev->instance_id,
-                 poll_id, voter);
-    } else if (ct && iv && pt) {
-        for (int c = 0; c < creators.n && vi < 0; c++)
-            for (int v = 0; v < voters.n && vi < 0; v++) {
-                unsigned char k[32], aad[400];
-                int alen = snprintf((char *)aad, sizeof aad, "%s%c%s", poll_id, 0, voters.v[v]);
-                if (alen < 0 || (size_t)alen >= sizeof aad ||
-                    poll_vote_key(secret, secret_len, poll_id, creators.v[c], voters.v[v], k) != 0)
-                    continue;
-                if (gcm_open(k, iv, iv_len, ct, ct_len, aad, (size_t)alen, pt, &pt_len) == 0) ci = c, vi = v;
-                OPENSSL_cleanse(k, sizeof k);
-            }
-        if (vi < 0)
-            api->log(pl->self, MIAW_LOG_WARN, "%s: vote on poll %s from %s does not decrypt (%d creator, %d voter JIDs tried)",
-                     ev->instance_id, poll_id, voter, creators.n, voters.n);
-    }
-    hash_match m = {.options = options, .selected = json_array()};
-    if (vi >= 0 && vote_each_hash(pt, pt_len, match_hash, &m) != 0) {
-        api->log(pl->self, MIAW_LOG_WARN, "%s: vote on poll %s from %s is not a PollVoteMessage", ev->instance_id,
-                 poll_id, voter);
-        vi = -1;
-    }
-    if (vi >= 0) {
-        if (m.unknown)
-            api->log(pl->self, MIAW_LOG_WARN, "%s: vote on poll %s from %s names %d option(s) the poll does not have",
-                     ev->instance_id, poll_id, voter, m.unknown);
-        api->log(pl->self, MIAW_LOG_DEBUG, "%s: vote on %s decrypted with creator %s, voter %s", ev->instance_id,
-                 poll_id, creators.v[ci], voters.v[vi]);
-        if (rec) { /* the latest vote of each voter, for GET .../polls/{pollId} */
-            snprintf(kkey, sizeof kkey, "votes:%s", poll_id);
-            json_t *votes = api->kv_get(pl->self, ev->instance_id, kkey);
-            if (!votes) votes = json_object();
-            json_object_set(votes, voter, m.selected);
-            api->kv_put(pl->self, ev->instance_id, kkey, votes);
-        }
-        json_t *out = json_pack("{s:s,s:s,s:s,s:O,s:O}", "pollId", poll_id, "chat", chat ? chat : voter, "voter",
-                                voter, "selectedOptions", m.selected, "timestamp",
-                                json_object_get(d, "timestamp") ? json_object_get(d, "timestamp") : json_null());
-        if (out) api->event_emit(pl->self, "poll_vote", ev->instance_id, out);
-    }
-    json_decref(m.selected);
-    if (secret) OPENSSL_cleanse(secret, secret_len);
-    free(secret);
-    free(ct);
-    free(iv);
-    free(pt);
-    json_decref(options);
+    jidset_add(&j->creators, json_string_value(json_object_get(stored, "sender")));
     json_decref(stored);
     json_decref(rec);
+
+    if (!j->secret || !j->options) {
+        api->log(pl->self, MIAW_LOG_WARN, "%s: vote on poll %s from %s: the poll is unknown here", j->instance, poll_id,
+                 voter);
+    } else if (!j->ct || !j->iv) {
+        api->log(pl->self, MIAW_LOG_WARN, "%s: vote on poll %s from %s has no readable vote", j->instance, poll_id,
+                 voter);
+    } else if (!vote_try(j)) {
+        if (vote_lookup_lids(j) == 0) return; /* on_lids finishes it */
+        vote_give_up(j);
+    }
+    vote_free(j);
 }
 
 /* ---------------------------------------------------------------- registration */
@@ -558,7 +705,16 @@ fail:
     return rc;
 }
 
-static void polls_fini(void *state) { free(state); }
+static void polls_fini(void *state)
+{
+    polls *pl = state;
+    while (pl->jobs) { /* the host cancelled their lookups: no callback will free them */
+        vote_job *j = pl->jobs;
+        pl->jobs = j->next;
+        vote_free(j);
+    }
+    free(pl);
+}
 
 static const miaw_plugin_desc DESC = {
     MIAW_PLUGIN_DESC_INIT,
