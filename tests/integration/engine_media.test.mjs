@@ -7,8 +7,10 @@
 // or hash (MIAW_E_IO, nothing kept), a blob the host does not have (MIAW_E_GONE), cancels
 // at every stage (no callback afterwards, no temporary file left), a simulated phone
 // receiving an image miaw sent and decrypting it (mediaOk), an image a phone sent
-// downloaded by miaw from its stored message, and transfers ending with MIAW_E_STATE
-// when their instance is deleted.
+// downloaded by miaw from its stored message (the same imageMessage as the `message`
+// webhook's data.raw), a dropped download resumed with Range, a refused upload auth
+// (media_conn asked again once), and transfers ending with MIAW_E_STATE when their
+// instance is deleted.
 // The simulator's media host refuses bodies over 16 MiB, so the big upload goes to an
 // extra upload host (whatsapp.media_upload_hosts) served by this test: it refuses small
 // bodies (503, so miaw falls back to the simulator's host: the next-host retry is in
@@ -24,7 +26,8 @@ import { createServer } from 'node:https';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { BUILD, ROOT, startServer, tempDir, waitFor, sleep } from './lib/harness.mjs';
-import { startSim, simEnv, pairByQr } from './lib/sim.mjs';
+import { startReceiver } from './lib/receiver.mjs';
+import { startSim, simEnv, events, pairByQr } from './lib/sim.mjs';
 
 const ME = '15550004444';
 const BOB = '15550005555';
@@ -148,6 +151,7 @@ before(async () => {
   copyFileSync(join(BUILD, 'plugins', 'messages.so'), join(pdir, 'messages.so'));
 
   ctx.sim = await startSim({ stateDir: ctx.simDir });
+  ctx.rcv = await startReceiver();
   const base = `http://127.0.0.1:${ctx.sim.info.port}`;
   ctx.simCa = await (await fetch(`${base}/sim/media-ca`)).text();
   assert.match(ctx.simCa, /BEGIN CERTIFICATE/);
@@ -162,7 +166,8 @@ before(async () => {
 
   ctx.srv = await startServer({
     dataDir: ctx.dataDir, pluginDir: pdir, plugins: ['messages', 'media_probe'],
-    env: simEnv(ctx.sim, { WA_MEDIA_CA_FILE: caFile, WA_MEDIA_UPLOAD_HOSTS: `127.0.0.1:${ctx.big.port}` }),
+    env: simEnv(ctx.sim, { WA_MEDIA_CA_FILE: caFile, WA_MEDIA_UPLOAD_HOSTS: `127.0.0.1:${ctx.big.port}`,
+      MIAW_WEBHOOK_URL: ctx.rcv.url }),
   });
   assert.equal((await ctx.srv.api('POST', '/api/v1/instances', { instanceId: 'bot' })).status, 201);
   assert.equal((await ctx.sim.api('POST', '/sim/accounts', { phone: BOB, name: 'Bob' })).status, 201);
@@ -172,6 +177,7 @@ before(async () => {
 after(async () => {
   if (ctx.srv) await ctx.srv.stop();
   if (ctx.sim) await ctx.sim.stop();
+  if (ctx.rcv) await ctx.rcv.close();
   if (ctx.big) await new Promise((r) => { ctx.big.srv.closeAllConnections?.(); ctx.big.srv.close(r); });
   if (ctx.tmp) rmSync(ctx.tmp, { recursive: true, force: true });
 });
@@ -421,6 +427,10 @@ describe('media transfers', { timeout: 300000 }, () => {
     const im = stored.message.imageMessage;
     assert.ok(im && im.mediaKey && im.directPath, JSON.stringify(stored.message));
     assert.equal(im.caption, 'from bob');
+    // the `message` webhook carries the imageMessage in data.raw: what a client downloads with
+    await ctx.rcv.waitFor(() => events(ctx.rcv, 'message').some((e) => e.data.id === id), 20000, 'message webhook');
+    const raw = events(ctx.rcv, 'message').find((e) => e.data.id === id).data.raw;
+    assert.deepEqual(raw?.imageMessage, im);
     let r = await probe('download', { type: 'image', messageId: id });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.data.sha256, hex(sha256(img)));
