@@ -27,6 +27,8 @@ typedef struct probe {
     char last_stanza_tag[32];
     char chunks[256];
     int chunk_stop;
+    struct pending *orphans[8]; /* the "all" op's callback data (no request): freed at fini */
+    int norphans;
 } probe;
 
 static int g_callbacks;     /* engine callbacks run (survives the plugin's state) */
@@ -46,7 +48,14 @@ static pending *pend(probe *pr, miaw_req *req)
     pending *p = calloc(1, sizeof *p);
     p->pr = pr;
     p->req = req;
+    if (!req) pr->orphans[pr->norphans++] = p;
     return p;
+}
+
+/* a callback is done with p: freed unless the plugin's state owns it */
+static void unpend(pending *p)
+{
+    if (p->req) free(p);
 }
 
 static void on_abort(miaw_req *req, int reason, void *ud)
@@ -72,7 +81,7 @@ static void on_iq(int status, const json_t *reply, const char *detail, void *ud)
     if (p->req)
         p->pr->api->reply_json(p->req, 200, json_pack("{s:i,s:s?,s:O?}", "status", status, "detail", detail, "reply",
                                                       (json_t *)reply));
-    free(p);
+    unpend(p);
 }
 
 static void on_sent(int status, const char *id, int64_t ts, const char *detail, void *ud)
@@ -82,7 +91,7 @@ static void on_sent(int status, const char *id, int64_t ts, const char *detail, 
     if (p->req)
         p->pr->api->reply_json(p->req, 200, json_pack("{s:i,s:s?,s:I,s:s?}", "status", status, "id", id, "ts",
                                                       (json_int_t)ts, "detail", detail));
-    free(p);
+    unpend(p);
 }
 
 static void on_media(int status, const json_t *result, const char *detail, void *ud)
@@ -92,7 +101,7 @@ static void on_media(int status, const json_t *result, const char *detail, void 
     if (p->req)
         p->pr->api->reply_json(p->req, 200, json_pack("{s:i,s:O?,s:s?,s:s}", "status", status, "result",
                                                       (json_t *)result, "detail", detail, "chunks", p->pr->chunks));
-    free(p);
+    unpend(p);
 }
 
 static int on_chunk(const void *data, size_t len, void *ud)
@@ -466,6 +475,7 @@ static void probe_fini(void *state)
 {
     probe *pr = state;
     g_fini++;
+    for (int i = 0; i < pr->norphans; i++) free(pr->orphans[i]);
     json_decref(pr->timer_log);
     free(pr);
     g_probe = NULL;
