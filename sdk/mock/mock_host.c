@@ -74,7 +74,7 @@ struct miaw_req {
     char **hdr; /* name, value, name, value... */
     size_t nhdr;
     json_t *body;
-    int answered, suspended, dead;
+    int answered, suspended, dead, aborting;
     miaw_abort_fn on_abort;
     void *abort_ud;
     uint32_t timeout_ms;
@@ -198,9 +198,10 @@ struct miaw_mock {
     miaw_mock_message_check_fn check;
     void *check_ud;
     int verbose;
+    struct miaw_mock *older; /* the live mocks, newest first (now_ms reads the newest) */
 };
 
-static miaw_mock *g_clock; /* the mock whose clock now_ms reads */
+static miaw_mock *g_clock; /* the newest live mock: now_ms reads its clock */
 
 /* ================================================================ small helpers */
 static char *sdup(const char *s) { return s ? strdup(s) : NULL; }
@@ -1009,9 +1010,21 @@ static void answer_from_status(struct miaw_req *r, int st)
 }
 
 /* ================================================================ requests: accessors */
+/* a request read after its on_abort returned: freed memory in the server */
+static int req_readable(struct miaw_req *r, const char *what)
+{
+    if (!r) return 0;
+    if (r->dead && !r->aborting) {
+        violation(r->m, "%s on request %s after it was aborted (on_abort ran): the request is dead", what, r->id);
+        return 0;
+    }
+    return 1;
+}
+
 static const char *h_req_param(miaw_req *r, const char *name)
 {
-    for (size_t i = 0; r && name && i < r->np; i++)
+    if (!req_readable(r, "req_param")) return NULL;
+    for (size_t i = 0; name && i < r->np; i++)
         if (strcmp(r->pnames[i], name) == 0) return r->pvals[i];
     return NULL;
 }
@@ -1029,7 +1042,7 @@ static const char *req_keep(struct miaw_req *r, const char *s, size_t len)
 
 static const char *h_req_query(miaw_req *r, const char *name)
 {
-    if (!r || !name || !r->query) return NULL;
+    if (!req_readable(r, "req_query") || !name || !r->query) return NULL;
     const char *p = r->query, *end = p + strlen(p);
     size_t nl = strlen(name);
     while (p < end) {
@@ -1058,13 +1071,14 @@ static const char *h_req_query(miaw_req *r, const char *name)
 
 static const char *h_req_header(miaw_req *r, const char *name)
 {
-    for (size_t i = 0; r && name && i + 1 < r->nhdr; i += 2)
+    if (!req_readable(r, "req_header")) return NULL;
+    for (size_t i = 0; name && i + 1 < r->nhdr; i += 2)
         if (strcasecmp(r->hdr[i], name) == 0) return r->hdr[i + 1];
     return NULL;
 }
 
-static const json_t *h_req_body(miaw_req *r) { return r ? r->body : NULL; }
-static const char *h_req_id(miaw_req *r) { return r ? r->id : NULL; }
+static const json_t *h_req_body(miaw_req *r) { return req_readable(r, "req_body") ? r->body : NULL; }
+static const char *h_req_id(miaw_req *r) { return req_readable(r, "req_id") ? r->id : NULL; }
 
 static int h_req_suspend(miaw_req *r, miaw_abort_fn on_abort, void *udata)
 {
@@ -1097,7 +1111,9 @@ static void req_abort(struct miaw_req *r, int reason)
         r->reply = NULL;
     }
     r->dead = 1;
+    r->aborting = 1; /* the request may still be read inside on_abort, not after */
     if (fn) fn(r, reason, ud);
+    r->aborting = 0;
 }
 
 static int req_pending(const struct miaw_req *r) { return r->suspended && !r->answered && !r->dead; }
@@ -1870,6 +1886,7 @@ miaw_mock *miaw_mock_new(void)
         miaw_mock_free(m);
         return NULL;
     }
+    m->older = g_clock;
     g_clock = m;
     return m;
 }
@@ -2192,6 +2209,8 @@ int miaw_mock_call_h(miaw_mock *m, const char *method, const char *path, const c
                      const char *body, miaw_mock_reply *reply)
 {
     if (!reply) return MIAW_E_INVAL;
+    for (struct miaw_req *o = m ? m->reqs : NULL; o; o = o->next) /* a reused reply: the old request answers nowhere */
+        if (o->reply == reply) o->reply = NULL;
     memset(reply, 0, sizeof *reply);
     if (!m || !method || !path) return MIAW_E_INVAL;
     struct miaw_req *r = calloc(1, sizeof *r);
@@ -2304,11 +2323,12 @@ int miaw_mock_put_instance(miaw_mock *m, const char *id, const char *json)
     if (!m || !id || !*id) return MIAW_E_INVAL;
     json_t *o;
     if (parse_json(json, "instance", &o) != MIAW_OK) return MIAW_E_INVAL;
-    if (!o) o = json_pack("{s:s}", "status", "connected");
+    if (!o) o = json_object();
     if (!json_is_object(o)) {
         json_decref(o);
         return MIAW_E_INVAL;
     }
+    if (!json_object_get(o, "status")) json_object_set_new(o, "status", json_string("connected"));
     json_object_set_new(o, "instanceId", json_string(id));
     minst *i = inst_find(m, id);
     if (i) {
@@ -2795,6 +2815,10 @@ void miaw_mock_free(miaw_mock *m)
     json_decref(m->events);
     json_decref(m->logs);
     json_decref(m->violations);
-    if (g_clock == m) g_clock = NULL;
+    for (miaw_mock **pp = &g_clock; *pp; pp = &(*pp)->older)
+        if (*pp == m) {
+            *pp = m->older;
+            break;
+        }
     free(m);
 }

@@ -29,6 +29,7 @@ typedef struct probe {
     int chunk_stop;
     struct pending *orphans[8]; /* the "all" op's callback data (no request): freed at fini */
     int norphans;
+    miaw_req *kept; /* /probe/misuse/keep: a request kept past its abort (wrong) */
 } probe;
 
 static int g_callbacks;     /* engine callbacks run (survives the plugin's state) */
@@ -270,6 +271,14 @@ static int h_ret(miaw_req *req, void *ud)
     return atoi(pr->api->req_param(req, "st"));
 }
 
+static void keep_abort(miaw_req *req, int reason, void *ud)
+{
+    probe *pr = ud;
+    (void)reason;
+    g_aborts++;
+    if (pr->api->req_param(req, "how")) strcat(pr->order, "abort-read,");
+}
+
 static int h_misuse(miaw_req *req, void *ud)
 {
     probe *pr = ud;
@@ -280,6 +289,16 @@ static int h_misuse(miaw_req *req, void *ud)
         return MIAW_OK;
     }
     if (!strcmp(how, "async")) return MIAW_ASYNC;
+    if (!strcmp(how, "keep")) { /* reads itself inside on_abort (fine), and is kept after it (wrong) */
+        pr->kept = req;
+        pr->api->req_suspend(req, keep_abort, pr);
+        return MIAW_ASYNC;
+    }
+    if (!strcmp(how, "touch")) {
+        const char *v = pr->api->req_param(pr->kept, "how");
+        int rc = pr->api->reply_json(pr->kept, 200, json_object());
+        return pr->api->reply_json(req, 200, json_pack("{s:b,s:i}", "param", v != NULL, "rc", rc)), MIAW_OK;
+    }
     if (!strcmp(how, "error")) return pr->api->reply_error(req, 302, NULL, "odd %d", 1), MIAW_OK;
     return MIAW_OK; /* "none": no answer */
 }
@@ -823,7 +842,27 @@ static void test_violations(void)
     CU_ASSERT_STRING_EQUAL(miaw_mock_reply_code(&r), "INTERNAL_ERROR");
     CU_ASSERT_STRING_EQUAL(miaw_mock_str(r.json, "error.message"), "odd 1");
     miaw_mock_reply_clear(&r);
-    teardown(m, 3);
+    /* a request is readable inside on_abort, dead after it */
+    CU_ASSERT_EQUAL(miaw_mock_call(m, "GET", "/probe/misuse/keep", NULL, &r), 0);
+    CU_ASSERT_EQUAL(miaw_mock_abort(m, &r), MIAW_OK);
+    CU_ASSERT_STRING_EQUAL(state(m)->order, "abort-read,");
+    CU_ASSERT_EQUAL(json_array_size(miaw_mock_violations(m)), 3);
+    miaw_mock_reply r2 = {0};
+    CU_ASSERT_EQUAL(miaw_mock_call(m, "GET", "/probe/misuse/touch", NULL, &r2), 200);
+    CU_ASSERT_EQUAL(json_is_false(miaw_mock_get(r2.json, "data.param")), 1);
+    CU_ASSERT_EQUAL(json_integer_value(miaw_mock_get(r2.json, "data.rc")), MIAW_E_GONE);
+    CU_ASSERT_EQUAL(r.status, 0); /* the late answer went nowhere */
+    miaw_mock_reply_clear(&r);
+    miaw_mock_reply_clear(&r2);
+    /* a reply struct reused while its request is pending: the old answer goes nowhere */
+    CU_ASSERT_EQUAL(miaw_mock_put_instance(m, "i1", NULL), MIAW_OK);
+    CU_ASSERT_EQUAL(work(m, "{\"op\":\"iq\"}", &r), 0);
+    CU_ASSERT_EQUAL(miaw_mock_call(m, "GET", "/probe/status/-3", NULL, &r), 404);
+    CU_ASSERT_EQUAL(miaw_mock_complete_iq(m, 0, MIAW_OK, NULL, NULL), MIAW_OK);
+    CU_ASSERT_EQUAL(r.status, 404);
+    CU_ASSERT_STRING_EQUAL(miaw_mock_reply_code(&r), "NOT_FOUND");
+    miaw_mock_reply_clear(&r);
+    teardown(m, 5);
 }
 
 static void test_stanza_filters(void)
@@ -1315,6 +1354,12 @@ static void test_helpers(void)
     miaw_mock *m = miaw_mock_new();
     CU_ASSERT_EQUAL(miaw_mock_api(m)->now_ms(), 1735118400000LL);
     CU_ASSERT_EQUAL(miaw_mock_put_instance(m, "i1", "[1]"), MIAW_E_INVAL);
+    CU_ASSERT_EQUAL(miaw_mock_put_instance(m, "i1", "{\"webhookUrl\":null}"), MIAW_OK); /* status defaults */
+    miaw_mock *m2 = miaw_mock_new();
+    miaw_mock_run_timers(m2, 5);
+    CU_ASSERT_EQUAL(miaw_mock_api(m)->now_ms(), 1735118400005LL); /* the newest mock's clock */
+    miaw_mock_free(m2);
+    CU_ASSERT_EQUAL(miaw_mock_api(m)->now_ms(), 1735118400000LL);
     CU_ASSERT_EQUAL(miaw_mock_put_instance(m, "", NULL), MIAW_E_INVAL);
     CU_ASSERT_EQUAL(miaw_mock_set_connected(m, "zz", 1), MIAW_E_NOTFOUND);
     CU_ASSERT_EQUAL(miaw_mock_put_message(m, "i1", "x", "1"), MIAW_E_INVAL);

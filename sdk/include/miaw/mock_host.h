@@ -65,8 +65,8 @@ const miaw_host_api *miaw_mock_api(miaw_mock *m);
  * MIAW_HOST_HAS is false for later members and plugins needing a later minor are refused
  * at load. Call before loading. MIAW_OK or MIAW_E_INVAL. */
 int miaw_mock_set_abi_minor(miaw_mock *m, unsigned minor);
-/* The virtual clock (what api->now_ms answers; with several mocks alive, the last one
- * created). Only miaw_mock_run_timers moves it. */
+/* The virtual clock (what api->now_ms answers; with several mocks alive, the newest one
+ * still alive). Only miaw_mock_run_timers moves it. */
 int64_t miaw_mock_now(const miaw_mock *m);
 
 /* ------------------------------------------------------------ plugins */
@@ -133,9 +133,10 @@ const char *miaw_mock_str(const json_t *j, const char *path);
 
 /* ------------------------------------------------------------ instances and messages */
 /* Create or replace an instance: json is its API object (instance_get answers a copy);
- * NULL = {"instanceId": id, "status": "connected"}. instanceId is set to id. An instance
- * whose "status" is not "connected" is known but not connected: msg_send, send_text, iq,
- * stanza_send and media calls answer MIAW_E_STATE. MIAW_OK or MIAW_E_INVAL. */
+ * NULL = {}. instanceId is set to id, and "status" to "connected" when absent. An
+ * instance whose "status" is not "connected" ("qr", "disconnected"...) is known but not
+ * connected: msg_send, send_text, iq, stanza_send and media calls answer MIAW_E_STATE.
+ * MIAW_OK or MIAW_E_INVAL. */
 int miaw_mock_put_instance(miaw_mock *m, const char *id, const char *json);
 /* Set an instance's "status" to "connected" or "disconnected". MIAW_E_NOTFOUND if unknown. */
 int miaw_mock_set_connected(miaw_mock *m, const char *id, int connected);
