@@ -1203,6 +1203,9 @@ static void test_sends(void)
     miaw_mock_reply_clear(&r);
     CU_ASSERT_EQUAL(work(m, "{\"op\":\"send\"}", &r), 503);
     miaw_mock_reply_clear(&r);
+    CU_ASSERT_EQUAL(work(m, "{\"op\":\"send\",\"inst\":\"ghost\"}", &r), 404);
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(r.json, "error.message"), "instance 'ghost' not found");
+    miaw_mock_reply_clear(&r);
     CU_ASSERT_EQUAL(json_array_size(miaw_mock_stanzas(m)), 1);
     CU_ASSERT_EQUAL(json_array_size(miaw_mock_sends(m)), 4);
     teardown(m, 0);

@@ -105,7 +105,8 @@ json_t *miaw_mock_routes(miaw_mock *m);
  * items, props, strict), then the handler. A handler's negative return without an
  * answer, MIAW_ASYNC without req_suspend, or no answer at all are answered as the server
  * does. Returns reply->status: the HTTP status, or 0 while the answer is pending (the
- * plugin returned MIAW_ASYNC); it arrives in *reply when the plugin answers. */
+ * plugin returned MIAW_ASYNC); it arrives in *reply when the plugin answers. MIAW_E_INVAL
+ * for a NULL argument. */
 int miaw_mock_call(miaw_mock *m, const char *method, const char *path, const char *body, miaw_mock_reply *reply);
 /* The same with request headers: a NULL-terminated list of "Name: value" strings. */
 int miaw_mock_call_h(miaw_mock *m, const char *method, const char *path, const char *const *headers,
