@@ -247,13 +247,16 @@ static void on_success(eng_inst *ei, const miaw_node *n)
         MIAW_WARN("engine", "%s: <success> on a registration connection; ignored", ei->id);
         return;
     }
-    miaw_jid lid;
-    if (!ei->creds.lid[0] && miaw_node_attr_jid(n, "lid", &lid) == 0) {
+    miaw_jid got, lid;
+    if (!ei->creds.lid[0] && miaw_node_attr_jid(n, "lid", &got) == 0) {
+        /* this device's LID: the server's user and server with our device number
+         * (miaw_jid_init clears its output first: build into another JID) */
         miaw_jid me;
-        if (miaw_jid_parse(&me, ei->creds.jid) == 0) lid.device = me.device;
-        miaw_jid_init(&lid, lid.user, lid.server, 0, lid.device);
-        miaw_jid_format(&lid, ei->creds.lid, sizeof ei->creds.lid);
-        eng_store_save(ei->e->db, ei->id, &ei->creds, 1);
+        unsigned device = miaw_jid_parse(&me, ei->creds.jid) == 0 ? me.device : got.device;
+        if (miaw_jid_init(&lid, got.user, got.server, 0, device) == 0 &&
+            miaw_jid_format(&lid, ei->creds.lid, sizeof ei->creds.lid) > 0)
+            eng_store_save(ei->e->db, ei->id, &ei->creds, 1);
+        else ei->creds.lid[0] = 0;
     }
     ei->logged_in = 1;
     ei->attempt = 0;
