@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "messages.h"
+
 typedef struct pending {
     const miaw_host_api *api;
     miaw_plugin *self;
@@ -154,13 +156,8 @@ static const miaw_field TEXT_BODY[] = {
     {0},
 };
 
-static int setup(miaw_plugin_base *b, const json_t *config, char *err, size_t errlen)
+int msgs_text_routes(miaw_plugin_base *b, char *err, size_t errlen)
 {
-    (void)config;
-    if (!MIAW_HOST_HAS(b->api, msg_send) || !MIAW_HOST_HAS(b->api, jid_normalize)) {
-        snprintf(err, errlen, "this server's plugin API has no msg_send (needs 1.2)");
-        return MIAW_E_NOTSUP;
-    }
     const miaw_route text = {
         MIAW_ROUTE_INIT, .method = "POST", .path = "/instances/{instanceId}/messages/text",
         .flags = MIAW_ROUTE_INSTANCE, .handler = h_text, .udata = b, .body = TEXT_BODY, .timeout_ms = 60000,
@@ -169,7 +166,19 @@ static int setup(miaw_plugin_base *b, const json_t *config, char *err, size_t er
                        "acknowledged it. 400 INVALID_REQUEST for a bad number, 503 INSTANCE_NOT_CONNECTED when the "
                        "instance is not connected, 404 NOT_FOUND when the number is not on WhatsApp.",
         .tag = "Messages", .response_example = "{\"messageId\":\"3EB0C4F1A2B3C4D5E6F7A8\",\"timestamp\":1735118400000}"};
-    if (b->api->route_add(b->self, &text, err, errlen) != MIAW_OK) return MIAW_E_INVAL;
+    return b->api->route_add(b->self, &text, err, errlen) == MIAW_OK ? MIAW_OK : MIAW_E_INVAL;
+}
+
+/* inside init: every feature file registers here, in this order */
+static int setup(miaw_plugin_base *b, const json_t *config, char *err, size_t errlen)
+{
+    (void)config;
+    if (!MIAW_HOST_HAS(b->api, msg_send) || !MIAW_HOST_HAS(b->api, jid_normalize)) {
+        snprintf(err, errlen, "this server's plugin API has no msg_send (needs 1.2)");
+        return MIAW_E_NOTSUP;
+    }
+    int rc = msgs_text_routes(b, err, errlen);
+    if (rc != MIAW_OK) return rc;
     MIAW_LOGI(b->api, b->self, "loaded");
     return MIAW_OK;
 }
