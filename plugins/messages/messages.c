@@ -179,6 +179,8 @@ static int setup(miaw_plugin_base *b, const json_t *config, char *err, size_t er
     }
     int rc = msgs_text_routes(b, err, errlen);
     if (rc != MIAW_OK) return rc;
+    rc = msgs_media_routes(b, config, err, errlen);
+    if (rc != MIAW_OK) return rc;
     MIAW_LOGI(b->api, b->self, "loaded");
     return MIAW_OK;
 }

@@ -13,4 +13,5 @@
 int msgs_text_routes(miaw_plugin_base *b, char *err, size_t errlen);
 
 /* feature files add their registration functions below, one line each */
+int msgs_media_routes(miaw_plugin_base *b, const json_t *config, char *err, size_t errlen); /* media.c */
 #endif

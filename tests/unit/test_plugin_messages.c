@@ -104,7 +104,7 @@ static void test_route_registered(void)
 {
     miaw_mock *m = setup();
     json_t *routes = miaw_mock_routes(m);
-    CU_ASSERT_EQUAL(json_array_size(routes), 1);
+    CU_ASSERT_TRUE(json_array_size(routes) >= 1); /* the text route first; feature files add theirs after it */
     CU_ASSERT_STRING_EQUAL(miaw_mock_str(routes, "[0].method"), "POST");
     CU_ASSERT_STRING_EQUAL(miaw_mock_str(routes, "[0].path"), "/instances/{instanceId}/messages/text");
     CU_ASSERT_EQUAL(json_integer_value(miaw_mock_get(routes, "[0].flags")), MIAW_ROUTE_INSTANCE);
