@@ -196,6 +196,11 @@ static json_t *grp_one_json(const miaw_sim_group *g, int persist)
     json_object_set_new(o, "adminAdd", json_boolean(g->admin_add));
     json_object_set_new(o, "approval", json_boolean(g->approval));
     json_object_set_new(o, "ephemeral", json_integer(g->ephemeral));
+    json_t *reqs = json_array();
+    for (size_t i = 0; i < g->nrequests; i++)
+        json_array_append_new(reqs, json_pack("{s:o,s:I}", persist ? "phone" : "jid", grp_account_ref(g->requests[i], persist),
+                                              "t", (json_int_t)g->request_t[i]));
+    json_object_set_new(o, "requests", reqs);
     if (persist) json_object_set_new(o, "invitePrev", json_string(g->invite_prev));
     return o;
 }
@@ -259,6 +264,12 @@ void miaw_sim_groups_load(miaw_sim *sim, json_t *arr)
             if (!a || miaw_sim_group_member(g, a) || g->nmembers >= MIAW_SIM_GROUP_MEMBERS_MAX) continue;
             g->members[g->nmembers].account = a;
             g->members[g->nmembers++].rank = rank >= 0 && rank <= MIAW_SIM_SUPERADMIN ? (int)rank : MIAW_SIM_MEMBER;
+        }
+        json_array_foreach(json_object_get(o, "requests"), k, m) {
+            miaw_sim_account *a = grp_load_ref(sim, json_object_get(m, "phone"));
+            if (!a || miaw_sim_group_member(g, a) || g->nrequests >= MIAW_SIM_GROUP_REQUESTS_MAX) continue;
+            g->requests[g->nrequests] = a;
+            g->request_t[g->nrequests++] = (uint64_t)json_integer_value(json_object_get(m, "t"));
         }
         if (!g->nmembers) {
             free(g->desc);

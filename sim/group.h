@@ -21,6 +21,7 @@
 #define MIAW_SIM_GROUP_SUBJECT_MAX 100 /* bytes, as WhatsApp's limit in characters */
 #define MIAW_SIM_GROUP_DESC_MAX 2048
 #define MIAW_SIM_GROUP_MAX 10000       /* groups on the network */
+#define MIAW_SIM_GROUP_REQUESTS_MAX 64 /* pending join requests per group */
 
 enum { MIAW_SIM_MEMBER = 0, MIAW_SIM_ADMIN = 1, MIAW_SIM_SUPERADMIN = 2 };
 
@@ -46,6 +47,10 @@ typedef struct miaw_sim_group {
     char invite_prev[24];                      /* the last revoked one (answers 410) */
     int announce, locked, admin_add, approval; /* settings */
     uint32_t ephemeral;                        /* seconds, 0 = off */
+    /* join requests (approval mode): who asked through the invite link, and when */
+    miaw_sim_account *requests[MIAW_SIM_GROUP_REQUESTS_MAX]; /* borrowed */
+    uint64_t request_t[MIAW_SIM_GROUP_REQUESTS_MAX];
+    size_t nrequests;
     struct miaw_sim_group *next;
 } miaw_sim_group;
 
@@ -91,6 +96,20 @@ int miaw_sim_group_revoke_invite(miaw_sim *sim, miaw_sim_group *g, miaw_sim_acco
 /* a joins through the invite link (notified as an add with reason="invite").
  * 0, MIAW_E_EXIST (already a member), MIAW_E_LIMIT. */
 int miaw_sim_group_join(miaw_sim *sim, miaw_sim_group *g, miaw_sim_account *a, uint32_t dev);
+
+/* a asks to join through the invite link of a group in approval mode (the admins are
+ * told with <created_membership_requests participant participant_pn request_method t/>).
+ * 0 (also when already asked), MIAW_E_EXIST (a member), MIAW_E_LIMIT (too many requests). */
+int miaw_sim_group_request_join(miaw_sim *sim, miaw_sim_group *g, miaw_sim_account *a, uint32_t dev);
+/* An admin approves (the requester is added, notified as an <add>) or rejects
+ * (notified as <revoked_membership_requests>) the requests of who[]: codes[i] = 200,
+ * 404 (no request from who[i]) or 406 (full). 0, MIAW_E_AUTH (not an admin),
+ * MIAW_E_INVAL (unknown action). */
+int miaw_sim_group_requests_action(miaw_sim *sim, miaw_sim_group *g, miaw_sim_account *actor, uint32_t dev,
+                                   const char *action, miaw_sim_account **who, size_t n, int *codes);
+/* Append <membership_approval_request jid=<lid> phone_number=<pn> t request_method/> per
+ * pending request to parent. */
+void miaw_sim_group_requests_nodes(const miaw_sim_group *g, miaw_node *parent);
 
 /* Append the <group> metadata node to parent. Returns it or NULL. */
 miaw_node *miaw_sim_group_node(const miaw_sim_group *g, miaw_node *parent);

@@ -1,7 +1,8 @@
 /* sim/group_iq.c - the w:g2 IQ service (protocol facts 9.2): to "@g.us" create,
  * participating, leave, invite info and join; to "<id>@g.us" the metadata query,
  * add/remove/promote/demote, subject, description, settings, invite link get/revoke,
- * v4 invite accept and the (empty) approval request list. Results carry the <group>
+ * v4 invite accept, and join requests in approval mode (a join by link becomes a
+ * request; the list; approve / reject). Results carry the <group>
  * metadata node or the per-participant outcome; failures are <error code text>.
  * Owns nothing beyond a call. */
 #include <stdio.h>
@@ -111,6 +112,20 @@ static void gi_invite_code(miaw_sim_conn *c, const miaw_node *iq, const miaw_nod
         miaw_sim_iq_error(c, iq, revoked ? 410 : 406, revoked ? "gone" : "not-acceptable");
         return;
     }
+    if (set && g->approval && !miaw_sim_group_member(g, c->account)) { /* approval mode: a request */
+        int rc = miaw_sim_group_request_join(c->sim, g, c->account, c->device_id);
+        if (rc) {
+            gi_fail(c, iq, rc);
+            return;
+        }
+        char jid[48];
+        miaw_sim_group_jid(g, jid, sizeof jid);
+        miaw_node *r = gi_result(iq);
+        miaw_node *rq = r ? miaw_node_add(r, "membership_approval_request") : NULL;
+        if (rq) miaw_node_set_jid_str(rq, "jid", jid);
+        gi_send(c, r);
+        return;
+    }
     if (set) {
         int rc = miaw_sim_group_join(c->sim, g, c->account, c->device_id);
         if (rc && rc != MIAW_E_EXIST) {
@@ -204,6 +219,38 @@ static void gi_invite(miaw_sim_conn *c, const miaw_node *iq, miaw_sim_group *g, 
     gi_send(c, r);
 }
 
+/* <membership_requests_action><approve|reject><participant jid/>…: per participant
+ * `error` when it failed, echoed in the same shape */
+static void gi_requests_action(miaw_sim_conn *c, const miaw_node *iq, miaw_sim_group *g, const miaw_node *op)
+{
+    const miaw_node *act = miaw_node_child_at(op, 0);
+    size_t n;
+    miaw_sim_account **who = act ? gi_accounts(c->sim, act, &n) : NULL;
+    if (!act) n = 0;
+    int *codes = calloc(n ? n : 1, sizeof *codes);
+    int rc = !act ? MIAW_E_INVAL
+                  : codes ? miaw_sim_group_requests_action(c->sim, g, c->account, c->device_id, act->tag, who, n, codes)
+                          : MIAW_E_NOMEM;
+    if (rc) {
+        gi_fail(c, iq, rc);
+    } else {
+        miaw_node *r = gi_result(iq);
+        miaw_node *res = r ? miaw_node_add(miaw_node_add(r, "membership_requests_action"), act->tag) : NULL;
+        size_t i = 0;
+        for (miaw_node *p = miaw_node_child(act, "participant"); res && p && i < n; p = miaw_node_next(act, p, "participant"), i++) {
+            miaw_node *pn = miaw_node_add(res, "participant");
+            const miaw_attr *ja = miaw_node_attr_get(p, "jid");
+            if (!pn || !ja) continue;
+            if (ja->jid) miaw_node_set_jid(pn, "jid", ja->jid);
+            else miaw_node_set_attr(pn, "jid", ja->str);
+            if (codes[i] != 200) miaw_node_set_attrf(pn, "error", "%d", codes[i]);
+        }
+        gi_send(c, r);
+    }
+    free(codes);
+    free(who);
+}
+
 static int gi_group(miaw_sim_conn *c, const miaw_node *iq, miaw_sim_group *g, const miaw_node *op, int set)
 {
     const char *t = op->tag;
@@ -240,9 +287,17 @@ static int gi_group(miaw_sim_conn *c, const miaw_node *iq, miaw_sim_group *g, co
         if (rc && rc != MIAW_E_EXIST) gi_fail(c, iq, rc);
         else gi_send(c, gi_result(iq));
     } else if (!set && !strcmp(t, "membership_approval_requests")) {
+        miaw_sim_member *m = miaw_sim_group_member(g, c->account);
+        if (!m || m->rank < MIAW_SIM_ADMIN) {
+            miaw_sim_iq_error(c, iq, 401, "not-authorized");
+            return 1;
+        }
         miaw_node *r = gi_result(iq);
-        if (r) miaw_node_add(r, "membership_approval_requests");
+        miaw_node *l = r ? miaw_node_add(r, "membership_approval_requests") : NULL;
+        if (l) miaw_sim_group_requests_nodes(g, l);
         gi_send(c, r);
+    } else if (set && !strcmp(t, "membership_requests_action")) {
+        gi_requests_action(c, iq, g, op);
     } else if (set && (rc = miaw_sim_group_setting(c->sim, g, c->account, c->device_id, op)) != MIAW_E_NOTFOUND) {
         if (rc) gi_fail(c, iq, rc);
         else gi_send(c, gi_result(iq));

@@ -1,6 +1,6 @@
 /* sim/group_ops.c - what members do to groups: create (creator = superadmin),
  * add/remove/promote/demote, subject, description, settings, leave, invite link
- * revoke and join. Each change is saved and announced to the members' devices with
+ * revoke and join, join requests (approval mode). Each change is saved and announced to the members' devices with
  * a w:gp2 notification (group.c). Permission rules (inferred from the clients'
  * behaviour): admins change participants, settings and the invite link; any member
  * adds when member_add_mode is all_member_add and edits subject/description unless
@@ -17,6 +17,9 @@
 #include "miaw/plugin.h"
 #include "state.h"
 #include "base/util.h"
+
+static int grp_request_index(const miaw_sim_group *g, const miaw_sim_account *a);
+static void grp_request_drop(miaw_sim_group *g, int i);
 
 static int grp_is_admin(miaw_sim_group *g, const miaw_sim_account *a)
 {
@@ -102,6 +105,8 @@ static int grp_participant_op(miaw_sim_group *g, const char *action, miaw_sim_ac
         if (g->nmembers >= MIAW_SIM_GROUP_MEMBERS_MAX) return 406;
         g->members[g->nmembers].account = b;
         g->members[g->nmembers++].rank = MIAW_SIM_MEMBER;
+        int k = grp_request_index(g, b); /* an add answers a pending join request */
+        if (k >= 0) grp_request_drop(g, k);
         return 200;
     }
     if (!m) return 404;
@@ -309,10 +314,96 @@ int miaw_sim_group_join(miaw_sim *sim, miaw_sim_group *g, miaw_sim_account *a, u
     if (g->nmembers >= MIAW_SIM_GROUP_MEMBERS_MAX) return MIAW_E_LIMIT;
     g->members[g->nmembers].account = a;
     g->members[g->nmembers++].rank = MIAW_SIM_MEMBER;
+    int k = grp_request_index(g, a);
+    if (k >= 0) grp_request_drop(g, k);
     miaw_sim_state_save(sim);
     miaw_node *c = miaw_node_newv("add", "reason", "invite", NULL);
     if (c && miaw_sim_group_participant_node(a, MIAW_SIM_MEMBER, c)) miaw_sim_group_notify(sim, g, a, dev, c, NULL, 0);
     miaw_node_free(c);
     MIAW_INFO("sim", "group %s: %s joined through the invite link", g->id, a->phone);
     return 0;
+}
+
+/* ------------------------------------------------------------------ join requests */
+
+static int grp_request_index(const miaw_sim_group *g, const miaw_sim_account *a)
+{
+    for (size_t i = 0; a && i < g->nrequests; i++)
+        if (g->requests[i] == a) return (int)i;
+    return -1;
+}
+
+static void grp_request_drop(miaw_sim_group *g, int i)
+{
+    g->requests[i] = g->requests[g->nrequests - 1];
+    g->request_t[i] = g->request_t[g->nrequests - 1];
+    g->nrequests--;
+}
+
+int miaw_sim_group_request_join(miaw_sim *sim, miaw_sim_group *g, miaw_sim_account *a, uint32_t dev)
+{
+    if (miaw_sim_group_member(g, a)) return MIAW_E_EXIST;
+    if (grp_request_index(g, a) >= 0) return 0;
+    if (g->nrequests >= MIAW_SIM_GROUP_REQUESTS_MAX) return MIAW_E_LIMIT;
+    g->requests[g->nrequests] = a;
+    g->request_t[g->nrequests++] = miaw_sim_now();
+    miaw_sim_state_save(sim);
+    char lid[96], pn[96];
+    miaw_sim_jid_attr(a, 0, 1, lid, sizeof lid);
+    miaw_sim_jid_attr(a, 0, 0, pn, sizeof pn);
+    miaw_node *c = miaw_node_newv("created_membership_requests", "request_method", "invite_link", NULL);
+    if (c) {
+        miaw_node_set_jid_str(c, "participant", lid + 4);
+        miaw_node_set_jid_str(c, "participant_pn", pn + 4);
+        miaw_node_set_attrf(c, "t", "%" PRIu64, miaw_sim_now());
+        miaw_sim_group_notify(sim, g, a, dev, c, NULL, 0);
+    }
+    miaw_node_free(c);
+    MIAW_INFO("sim", "group %s: %s asked to join", g->id, a->phone);
+    return 0;
+}
+
+int miaw_sim_group_requests_action(miaw_sim *sim, miaw_sim_group *g, miaw_sim_account *actor, uint32_t dev,
+                                   const char *action, miaw_sim_account **who, size_t n, int *codes)
+{
+    int approve = !strcmp(action, "approve");
+    if (!approve && strcmp(action, "reject")) return MIAW_E_INVAL;
+    if (!grp_is_admin(g, actor)) return MIAW_E_AUTH;
+    miaw_node *note = grp_plist(approve ? "add" : "revoked_membership_requests");
+    if (!note) return MIAW_E_NOMEM;
+    size_t ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        int k = grp_request_index(g, who[i]);
+        codes[i] = k < 0 ? 404 : approve && g->nmembers >= MIAW_SIM_GROUP_MEMBERS_MAX ? 406 : 200;
+        if (codes[i] != 200) continue;
+        grp_request_drop(g, k);
+        if (approve) {
+            g->members[g->nmembers].account = who[i];
+            g->members[g->nmembers++].rank = MIAW_SIM_MEMBER;
+        }
+        miaw_sim_group_participant_node(who[i], MIAW_SIM_MEMBER, note);
+        ok++;
+    }
+    if (ok) {
+        miaw_sim_state_save(sim);
+        /* a rejected requester is told too */
+        miaw_sim_group_notify(sim, g, actor, dev, note, approve ? NULL : who, approve ? 0 : n);
+        MIAW_INFO("sim", "group %s: %s of %zu join requests by %s", g->id, action, ok, actor->phone);
+    }
+    miaw_node_free(note);
+    return 0;
+}
+
+void miaw_sim_group_requests_nodes(const miaw_sim_group *g, miaw_node *parent)
+{
+    char lid[96], pn[96];
+    for (size_t i = 0; i < g->nrequests; i++) {
+        miaw_sim_jid_attr(g->requests[i], 0, 1, lid, sizeof lid);
+        miaw_sim_jid_attr(g->requests[i], 0, 0, pn, sizeof pn);
+        miaw_node *r = miaw_node_addv(parent, "membership_approval_request", "request_method", "invite_link", NULL);
+        if (!r) return;
+        miaw_node_set_jid_str(r, "jid", lid + 4);
+        miaw_node_set_jid_str(r, "phone_number", pn + 4);
+        miaw_node_set_attrf(r, "t", "%" PRIu64, g->request_t[i]);
+    }
 }

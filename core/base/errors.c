@@ -20,6 +20,7 @@ static const struct { const char *code; int status; const char *desc; } T[MIAW_E
     [MIAW_ERR_TIMEOUT] = {"TIMEOUT", 504, "The operation did not complete in time"},
     [MIAW_ERR_UNAVAILABLE] = {"SERVICE_UNAVAILABLE", 503, "Temporarily unable to take the request"},
     [MIAW_ERR_INTERNAL] = {"INTERNAL_ERROR", 500, "Internal error"},
+    [MIAW_ERR_NOT_GROUP_ADMIN] = {"NOT_GROUP_ADMIN", 403, "Only an admin of the group may do this"},
 };
 
 const char *miaw_err_code(miaw_err e) { return e < MIAW_ERR__COUNT ? T[e].code : "INTERNAL_ERROR"; }

@@ -19,6 +19,7 @@ typedef enum {
     MIAW_ERR_TIMEOUT,
     MIAW_ERR_UNAVAILABLE,
     MIAW_ERR_INTERNAL,
+    MIAW_ERR_NOT_GROUP_ADMIN, /* 403: the group operation needs an admin (plugins/groups) */
     MIAW_ERR__COUNT
 } miaw_err;
 

@@ -1,19 +1,25 @@
-/* plugins/groups/groups.c - the "groups" feature area: create and manage groups, participants, admins and invites (spec 4.4.4)
- * Its routes are registered here as the protocol issues implement them; a route
- * exists only when it works, so until then the plugin only announces itself. */
+/* plugins/groups/groups.c - the "groups" feature area (spec 4.4.4), on the generic
+ * engine services of plugin ABI 1.2 only (iq, stanza_subscribe, event_declare/emit,
+ * kv, reply_status, jid_normalize): registration of the routes (group_routes.c,
+ * group_invite.c) and of the events with their w:gp2 subscription (group_events.c).
+ * Group messages need nothing here: msg_send takes a group JID (the engine does the
+ * sender keys). State: only miaw_plugin_base, freed by the descriptor's fini. */
 #include <jansson.h>
 #include <miaw/plugin.h>
 #include <miaw/plugin_util.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "groups.h"
+
 static int setup(miaw_plugin_base *b, const json_t *config, char *err, size_t errlen)
 {
     (void)config;
-    (void)err;
-    (void)errlen;
-    MIAW_LOGI(b->api, b->self, "loaded");
-    return MIAW_OK;
+    int rc = grp_routes_register(b, err, errlen);
+    if (rc == MIAW_OK) rc = grp_invite_register(b, err, errlen);
+    if (rc == MIAW_OK) rc = grp_events_register(b, err, errlen);
+    return rc;
 }
 
-MIAW_DEFINE_PLUGIN("groups", "0.1.0", "create and manage groups, participants, admins and invites (spec 4.4.4)", setup)
+MIAW_DEFINE_PLUGIN_MIN("groups", "1.0.0", "create and manage groups, participants, admins and invites (spec 4.4.4)", 2,
+                       setup)
