@@ -1,6 +1,7 @@
-/* core/engine/media_int.h - internals shared by the engine's media files: the HTTPS
- * driver (media_http.c), the transfer record and its life cycle, the media_conn cache
- * (media.c), uploads (media_up.c) and downloads (media_down.c). Not a public interface.
+/* core/engine/media_int.h - internals shared by the engine's media files: HTTPS to the
+ * media hosts over http/httpc.h (media_http.c), the transfer record and its life cycle,
+ * the media_conn cache (media.c), uploads (media_up.c) and downloads (media_down.c). Not
+ * a public interface.
  *
  * A transfer (eng_xfer) is created by the service call, starts on the next loop turn,
  * and ends exactly once: eng_xfer_finish runs the plugin's callback and ends it,
@@ -17,7 +18,7 @@
 #include "engine/media.h"
 #include "wa/mediacrypto.h"
 
-/* ---- media_http.c: libcurl multi on the loop ---- */
+/* ---- media_http.c: WhatsApp's media hosts through http/httpc.h (libcurl multi on the loop) ---- */
 typedef struct eng_mhttp eng_mhttp;
 typedef struct eng_mreq eng_mreq;
 #define ENG_MREAD_ABORT ((size_t)-1)

@@ -1,14 +1,18 @@
 /* core/http/http.c - h2o listener and request pipeline (see http.h). Order of a request:
  * base path -> CORS preflight -> route match (404/405) -> auth (401) -> instance check
- * (404) -> body size (413), content type (415), JSON parse and schema (400) -> handler,
- * which answers now or later (MIAW_ASYNC, with a timeout answered 504). */
-#include "http/http.h"
+ * (404) -> body size (413), content type (415), JSON parse or, for MIAW_ROUTE_MULTIPART
+ * routes, a multipart/form-data form (400), then the schema (400) -> handler, which
+ * answers now or later (MIAW_ASYNC, with a timeout answered 504). A request's form
+ * (spooled upload files) goes when h2o frees the request. */
+#include "http/http_int.h"
 
 #include "base/log.h"
-#include "http/schema.h"
 #include "base/util.h"
+#include "http/schema.h"
 
 #include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <h2o.h>
 #include <h2o/http2.h>
 #include <h2o/socket/uv-binding.h>
@@ -20,24 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-
-struct miaw_http {
-    uv_loop_t *loop;
-    const miaw_config *cfg;
-    miaw_router *router;
-    char *api_key;
-    miaw_instance_exists_fn exists;
-    void *exists_udata;
-    h2o_globalconf_t h2o_cfg;
-    h2o_context_t ctx;
-    h2o_accept_ctx_t accept_ctx;
-    uv_tcp_t *listener;
-    SSL_CTX *ssl;
-    uint64_t requests;
-    int ctx_ready;
-    struct conn_node *conns; /* open connections, for a draining shutdown */
-    size_t nconns;
-};
+#include <unistd.h>
 
 typedef struct { h2o_handler_t super; miaw_http *http; } handler_t;
 
@@ -48,21 +35,6 @@ typedef struct conn_node {
     struct conn_node *prev, *next;
 } conn_node;
 
-struct miaw_req {
-    h2o_req_t *h2o;          /* NULL once h2o freed the request */
-    miaw_http *http;
-    miaw_route_match match;
-    json_t *body;
-    char id[72];
-    char method[16];
-    char path[1024];
-    uint64_t start_us;
-    int answered, suspended, dead;
-    miaw_abort_fn on_abort;
-    void *abort_udata;
-    uv_timer_t *timer;
-};
-
 static uint64_t now_us(void)
 {
     struct timespec ts;
@@ -71,19 +43,19 @@ static uint64_t now_us(void)
 }
 
 /* ------------------------------------------------------------------ replies */
-static void add_header(miaw_req *r, const char *name, const char *value)
+void miaw_http_add_header(miaw_req *r, const char *name, const char *value)
 {
     h2o_req_t *q = r->h2o;
     h2o_add_header_by_str(&q->pool, &q->res.headers, name, strlen(name), 1, NULL, h2o_strdup(&q->pool, value, SIZE_MAX).base,
                           strlen(value));
 }
 
-static void add_cors(miaw_req *r)
+void miaw_http_add_cors(miaw_req *r)
 {
     const char *conf = r->http->cfg->cors_origin;
     if (!conf || !*conf) return;
     if (strcmp(conf, "*") == 0) {
-        add_header(r, "access-control-allow-origin", "*");
+        miaw_http_add_header(r, "access-control-allow-origin", "*");
         return;
     }
     const char *origin = miaw_req_header(r, "origin");
@@ -96,8 +68,8 @@ static void add_cors(miaw_req *r)
         while (n && *p == ' ') { p++; n--; }
         while (n && p[n - 1] == ' ') n--;
         if (n == ol && memcmp(p, origin, n) == 0) {
-            add_header(r, "access-control-allow-origin", origin);
-            add_header(r, "vary", "Origin");
+            miaw_http_add_header(r, "access-control-allow-origin", origin);
+            miaw_http_add_header(r, "vary", "Origin");
             return;
         }
         if (!e) break;
@@ -105,7 +77,7 @@ static void add_cors(miaw_req *r)
     }
 }
 
-static void stop_timer(miaw_req *r)
+void miaw_http_stop_timer(miaw_req *r)
 {
     if (r->timer) {
         r->timer->data = NULL;
@@ -114,7 +86,7 @@ static void stop_timer(miaw_req *r)
     }
 }
 
-static void log_request(miaw_req *r, int status)
+void miaw_http_log_request(miaw_req *r, int status)
 {
     uint64_t us = now_us() - r->start_us;
     h2o_req_t *q = r->h2o;
@@ -122,23 +94,29 @@ static void log_request(miaw_req *r, int status)
              status, (double)us / 1000.0, r->id, q && q->version >= 0x200 ? " h2" : "");
 }
 
-int miaw_req_reply_raw(miaw_req *r, int status, const char *content_type, const void *data, size_t len,
-                       const char *cache_control)
+int miaw_http_reply_bytes(miaw_req *r, int status, const char *reason, const char *content_type, const void *data,
+                          size_t len, const char *cache_control)
 {
     if (!r || r->answered || r->dead || !r->h2o) return MIAW_E_GONE;
     r->answered = 1;
-    stop_timer(r);
+    miaw_http_stop_timer(r);
     h2o_req_t *q = r->h2o;
     q->res.status = status;
-    q->res.reason = miaw_http_reason(status);
-    add_header(r, "content-type", content_type);
-    add_header(r, "x-request-id", r->id);
-    if (cache_control) add_header(r, "cache-control", cache_control);
-    add_cors(r);
-    log_request(r, status);
+    q->res.reason = reason ? reason : miaw_http_reason(status);
+    miaw_http_add_header(r, "content-type", content_type);
+    miaw_http_add_header(r, "x-request-id", r->id);
+    if (cache_control) miaw_http_add_header(r, "cache-control", cache_control);
+    miaw_http_add_cors(r);
+    miaw_http_log_request(r, status);
     if (q->method.len == 4 && memcmp(q->method.base, "HEAD", 4) == 0) len = 0;
     h2o_send_inline(q, data, len);
     return MIAW_OK;
+}
+
+int miaw_req_reply_raw(miaw_req *r, int status, const char *content_type, const void *data, size_t len,
+                       const char *cache_control)
+{
+    return miaw_http_reply_bytes(r, status, NULL, content_type, data, len, cache_control);
 }
 
 static int reply_json_text(miaw_req *r, int status, json_t *doc)
@@ -253,6 +231,19 @@ const char *miaw_req_header(miaw_req *r, const char *name)
 }
 
 const json_t *miaw_req_body(miaw_req *r) { return r->body; }
+
+int miaw_req_upload(miaw_req *r, const char *name, miaw_upload *out)
+{
+    if (!r || !name || !out || out->struct_size < offsetof(miaw_upload, size) + sizeof out->size) return MIAW_E_INVAL;
+    if (r->dead) return MIAW_E_GONE;
+    const miaw_form_file *f = miaw_form_file_get(&r->form, name);
+    if (!f || !f->path) return MIAW_E_NOTFOUND;
+    out->path = f->path;
+    out->filename = f->filename;
+    out->content_type = f->content_type;
+    out->size = f->size;
+    return MIAW_OK;
+}
 const char *miaw_req_id(miaw_req *r) { return r->id; }
 const char *miaw_req_method(miaw_req *r) { return r->match.route ? r->match.route->method : ""; }
 
@@ -290,16 +281,17 @@ int miaw_req_suspend(miaw_req *r, miaw_abort_fn on_abort, void *udata)
 static void on_req_dispose(void *p)
 {
     miaw_req *r = p;
-    stop_timer(r);
+    miaw_http_stop_timer(r);
     int was_pending = r->suspended && !r->answered && !r->dead;
     r->h2o = NULL;
     r->dead = 1;
     if (was_pending) {
-        log_request(r, 499);
+        miaw_http_log_request(r, 499);
         if (r->on_abort) r->on_abort(r, MIAW_E_GONE, r->abort_udata);
     }
     json_decref(r->body);
     r->body = NULL;
+    miaw_form_free(&r->form); /* removes the uploaded files */
 }
 
 /* ------------------------------------------------------------------ auth */
@@ -345,10 +337,66 @@ static int is_json_ct(const char *ct)
            (ct[16] == 0 || ct[16] == ';' || ct[16] == ' ');
 }
 
-static void dispatch(miaw_req *r)
+/* size (413), then JSON or, on a multipart route, multipart/form-data (415 for anything
+ * else), then the schema (400). 0 when the handler may run; else the request is answered. */
+static int read_body(miaw_req *r, const miaw_route_entry *rt)
 {
     miaw_http *h = r->http;
     h2o_req_t *q = r->h2o;
+    uint64_t limit = rt->body_max ? rt->body_max : (uint64_t)h->cfg->max_body_bytes;
+    if (q->entity.base && q->entity.len > limit) {
+        miaw_req_reply_err(r, MIAW_ERR_PAYLOAD_TOO_LARGE, json_pack("{s:I}", "limit", (json_int_t)limit),
+                           "request body of %zu bytes exceeds the limit of %llu bytes", q->entity.len,
+                           (unsigned long long)limit);
+        return -1;
+    }
+    const char *ct = miaw_req_header(r, "content-type");
+    int multipart = (rt->flags & MIAW_ROUTE_MULTIPART) && miaw_multipart_is_form(ct);
+    if (multipart) {
+        char field[256], msg[512];
+        int rc = miaw_form_parse(ct, q->entity.base ? q->entity.base : "", q->entity.base ? q->entity.len : 0,
+                                 h->cfg->data_dir, &r->form, field, sizeof field, msg, sizeof msg);
+        if (rc == MIAW_FORM_STORE) {
+            MIAW_ERR("http", "%s %s: %s", r->method, r->path, msg);
+            miaw_req_reply_err(r, MIAW_ERR_INTERNAL, NULL, "%s", msg);
+            return -1;
+        }
+        if (rc != 0) {
+            miaw_req_reply_err(r, MIAW_ERR_INVALID_REQUEST, json_pack("{s:s}", "field", field[0] ? field : "body"),
+                               "malformed multipart/form-data body: %s", msg);
+            return -1;
+        }
+        miaw_form_coerce(r->form.fields, rt->body);
+        r->body = json_incref(r->form.fields);
+    } else if (q->entity.base && q->entity.len) {
+        json_error_t je;
+        r->body = json_loadb(q->entity.base, q->entity.len, JSON_REJECT_DUPLICATES, &je);
+        if (!r->body && !is_json_ct(ct)) {
+            /* a JSON body under another content type (curl -d) is accepted; anything else is not */
+            miaw_req_reply_err(r, MIAW_ERR_UNSUPPORTED_MEDIA_TYPE, NULL,
+                               (rt->flags & MIAW_ROUTE_MULTIPART) ? "the body must be application/json or multipart/form-data"
+                                                                  : "the body must be application/json");
+            return -1;
+        }
+        if (!r->body) {
+            miaw_req_reply_err(r, MIAW_ERR_INVALID_REQUEST, json_pack("{s:s,s:i,s:i}", "field", "body", "line", je.line, "column", je.column),
+                               "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
+            return -1;
+        }
+    } else {
+        r->body = json_object();
+    }
+    char field[256], msg[512];
+    if (miaw_schema_validate(rt->body, 0, r->body, field, sizeof field, msg, sizeof msg) != 0) {
+        miaw_req_reply_err(r, MIAW_ERR_INVALID_REQUEST, json_pack("{s:s}", "field", field), "%s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void dispatch(miaw_req *r)
+{
+    miaw_http *h = r->http;
     const char *method = r->method;
     int is_head = strcmp(method, "HEAD") == 0;
 
@@ -380,10 +428,10 @@ static void dispatch(miaw_req *r)
             miaw_req_reply_err(r, MIAW_ERR_NOT_FOUND, NULL, "no route %s %s", method, r->path);
             return;
         }
-        add_header(r, "allow", allow);
-        add_header(r, "access-control-allow-methods", allow);
-        add_header(r, "access-control-allow-headers", "Authorization, X-API-Key, Content-Type, X-Request-Id");
-        add_header(r, "access-control-max-age", "600");
+        miaw_http_add_header(r, "allow", allow);
+        miaw_http_add_header(r, "access-control-allow-methods", allow);
+        miaw_http_add_header(r, "access-control-allow-headers", "Authorization, X-API-Key, Content-Type, X-Request-Id");
+        miaw_http_add_header(r, "access-control-max-age", "600");
         miaw_req_reply_raw(r, 204, "text/plain", "", 0, NULL);
         return;
     }
@@ -395,14 +443,14 @@ static void dispatch(miaw_req *r)
         return;
     }
     if (st == 405) {
-        add_header(r, "allow", allow);
+        miaw_http_add_header(r, "allow", allow);
         miaw_req_reply_err(r, MIAW_ERR_METHOD_NOT_ALLOWED, json_pack("{s:s}", "allow", allow),
                            "%s is not allowed on %s (allowed: %s)", method, r->path, allow);
         return;
     }
     miaw_route_entry *rt = r->match.route;
     if (!(rt->flags & MIAW_ROUTE_PUBLIC) && !check_auth(r)) {
-        if (h->cfg->basic_auth.n) add_header(r, "www-authenticate", "Basic realm=\"miaw\"");
+        if (h->cfg->basic_auth.n) miaw_http_add_header(r, "www-authenticate", "Basic realm=\"miaw\"");
         miaw_req_reply_err(r, MIAW_ERR_UNAUTHORIZED, NULL, "missing or invalid API key");
         return;
     }
@@ -414,36 +462,7 @@ static void dispatch(miaw_req *r)
             return;
         }
     }
-    if (rt->has_body) {
-        uint64_t limit = rt->body_max ? rt->body_max : (uint64_t)h->cfg->max_body_bytes;
-        if (q->entity.base && q->entity.len > limit) {
-            miaw_req_reply_err(r, MIAW_ERR_PAYLOAD_TOO_LARGE, json_pack("{s:I}", "limit", (json_int_t)limit),
-                               "request body of %zu bytes exceeds the limit of %llu bytes", q->entity.len,
-                               (unsigned long long)limit);
-            return;
-        }
-        if (q->entity.base && q->entity.len) {
-            json_error_t je;
-            r->body = json_loadb(q->entity.base, q->entity.len, JSON_REJECT_DUPLICATES, &je);
-            if (!r->body && !is_json_ct(miaw_req_header(r, "content-type"))) {
-                /* a JSON body under another content type (curl -d) is accepted; anything else is not */
-                miaw_req_reply_err(r, MIAW_ERR_UNSUPPORTED_MEDIA_TYPE, NULL, "the body must be application/json");
-                return;
-            }
-            if (!r->body) {
-                miaw_req_reply_err(r, MIAW_ERR_INVALID_REQUEST, json_pack("{s:s,s:i,s:i}", "field", "body", "line", je.line, "column", je.column),
-                                   "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
-                return;
-            }
-        } else {
-            r->body = json_object();
-        }
-        char field[256], msg[512];
-        if (miaw_schema_validate(rt->body, 0, r->body, field, sizeof field, msg, sizeof msg) != 0) {
-            miaw_req_reply_err(r, MIAW_ERR_INVALID_REQUEST, json_pack("{s:s}", "field", field), "%s", msg);
-            return;
-        }
-    }
+    if (rt->has_body && read_body(r, rt) != 0) return;
     int rc = rt->handler(r, rt->udata);
     if (rc == MIAW_ASYNC) {
         if (!r->suspended && !r->answered) {
@@ -496,6 +515,31 @@ static int on_req(h2o_handler_t *self, h2o_req_t *q)
 }
 
 /* ------------------------------------------------------------------ server */
+/* h2o buffers a whole request body and answers a body above max_request_entity_size
+ * with its own 413 (not in the envelope); set it above every route's limit (the routes
+ * are all registered by now) so that ours applies for anything up to 16 MiB over it */
+static void entity_limit(miaw_http *h)
+{
+    uint64_t hard = (uint64_t)h->cfg->max_body_bytes * 4;
+    if (hard < 16u << 20) hard = 16u << 20;
+    for (const miaw_route_entry *e = h->router ? h->router->head : NULL; e; e = e->next)
+        if (e->has_body && e->body_max && e->body_max + (16u << 20) > hard) hard = e->body_max + (16u << 20);
+    h->h2o_cfg.max_request_entity_size = hard > SIZE_MAX ? SIZE_MAX : (size_t)hard;
+}
+
+/* upload files a crash left behind in <data_dir>/tmp */
+static void sweep_uploads(const char *data_dir)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tmp", data_dir);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, "upload-", 7)) unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
+}
+
 miaw_http *miaw_http_new(uv_loop_t *loop, const miaw_config *cfg, miaw_router *router, const char *api_key,
                          miaw_instance_exists_fn exists, void *exists_udata)
 {
@@ -508,10 +552,7 @@ miaw_http *miaw_http_new(uv_loop_t *loop, const miaw_config *cfg, miaw_router *r
     h->exists = exists;
     h->exists_udata = exists_udata;
     h2o_config_init(&h->h2o_cfg);
-    /* h2o answers bodies above this with its own 413; ours (in the envelope) applies below */
-    long long hard = cfg->max_body_bytes * 4;
-    if (hard < 16LL << 20) hard = 16LL << 20;
-    h->h2o_cfg.max_request_entity_size = (size_t)hard;
+    entity_limit(h); /* again at listen, when every route is known */
     h->h2o_cfg.server_name = h2o_iovec_init(H2O_STRLIT("miaw"));
     h2o_hostconf_t *host = h2o_config_register_host(&h->h2o_cfg, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
@@ -605,6 +646,8 @@ static int setup_tls(miaw_http *h, char *err, size_t errlen)
 int miaw_http_listen(miaw_http *h, int *port_out, char *err, size_t errlen)
 {
     if (*h->cfg->tls_cert && setup_tls(h, err, errlen) != 0) return -1;
+    entity_limit(h);
+    sweep_uploads(h->cfg->data_dir);
     struct sockaddr_storage ss;
     if (uv_ip4_addr(h->cfg->host, h->cfg->port, (struct sockaddr_in *)&ss) != 0 &&
         uv_ip6_addr(h->cfg->host, h->cfg->port, (struct sockaddr_in6 *)&ss) != 0) {

@@ -1,9 +1,10 @@
 /* core/http/http.h - the HTTP front: h2o (libuv flavour) listener for HTTP/1.1, h2c (prior
  * knowledge and Upgrade) and TLS with ALPN h2; the request object handed to handlers
  * (miaw_req); auth, CORS, request ids, body limits and JSON parsing, schema validation,
- * dispatch through the router, asynchronous answers with timeouts, one log line per
- * request. Owns the listener, the h2o context and every miaw_req (which lives in the
- * h2o request pool). */
+ * multipart/form-data forms with spooled uploads (MIAW_ROUTE_MULTIPART), dispatch
+ * through the router, asynchronous answers with timeouts, streamed file answers (files.c),
+ * one log line per request. Owns the listener, the h2o context and every miaw_req (which
+ * lives in the h2o request pool) with its form and upload files. */
 #ifndef MIAW_HTTP_H
 #define MIAW_HTTP_H
 #include <jansson.h>
@@ -40,6 +41,10 @@ const char *miaw_req_param(miaw_req *r, const char *name);
 const char *miaw_req_query(miaw_req *r, const char *name);
 const char *miaw_req_header(miaw_req *r, const char *name);
 const json_t *miaw_req_body(miaw_req *r);
+/* the file part `name` of a multipart request (plugin ABI req_upload): MIAW_OK with *out
+ * filled (strings borrowed until the request ends; the file is removed then),
+ * MIAW_E_NOTFOUND, MIAW_E_INVAL (out->struct_size too small), MIAW_E_GONE */
+int miaw_req_upload(miaw_req *r, const char *name, miaw_upload *out);
 const char *miaw_req_id(miaw_req *r);
 const char *miaw_req_method(miaw_req *r);
 int miaw_req_suspend(miaw_req *r, miaw_abort_fn on_abort, void *udata);
@@ -50,6 +55,11 @@ int miaw_req_reply_err(miaw_req *r, miaw_err e, json_t *details, const char *fmt
     __attribute__((format(printf, 4, 5)));
 /* error envelope with an arbitrary status/code (plugins) */
 int miaw_req_reply_code(miaw_req *r, int status, const char *code, json_t *details, const char *msg);
+/* a file, streamed (plugin ABI reply_file; files.c): MIAW_OK (answered: 200/status, 206
+ * for a single byte range of a GET, 416 for an unsatisfiable one), MIAW_E_NOTFOUND (cannot
+ * open path: nothing answered), MIAW_E_INVAL (bad arguments), MIAW_E_GONE */
+int miaw_req_reply_file(miaw_req *r, int status, const char *path, const char *content_type, const char *filename,
+                        uint32_t flags);
 /* any bytes; data copied */
 int miaw_req_reply_raw(miaw_req *r, int status, const char *content_type, const void *data, size_t len,
                        const char *cache_control);

@@ -74,10 +74,14 @@ static json_t *operation(const miaw_route_entry *e)
     }
     if (json_array_size(params)) json_object_set_new(op, "parameters", params);
     else json_decref(params);
-    if (e->has_body)
-        json_object_set_new(op, "requestBody",
-                            json_pack("{s:b,s:{s:{s:o}}}", "required", 1, "content", "application/json", "schema",
-                                      miaw_schema_openapi(e->body)));
+    if (e->has_body) {
+        json_t *rb = json_pack("{s:b,s:{s:{s:o}}}", "required", 1, "content", "application/json", "schema",
+                               miaw_schema_openapi(e->body));
+        if (e->flags & MIAW_ROUTE_MULTIPART) /* the same fields as text parts, plus file parts */
+            json_object_set_new(json_object_get(rb, "content"), "multipart/form-data",
+                                json_pack("{s:o}", "schema", miaw_schema_openapi(e->body)));
+        json_object_set_new(op, "requestBody", rb);
+    }
     json_t *resp = json_object();
     json_object_set_new(resp, strcmp(e->method, "POST") == 0 && strcmp(e->path, "/instances") == 0 ? "201" : "200",
                         success_response(e));

@@ -49,7 +49,7 @@ static int h_route_add(miaw_plugin *p, const miaw_route *r, char *err, size_t er
         snprintf(err, errlen, "route: struct sizes too small (built against an older SDK?)");
         return MIAW_E_INVAL;
     }
-    if (r->flags & ~(MIAW_ROUTE_PUBLIC | MIAW_ROUTE_INSTANCE)) {
+    if (r->flags & ~(MIAW_ROUTE_PUBLIC | MIAW_ROUTE_INSTANCE | MIAW_ROUTE_MULTIPART)) {
         snprintf(err, errlen, "route %s: unknown flags", r->path ? r->path : "");
         return MIAW_E_INVAL;
     }
@@ -220,6 +220,9 @@ static const miaw_host_api HOST_API = {
     .jid_normalize = pw_jid_normalize,
     .media_upload = pw_media_upload,
     .media_download = pw_media_download,
+    .req_upload = miaw_req_upload,
+    .reply_file = miaw_req_reply_file,
+    .fetch = pw_fetch,
 };
 
 const miaw_host_api *miaw_plugin_host_api(void) { return &HOST_API; }
@@ -388,5 +391,6 @@ void miaw_plugin_host_free(miaw_plugin_host *h)
         plugin_destroy(p);
     }
     if (h->svc.engine.set_tap) h->svc.engine.set_tap(h->svc.engine.ctx, NULL, NULL);
+    pw_host_free(h);
     free(h);
 }

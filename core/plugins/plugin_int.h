@@ -30,6 +30,7 @@ struct miaw_plugin_host {
     struct miaw_plugin *plugins;
     struct psub *subs;   /* stanza subscriptions of every plugin (plugin_wa.c) */
     miaw_id next_call;   /* handles of asynchronous calls and subscriptions */
+    struct miaw_httpc *httpc; /* fetch's client, made on first use (plugin_wa.c) */
 };
 
 /* ---- plugin_wa.c: host functions of ABI 1.1 and 1.2 ---- */
@@ -53,6 +54,11 @@ int pw_media_download(miaw_plugin *p, const char *instance_id, const char *media
                       char *err, size_t errlen);
 int pw_reply_status(miaw_req *r, int status, const char *field, const char *fmt, ...) MIAW_FMT(4, 5);
 int pw_jid_normalize(const char *to, char *out, size_t outlen);
+/* 1.3 fetch: a URL to a temporary file under <data_dir>/tmp */
+int pw_fetch(miaw_plugin *p, const char *url, const miaw_fetch_opts *opts, miaw_fetch_fn cb, void *udata,
+             miaw_id *handle, char *err, size_t errlen);
+/* at host free, after every plugin unloaded: fetch's client */
+void pw_host_free(miaw_plugin_host *h);
 /* unload: cancels every call of p (no callback afterwards) and drops its subscriptions */
 void pw_unload(struct miaw_plugin *p);
 /* the engine's tap: dispatches a stanza to matching subscriptions */

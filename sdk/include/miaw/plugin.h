@@ -24,7 +24,7 @@ extern "C" {
 
 /* ---------------------------------------------------------------- versions */
 #define MIAW_ABI_MAJOR 1u /* must equal the host's; bumped only on breakage      */
-#define MIAW_ABI_MINOR 2u /* additive changes; host minor must be >= required   */
+#define MIAW_ABI_MINOR 3u /* additive changes; host minor must be >= required   */
 #define MIAW_PLUGIN_MAGIC 0x6d696177u /* "miaw" */
 #define MIAW_PLUGIN_ENTRY "miaw_plugin_entry"
 
@@ -86,6 +86,11 @@ typedef void (*miaw_abort_fn)(miaw_req *req, int reason, void *udata); /* [loop]
 
 #define MIAW_ROUTE_AUTH 0u          /* default: API key required */
 #define MIAW_ROUTE_PUBLIC (1u << 0) /* no API key                */
+#define MIAW_ROUTE_MULTIPART (1u << 2) /* since 1.3: multipart/form-data is accepted too:
+                                         file parts are spooled to temporary files (see
+                                         req_upload), text parts become the body's string
+                                         fields, validated by .body like JSON; body_max
+                                         bounds the whole request */
 #define MIAW_ROUTE_INSTANCE (1u << 1) /* path has {instanceId}; the host answers 404
                                          INSTANCE_NOT_FOUND before the handler when
                                          the instance does not exist               */
@@ -195,6 +200,35 @@ typedef void (*miaw_media_fn)(int status, const json_t *result, const char *deta
  * act on unverified bytes keeps them aside until then. Return 0 to go on, non-zero to
  * stop (the download then ends with MIAW_E_INTERNAL, detail "stopped by the plugin"). */
 typedef int (*miaw_media_chunk_fn)(const void *data, size_t len, void *udata); /* [loop] */
+
+/* ------------------------------------------------- 1.3: files, fetches, history */
+/* A file part of a multipart request (MIAW_ROUTE_MULTIPART). Strings borrowed until the
+ * request is answered; the file is removed by the host when the request ends. */
+typedef struct miaw_upload {
+    uint32_t struct_size;     /* set by the caller: sizeof(miaw_upload) */
+    const char *path;         /* the part's bytes, in a temporary file */
+    const char *filename;     /* as the client named it, or NULL */
+    const char *content_type; /* the part's declared type, or NULL */
+    uint64_t size;
+} miaw_upload;
+
+/* Options of fetch; NULL = defaults. */
+typedef struct miaw_fetch_opts {
+    uint32_t struct_size;   /* sizeof(miaw_fetch_opts) */
+    uint64_t max_bytes;     /* 0 = 100 MiB; larger bodies fail with MIAW_E_LIMIT */
+    uint32_t timeout_ms;    /* whole transfer; 0 = 60 s */
+    uint32_t max_redirects; /* 0 = 3 */
+} miaw_fetch_opts;
+/* The outcome of a fetch: MIAW_OK with path = a temporary file that is now the plugin's
+ * (unlink or rename it when done), the server's content type (or NULL) and the size;
+ * MIAW_E_INVAL (not http/https, or a redirect to anything else), MIAW_E_LIMIT (too
+ * large), MIAW_E_TIMEOUT, MIAW_E_IO (unreachable, or an HTTP error: detail has the status).
+ * Strings borrowed for the call. */
+typedef void (*miaw_fetch_fn)(int status, const char *path, const char *content_type, uint64_t size,
+                              const char *detail, void *udata); /* [loop] */
+
+#define MIAW_FILE_F_ATTACHMENT (1u << 0) /* Content-Disposition: attachment (else inline) */
+#define MIAW_FILE_F_UNLINK (1u << 1)     /* remove the file once it is sent (or the client left) */
 
 /* ------------------------------------------------------------- host table */
 typedef struct miaw_host_api {
@@ -323,7 +357,31 @@ typedef struct miaw_host_api {
                           const char *path, miaw_media_chunk_fn chunk, miaw_media_fn cb, void *udata,
                           miaw_id *handle, char *errbuf, size_t errlen);
 
-    /* since 1.3: append below only */
+    /* since 1.3 [loop] */
+    /* The file part `name` of a multipart request (route flag MIAW_ROUTE_MULTIPART):
+     * MIAW_OK and *out filled, or MIAW_E_NOTFOUND (no such part, or not multipart). */
+    int (*req_upload)(miaw_req *r, const char *name, miaw_upload *out);
+    /* Answer with a file, streamed (bounded memory): Content-Type, Content-Length,
+     * Content-Disposition (filename, inline or attachment), Accept-Ranges, and single
+     * byte ranges of a GET (206, or 416 for an unsatisfiable range). status is used
+     * when no range applies (normally 200). MIAW_E_NOTFOUND when the file cannot be
+     * opened (nothing was answered: answer another way). */
+    int (*reply_file)(miaw_req *r, int status, const char *path, const char *content_type, const char *filename,
+                      uint32_t flags);
+    /* Download an http(s) URL to a temporary file (libcurl on the loop; the host refuses
+     * other schemes, bounds size, time and redirects). Asynchronous, like msg_send. */
+    int (*fetch)(miaw_plugin *p, const char *url, const miaw_fetch_opts *opts, miaw_fetch_fn cb, void *udata,
+                 miaw_id *handle, char *errbuf, size_t errlen);
+    /* Chat storage, newest first. query (borrowed, NULL = {}): {chat, before (a cursor
+     * from a previous answer), limit (1..200, default 50), type, fromMe, since, until
+     * (unix seconds)}. Answer (new reference): {messages: [msg_get's shape], next: cursor
+     * or null}; NULL for an unknown instance. MIAW_E_INVAL cases answer {error: "..."}. */
+    json_t *(*msg_list)(miaw_plugin *p, const char *instance_id, const json_t *query);
+    /* The chats of an instance, most recent first. query: {limit, before}. Answer: {chats:
+     * [{jid, isGroup, lastMessage (msg_get's shape), unreadCount, messageCount}], next}. */
+    json_t *(*chat_list)(miaw_plugin *p, const char *instance_id, const json_t *query);
+
+    /* since 1.4: append below only */
 } miaw_host_api;
 
 #define MIAW_HOST_HAS(api, member) \
