@@ -122,7 +122,8 @@ json_t *grp_metadata(const json_t *g)
     const json_t *k;
     json_array_foreach(c, i, k) {
         const char *t = json_string_value(json_object_get(k, "tag"));
-        if (t && !strcmp(t, "participant")) json_array_append_new(parts, grp_participant(k));
+        /* a participant with an error (create: refused, privacy) is not a member */
+        if (t && !strcmp(t, "participant") && !grp_attr(k, "error")) json_array_append_new(parts, grp_participant(k));
     }
     json_object_set_new(o, "size", json_integer((json_int_t)json_array_size(parts)));
     json_object_set_new(o, "participants", parts);

@@ -258,9 +258,12 @@ static json_t *patch_changes(const json_t *body, const char *prev_desc)
     if ((v = json_object_get(body, "announce")))
         ADD("announce", grp_node(json_is_true(v) ? "announcement" : "not_announcement", NULL, NULL));
     if ((v = json_object_get(body, "locked"))) ADD("locked", grp_node(json_is_true(v) ? "locked" : "unlocked", NULL, NULL));
-    if ((v = json_object_get(body, "ephemeral")))
-        ADD("ephemeral", json_integer_value(v) ? grp_node("ephemeral", json_pack("{s:O}", "expiration", v), NULL)
+    if ((v = json_object_get(body, "ephemeral"))) {
+        char secs[24];
+        snprintf(secs, sizeof secs, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        ADD("ephemeral", json_integer_value(v) ? grp_node("ephemeral", json_pack("{s:s}", "expiration", secs), NULL)
                                                : grp_node("not_ephemeral", NULL, NULL));
+    }
     if ((v = json_object_get(body, "memberAddMode"))) ADD("memberAddMode", grp_node("member_add_mode", NULL, json_incref(v)));
     if ((v = json_object_get(body, "approvalMode")))
         ADD("approvalMode", grp_node("membership_approval_mode", NULL,
