@@ -90,10 +90,52 @@ static const char *verify(const view *v, json_t *e)
     return NULL;
 }
 
+/* what the message says beyond the shared fields: size, duration, thumbnail, quote */
+static void describe_extra(const Miaw__Wa__Message *m, int view_once, json_t *e)
+{
+    const Miaw__Wa__ContextInfo *ci = NULL;
+    int w = -1, h = -1, secs = -1;
+    size_t thumb = 0, wave = 0;
+    if (m->imagemessage) {
+        const Miaw__Wa__Message__ImageMessage *x = m->imagemessage;
+        w = x->has_width ? (int)x->width : -1, h = x->has_height ? (int)x->height : -1;
+        thumb = x->has_jpegthumbnail ? x->jpegthumbnail.len : 0, ci = x->contextinfo;
+    } else if (m->videomessage) {
+        const Miaw__Wa__Message__VideoMessage *x = m->videomessage;
+        w = x->has_width ? (int)x->width : -1, h = x->has_height ? (int)x->height : -1;
+        secs = x->has_seconds ? (int)x->seconds : -1;
+        thumb = x->has_jpegthumbnail ? x->jpegthumbnail.len : 0, ci = x->contextinfo;
+    } else if (m->audiomessage) {
+        const Miaw__Wa__Message__AudioMessage *x = m->audiomessage;
+        secs = x->has_seconds ? (int)x->seconds : -1;
+        wave = x->has_waveform ? x->waveform.len : 0, ci = x->contextinfo;
+        json_object_set_new(e, "ptt", json_boolean(x->has_ptt && x->ptt));
+    } else if (m->stickermessage) {
+        const Miaw__Wa__Message__StickerMessage *x = m->stickermessage;
+        w = x->has_width ? (int)x->width : -1, h = x->has_height ? (int)x->height : -1, ci = x->contextinfo;
+        json_object_set_new(e, "isAnimated", json_boolean(x->has_isanimated && x->isanimated));
+    } else if (m->documentmessage) {
+        ci = m->documentmessage->contextinfo;
+    }
+    if (w >= 0) json_object_set_new(e, "width", json_integer(w));
+    if (h >= 0) json_object_set_new(e, "height", json_integer(h));
+    if (secs >= 0) json_object_set_new(e, "seconds", json_integer(secs));
+    if (thumb) json_object_set_new(e, "thumbnailLength", json_integer((json_int_t)thumb));
+    if (wave) json_object_set_new(e, "waveformLength", json_integer((json_int_t)wave));
+    if (view_once) json_object_set_new(e, "viewOnce", json_true());
+    if (ci && ci->stanzaid) json_object_set_new(e, "quotedId", json_string(ci->stanzaid));
+}
+
 int miaw_sim_phone_media_describe(const Miaw__Wa__Message *m, json_t *e)
 {
     view v;
+    int view_once = 0;
+    if (m && m->viewoncemessagev2 && m->viewoncemessagev2->message) { /* view-once media: the wrapped message */
+        m = m->viewoncemessagev2->message;
+        view_once = 1;
+    }
     if (!m || !view_of(m, &v)) return 0;
+    describe_extra(m, view_once, e);
     json_object_set_new(e, "type", json_string(v.type));
     set_str(e, "mimetype", v.mimetype);
     set_str(e, "caption", v.caption);

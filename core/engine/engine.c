@@ -8,6 +8,7 @@
 
 #include "engine/engine_int.h"
 #include "engine/media.h"
+#include "engine/engine_event.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -22,7 +23,11 @@ static void set_state(eng_inst *ei, miaw_inst_state s, const char *reason)
     miaw_instance_set_state(ei->e->inst, in, s, reason);
 }
 
-void eng_emit(eng_inst *ei, const char *type, json_t *data) { miaw_bus_emit(ei->e->bus, NULL, type, ei->id, data); }
+void eng_emit(eng_inst *ei, const char *type, json_t *data)
+{
+    if (data && !strcmp(type, "message")) eng_event_media(data, ei->id, ei->e->cfg); /* engine_event.c */
+    miaw_bus_emit(ei->e->bus, NULL, type, ei->id, data);
+}
 #define emit eng_emit
 
 int eng_send_node(eng_inst *ei, const miaw_node *n)

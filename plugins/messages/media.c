@@ -894,16 +894,16 @@ static int configure(media_ctx *c, const json_t *cfg, char *err, size_t errlen)
     {.name = "caption", .type = MIAW_T_STRING, .flags = MIAW_F_NULLABLE | MIAW_F_HAS_MAX, .max = 65536,            \
      .description = "Caption shown under the media", .example = "\"Look at this\""}
 #define VIEWONCE_FIELD                                                                                             \
-    {.name = "viewOnce", .type = MIAW_T_ANY, .flags = MIAW_F_NULLABLE,                                             \
-     .description = "Boolean (or \"true\"/\"false\" in multipart): view once (sent in viewOnceMessageV2)",          \
+    {.name = "viewOnce", .type = MIAW_T_BOOLEAN, .flags = MIAW_F_NULLABLE,                                             \
+     .description = "View once (sent in a viewOnceMessageV2 wrapper)",          \
      .example = "false"}
 
 static const miaw_field IMAGE_BODY[] = {COMMON_FIELDS, CAPTION_FIELD, VIEWONCE_FIELD, {0}};
 static const miaw_field VIDEO_BODY[] = {COMMON_FIELDS, CAPTION_FIELD, VIEWONCE_FIELD, {0}};
 static const miaw_field AUDIO_BODY[] = {
     COMMON_FIELDS, VIEWONCE_FIELD,
-    {.name = "ptt", .type = MIAW_T_ANY, .flags = MIAW_F_NULLABLE,
-     .description = "Boolean (or \"true\"/\"false\" in multipart): send as a voice note (push-to-talk) with a "
+    {.name = "ptt", .type = MIAW_T_BOOLEAN, .flags = MIAW_F_NULLABLE,
+     .description = "Send as a voice note (push-to-talk) with a "
                     "waveform; Ogg/Opus is what WhatsApp records",
      .example = "true"},
     {0}};
