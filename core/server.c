@@ -43,9 +43,8 @@ static const struct { const char *type, *desc; uint32_t flags; } CORE_EVENTS[] =
     {"qr", "A QR code to scan is available: {qr}", MIAW_EVENT_F_WEBHOOK},
     {"ready", "The instance is connected and logged in: {instanceId, connectedAt}", MIAW_EVENT_F_WEBHOOK},
     {"message", "A message was received (or sent from another device of the account)", MIAW_EVENT_F_WEBHOOK},
-    {"message_edit", "A message was edited", MIAW_EVENT_F_WEBHOOK},
-    {"message_delete", "A message was deleted for everyone", MIAW_EVENT_F_WEBHOOK},
-    {"message_reaction", "A reaction was added or removed", MIAW_EVENT_F_WEBHOOK},
+    /* message_edit, message_delete, message_reaction (and message_ack) are declared by the
+     * messages plugin, which derives them from `message` and receipts */
     {"presence", "A contact's presence or chat state changed", MIAW_EVENT_F_WEBHOOK},
     {"connection", "The connection state changed: {state, reason}", MIAW_EVENT_F_WEBHOOK},
     {"disconnected", "The instance was disconnected: {reason}", MIAW_EVENT_F_WEBHOOK},

@@ -16,6 +16,7 @@
 #include "media_tls.h"
 #include "phone.h"
 #include "phone_media.h"
+#include "phone_kinds.h"
 #include "phone_group.h"
 #include "state.h"
 
@@ -144,6 +145,7 @@ static void messages(miaw_sim *sim, h2o_req_t *req, const char *phone, int post)
     const char *text = json_string_value(json_object_get(b, "text"));
     if (json_object_get(b, "image") || json_object_get(b, "document")) {
         miaw_sim_phone_media_post(sim, req, a, b);
+    } else if (miaw_sim_phone_kinds_post(sim, req, a, b)) { /* reaction, edit, revoke, location, contact(s) */
     } else if (!to || !*to || strlen(to) > 96) {
         bad(req, 400, "INVALID_REQUEST", "to", "to must be a phone number or a JID of a simulated account");
     } else if (!text || !*text || strlen(text) > TEXT_MAX) {

@@ -16,6 +16,7 @@
 #include "phone_group.h"
 #include "phone_retry.h"
 #include "phone_media.h"
+#include "phone_kinds.h"
 #include "base/log.h"
 #include "miaw/plugin.h"
 #include "route.h"
@@ -220,6 +221,7 @@ static void on_message(miaw_sim *sim, miaw_sim_account *a, const miaw_node *n)
     else if (text) json_object_set_new(e, "text", json_string(text));
     else json_object_set_new(e, "text", json_null());
     if (!rc) miaw_sim_phone_media_describe(body, e); /* images, documents…: fetched and checked */
+    if (!rc) miaw_sim_phone_kinds_describe(body, e); /* reactions, edits, revokes, locations, cards */
     json_array_append_new(box(&a->inbox), e);
     if (m) miaw__wa__message__free_unpacked(m, NULL);
     MIAW_INFO("sim", "phone %s: message %s from %s %s", a->phone, id, fdev, rc ? miaw_sig_strerror(rc) : "decrypted");
@@ -334,6 +336,13 @@ int miaw_sim_phone_send_message(miaw_sim *sim, miaw_sim_account *a, const char *
                                 const char *stanza_type, const char *mediatype, json_t *record, char *id, size_t cap,
                                 const char **why)
 {
+    return miaw_sim_phone_send_message_ex(sim, a, to, m, stanza_type, mediatype, NULL, record, id, cap, why);
+}
+
+int miaw_sim_phone_send_message_ex(miaw_sim *sim, miaw_sim_account *a, const char *to, const Miaw__Wa__Message *m,
+                                   const char *stanza_type, const char *mediatype, const char *edit, json_t *record,
+                                   char *id, size_t cap, const char **why)
+{
     miaw_sim_addr ad;
     miaw_sim_account *b = miaw_sim_phone_valid(to) ? miaw_sim_account_find(sim, to) : NULL;
     if (!b && miaw_sim_resolve_str(sim, to, &ad) != MIAW_E_INVAL) b = ad.account;
@@ -368,6 +377,7 @@ int miaw_sim_phone_send_message(miaw_sim *sim, miaw_sim_account *a, const char *
     char tojid[80];
     miaw_sim_jid_attr(b, 0, 0, tojid, sizeof tojid);
     miaw_node *st = miaw_node_newv("message", "id", id, "to", tojid, "type", stanza_type, NULL);
+    if (st && edit) miaw_node_set_attr(st, "edit", edit);
     miaw_node *parts = st ? miaw_node_add(st, "participants") : NULL;
     unsigned sent = 0, failed = 0;
     if (!p || !dp || !parts) rc = MIAW_E_NOMEM;

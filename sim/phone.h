@@ -43,6 +43,10 @@ struct Miaw__Wa__Message;
 int miaw_sim_phone_send_message(miaw_sim *sim, miaw_sim_account *a, const char *to, const struct Miaw__Wa__Message *m,
                                 const char *stanza_type, const char *mediatype, json_t *record, char *id, size_t cap,
                                 const char **why);
+/* The same with the <message edit> attribute ("1" edit, "7" revoke; NULL = none). */
+int miaw_sim_phone_send_message_ex(miaw_sim *sim, miaw_sim_account *a, const char *to,
+                                   const struct Miaw__Wa__Message *m, const char *stanza_type, const char *mediatype,
+                                   const char *edit, json_t *record, char *id, size_t cap, const char **why);
 
 /* For the phone's group and retry paths (phone_group.c, phone_retry.c): */
 /* The Signal address of device dev of b: the phone keys its sessions by LID ("<lid>_1"). */

@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "miaw/plugin.h"
 #include "phone.h"
+#include "phone_kinds.h"
 #include "state.h"
 #include "base/util.h"
 #include "wa/signal_group.h"
@@ -100,7 +101,7 @@ void miaw_sim_phone_group_on_message(miaw_sim *sim, miaw_sim_account *a, const m
     /* the outcome is the skmsg's when there is one, else the first pairwise enc's */
     int rc = MIAW_E_NOTFOUND, have_sk = 0;
     const char *enc_type = NULL;
-    json_t *text = json_null();
+    json_t *text = json_null(), *kinds = json_object(); /* reactions, revokes…: phone_kinds.c */
     int64_t sk_id = -1;
     for (miaw_node *e = miaw_node_child(n, "enc"); e; e = miaw_node_next(n, e, "enc")) {
         Miaw__Wa__Message *m = NULL;
@@ -110,6 +111,7 @@ void miaw_sim_phone_group_on_message(miaw_sim *sim, miaw_sim_account *a, const m
         if (ct) sk_id = pg_sk_id(ct, ctl);
         if (sk || (!have_sk && rc == MIAW_E_NOTFOUND)) rc = erc;
         have_sk |= sk;
+        if (!erc && m) miaw_sim_phone_kinds_describe(m->devicesentmessage ? m->devicesentmessage->message : m, kinds);
         const char *t = erc ? NULL : pg_text(m);
         if (t && json_is_null(text)) {
             json_decref(text);
@@ -128,6 +130,8 @@ void miaw_sim_phone_group_on_message(miaw_sim *sim, miaw_sim_account *a, const m
     json_t *rec = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o}", "id", id, "from", gjid, "chat", gjid, "participant",
                             pjid, "fromDevice", pdev, "type", miaw_node_attr(n, "type") ? miaw_node_attr(n, "type") : "",
                             "timestamp", (json_int_t)t, "text", text);
+    json_object_update(rec, kinds);
+    json_decref(kinds);
     if (enc_type) json_object_set_new(rec, "encType", json_string(enc_type));
     if (sk_id >= 0) json_object_set_new(rec, "senderKeyId", json_integer((json_int_t)sk_id));
     if (s.account == a) json_object_set_new(rec, "fromMe", json_true());

@@ -23,7 +23,8 @@ int eng_chat_init(miaw_storage *db)
                              " from_me INTEGER NOT NULL, sender TEXT, push_name TEXT, type TEXT, text TEXT,"
                              " quoted_id TEXT, ts INTEGER, status TEXT, raw BLOB, created_at INTEGER,"
                              " PRIMARY KEY(instance, chat, id, from_me));"
-                             "CREATE INDEX IF NOT EXISTS wa_messages_id ON wa_messages(instance, id);");
+                             "CREATE INDEX IF NOT EXISTS wa_messages_id ON wa_messages(instance, id);") ||
+           eng_proto_init(db); /* edited_at (engine_protocol.c) */
 }
 
 static void bind_opt(sqlite3_stmt *st, int i, const char *s)
@@ -86,7 +87,7 @@ int eng_chat_set_status(miaw_engine *e, const char *inst, const char *id, int fr
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(e->db->db,
                            "UPDATE wa_messages SET status=?4, ts=CASE WHEN ?5>0 THEN ?5 ELSE ts END"
-                           " WHERE instance=?1 AND id=?2 AND from_me=?3",
+                           " WHERE instance=?1 AND id=?2 AND from_me=?3 AND status IS NOT 'revoked'",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, inst, -1, SQLITE_STATIC);
@@ -132,8 +133,8 @@ json_t *eng_chat_get(miaw_engine *e, const char *inst, const char *id)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(e->db->db,
-                           "SELECT chat, sender, from_me, ts, type, status, push_name, text, quoted_id, raw"
-                           " FROM wa_messages WHERE instance=?1 AND id=?2 ORDER BY created_at DESC LIMIT 1",
+                           "SELECT chat, sender, from_me, ts, type, status, push_name, text, quoted_id, raw,"
+                           " edited_at FROM wa_messages WHERE instance=?1 AND id=?2 ORDER BY created_at DESC LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK)
         return NULL;
     sqlite3_bind_text(st, 1, inst, -1, SQLITE_STATIC);
@@ -153,6 +154,8 @@ json_t *eng_chat_get(miaw_engine *e, const char *inst, const char *id)
         int n = sqlite3_column_bytes(st, 9);
         json_t *m = raw && n > 0 ? miaw_pb_json_decode(&miaw__wa__message__descriptor, raw, (size_t)n) : NULL;
         json_object_set_new(o, "message", m ? m : json_null());
+        if (sqlite3_column_type(st, 10) != SQLITE_NULL) /* edited (engine_protocol.c) */
+            json_object_set_new(o, "editedAt", json_integer((json_int_t)sqlite3_column_int64(st, 10)));
     }
     sqlite3_finalize(st);
     return o;

@@ -279,4 +279,19 @@ void eng_recv_content_json(json_t *d, const miaw_wa_content *c);
 json_t *eng_raw_mentions(const json_t *raw);
 /* engine_recv_group.c: a <message> from a group or broadcast list */
 void eng_recv_group_message(eng_inst *ei, const miaw_node *n);
+
+/* ==== engine_protocol.c: chat storage follows revokes and edits; typed event fields ==== */
+/* the edited_at column on databases made before it existed; 0 or -1 */
+int eng_proto_init(miaw_storage *db);
+/* 1 when c is a revoke or an edit naming its target (emitted as `message`, type "protocol") */
+int eng_proto_visible(const miaw_wa_content *c);
+/* applies revoke / edit c, sent by actor (user JID; from_me: the account itself) in chat,
+ * to the stored target when actor wrote it (or, edit "8" in a group, anyone's); edit = the
+ * stanza's edit attribute, ts = its time (s). 1 applied, 0 nothing to do, -1 db error */
+int eng_proto_apply(eng_inst *ei, const char *chat, const char *actor, int from_me, const miaw_wa_content *c,
+                    const char *edit, int64_t ts);
+/* a send of ours the server acknowledged at ts: applied when it is a revoke or an edit */
+void eng_proto_on_acked(eng_inst *ei, const eng_send *s, int64_t ts);
+/* the `message` event's typed fields from raw (the Message JSON): location, contacts */
+void eng_proto_event_fields(json_t *d, const json_t *raw);
 #endif

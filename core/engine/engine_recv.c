@@ -1,7 +1,9 @@
 /* core/engine/engine_recv.c - what the server pushes about messages: incoming 1:1 <message>
  * stanzas (decrypt, unpad, parse; store in chat storage and emit `message`, with the
  * Message as JSON in `raw`, in one sqlite transaction with the Signal state, and only then
- * the delivery receipt; group and broadcast ones go to engine_recv_group.c), undecryptable
+ * the delivery receipt; revokes and edits are applied to their stored target by
+ * engine_protocol.c and emitted, not stored; group and broadcast ones go to
+ * engine_recv_group.c), undecryptable
  * ones (an `error` event and a retry receipt, bounded), <receipt>s (acked; retries
  * answered by engine_retry.c; delivery/read recorded), <ack>s of our sends, device
  * notifications (device-list cache, logout when the phone removes this device) and w:gp2
@@ -134,6 +136,7 @@ void eng_recv_content_json(json_t *d, const miaw_wa_content *c)
     if (c->quoted_id) json_object_set_new(d, "quotedMessageId", json_string(c->quoted_id));
     json_t *raw = c->inner ? miaw_pb_json_decode(&miaw__wa__message__descriptor, c->inner, c->inner_len) : NULL;
     json_object_set_new(d, "mentions", raw ? eng_raw_mentions(raw) : json_array());
+    if (raw) eng_proto_event_fields(d, raw); /* location, contacts */
     json_object_set_new(d, "raw", raw ? raw : json_null());
 }
 
@@ -244,7 +247,12 @@ void eng_recv_message(eng_inst *ei, const miaw_node *n)
     }
     free(pt);
     int ok = 1;
-    if (c.type != MIAW_WA_CONTENT_PROTOCOL && c.type != MIAW_WA_CONTENT_SKDM_ONLY) {
+    if (eng_proto_visible(&c)) { /* a revoke or an edit: applied to the stored target, emitted, not stored */
+        ok = eng_proto_apply(ei, chat_s, sender_s, from_me, &c, miaw_node_attr(n, "edit"), (int64_t)t) >= 0;
+        if (ok)
+            eng_emit(ei, "message", event_data(id, sender_s, have_pn ? &pn : NULL, chat_s, from_me ? NULL : notify, &c,
+                                               (int64_t)t, from_me));
+    } else if (c.type != MIAW_WA_CONTENT_PROTOCOL && c.type != MIAW_WA_CONTENT_SKDM_ONLY) {
         eng_msg_row row = {.chat = chat_s, .id = id, .sender = sender_s, .push_name = from_me ? NULL : notify,
                            .type = miaw_wa_content_type_name(c.type), .text = c.text, .quoted_id = c.quoted_id,
                            .status = from_me ? "sent" : "received", .from_me = from_me, .ts = (int64_t)t,

@@ -3,7 +3,8 @@
  * device> [participant_pn|participant_lid]> with a pairwise pkmsg/msg (our copy of the
  * sender's SKDM, or the message itself in a retry resend) and the skmsg, processed in
  * order. The SKDM goes into the sender-key store under (group, sender's LID address when
- * known), the skmsg is decrypted with it; store, event `message` (isGroup, participant,
+ * known), the skmsg is decrypted with it; store (revokes and edits: applied to their
+ * target by engine_protocol.c), event `message` (isGroup, participant,
  * raw) and the Signal state commit in one sqlite transaction, then the receipt (with
  * participant). An skmsg we have no key for gets a retry receipt (bounded, as for 1:1). */
 #include <stdio.h>
@@ -152,7 +153,8 @@ static void receipt(eng_inst *ei, const miaw_node *n, int from_me)
 static int deliver(eng_inst *ei, const miaw_node *n, const char *chat, int is_group, const sender *snd, int from_me,
                    const miaw_wa_content *c)
 {
-    if (c->type == MIAW_WA_CONTENT_PROTOCOL || c->type == MIAW_WA_CONTENT_SKDM_ONLY) return 0; /* as for 1:1 */
+    int proto = eng_proto_visible(c); /* a revoke or an edit: applied and emitted, not stored */
+    if (!proto && (c->type == MIAW_WA_CONTENT_PROTOCOL || c->type == MIAW_WA_CONTENT_SKDM_ONLY)) return 0;
     miaw_jid me, own;
     char own_s[MIAW_JID_STR_MAX] = "";
     if (miaw_jid_parse(&me, ei->creds.jid) == 0 && miaw_jid_init(&own, me.user, me.server, 0, 0) == 0)
@@ -160,6 +162,12 @@ static int deliver(eng_inst *ei, const miaw_node *n, const char *chat, int is_gr
     uint64_t t = 0;
     miaw_node_attr_u64(n, "t", &t);
     const char *id = miaw_node_attr(n, "id");
+    if (proto) {
+        int rc = eng_proto_apply(ei, chat, from_me ? own_s : snd->user_s, from_me, c, miaw_node_attr(n, "edit"),
+                                 (int64_t)t);
+        if (rc >= 0) eng_emit(ei, "message", event_data(n, chat, is_group, snd, from_me, own_s, c, (int64_t)t));
+        return rc < 0 ? -1 : 0;
+    }
     eng_msg_row row = {.chat = chat, .id = id, .sender = from_me ? own_s : snd->user_s,
                        .push_name = from_me ? NULL : miaw_node_attr(n, "notify"),
                        .type = miaw_wa_content_type_name(c->type), .text = c->text, .quoted_id = c->quoted_id,

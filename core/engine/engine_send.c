@@ -506,6 +506,7 @@ void eng_send_on_ack(eng_inst *ei, const miaw_node *ack)
             finish(s, MIAW_E_IO, 0, why);
         } else {
             eng_chat_set_status(ei->e, ei->id, id, 1, "sent", (int64_t)t);
+            eng_proto_on_acked(ei, s, (int64_t)t); /* our revoke / edit: the target follows */
             if (s->g) eng_send_group_acked(s, ack);
             finish(s, 0, (int64_t)t, NULL);
         }

@@ -104,6 +104,15 @@ static void context(miaw_wa_content *c, const Miaw__Wa__ContextInfo *ci)
     c->quoted_participant = dup_or_null(ci->participant);
 }
 
+static void target(miaw_wa_content *c, const Miaw__Wa__MessageKey *k)
+{
+    if (!k) return;
+    c->target_id = dup_or_null(k->id);
+    c->target_chat = dup_or_null(k->remotejid);
+    c->target_participant = dup_or_null(k->participant);
+    c->target_from_me = k->has_fromme && k->fromme;
+}
+
 /* the user content of m (wrappers already removed) */
 static void summarize(miaw_wa_content *c, const Miaw__Wa__Message *m)
 {
@@ -136,14 +145,38 @@ static void summarize(miaw_wa_content *c, const Miaw__Wa__Message *m)
     } else if (m->contactmessage) {
         c->type = MIAW_WA_CONTENT_CONTACT;
         c->text = dup_or_null(m->contactmessage->displayname);
+        context(c, m->contactmessage->contextinfo);
+    } else if (m->contactsarraymessage) {
+        c->type = MIAW_WA_CONTENT_CONTACT;
+        c->text = dup_or_null(m->contactsarraymessage->displayname);
+        context(c, m->contactsarraymessage->contextinfo);
     } else if (m->locationmessage) {
         c->type = MIAW_WA_CONTENT_LOCATION;
         c->text = dup_or_null(m->locationmessage->name);
+        context(c, m->locationmessage->contextinfo);
     } else if (m->reactionmessage) {
         c->type = MIAW_WA_CONTENT_REACTION;
         c->text = dup_or_null(m->reactionmessage->text);
+        target(c, m->reactionmessage->key);
     } else if (m->protocolmessage) {
+        const Miaw__Wa__Message__ProtocolMessage *p = m->protocolmessage;
         c->type = MIAW_WA_CONTENT_PROTOCOL;
+        c->proto_type = p->has_type ? (int)p->type : 0; /* REVOKE is the default value */
+        target(c, p->key);
+        if (p->has_timestampms) c->edit_ts_ms = p->timestampms;
+        if (c->proto_type == MIAW_WA_PROTO_MESSAGE_EDIT && p->editedmessage) {
+            miaw_wa_content e;
+            memset(&e, 0, sizeof e);
+            summarize(&e, p->editedmessage);
+            c->text = e.text; /* the new text */
+            e.text = NULL;
+            miaw_wa_content_clear(&e);
+            size_t n = miaw__wa__message__get_packed_size(p->editedmessage);
+            if ((c->edited = malloc(n ? n : 1))) {
+                miaw__wa__message__pack(p->editedmessage, c->edited);
+                c->edited_len = n;
+            }
+        }
     } else if (m->senderkeydistributionmessage || m->fastratchetkeysenderkeydistributionmessage) {
         c->type = MIAW_WA_CONTENT_SKDM_ONLY;
     }
@@ -152,6 +185,7 @@ static void summarize(miaw_wa_content *c, const Miaw__Wa__Message *m)
 int miaw_wa_content_parse(const uint8_t *msg, size_t len, miaw_wa_content *out)
 {
     memset(out, 0, sizeof *out);
+    out->proto_type = -1;
     Miaw__Wa__Message *root = (Miaw__Wa__Message *)miaw_pb_unpack(&miaw__wa__message__descriptor, msg, len);
     if (!root) return MIAW_E_INVAL;
     const Miaw__Wa__Message *m = root;
@@ -165,7 +199,8 @@ int miaw_wa_content_parse(const uint8_t *msg, size_t len, miaw_wa_content *out)
                                                          : m->viewoncemessage ? m->viewoncemessage
                                                          : m->viewoncemessagev2 ? m->viewoncemessagev2
                                                          : m->viewoncemessagev2extension ? m->viewoncemessagev2extension
-                                                         : m->documentwithcaptionmessage;
+                                                         : m->documentwithcaptionmessage ? m->documentwithcaptionmessage
+                                                         : m->editedmessage;
         if (!w || !w->message) break;
         m = w->message;
     }
@@ -192,7 +227,62 @@ void miaw_wa_content_clear(miaw_wa_content *c)
     free(c->quoted_participant);
     free(c->dsm_destination);
     free(c->inner);
+    free(c->target_id);
+    free(c->target_chat);
+    free(c->target_participant);
+    free(c->edited);
     memset(c, 0, sizeof *c);
+    c->proto_type = -1;
+}
+
+/* ------------------------------------------------------------ edits */
+/* the key of a Message JSON's content (the first that is not context or keys), or NULL */
+static const char *content_key(json_t *m)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(m, k, v) {
+        if (strcmp(k, "messageContextInfo") && strcmp(k, "senderKeyDistributionMessage") &&
+            strcmp(k, "fastRatchetKeySenderKeyDistributionMessage"))
+            return k;
+    }
+    return NULL;
+}
+
+static const char *edit_text(json_t *e, const char *ek)
+{
+    json_t *v = json_object_get(e, ek);
+    if (!strcmp(ek, "conversation")) return json_string_value(v);
+    if (!strcmp(ek, "extendedTextMessage")) return json_string_value(json_object_get(v, "text"));
+    return NULL;
+}
+
+int miaw_wa_apply_edit(const uint8_t *orig, size_t orig_len, const uint8_t *edited, size_t edited_len, uint8_t **out,
+                       size_t *out_len)
+{
+    json_t *o = orig_len ? miaw_pb_json_decode(&miaw__wa__message__descriptor, orig, orig_len) : json_object();
+    json_t *e = miaw_pb_json_decode(&miaw__wa__message__descriptor, edited, edited_len);
+    int rc = o && e ? 0 : MIAW_E_INVAL;
+    const char *ok = rc ? NULL : content_key(o), *ek = rc ? NULL : content_key(e);
+    if (!rc && ek) {
+        json_t *ov = ok ? json_object_get(o, ok) : NULL, *ev = json_object_get(e, ek);
+        const char *text = edit_text(e, ek);
+        if (ok && !strcmp(ok, ek) && json_is_object(ov) && json_is_object(ev)) {
+            json_object_update(ov, ev); /* same kind: changed fields replace, the rest stays */
+        } else if (ok && text && json_is_object(ov) &&
+                   (!strcmp(ok, "imageMessage") || !strcmp(ok, "videoMessage") || !strcmp(ok, "documentMessage"))) {
+            json_object_set_new(ov, "caption", json_string(text));
+        } else if (ok && text && !strcmp(ok, "extendedTextMessage") && json_is_object(ov)) {
+            json_object_set_new(ov, "text", json_string(text));
+        } else {
+            if (ok) json_object_del(o, ok);
+            json_object_set(o, ek, ev);
+        }
+    }
+    if (!rc) rc = miaw_pb_json_encode(&miaw__wa__message__descriptor, o, out, out_len, NULL, 0);
+    json_decref(o);
+    json_decref(e);
+    return rc;
 }
 
 const char *miaw_wa_content_type_name(miaw_wa_content_type t)

@@ -58,13 +58,36 @@ typedef struct miaw_wa_content {
     char *dsm_destination;   /* set when the payload was a DeviceSentMessage (unwrapped) */
     uint8_t *inner;          /* the (unwrapped) Message re-serialized, for storage */
     size_t inner_len;
+    /* protocol messages and reactions: the message they are about */
+    int proto_type;          /* protocolMessage.type (MIAW_WA_PROTO_*), -1 for other kinds */
+    char *target_id;         /* key.id of the protocolMessage / reactionMessage, or NULL */
+    char *target_chat;       /* key.remoteJid (as the sender saw it), or NULL */
+    char *target_participant; /* key.participant, or NULL */
+    int target_from_me;      /* key.fromMe (from the sender's point of view) */
+    uint8_t *edited;         /* MESSAGE_EDIT: editedMessage re-serialized (text: its text) */
+    size_t edited_len;
+    int64_t edit_ts_ms;      /* protocolMessage.timestampMs, 0 when absent */
 } miaw_wa_content;
 
+/* protocolMessage.type values the engine acts on (WAProto numbers) */
+#define MIAW_WA_PROTO_REVOKE 0
+#define MIAW_WA_PROTO_MESSAGE_EDIT 14
+
 /* Parse a serialized Message (unpadded). 0, or MIAW_E_INVAL for bytes that are not a
- * Message (out is then cleared). Unwraps deviceSentMessage, ephemeral, viewOnce and
- * documentWithCaption wrappers. */
+ * Message (out is then cleared). Unwraps deviceSentMessage, ephemeral, viewOnce,
+ * documentWithCaption and edited (whatsmeow's edit) wrappers. contactMessage and
+ * contactsArrayMessage are both MIAW_WA_CONTENT_CONTACT (text: the display name). */
 int miaw_wa_content_parse(const uint8_t *msg, size_t len, miaw_wa_content *out);
 void miaw_wa_content_clear(miaw_wa_content *c);
+/* The stored message orig (serialized Message; may be empty) after an edit whose
+ * editedMessage is `edited`: the edited content kind's fields replace the original's
+ * (a caption or text changes, media keys, the quote and mentions stay); a text edit of
+ * a media message replaces its caption; another kind replaces the content. The
+ * messageContextInfo of orig stays. *out malloc'd. 0, MIAW_E_INVAL (not Messages),
+ * MIAW_E_NOMEM. */
+int miaw_wa_apply_edit(const uint8_t *orig, size_t orig_len, const uint8_t *edited, size_t edited_len, uint8_t **out,
+                       size_t *out_len);
+
 /* "text", "image", ... "unknown" (static). */
 const char *miaw_wa_content_type_name(miaw_wa_content_type t);
 #endif

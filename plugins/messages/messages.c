@@ -19,6 +19,7 @@ typedef struct pending {
     miaw_plugin *self;
     miaw_req *req;
     miaw_id handle;
+    char inst[72], chat[128]; /* for message_ack "server" (events.c) */
 } pending;
 
 static void on_sent(int status, const char *message_id, int64_t ts, const char *detail, void *udata)
@@ -28,6 +29,7 @@ static void on_sent(int status, const char *message_id, int64_t ts, const char *
     if (status == MIAW_OK) {
         json_t *d = json_pack("{s:s,s:I}", "messageId", message_id, "timestamp", (json_int_t)ts * 1000);
         api->reply_json(p->req, 200, d);
+        msgs_ack_server(api, p->self, p->inst, message_id, p->chat, ts);
     } else {
         api->reply_status(p->req, status, NULL, "%s", detail ? detail : "the message was not sent");
     }
@@ -122,6 +124,9 @@ static int h_text(miaw_req *req, void *udata)
                                  "group JID"),
                MIAW_OK;
     json_t *msg = text_message(api, b->self, inst, to, text, quoted);
+    const json_t *mentions = json_object_get(body, "mentions"); /* kinds.c */
+    if (msg && json_array_size(mentions) && msgs_text_mentions(b, req, msg, mentions) != MIAW_OK)
+        return json_decref(msg), MIAW_OK;
     pending *p = calloc(1, sizeof *p);
     if (!p || !msg) {
         free(p);
@@ -131,6 +136,8 @@ static int h_text(miaw_req *req, void *udata)
     p->api = api;
     p->self = b->self;
     p->req = req;
+    snprintf(p->inst, sizeof p->inst, "%s", inst);
+    snprintf(p->chat, sizeof p->chat, "%s", jid);
     char err[256];
     const char *field = NULL;
     int rc = api->msg_send(b->self, inst, to, msg, NULL, 0, NULL, on_sent, p, &p->handle, &field, err, sizeof err);
@@ -153,6 +160,10 @@ static const miaw_field TEXT_BODY[] = {
      .max = 65536, .description = "Message text", .example = "\"Hello from API!\""},
     {.name = "quotedMessageId", .type = MIAW_T_STRING, .flags = MIAW_F_NULLABLE | MIAW_F_HAS_MAX, .max = 128,
      .description = "Id of a message to reply to (optional)", .example = "\"3EB0C4F1A2B3C4D5E6F7A8\""},
+    {.name = "mentions", .type = MIAW_T_ARRAY, .flags = MIAW_F_NULLABLE | MIAW_F_HAS_MAX, .max = 256,
+     .items = &(const miaw_field){.type = MIAW_T_STRING, .flags = MIAW_F_NONEMPTY | MIAW_F_HAS_MAX, .max = 128},
+     .description = "Phone numbers (or user JIDs) mentioned (contextInfo.mentionedJid); writing @<number> in the "
+                    "text is up to the caller", .example = "[\"6281234567890\"]"},
     {0},
 };
 
@@ -180,6 +191,10 @@ static int setup(miaw_plugin_base *b, const json_t *config, char *err, size_t er
     int rc = msgs_text_routes(b, err, errlen);
     if (rc != MIAW_OK) return rc;
     rc = msgs_media_routes(b, config, err, errlen);
+    if (rc != MIAW_OK) return rc;
+    rc = msgs_action_routes(b, err, errlen);
+    if (rc == MIAW_OK) rc = msgs_kind_routes(b, err, errlen);
+    if (rc == MIAW_OK) rc = msgs_event_setup(b, err, errlen);
     if (rc != MIAW_OK) return rc;
     MIAW_LOGI(b->api, b->self, "loaded");
     return MIAW_OK;
