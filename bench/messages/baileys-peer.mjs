@@ -2,12 +2,12 @@
 // own so its RSS can be read from /proc/<pid>/status like miaw's. Forked by bench.mjs and
 // driven over the IPC channel: pair sockets (the QR goes to the parent, which scans it
 // through miaw-sim's control API), force a GC, send text with a fixed number in flight per
-// socket, report, exit. Baileys 7.0.0-rc14 from tests/interop/node_modules with a silent
+// socket (or images: sendImages, for media.mjs), report, exit. Baileys 7.0.0-rc14 from tests/interop/node_modules with a silent
 // logger; auth state per BENCH_BAILEYS_AUTH: `files` (default, useMultiFileAuthState, one
 // directory per socket, what Baileys' examples use) or `memory` (keys in a Map: no disk
 // I/O, all keys in RSS).
 // Started with --expose-gc. Argv: <sim ws url> <root key hex> <auth dir>.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -105,6 +105,24 @@ async function sendAll(jobs, inflight) {
   return { sent, errors, firstError };
 }
 
+// jobs: [{ idx, to, count, path }]: the image at path sent count times (media: bench/messages/media.mjs)
+async function sendImages(jobs, inflight) {
+  let errors = 0, firstError = null, sent = 0;
+  await Promise.all(jobs.map(async (j) => {
+    const s = socks[j.idx]?.sock;
+    const jid = `${j.to}@s.whatsapp.net`;
+    const image = readFileSync(j.path);
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(inflight, j.count) }, async () => {
+      while (next < j.count) {
+        next++;
+        try { await s.sendMessage(jid, { image }); sent++; } catch (e) { errors++; firstError ??= String(e?.message || e); }
+      }
+    }));
+  }));
+  return { sent, errors, firstError };
+}
+
 process.on('message', async (m) => {
   try {
     if (m.cmd === 'pair') {
@@ -117,6 +135,8 @@ process.on('message', async (m) => {
       send({ rid: m.rid, ok: true, open: socks.filter((s) => s?.open).length });
     } else if (m.cmd === 'send') {
       send({ rid: m.rid, ok: true, ...(await sendAll(m.jobs, m.inflight)) });
+    } else if (m.cmd === 'sendImages') {
+      send({ rid: m.rid, ok: true, ...(await sendImages(m.jobs, m.inflight)) });
     } else if (m.cmd === 'exit') {
       for (const s of socks) { try { s?.sock.end(undefined); } catch { /* closing anyway */ } }
       send({ rid: m.rid, ok: true });
