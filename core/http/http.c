@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <h2o.h>
 #include <h2o/http2.h>
@@ -247,17 +248,51 @@ int miaw_req_upload(miaw_req *r, const char *name, miaw_upload *out)
 const char *miaw_req_id(miaw_req *r) { return r->id; }
 const char *miaw_req_method(miaw_req *r) { return r->match.route ? r->match.route->method : ""; }
 
-static void on_timeout(uv_timer_t *t)
+#define LIVENESS_MS 500 /* how often a pending HTTP/1.x request checks that its client is there */
+
+static uint32_t route_timeout_ms(const miaw_req *r)
+{
+    return r->match.route && r->match.route->timeout_ms ? r->match.route->timeout_ms
+                                                        : (uint32_t)r->http->cfg->request_timeout_ms;
+}
+
+/* h2o 2.2.5 stops reading an HTTP/1.x connection while a request is processed, so it does
+ * not see a client leave before it writes: peek at the socket instead. 1 when the peer
+ * closed (EOF or an error); pipelined bytes or nothing to read mean it is still there. */
+static int h1_client_gone(const miaw_req *r)
+{
+    h2o_req_t *q = r->h2o;
+    if (!q || q->version >= 0x200 || !q->conn || !q->conn->callbacks->get_socket) return 0;
+    h2o_socket_t *s = q->conn->callbacks->get_socket(q->conn);
+    int fd = s ? h2o_socket_get_fd(s) : -1;
+    if (fd < 0) return 0;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* a pending request ends without the plugin's answer: 504 on the timeout, or (the client
+ * left, nobody reads it) 499; then on_abort, after which the request is dead */
+static void abort_pending(miaw_req *r, int reason)
+{
+    miaw_abort_fn fn = r->on_abort;
+    void *ud = r->abort_udata;
+    if (reason == MIAW_E_TIMEOUT)
+        miaw_req_reply_err(r, MIAW_ERR_TIMEOUT, NULL, "the operation did not complete within %u ms", route_timeout_ms(r));
+    else
+        miaw_http_reply_bytes(r, 499, "Client Closed Request", "text/plain", "", 0, "no-store"); /* h2o closes it */
+    r->dead = 1;
+    if (fn) fn(r, reason, ud);
+}
+
+static void on_tick(uv_timer_t *t)
 {
     miaw_req *r = t->data;
     if (!r) return;
-    miaw_abort_fn fn = r->on_abort;
-    void *ud = r->abort_udata;
-    miaw_req_reply_err(r, MIAW_ERR_TIMEOUT, NULL, "the operation did not complete within %u ms",
-                       r->match.route && r->match.route->timeout_ms ? r->match.route->timeout_ms
-                                                                      : (unsigned)r->http->cfg->request_timeout_ms);
-    r->dead = 1;
-    if (fn) fn(r, MIAW_E_TIMEOUT, ud);
+    uint64_t now = uv_now(r->http->loop);
+    if (now >= r->deadline) abort_pending(r, MIAW_E_TIMEOUT);
+    else if (h1_client_gone(r)) abort_pending(r, MIAW_E_GONE);
+    else if (r->deadline - now < LIVENESS_MS) uv_timer_start(t, on_tick, r->deadline - now, 0); /* the last stretch */
 }
 
 int miaw_req_suspend(miaw_req *r, miaw_abort_fn on_abort, void *udata)
@@ -270,9 +305,10 @@ int miaw_req_suspend(miaw_req *r, miaw_abort_fn on_abort, void *udata)
     if (!r->timer) return MIAW_E_NOMEM;
     uv_timer_init(r->http->loop, r->timer);
     r->timer->data = r;
-    uint32_t ms = r->match.route && r->match.route->timeout_ms ? r->match.route->timeout_ms
-                                                               : (uint32_t)r->http->cfg->request_timeout_ms;
-    uv_timer_start(r->timer, on_timeout, ms, 0);
+    uint32_t ms = route_timeout_ms(r);
+    r->deadline = uv_now(r->http->loop) + ms;
+    if (r->h2o && r->h2o->version < 0x200 && ms > LIVENESS_MS) uv_timer_start(r->timer, on_tick, LIVENESS_MS, LIVENESS_MS);
+    else uv_timer_start(r->timer, on_tick, ms, 0);
     return MIAW_OK;
 }
 
@@ -338,7 +374,9 @@ static int is_json_ct(const char *ct)
 }
 
 /* size (413), then JSON or, on a multipart route, multipart/form-data (415 for anything
- * else), then the schema (400). 0 when the handler may run; else the request is answered. */
+ * else), then the schema (400). A multipart route without a body schema reads forms only
+ * (any text fields), and other bodies not at all. 0 when the handler may run; else the
+ * request is answered. */
 static int read_body(miaw_req *r, const miaw_route_entry *rt)
 {
     miaw_http *h = r->http;
@@ -368,6 +406,9 @@ static int read_body(miaw_req *r, const miaw_route_entry *rt)
         }
         miaw_form_coerce(r->form.fields, rt->body);
         r->body = json_incref(r->form.fields);
+        if (!rt->has_body) return 0;
+    } else if (!rt->has_body) {
+        return 0;
     } else if (q->entity.base && q->entity.len) {
         json_error_t je;
         r->body = json_loadb(q->entity.base, q->entity.len, JSON_REJECT_DUPLICATES, &je);
@@ -462,7 +503,7 @@ static void dispatch(miaw_req *r)
             return;
         }
     }
-    if (rt->has_body && read_body(r, rt) != 0) return;
+    if ((rt->has_body || (rt->flags & MIAW_ROUTE_MULTIPART)) && read_body(r, rt) != 0) return;
     int rc = rt->handler(r, rt->udata);
     if (rc == MIAW_ASYNC) {
         if (!r->suspended && !r->answered) {

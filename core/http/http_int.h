@@ -40,7 +40,8 @@ struct miaw_req {
     int answered, suspended, dead;
     miaw_abort_fn on_abort;
     void *abort_udata;
-    uv_timer_t *timer;
+    uv_timer_t *timer;       /* while suspended: the timeout, and for HTTP/1.x a liveness check */
+    uint64_t deadline;       /* loop ms of the timeout */
 };
 
 /* adds a response header (both copied into the request pool) */
