@@ -43,7 +43,7 @@ async function setup(t) {
   const dataDir = tempDir('miaw-groups-');
   const sim = await startSim({ stateDir: simDir });
   const rcv = await startReceiver();
-  const srv = await startServer({ env: simEnv(sim, { MIAW_WEBHOOK_URL: rcv.url }), dataDir, plugins: ['messages', 'groups'] });
+  const srv = await startServer({ env: simEnv(sim, { MIAW_WEBHOOK_URL: rcv.url }), dataDir, plugins: ['groups'] });
   t.after(async () => {
     await srv.stop();
     await sim.stop();
@@ -369,7 +369,7 @@ test('join requests in approval mode: listed, rejected, approved', { timeout: 12
 });
 
 test('OpenAPI lists the group routes, events and NOT_GROUP_ADMIN', { timeout: 30000 }, async () => {
-  const srv = await startServer({ plugins: ['messages', 'groups'] });
+  const srv = await startServer({ plugins: ['groups'] });
   try {
     const r = await srv.api('GET', '/openapi.json');
     assert.equal(r.status, 200);
