@@ -3,7 +3,8 @@
  * revokes ("delete for everyone"), locations and contact cards, sent through the control
  * API (POST /sim/accounts/{phone}/messages with a "reaction", "edit", "revoke",
  * "location", "contact" or "contacts" object) and described when received (with the
- * mentions and forwarding marks of any content). 1:1 only.
+ * mentions and forwarding marks of any content); read / played receipts the phone sends
+ * ("receipt" object). Sent 1:1 only; described in groups too.
  * Owns nothing beyond a call (records go to the phone's inbox/outbox). Loop thread only. */
 #ifndef MIAW_SIM_PHONE_KINDS_H
 #define MIAW_SIM_PHONE_KINDS_H
@@ -20,7 +21,8 @@
 int miaw_sim_phone_kinds_describe(const Miaw__Wa__Message *m, json_t *e);
 
 /* POST /sim/accounts/{phone}/messages whose body (b, borrowed) holds one of the kinds'
- * objects: validated, sent like text, answered (201 {"id"}, 400, 404, 500); returns 1.
+ * objects: validated, sent like text (a receipt routed), answered (201 {"id"} or
+ * {"receipts"}, 400, 404, 500); returns 1.
  * 0 (nothing answered) when b holds none of them. */
 int miaw_sim_phone_kinds_post(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a, json_t *b);
 #endif
