@@ -1,4 +1,4 @@
-/* core/http/http.c - h2o listener and request pipeline (see http.h). Order of a request:
+/* core/http/http.c - the request pipeline (see http.h; the listener is http_server.c). Order of a request:
  * base path -> CORS preflight -> route match (404/405) -> auth (401) -> instance check
  * (404) -> body size (413), content type (415), JSON parse or, for MIAW_ROUTE_MULTIPART
  * routes, a multipart/form-data form (400), then the schema (400) -> handler, which
@@ -11,30 +11,14 @@
 #include "http/schema.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <h2o.h>
-#include <h2o/http2.h>
-#include <h2o/socket/uv-binding.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
-
-typedef struct { h2o_handler_t super; miaw_http *http; } handler_t;
-
-/* one accepted connection; tcp first so h2o's close callback can hand it back to us */
-typedef struct conn_node {
-    uv_tcp_t tcp;
-    miaw_http *http;
-    struct conn_node *prev, *next;
-} conn_node;
 
 static uint64_t now_us(void)
 {
@@ -532,9 +516,9 @@ static int valid_req_id(const char *s)
     return 1;
 }
 
-static int on_req(h2o_handler_t *self, h2o_req_t *q)
+int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q)
 {
-    miaw_http *h = ((handler_t *)self)->http;
+    miaw_http *h = ((miaw_http_handler *)self)->http;
     miaw_req *r = h2o_mem_alloc_shared(&q->pool, sizeof *r, on_req_dispose);
     memset(r, 0, sizeof *r);
     r->h2o = q;
@@ -555,185 +539,3 @@ static int on_req(h2o_handler_t *self, h2o_req_t *q)
     return 0;
 }
 
-/* ------------------------------------------------------------------ server */
-/* h2o buffers a whole request body and answers a body above max_request_entity_size
- * with its own 413 (not in the envelope); set it above every route's limit (the routes
- * are all registered by now) so that ours applies for anything up to 16 MiB over it */
-static void entity_limit(miaw_http *h)
-{
-    uint64_t hard = (uint64_t)h->cfg->max_body_bytes * 4;
-    if (hard < 16u << 20) hard = 16u << 20;
-    for (const miaw_route_entry *e = h->router ? h->router->head : NULL; e; e = e->next)
-        if (e->has_body && e->body_max && e->body_max + (16u << 20) > hard) hard = e->body_max + (16u << 20);
-    h->h2o_cfg.max_request_entity_size = hard > SIZE_MAX ? SIZE_MAX : (size_t)hard;
-}
-
-/* upload files a crash left behind in <data_dir>/tmp */
-static void sweep_uploads(const char *data_dir)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/tmp", data_dir);
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (!strncmp(e->d_name, "upload-", 7)) unlinkat(dirfd(d), e->d_name, 0);
-    closedir(d);
-}
-
-miaw_http *miaw_http_new(uv_loop_t *loop, const miaw_config *cfg, miaw_router *router, const char *api_key,
-                         miaw_instance_exists_fn exists, void *exists_udata)
-{
-    miaw_http *h = calloc(1, sizeof *h);
-    if (!h) return NULL;
-    h->loop = loop;
-    h->cfg = cfg;
-    h->router = router;
-    h->api_key = strdup(api_key ? api_key : "");
-    h->exists = exists;
-    h->exists_udata = exists_udata;
-    h2o_config_init(&h->h2o_cfg);
-    entity_limit(h); /* again at listen, when every route is known */
-    h->h2o_cfg.server_name = h2o_iovec_init(H2O_STRLIT("miaw"));
-    h2o_hostconf_t *host = h2o_config_register_host(&h->h2o_cfg, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
-    handler_t *hd = (handler_t *)h2o_create_handler(pc, sizeof *hd);
-    hd->super.on_req = on_req;
-    hd->http = h;
-    h2o_context_init(&h->ctx, loop, &h->h2o_cfg);
-    h->ctx_ready = 1;
-    h->accept_ctx.ctx = &h->ctx;
-    h->accept_ctx.hosts = h->h2o_cfg.hosts;
-    return h;
-}
-
-static void on_conn_closed(uv_handle_t *hd)
-{
-    conn_node *c = (conn_node *)hd;
-    miaw_http *h = c->http;
-    if (c->prev) c->prev->next = c->next;
-    else if (h) h->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
-    if (h) h->nconns--;
-    free(c);
-}
-
-static void on_accept(uv_stream_t *listener, int status)
-{
-    miaw_http *h = listener->data;
-    if (status != 0) return;
-    conn_node *c = calloc(1, sizeof *c);
-    if (!c) return;
-    uv_tcp_init(listener->loop, &c->tcp);
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
-        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
-        return;
-    }
-    c->http = h;
-    c->next = h->conns;
-    if (h->conns) h->conns->prev = c;
-    h->conns = c;
-    h->nconns++;
-    uv_tcp_nodelay(&c->tcp, 1);
-    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_closed);
-    h2o_accept(&h->accept_ctx, sock);
-}
-
-static void drain_tick(uv_timer_t *t) { (void)t; }
-
-int miaw_http_drain(miaw_http *h, uint32_t max_ms)
-{
-    miaw_http_close(h);
-    if (!h->ctx_ready) return 0;
-    h2o_context_request_shutdown(&h->ctx);
-    /* end every connection at the socket level: h2o then sees EOF and tears each one down
-     * through its own paths (aborting pending requests), so nothing is freed twice */
-    for (conn_node *c = h->conns; c; c = c->next) {
-        uv_os_fd_t fd;
-        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) shutdown(fd, SHUT_RDWR);
-    }
-    uv_timer_t tick;
-    uv_timer_init(h->loop, &tick);
-    uv_timer_start(&tick, drain_tick, 20, 20);
-    uint64_t end = uv_now(h->loop) + max_ms;
-    while (h->nconns && uv_now(h->loop) < end) uv_run(h->loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&tick, NULL);
-    uv_run(h->loop, UV_RUN_NOWAIT);
-    /* request_shutdown arms h2o's HTTP/2 graceful-shutdown timer; with every connection
-     * gone it has nothing left to do, and the context cannot be disposed while it is armed */
-    if (h2o_timeout_is_linked(&h->ctx.http2._graceful_shutdown_timeout))
-        h2o_timeout_unlink(&h->ctx.http2._graceful_shutdown_timeout);
-    return h->nconns ? -1 : 0;
-}
-
-static int setup_tls(miaw_http *h, char *err, size_t errlen)
-{
-    h->ssl = SSL_CTX_new(TLS_server_method());
-    SSL_CTX_set_min_proto_version(h->ssl, TLS1_2_VERSION);
-    SSL_CTX_set_options(h->ssl, SSL_OP_NO_COMPRESSION);
-    if (SSL_CTX_use_certificate_chain_file(h->ssl, h->cfg->tls_cert) != 1) {
-        snprintf(err, errlen, "server.tls.cert %s: cannot load certificate chain", h->cfg->tls_cert);
-        return -1;
-    }
-    if (SSL_CTX_use_PrivateKey_file(h->ssl, h->cfg->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(h->ssl) != 1) {
-        snprintf(err, errlen, "server.tls.key %s: cannot load the key or it does not match the certificate", h->cfg->tls_key);
-        return -1;
-    }
-    h2o_ssl_register_alpn_protocols(h->ssl, h2o_http2_alpn_protocols);
-    h->accept_ctx.ssl_ctx = h->ssl;
-    return 0;
-}
-
-int miaw_http_listen(miaw_http *h, int *port_out, char *err, size_t errlen)
-{
-    if (*h->cfg->tls_cert && setup_tls(h, err, errlen) != 0) return -1;
-    entity_limit(h);
-    sweep_uploads(h->cfg->data_dir);
-    struct sockaddr_storage ss;
-    if (uv_ip4_addr(h->cfg->host, h->cfg->port, (struct sockaddr_in *)&ss) != 0 &&
-        uv_ip6_addr(h->cfg->host, h->cfg->port, (struct sockaddr_in6 *)&ss) != 0) {
-        snprintf(err, errlen, "server.host '%s' is not an IPv4 or IPv6 address", h->cfg->host);
-        return -1;
-    }
-    h->listener = malloc(sizeof *h->listener);
-    uv_tcp_init(h->loop, h->listener);
-    h->listener->data = h;
-    int rc = uv_tcp_bind(h->listener, (struct sockaddr *)&ss, 0);
-    if (rc == 0) rc = uv_listen((uv_stream_t *)h->listener, 1024, on_accept);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", h->cfg->host, h->cfg->port, uv_strerror(rc));
-        uv_close((uv_handle_t *)h->listener, (uv_close_cb)free);
-        h->listener = NULL;
-        return -1;
-    }
-    struct sockaddr_storage bound;
-    int len = sizeof bound;
-    uv_tcp_getsockname(h->listener, (struct sockaddr *)&bound, &len);
-    if (port_out)
-        *port_out = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                      : ((struct sockaddr_in *)&bound)->sin_port);
-    return 0;
-}
-
-void miaw_http_close(miaw_http *h)
-{
-    if (h->listener) {
-        uv_close((uv_handle_t *)h->listener, (uv_close_cb)free);
-        h->listener = NULL;
-    }
-}
-
-void miaw_http_free(miaw_http *h)
-{
-    if (!h) return;
-    miaw_http_close(h);
-    /* connections still open (drain timed out) must not call back into freed memory */
-    for (conn_node *c = h->conns; c; c = c->next) c->http = NULL;
-    if (h->ctx_ready) h2o_context_dispose(&h->ctx);
-    h2o_config_dispose(&h->h2o_cfg);
-    if (h->ssl) SSL_CTX_free(h->ssl);
-    free(h->api_key);
-    free(h);
-}
-
-uint64_t miaw_http_requests(const miaw_http *h) { return h->requests; }

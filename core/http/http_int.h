@@ -1,6 +1,7 @@
-/* core/http/http_int.h - internals shared by the files of core/http that answer requests
- * (http.c: the pipeline; files.c: file answers): the server and request structs and the
- * helpers that add headers, log and send a complete answer. Not a public interface. */
+/* core/http/http_int.h - internals shared by the files of core/http that serve requests
+ * (http_server.c: the listener; http.c: the pipeline; files.c: file answers): the server
+ * and request structs, the h2o handler, and the helpers that add headers, log and send a
+ * complete answer. Not a public interface. */
 #ifndef MIAW_HTTP_INT_H
 #define MIAW_HTTP_INT_H
 #include <h2o.h>
@@ -43,6 +44,13 @@ struct miaw_req {
     uv_timer_t *timer;       /* while suspended: the timeout, and for HTTP/1.x a liveness check */
     uint64_t deadline;       /* loop ms of the timeout */
 };
+
+/* the one h2o handler: every request enters miaw_http_on_req (http.c) */
+typedef struct miaw_http_handler {
+    h2o_handler_t super;
+    miaw_http *http;
+} miaw_http_handler;
+int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q);
 
 /* adds a response header (both copied into the request pool) */
 void miaw_http_add_header(miaw_req *r, const char *name, const char *value);

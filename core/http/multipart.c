@@ -170,7 +170,7 @@ static int hexv(int c)
 
 typedef struct {
     char *name, *filename, *filename_ext; /* each NAME_MAX_LEN + 1 bytes */
-    int has_name, has_filename, has_ext;
+    int has_name, has_filename, has_ext, seen_ext;
 } dispo;
 
 static int on_cd_param(void *ud, const char *name, const char *value, size_t vlen)
@@ -185,12 +185,14 @@ static int on_cd_param(void *ud, const char *name, const char *value, size_t vle
         memcpy(d->filename, value, vlen + 1);
         d->has_filename = 1;
     } else if (!strcmp(name, "filename*")) { /* RFC 8187: UTF-8'lang'pct-encoded; other charsets ignored */
+        if (d->seen_ext) return -1;
+        d->seen_ext = 1;
         const char *q1 = memchr(value, '\'', vlen), *q2 = q1 ? memchr(q1 + 1, '\'', vlen - (size_t)(q1 + 1 - value)) : NULL;
         if (!q2 || (size_t)(q1 - value) != 5 || strncasecmp(value, "utf-8", 5) != 0) return 0;
         size_t o = 0;
         for (const char *s = q2 + 1; s < value + vlen; s++) {
             if (*s == '%') {
-                if (s + 2 >= value + vlen || hexv(s[1]) < 0 || hexv(s[2]) < 0) return 0;
+                if (s + 2 >= value + vlen || hexv(s[1]) < 0 || hexv(s[2]) < 0) return 0; /* ignored: has_ext stays 0 */
                 d->filename_ext[o++] = (char)(hexv(s[1]) * 16 + hexv(s[2]));
                 s += 2;
             } else d->filename_ext[o++] = *s;
@@ -307,7 +309,7 @@ int miaw_multipart_parse(const char *body, size_t len, const char *boundary, mia
             rc = fail(err, errlen, "a part is not terminated by a boundary delimiter");
             break;
         }
-        d.has_name = d.has_filename = d.has_ext = 0;
+        d.has_name = d.has_filename = d.has_ext = d.seen_ext = 0;
         int has_ct;
         if (part_headers(part, (size_t)(hend - part), &d, ctype, sizeof ctype, &has_ct, err, errlen) != 0) {
             rc = -1;

@@ -1,10 +1,13 @@
 /* sdk/mock/mock_host.c - the mock plugin host of miaw/mock_host.h: a complete
- * miaw_host_api (ABI 1.2) for unit tests, with no server, network or WhatsApp.
+ * miaw_host_api (ABI 1.2, and of 1.3 the files: req_upload, reply_file, fetch) for unit
+ * tests, with no server, network or WhatsApp.
  * Owns the mock (struct miaw_mock) and everything in it: loaded plugins, routes with
  * deep-copied body schemas, requests (kept until miaw_mock_free, so a late answer from a
  * plugin is caught and reported instead of touching freed memory), asynchronous calls
  * and their JSON records, event types and subscriptions, stanza subscriptions, timers,
- * kv rows, instances and stored messages, logs and ABI violations.
+ * kv rows, instances and stored messages, logs and ABI violations; the temporary files
+ * of multipart uploads (removed when their request ends) and of fetches (the plugin's
+ * once handed over).
  * Mirrors the server's behaviour (core/http router and schema checks, envelopes and error
  * codes, core/plugins reply_status and jid_normalize, core/bus delivery) without linking
  * any of it: depends only on jansson, libdl, libc and the SDK headers. One thread. */
@@ -22,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MOCK_T0 1735118400000LL
 #define MOCK_MAX_PARAMS 8
@@ -31,7 +35,10 @@
 #define MOCK_SEND_TIMEOUT_MS 45000u
 
 enum { ST_PENDING, ST_DONE, ST_CANCELLED };
-enum { K_MSG, K_TEXT, K_IQ, K_UPLOAD, K_DOWNLOAD };
+enum { K_MSG, K_TEXT, K_IQ, K_UPLOAD, K_DOWNLOAD, K_FETCH };
+#define MOCK_FETCH_MAX_BYTES (100ull << 20)
+#define MOCK_FETCH_TIMEOUT_MS 60000u
+#define MOCK_FILE_READ_MAX (64u << 20) /* reply_file: bytes captured in the reply */
 
 struct miaw_plugin {
     miaw_mock *m;
@@ -59,6 +66,11 @@ typedef struct mroute {
     struct mroute *next;
 } mroute;
 
+typedef struct mupload { /* a file part of a multipart request, in a temporary file */
+    char *name, *path, *filename, *ctype;
+    uint64_t size;
+} mupload;
+
 typedef struct sbuf { /* a string owned by a request (decoded query values) */
     struct sbuf *next;
     char s[];
@@ -81,6 +93,8 @@ struct miaw_req {
     int64_t deadline;
     miaw_mock_reply *reply; /* where the answer goes; NULL once delivered or detached */
     sbuf *strs;
+    mupload *ups;           /* multipart file parts; removed when the request ends */
+    size_t nups;
     struct miaw_req *next;
 };
 
@@ -93,6 +107,9 @@ typedef struct mcall {
     miaw_iq_fn iq_cb;
     miaw_media_fn media_cb;
     miaw_media_chunk_fn chunk_cb;
+    miaw_fetch_fn fetch_cb;
+    uint64_t max_bytes; /* fetch */
+    uint32_t timeout_ms;
     void *udata;
     char *inst, *msg_id, *jid, *stype, *iq_id, *path;
     json_t *message; /* sends: what is stored on MIAW_OK */
@@ -182,8 +199,8 @@ struct miaw_mock {
     struct miaw_req *reqs;
     uint64_t next_req, next_msgid, next_iqid, next_event, next_seq, next_media;
     miaw_id next_call, next_esub;
-    cvec sendv, iqv, mediav;
-    json_t *sends, *iqs, *media, *stanzas, *events, *logs, *violations;
+    cvec sendv, iqv, mediav, fetchv;
+    json_t *sends, *iqs, *media, *fetches, *stanzas, *events, *logs, *violations;
     etype *etypes;
     esub *esubs;
     equeued *qhead, *qtail;
@@ -747,7 +764,7 @@ static int h_route_add(miaw_plugin *p, const miaw_route *r, char *err, size_t er
     if (!r || r->struct_size < offsetof(miaw_route, response_example) + sizeof(char *) ||
         r->field_size < offsetof(miaw_field, example) + sizeof(char *))
         return snprintf(err, errlen, "route: struct sizes too small (built against an older SDK?)"), MIAW_E_INVAL;
-    if (r->flags & ~(MIAW_ROUTE_PUBLIC | MIAW_ROUTE_INSTANCE))
+    if (r->flags & ~(MIAW_ROUTE_PUBLIC | MIAW_ROUTE_INSTANCE | MIAW_ROUTE_MULTIPART))
         return snprintf(err, errlen, "route %s: unknown flags", r->path ? r->path : ""), MIAW_E_INVAL;
     static const char *methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
     int mok = 0;
@@ -893,9 +910,12 @@ static json_t *error_env(const char *code, const char *msg, json_t *details /* s
 }
 
 /* delivers an answer into the reply (if anyone still waits for it); env stolen */
+static void req_drop_uploads(struct miaw_req *r);
+
 static void deliver_answer(struct miaw_req *r, int status, json_t *env)
 {
     r->answered = 1;
+    req_drop_uploads(r); /* the server removes them when the request ends */
     miaw_mock_reply *rep = r->reply;
     if (!rep) {
         json_decref(env);
@@ -1114,6 +1134,7 @@ static void req_abort(struct miaw_req *r, int reason)
     r->aborting = 1; /* the request may still be read inside on_abort, not after */
     if (fn) fn(r, reason, ud);
     r->aborting = 0;
+    req_drop_uploads(r);
 }
 
 static int req_pending(const struct miaw_req *r) { return r->suspended && !r->answered && !r->dead; }
@@ -1467,8 +1488,8 @@ static void call_cancel(mcall *c)
 
 static mcall *call_by_handle(miaw_mock *m, miaw_plugin *p, miaw_id h)
 {
-    cvec *vs[] = {&m->sendv, &m->iqv, &m->mediav};
-    for (size_t k = 0; k < 3; k++)
+    cvec *vs[] = {&m->sendv, &m->iqv, &m->mediav, &m->fetchv};
+    for (size_t k = 0; k < 4; k++)
         for (size_t i = 0; i < vs[k]->n; i++)
             if (vs[k]->v[i]->id == h && vs[k]->v[i]->p == p) return vs[k]->v[i];
     return NULL;
@@ -1826,6 +1847,256 @@ static int h_media_download(miaw_plugin *p, const char *inst, const char *media_
     return MIAW_OK;
 }
 
+/* ================================================================ 1.3: files */
+/* a new empty temporary file, 0600, under $TMPDIR (or /tmp): its fd and path, or -1 */
+static int mock_tmpfile(const char *prefix, char *path, size_t cap)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    if (snprintf(path, cap, "%s/miaw-mock-%s-XXXXXX", dir, prefix) >= (int)cap) return -1;
+    int fd = mkstemp(path); /* 0600 */
+    if (fd >= 0) fchmod(fd, 0600);
+    return fd;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w <= 0) return -1;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+static void req_drop_uploads(struct miaw_req *r)
+{
+    for (size_t i = 0; i < r->nups; i++) {
+        if (r->ups[i].path) remove(r->ups[i].path);
+        free(r->ups[i].name);
+        free(r->ups[i].path);
+        free(r->ups[i].filename);
+        free(r->ups[i].ctype);
+    }
+    free(r->ups);
+    r->ups = NULL;
+    r->nups = 0;
+}
+
+static int h_req_upload(miaw_req *r, const char *name, miaw_upload *out)
+{
+    if (!req_readable(r, "req_upload")) return MIAW_E_GONE;
+    if (!name || !out || out->struct_size < offsetof(miaw_upload, size) + sizeof out->size) return MIAW_E_INVAL;
+    if (r->answered) {
+        violation(r->m, "req_upload on request %s after it was answered: its files are gone", r->id);
+        return MIAW_E_GONE;
+    }
+    for (size_t i = 0; i < r->nups; i++)
+        if (!strcmp(r->ups[i].name, name)) {
+            out->path = r->ups[i].path;
+            out->filename = r->ups[i].filename;
+            out->content_type = r->ups[i].ctype;
+            out->size = r->ups[i].size;
+            return MIAW_OK;
+        }
+    return MIAW_E_NOTFOUND;
+}
+
+/* the server's Range rules (core/http/files.c): 1 = one range [*from, *from + *len),
+ * 2 = not satisfiable, 0 = the whole file */
+static int digits_u64(const char **p, uint64_t *v, int *overflow)
+{
+    const char *s = *p;
+    uint64_t x = 0;
+    *overflow = 0;
+    if (*s < '0' || *s > '9') return -1;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (x > (UINT64_MAX - 9) / 10) *overflow = 1;
+        else x = x * 10 + (uint64_t)(*s - '0');
+    }
+    *v = x;
+    *p = s;
+    return 0;
+}
+
+static int mock_range(const char *v, uint64_t size, uint64_t *from, uint64_t *len)
+{
+#define SKIP_WS() while (*v == ' ' || *v == '\t') v++
+    SKIP_WS();
+    if (strncasecmp(v, "bytes", 5) != 0) return 0;
+    v += 5;
+    SKIP_WS();
+    if (*v++ != '=') return 0;
+    SKIP_WS();
+    uint64_t a = 0, b = 0;
+    int ofa = 0, ofb = 0, has_a = 0, has_b = 0;
+    if (*v != '-') {
+        if (digits_u64(&v, &a, &ofa) != 0) return 0;
+        has_a = 1;
+    }
+    SKIP_WS();
+    if (*v++ != '-') return 0;
+    SKIP_WS();
+    if (*v >= '0' && *v <= '9') digits_u64(&v, &b, &ofb), has_b = 1;
+    SKIP_WS();
+#undef SKIP_WS
+    if (*v) return 0;
+    if (!has_a) {
+        if (!has_b) return 0;
+        if (b == 0 || size == 0) return 2;
+        if (ofb || b > size) b = size;
+        *from = size - b;
+        *len = b;
+        return 1;
+    }
+    if (has_b && !ofa && !ofb && b < a) return 0;
+    if (ofa || a >= size) return 2;
+    uint64_t last = has_b && !ofb && b < size - 1 ? b : size - 1;
+    *from = a;
+    *len = last - a + 1;
+    return 1;
+}
+
+/* the server's Content-Disposition: inline|attachment; filename="<ASCII>"; filename*=UTF-8''... */
+static char *mock_disposition(const char *filename, int attachment)
+{
+    const char *kind = attachment ? "attachment" : "inline";
+    if (!filename || !*filename) return strdup(kind);
+    size_t n = strlen(filename);
+    if (n > 1024) return NULL;
+    char *out = malloc(64 + 4 * n);
+    if (!out) return NULL;
+    size_t o = (size_t)sprintf(out, "%s; filename=\"", kind);
+    int plain = 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)filename[i];
+        if (c >= 0x80 && (c & 0xc0) == 0x80) {
+            plain = 0;
+            continue;
+        }
+        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') out[o++] = '_', plain = 0;
+        else out[o++] = (char)c;
+    }
+    out[o++] = '"';
+    if (!plain) {
+        o += (size_t)sprintf(out + o, "; filename*=UTF-8''");
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)filename[i];
+            if (isalnum(c) || (c && strchr("!#$&+-.^_`|~", c))) out[o++] = (char)c;
+            else o += (size_t)sprintf(out + o, "%%%02X", c);
+        }
+    }
+    out[o] = 0;
+    return out;
+}
+
+static int h_reply_file(miaw_req *r, int status, const char *path, const char *content_type, const char *filename,
+                        uint32_t flags)
+{
+    if (!req_usable(r, "reply_file")) return MIAW_E_GONE;
+    int bad_ct = 0;
+    for (const char *c = content_type; c && *c; c++) bad_ct |= (unsigned char)*c < 0x20 || *c == 0x7f;
+    if (!path || (flags & ~(uint32_t)(MIAW_FILE_F_ATTACHMENT | MIAW_FILE_F_UNLINK)) || status < 200 || status > 599 ||
+        bad_ct || (content_type && strlen(content_type) > 255))
+        return MIAW_E_INVAL;
+    char *disp = mock_disposition(filename, (flags & MIAW_FILE_F_ATTACHMENT) != 0);
+    if (!disp) return MIAW_E_INVAL;
+    struct stat st;
+    FILE *f = fopen(path, "rb");
+    if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (f) fclose(f);
+        free(disp);
+        return MIAW_E_NOTFOUND; /* nothing answered: the plugin answers another way */
+    }
+    uint64_t size = (uint64_t)st.st_size, from = 0, len = size;
+    const char *range = streq(r->method, "GET") && status == 200 ? h_req_header(r, "range") : NULL;
+    int rk = range && !h_req_header(r, "if-range") ? mock_range(range, size, &from, &len) : 0;
+    char *body = NULL;
+    if (rk != 2 && len <= MOCK_FILE_READ_MAX && (body = malloc((size_t)len + 1))) {
+        if (fseeko(f, (off_t)from, SEEK_SET) != 0 || fread(body, 1, (size_t)len, f) != (size_t)len) {
+            free(body);
+            body = NULL;
+        } else body[len] = 0;
+    }
+    fclose(f);
+    if (flags & MIAW_FILE_F_UNLINK) remove(path);
+    int http = rk == 1 ? 206 : rk == 2 ? 416 : status;
+    json_t *rec = json_pack("{s:s,s:s,s:s?,s:s,s:I,s:i,s:I}", "path", path, "contentType",
+                            content_type && *content_type ? content_type : "application/octet-stream", "filename",
+                            filename, "disposition", disp, "flags", (json_int_t)flags, "status", http, "size",
+                            (json_int_t)size);
+    free(disp);
+    if (rk == 1) json_object_set_new(rec, "range", json_pack("{s:I,s:I}", "from", (json_int_t)from, "length", (json_int_t)len));
+    if (rk == 2) {
+        miaw_mock_reply *rep = r->reply;
+        deliver_answer(r, 416, error_env("INVALID_REQUEST", "the requested range is not satisfiable",
+                                          json_pack("{s:s,s:I}", "range", range, "size", (json_int_t)size)));
+        if (rep) rep->file = rec;
+        else json_decref(rec);
+        return MIAW_OK;
+    }
+    r->answered = 1;
+    req_drop_uploads(r);
+    miaw_mock_reply *rep = r->reply;
+    if (!rep) {
+        json_decref(rec);
+        free(body);
+        return MIAW_OK;
+    }
+    rep->status = http;
+    rep->file = rec;
+    rep->body = body;
+    rep->body_len = body ? (size_t)len : 0;
+    rep->pending = 0;
+    rep->req_ = NULL;
+    r->reply = NULL;
+    return MIAW_OK;
+}
+
+/* http(s)://host... with no spaces or control characters (the server parses with libcurl) */
+static int url_ok(const char *url)
+{
+    size_t n = 0;
+    while (isalpha((unsigned char)url[n])) n++;
+    if (!((n == 4 && !strncasecmp(url, "http", 4)) || (n == 5 && !strncasecmp(url, "https", 5))) ||
+        strncmp(url + n, "://", 3) != 0)
+        return 0;
+    const char *host = url + n + 3;
+    if (!*host || *host == '/' || *host == '?' || *host == '#') return 0;
+    for (const char *c = url; *c; c++)
+        if ((unsigned char)*c <= 0x20 || *c == 0x7f) return 0;
+    return 1;
+}
+
+static int h_fetch(miaw_plugin *p, const char *url, const miaw_fetch_opts *opts, miaw_fetch_fn cb, void *udata,
+                   miaw_id *handle, char *err, size_t errlen)
+{
+    ERRBUF(err, errlen);
+    if (!p || !cb || !url) return snprintf(err, errlen, "missing argument"), MIAW_E_INVAL;
+    if (opts && opts->struct_size < offsetof(miaw_fetch_opts, max_redirects) + sizeof(uint32_t))
+        return snprintf(err, errlen, "opts: struct_size too small"), MIAW_E_INVAL;
+    if (!url_ok(url)) return snprintf(err, errlen, "only http,https URLs are allowed"), MIAW_E_INVAL;
+    miaw_mock *m = p->m;
+    int rc = refused(m, "fetch", NULL, err, errlen);
+    if (rc) return rc;
+    uint64_t max = opts && opts->max_bytes ? opts->max_bytes : MOCK_FETCH_MAX_BYTES;
+    uint32_t tmo = opts && opts->timeout_ms ? opts->timeout_ms : MOCK_FETCH_TIMEOUT_MS;
+    uint32_t redirs = opts && opts->max_redirects ? opts->max_redirects : 3;
+    json_t *rec = json_pack("{s:s,s:s,s:I,s:I,s:I}", "kind", "fetch", "url", url, "maxBytes", (json_int_t)max,
+                            "timeoutMs", (json_int_t)tmo, "maxRedirects", (json_int_t)redirs);
+    mcall *c = call_new(p, K_FETCH, &m->fetchv, m->fetches, rec, "", udata);
+    if (!c) return snprintf(err, errlen, "out of memory"), MIAW_E_NOMEM;
+    json_object_del(c->rec, "instance");
+    c->fetch_cb = cb;
+    c->max_bytes = max;
+    c->timeout_ms = tmo;
+    c->deadline = m->now + tmo;
+    if (handle) *handle = c->id;
+    return MIAW_OK;
+}
+
 /* ================================================================ the host table */
 static const miaw_host_api MOCK_API = {
     .struct_size = sizeof(miaw_host_api),
@@ -1865,6 +2136,9 @@ static const miaw_host_api MOCK_API = {
     .jid_normalize = h_jid_normalize,
     .media_upload = h_media_upload,
     .media_download = h_media_download,
+    .req_upload = h_req_upload,
+    .reply_file = h_reply_file,
+    .fetch = h_fetch,
 };
 
 /* ================================================================ public: the mock */
@@ -1877,12 +2151,13 @@ miaw_mock *miaw_mock_new(void)
     m->sends = json_array();
     m->iqs = json_array();
     m->media = json_array();
+    m->fetches = json_array();
     m->stanzas = json_array();
     m->events = json_array();
     m->logs = json_array();
     m->violations = json_array();
     m->verbose = getenv("MIAW_MOCK_VERBOSE") != NULL;
-    if (!m->sends || !m->iqs || !m->media || !m->stanzas || !m->events || !m->logs || !m->violations) {
+    if (!m->sends || !m->iqs || !m->media || !m->fetches || !m->stanzas || !m->events || !m->logs || !m->violations) {
         miaw_mock_free(m);
         return NULL;
     }
@@ -1900,6 +2175,7 @@ int miaw_mock_set_abi_minor(miaw_mock *m, unsigned minor)
     m->api.abi_minor = (uint16_t)minor;
     if (minor == 0) m->api.struct_size = (uint32_t)offsetof(miaw_host_api, send_text);
     else if (minor == 1) m->api.struct_size = (uint32_t)offsetof(miaw_host_api, iq);
+    else if (minor == 2) m->api.struct_size = (uint32_t)offsetof(miaw_host_api, req_upload);
     return MIAW_OK;
 }
 
@@ -1917,8 +2193,8 @@ static int valid_plugin_name(const char *n)
 /* removes everything p registered or has in flight; its kv rows stay */
 static void unregister_all(miaw_mock *m, miaw_plugin *p)
 {
-    cvec *vs[] = {&m->sendv, &m->iqv, &m->mediav};
-    for (size_t k = 0; k < 3; k++)
+    cvec *vs[] = {&m->sendv, &m->iqv, &m->mediav, &m->fetchv};
+    for (size_t k = 0; k < 4; k++)
         for (size_t i = 0; i < vs[k]->n; i++)
             if (vs[k]->v[i]->p == p) call_cancel(vs[k]->v[i]);
     for (mroute **pp = &m->routes; *pp;) {
@@ -2100,6 +2376,7 @@ static void req_free(struct miaw_req *r)
     for (size_t i = 0; i < r->nhdr; i++) free(r->hdr[i]);
     free(r->hdr);
     json_decref(r->body);
+    req_drop_uploads(r);
     while (r->strs) {
         sbuf *b = r->strs;
         r->strs = b->next;
@@ -2115,8 +2392,109 @@ static int is_json_ct(const char *ct)
     return strncasecmp(ct, "application/json", 16) == 0 && (ct[16] == 0 || ct[16] == ';' || ct[16] == ' ');
 }
 
+/* a multipart body given as parts (miaw_mock_call_multipart) */
+typedef struct mform {
+    const miaw_mock_part *parts;
+    size_t n;
+    uint64_t size; /* about what the encoded body would take */
+} mform;
+
+static int utf8_ok(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    while (p < e) {
+        unsigned c = *p++;
+        if (c < 0x80) continue;
+        int k = c >= 0xf0 && c <= 0xf4 ? 3 : c >= 0xe0 && c < 0xf0 ? 2 : c >= 0xc2 && c < 0xe0 ? 1 : -1;
+        if (k < 0 || e - p < k) return 0;
+        unsigned cp = c & (0x3f >> k);
+        for (int i = 0; i < k; i++) {
+            if ((p[i] & 0xc0) != 0x80) return 0;
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+        if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return 0;
+        p += k;
+    }
+    return 1;
+}
+
+/* the server's text-field coercion (core/http/multipart.c miaw_form_coerce) */
+static void form_coerce(json_t *fields, const miaw_field *props)
+{
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(fields, tmp, k, v)
+    {
+        const miaw_field *f = props;
+        while (f && f->name && strcmp(f->name, k) != 0) f++;
+        if (!f || !f->name || !json_is_string(v) || f->type == MIAW_T_STRING || f->type == MIAW_T_ANY) continue;
+        json_t *j = json_loads(json_string_value(v), JSON_DECODE_ANY, NULL);
+        int ok = j && ((f->type == MIAW_T_INTEGER && json_is_integer(j)) || (f->type == MIAW_T_NUMBER && json_is_number(j)) ||
+                       (f->type == MIAW_T_BOOLEAN && json_is_boolean(j)) || (f->type == MIAW_T_OBJECT && json_is_object(j)) ||
+                       (f->type == MIAW_T_ARRAY && json_is_array(j)) || ((f->flags & MIAW_F_NULLABLE) && json_is_null(j)));
+        if (ok) json_object_set_new(fields, k, j);
+        else json_decref(j);
+    }
+}
+
+/* the form of a multipart request: text fields into r->body, files spooled; 0, or the
+ * request is answered (400 naming the part, 500 when a file cannot be written) */
+static int form_read(struct miaw_req *r, const mform *form, const mroute *rt)
+{
+    json_t *fields = json_object();
+    for (size_t i = 0; i < form->n; i++) {
+        const miaw_mock_part *p = &form->parts[i];
+        int is_file = !p->value;
+        if (!p->name || !*p->name || !utf8_ok(p->name, strlen(p->name))) {
+            json_decref(fields);
+            return answer_error(r, 400, "INVALID_REQUEST", json_pack("{s:s}", "field", "body"),
+                                "malformed multipart/form-data body: a part's name is empty or not UTF-8"), -1;
+        }
+        if (is_file && p->filename && !*p->filename && !p->len) continue; /* an empty file input */
+        int dup = json_object_get(fields, p->name) != NULL;
+        for (size_t k = 0; k < r->nups && !dup; k++) dup = !strcmp(r->ups[k].name, p->name);
+        if (dup) {
+            json_decref(fields);
+            return answer_error(r, 400, "INVALID_REQUEST", json_pack("{s:s}", "field", p->name),
+                                "malformed multipart/form-data body: the form field '%s' appears more than once", p->name), -1;
+        }
+        if (!is_file) {
+            json_t *sv = json_stringn(p->value, strlen(p->value));
+            if (!sv) {
+                json_decref(fields);
+                return answer_error(r, 400, "INVALID_REQUEST", json_pack("{s:s}", "field", p->name),
+                                    "malformed multipart/form-data body: the form field '%s' is not UTF-8 text", p->name), -1;
+            }
+            json_object_set_new(fields, p->name, sv);
+            continue;
+        }
+        char path[4096];
+        int fd = mock_tmpfile("upload", path, sizeof path);
+        int ok = fd >= 0 && (!p->len || write_all(fd, p->data, p->len) == 0);
+        if (fd >= 0 && close(fd) != 0) ok = 0;
+        mupload *v = ok ? realloc(r->ups, (r->nups + 1) * sizeof *v) : NULL;
+        if (!v) {
+            if (fd >= 0) remove(path);
+            json_decref(fields);
+            return answer_error(r, 500, "INTERNAL_ERROR", NULL, "cannot store the file of '%s'", p->name), -1;
+        }
+        r->ups = v;
+        v[r->nups].name = strdup(p->name);
+        v[r->nups].path = strdup(path);
+        v[r->nups].filename = p->filename && *p->filename ? strdup(p->filename) : NULL;
+        v[r->nups].ctype = sdup(p->content_type);
+        v[r->nups].size = p->len;
+        r->nups++;
+    }
+    form_coerce(fields, rt->body);
+    r->body = fields;
+    return 0;
+}
+
 /* everything up to and including the handler; the answer lands in r->reply */
-static void dispatch(miaw_mock *m, struct miaw_req *r, const char *body)
+static void dispatch(miaw_mock *m, struct miaw_req *r, const char *body, const mform *form)
 {
     char allow[128];
     mroute *rt = NULL;
@@ -2157,19 +2535,37 @@ static void dispatch(miaw_mock *m, struct miaw_req *r, const char *body)
             return;
         }
     }
-    if (rt->has_body) {
+    int multipart = (rt->flags & MIAW_ROUTE_MULTIPART) != 0;
+    if (rt->has_body || multipart) {
         uint64_t limit = rt->body_max ? rt->body_max : MOCK_DEFAULT_BODY_MAX;
-        size_t blen = body ? strlen(body) : 0;
+        uint64_t blen = form ? form->size : body ? strlen(body) : 0;
         if (blen > limit) {
             answer_error(r, 413, "PAYLOAD_TOO_LARGE", json_pack("{s:I}", "limit", (json_int_t)limit),
-                         "request body of %zu bytes exceeds the limit of %llu bytes", blen, (unsigned long long)limit);
+                         "request body of %llu bytes exceeds the limit of %llu bytes", (unsigned long long)blen,
+                         (unsigned long long)limit);
             return;
         }
-        if (blen) {
+        const char *ct = h_req_header(r, "content-type");
+        if (form && !multipart) {
+            answer_error(r, 415, "UNSUPPORTED_MEDIA_TYPE", NULL, "the body must be application/json");
+            return;
+        }
+        if (!form && multipart && ct && !strncasecmp(ct, "multipart/form-data", 19)) {
+            answer_error(r, 400, "INVALID_REQUEST", json_pack("{s:s}", "field", "body"),
+                         "the mock takes multipart bodies as parts: use miaw_mock_call_multipart");
+            return;
+        }
+        if (form) {
+            if (form_read(r, form, rt) != 0) return;
+        } else if (!rt->has_body) {
+            /* a multipart route without a schema reads forms only */
+        } else if (blen) {
             json_error_t je;
-            r->body = json_loadb(body, blen, JSON_REJECT_DUPLICATES, &je);
-            if (!r->body && !is_json_ct(h_req_header(r, "content-type"))) {
-                answer_error(r, 415, "UNSUPPORTED_MEDIA_TYPE", NULL, "the body must be application/json");
+            r->body = json_loadb(body, (size_t)blen, JSON_REJECT_DUPLICATES, &je);
+            if (!r->body && !is_json_ct(ct)) {
+                answer_error(r, 415, "UNSUPPORTED_MEDIA_TYPE", NULL,
+                             multipart ? "the body must be application/json or multipart/form-data"
+                                       : "the body must be application/json");
                 return;
             }
             if (!r->body) {
@@ -2182,7 +2578,7 @@ static void dispatch(miaw_mock *m, struct miaw_req *r, const char *body)
             r->body = json_object();
         }
         char field[256], msg[512];
-        if (schema_validate(rt->body, 0, r->body, field, sizeof field, msg, sizeof msg) != 0) {
+        if (rt->has_body && schema_validate(rt->body, 0, r->body, field, sizeof field, msg, sizeof msg) != 0) {
             answer_error(r, 400, "INVALID_REQUEST", json_pack("{s:s}", "field", field), "%s", msg);
             return;
         }
@@ -2205,8 +2601,8 @@ static void dispatch(miaw_mock *m, struct miaw_req *r, const char *body)
     }
 }
 
-int miaw_mock_call_h(miaw_mock *m, const char *method, const char *path, const char *const *headers,
-                     const char *body, miaw_mock_reply *reply)
+static int call_any(miaw_mock *m, const char *method, const char *path, const char *const *headers,
+                    const char *body, const mform *form, miaw_mock_reply *reply)
 {
     if (!reply) return MIAW_E_INVAL;
     for (struct miaw_req *o = m ? m->reqs : NULL; o; o = o->next) /* a reused reply: the old request answers nowhere */
@@ -2245,12 +2641,30 @@ int miaw_mock_call_h(miaw_mock *m, const char *method, const char *path, const c
         answer_error(r, 500, "INTERNAL_ERROR", NULL, "out of memory");
         return reply->status;
     }
-    dispatch(m, r, body);
+    dispatch(m, r, body, form);
     if (req_pending(r) && r->reply == reply) {
         reply->pending = 1;
         reply->req_ = r;
     }
     return reply->status;
+}
+
+int miaw_mock_call_h(miaw_mock *m, const char *method, const char *path, const char *const *headers,
+                     const char *body, miaw_mock_reply *reply)
+{
+    return call_any(m, method, path, headers, body, NULL, reply);
+}
+
+int miaw_mock_call_multipart(miaw_mock *m, const char *method, const char *path, const char *const *headers,
+                             const miaw_mock_part *parts, size_t nparts, miaw_mock_reply *reply)
+{
+    if (!parts && nparts) return MIAW_E_INVAL;
+    mform f = {parts, nparts, 40};
+    for (size_t i = 0; i < nparts; i++) /* delimiter, Content-Disposition, Content-Type, the bytes */
+        f.size += 90 + (parts[i].name ? strlen(parts[i].name) : 0) + (parts[i].filename ? strlen(parts[i].filename) + 13 : 0) +
+                  (parts[i].content_type ? strlen(parts[i].content_type) + 16 : 0) +
+                  (parts[i].value ? strlen(parts[i].value) : parts[i].len);
+    return call_any(m, method, path, headers, NULL, &f, reply);
 }
 
 int miaw_mock_call(miaw_mock *m, const char *method, const char *path, const char *body, miaw_mock_reply *reply)
@@ -2280,6 +2694,8 @@ void miaw_mock_reply_clear(miaw_mock_reply *reply)
     if (reply->req_) reply->req_->reply = NULL;
     json_decref(reply->json);
     free(reply->text);
+    json_decref(reply->file);
+    free(reply->body);
     memset(reply, 0, sizeof *reply);
 }
 
@@ -2408,7 +2824,7 @@ void miaw_mock_set_message_check(miaw_mock *m, miaw_mock_message_check_fn fn, vo
 /* ================================================================ public: engine calls */
 int miaw_mock_refuse(miaw_mock *m, const char *service, int status, const char *field, const char *err)
 {
-    static const char *known[] = {"msg_send", "send_text", "iq", "stanza_send", "media_upload", "media_download"};
+    static const char *known[] = {"msg_send", "send_text", "iq", "stanza_send", "media_upload", "media_download", "fetch"};
     int ok = 0;
     for (size_t i = 0; service && i < sizeof known / sizeof known[0]; i++) ok |= strcmp(service, known[i]) == 0;
     if (!m || !ok || status >= 0) return MIAW_E_INVAL;
@@ -2430,6 +2846,7 @@ int miaw_mock_refuse(miaw_mock *m, const char *service, int status, const char *
 const json_t *miaw_mock_sends(miaw_mock *m) { return m ? m->sends : NULL; }
 const json_t *miaw_mock_iqs(miaw_mock *m) { return m ? m->iqs : NULL; }
 const json_t *miaw_mock_media(miaw_mock *m) { return m ? m->media : NULL; }
+const json_t *miaw_mock_fetches(miaw_mock *m) { return m ? m->fetches : NULL; }
 const json_t *miaw_mock_stanzas(miaw_mock *m) { return m ? m->stanzas : NULL; }
 
 static int call_ready(mcall *c)
@@ -2610,6 +3027,40 @@ int miaw_mock_media_feed(miaw_mock *m, size_t i, const void *data, size_t len)
     return MIAW_E_INTERNAL;
 }
 
+int miaw_mock_complete_fetch(miaw_mock *m, size_t i, int status, const void *data, size_t len, const char *content_type,
+                             const char *detail)
+{
+    if (!m || i >= m->fetchv.n) return MIAW_E_NOTFOUND;
+    mcall *c = m->fetchv.v[i];
+    int rc = call_ready(c);
+    if (rc) return rc;
+    char dbuf[160], path[4096] = "";
+    if (status == MIAW_OK && len > c->max_bytes) status = MIAW_E_LIMIT, detail = NULL; /* as the host checks */
+    if (status == MIAW_OK) {
+        int fd = mock_tmpfile("fetch", path, sizeof path);
+        int ok = fd >= 0 && (!len || write_all(fd, data, len) == 0);
+        if (fd >= 0 && close(fd) != 0) ok = 0;
+        if (!ok) {
+            if (fd >= 0) remove(path);
+            return MIAW_E_IO;
+        }
+    } else if (!detail) {
+        if (status == MIAW_E_LIMIT) snprintf(dbuf, sizeof dbuf, "the body is larger than %llu bytes", (unsigned long long)c->max_bytes);
+        else if (status == MIAW_E_TIMEOUT) snprintf(dbuf, sizeof dbuf, "no complete answer within %u ms", c->timeout_ms);
+        else if (status == MIAW_E_INVAL) snprintf(dbuf, sizeof dbuf, "only http and https URLs can be fetched, redirects included");
+        else snprintf(dbuf, sizeof dbuf, "the transfer failed");
+        detail = dbuf;
+    }
+    miaw_fetch_fn cb = c->fetch_cb;
+    void *ud = c->udata;
+    call_done(c, status == MIAW_OK ? json_pack("{s:i,s:s,s:s?,s:I}", "status", status, "path", path, "contentType",
+                                               content_type, "size", (json_int_t)len)
+                                   : json_pack("{s:i,s:s}", "status", status, "detail", detail));
+    if (status == MIAW_OK) cb(MIAW_OK, path, content_type, len, NULL, ud);
+    else cb(status, NULL, NULL, 0, detail, ud);
+    return MIAW_OK;
+}
+
 /* ================================================================ public: events, stanzas */
 int miaw_mock_emit(miaw_mock *m, const char *type, const char *instance_id, const char *data_json)
 {
@@ -2667,7 +3118,7 @@ int miaw_mock_run_timers(miaw_mock *m, uint64_t advance_ms)
     int64_t target = m->now + (int64_t)advance_ms;
     int fired = 0;
     for (;;) {
-        /* the earliest due thing: a timer (start order on ties), then requests, IQs, sends */
+        /* the earliest due thing: a timer (start order on ties), then requests, IQs, sends, fetches */
         mtimer *tbest = NULL;
         for (mtimer *t = m->timers; t; t = t->next)
             if (!tbest || t->due < tbest->due || (t->due == tbest->due && t->seq < tbest->seq)) tbest = t;
@@ -2675,8 +3126,8 @@ int miaw_mock_run_timers(miaw_mock *m, uint64_t advance_ms)
         for (struct miaw_req *r = m->reqs; r; r = r->next)
             if (req_pending(r) && (!rbest || r->deadline < rbest->deadline)) rbest = r;
         mcall *cbest = NULL;
-        cvec *vs[] = {&m->iqv, &m->sendv};
-        for (size_t k = 0; k < 2; k++)
+        cvec *vs[] = {&m->iqv, &m->sendv, &m->fetchv};
+        for (size_t k = 0; k < 3; k++)
             for (size_t i = 0; i < vs[k]->n; i++) {
                 mcall *c = vs[k]->v[i];
                 if (c->state == ST_PENDING && c->deadline && (!cbest || c->deadline < cbest->deadline)) cbest = c;
@@ -2706,10 +3157,11 @@ int miaw_mock_run_timers(miaw_mock *m, uint64_t advance_ms)
         } else if (which == 2) {
             req_abort(rbest, MIAW_E_TIMEOUT);
         } else {
-            cvec *v = cbest->kind == K_IQ ? &m->iqv : &m->sendv;
+            cvec *v = cbest->kind == K_IQ ? &m->iqv : cbest->kind == K_FETCH ? &m->fetchv : &m->sendv;
             size_t idx = 0;
             while (v->v[idx] != cbest) idx++;
             if (cbest->kind == K_IQ) miaw_mock_complete_iq(m, idx, MIAW_E_TIMEOUT, NULL, NULL);
+            else if (cbest->kind == K_FETCH) miaw_mock_complete_fetch(m, idx, MIAW_E_TIMEOUT, NULL, 0, NULL, NULL);
             else miaw_mock_complete_send(m, idx, MIAW_E_TIMEOUT, NULL, 0, NULL);
         }
     }
@@ -2769,8 +3221,8 @@ void miaw_mock_free(miaw_mock *m)
         }
         req_free(r);
     }
-    cvec *vs[] = {&m->sendv, &m->iqv, &m->mediav};
-    for (size_t k = 0; k < 3; k++) {
+    cvec *vs[] = {&m->sendv, &m->iqv, &m->mediav, &m->fetchv};
+    for (size_t k = 0; k < 4; k++) {
         for (size_t i = 0; i < vs[k]->n; i++) call_free(vs[k]->v[i]);
         free(vs[k]->v);
     }
@@ -2811,6 +3263,7 @@ void miaw_mock_free(miaw_mock *m)
     json_decref(m->sends);
     json_decref(m->iqs);
     json_decref(m->media);
+    json_decref(m->fetches);
     json_decref(m->stanzas);
     json_decref(m->events);
     json_decref(m->logs);

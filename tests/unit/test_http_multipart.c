@@ -204,6 +204,9 @@ static void test_parse_malformed(void)
         {"--b\r\nContent-Disposition: form-data; name=\"x\r\n\r\nv\r\n--b--", "cannot be parsed"},
         {"--b\r\nContent-Disposition: form-data; name=x; name=y\r\n\r\nv\r\n--b--", "cannot be parsed"},
         {"--b\r\nContent-Disposition: form-data; name\r\n\r\nv\r\n--b--", "cannot be parsed"},
+        /* filename* twice (the fuzzer's find: a second, broken one left the first unterminated) */
+        {"--b\r\nContent-Disposition: form-data; name=x; filename*=UTF-8''abc; filename*=UTF-8''%zz\r\n\r\nv\r\n--b--",
+         "cannot be parsed"},
         {"--b\r\nContent-Disposition: form-data;\r\n name=x\r\n\r\nv\r\n--b--", "folded"},
         {"--b\r\nContent-Disposition: form-data; name=x\r\nContent-Disposition: form-data; name=y\r\n\r\nv\r\n--b--", "two"},
         {"--b\r\nContent-Disposition: form-data; name=x\nX: y\r\n\r\nv\r\n--b--", "control characters"},

@@ -1,10 +1,12 @@
-/* miaw/mock_host.h - a mock plugin host for unit tests: a complete miaw_host_api (ABI 1.2)
- * without a server, a network or WhatsApp, so a plugin's routes and event handlers are
+/* miaw/mock_host.h - a mock plugin host for unit tests: a complete miaw_host_api (ABI 1.2,
+ * and of 1.3 the files: req_upload, reply_file, fetch) without a server, a network or
+ * WhatsApp, so a plugin's routes and event handlers are
  * tested as plain function calls. A test loads a plugin (a .so, or a descriptor compiled
  * into the test), calls its routes as the server would (route match, path and query
  * parameters, headers, body parsing and schema checks, MIAW_ASYNC, timeouts and aborts),
- * sees every engine call the plugin made (msg_send, send_text, iq, stanza_send, media) and
- * completes each one when and how it chooses, scripts instances and stored messages,
+ * sends multipart forms with files, captures file answers, sees every engine call and
+ * fetch the plugin made (msg_send, send_text, iq, stanza_send, media, fetch) and completes
+ * each one when and how it chooses, scripts instances and stored messages,
  * emits core events and incoming stanzas, reads the events the plugin emitted, and drives
  * timers with a virtual clock. Implemented by sdk/mock/mock_host.c, which depends only on
  * jansson, libdl, libc and the SDK headers: compile it with your tests (installed under
@@ -50,6 +52,14 @@ typedef struct miaw_mock_reply {
     json_t *json;    /* the whole envelope {"success":...} once answered; owned              */
     char *text;      /* the envelope as compact JSON text; owned                             */
     struct miaw_req *req_; /* internal: the request while pending                            */
+    /* since 1.3: an answer by reply_file (json and text stay NULL, except for a 416, which
+     * has its envelope): {path, contentType, filename, disposition (the Content-Disposition
+     * the server sends), flags, status, size (of the file), range: {from, length} (206
+     * only)}; owned. body/body_len: the bytes the server would send (the range, or the
+     * whole file up to 64 MiB; NULL beyond), NUL-terminated for convenience; owned. */
+    json_t *file;
+    char *body;
+    size_t body_len;
 } miaw_mock_reply;
 
 /* ------------------------------------------------------------ the mock */
@@ -61,7 +71,7 @@ miaw_mock *miaw_mock_new(void);
 void miaw_mock_free(miaw_mock *m);
 /* The host table plugins get (borrowed, lives with the mock). */
 const miaw_host_api *miaw_mock_api(miaw_mock *m);
-/* Offer an older host: minor 0 or 1 shrinks the table (struct_size) to that ABI, so
+/* Offer an older host: minor 0, 1 or 2 shrinks the table (struct_size) to that ABI, so
  * MIAW_HOST_HAS is false for later members and plugins needing a later minor are refused
  * at load. Call before loading. MIAW_OK or MIAW_E_INVAL. */
 int miaw_mock_set_abi_minor(miaw_mock *m, unsigned minor);
@@ -119,6 +129,30 @@ int miaw_mock_abort(miaw_mock *m, miaw_mock_reply *reply);
  * MIAW_E_TIMEOUT) runs. (miaw_mock_run_timers does this by itself when the virtual clock
  * passes the route's timeout_ms, default 30 s.) MIAW_E_STATE when reply is not pending. */
 int miaw_mock_timeout(miaw_mock *m, miaw_mock_reply *reply);
+/* One part of a multipart/form-data request (miaw_mock_call_multipart): a text part
+ * (value set) or a file part (value NULL: data/len, and optionally the client's filename
+ * and Content-Type). */
+typedef struct miaw_mock_part {
+    const char *name;
+    const char *value;        /* a text part's text, NUL-terminated; NULL for a file part */
+    const void *data;         /* a file part's bytes */
+    size_t len;
+    const char *filename;     /* as the client named the file, or NULL */
+    const char *content_type; /* the part's declared type, or NULL */
+} miaw_mock_part;
+/* Call a route with a multipart/form-data body, as the server does for routes flagged
+ * MIAW_ROUTE_MULTIPART (others answer 415): 413 when the parts (counted about as encoded)
+ * pass body_max; 400 INVALID_REQUEST naming the part for a name given twice or a text part
+ * that is not UTF-8; text parts become string fields of the body, coerced to the schema's
+ * integer, number, boolean, object or array when their text is JSON of that type, then
+ * the body schema as for JSON (400 with details.field); file parts go to temporary files
+ * (0600, under $TMPDIR or /tmp) that req_upload hands out and that are removed when the
+ * request is answered or aborted (req_upload after the answer is a violation). A file
+ * part with an empty filename and no bytes (an empty file input) is skipped. headers as
+ * for miaw_mock_call_h (its Content-Type is not needed). Returns as miaw_mock_call. A
+ * multipart body given as text to miaw_mock_call on a multipart route is refused (400). */
+int miaw_mock_call_multipart(miaw_mock *m, const char *method, const char *path, const char *const *headers,
+                             const miaw_mock_part *parts, size_t nparts, miaw_mock_reply *reply);
 /* Frees what the reply holds and zeroes it; a pending request then answers nowhere. */
 void miaw_mock_reply_clear(miaw_mock_reply *reply);
 /* error.code of an error envelope, or NULL (borrowed from reply->json). */
@@ -177,6 +211,10 @@ void miaw_mock_set_message_check(miaw_mock *m, miaw_mock_message_check_fn fn, vo
 const json_t *miaw_mock_sends(miaw_mock *m);
 const json_t *miaw_mock_iqs(miaw_mock *m);
 const json_t *miaw_mock_media(miaw_mock *m);
+/* fetch calls (ABI 1.3), as records like the others (no "instance"): {kind: "fetch", url,
+ * maxBytes, timeoutMs, maxRedirects (the defaults filled in: 100 MiB, 60 s, 3)}. A URL
+ * that is not http(s) is refused in the call with MIAW_E_INVAL and not recorded. */
+const json_t *miaw_mock_fetches(miaw_mock *m);
 const json_t *miaw_mock_stanzas(miaw_mock *m);
 
 /* Complete send i (msg_send or send_text) with status and, for MIAW_OK, the message id
@@ -202,8 +240,18 @@ int miaw_mock_complete_media(miaw_mock *m, size_t i, int status, const char *res
  * MIAW_E_STATE, MIAW_E_NOTFOUND, MIAW_E_IO as above or for a write error. */
 int miaw_mock_media_feed(miaw_mock *m, size_t i, const void *data, size_t len);
 
+/* Complete fetch i. MIAW_OK: data/len become a new temporary file (0600, $TMPDIR or
+ * /tmp) handed to the callback with content_type (NULL = none) and len; the file is then
+ * the plugin's, as with the server. len above the call's max_bytes completes it with
+ * MIAW_E_LIMIT instead, as the host would. Errors (MIAW_E_IO with detail "HTTP 404",
+ * MIAW_E_LIMIT, MIAW_E_TIMEOUT, MIAW_E_INVAL): no file; detail NULL = the host's default
+ * text. The virtual clock completes a fetch with MIAW_E_TIMEOUT at its timeout. Returns
+ * as miaw_mock_complete_send; MIAW_E_IO when the file cannot be written. */
+int miaw_mock_complete_fetch(miaw_mock *m, size_t i, int status, const void *data, size_t len,
+                             const char *content_type, const char *detail);
+
 /* Script a refusal: the next call of service ("msg_send", "send_text", "iq",
- * "stanza_send", "media_upload", "media_download") by any plugin returns status (a
+ * "stanza_send", "media_upload", "media_download", "fetch") by any plugin returns status (a
  * negative MIAW_E_*) with *field (msg_send/send_text; NULL = none) and err (NULL = a
  * default text), once its own argument checks passed, as if the engine refused it. Several
  * refusals of one service apply in order. MIAW_OK or MIAW_E_INVAL. */
@@ -228,8 +276,8 @@ int miaw_mock_deliver(miaw_mock *m, const char *instance_id, const char *node_js
 /* ------------------------------------------------------------ timers, kv, logs */
 /* Move the virtual clock forward by advance_ms, firing in time order every plugin timer
  * that falls due (repeating ones as often as they fall due), and the deadlines of pending
- * requests (504 + on_abort), IQs (MIAW_E_TIMEOUT, default 20 s) and sends (MIAW_E_TIMEOUT,
- * default 45 s). advance_ms 0 fires what is due now (a timer started with delay 0).
+ * requests (504 + on_abort), IQs (MIAW_E_TIMEOUT, default 20 s), sends (MIAW_E_TIMEOUT,
+ * default 45 s) and fetches (MIAW_E_TIMEOUT, default 60 s). advance_ms 0 fires what is due now (a timer started with delay 0).
  * Returns the number of callbacks run. */
 int miaw_mock_run_timers(miaw_mock *m, uint64_t advance_ms);
 /* The number of plugin timers running. */
