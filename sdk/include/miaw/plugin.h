@@ -89,7 +89,9 @@ typedef void (*miaw_abort_fn)(miaw_req *req, int reason, void *udata); /* [loop]
 #define MIAW_ROUTE_MULTIPART (1u << 2) /* since 1.3: multipart/form-data is accepted too:
                                          file parts are spooled to temporary files (see
                                          req_upload), text parts become the body's string
-                                         fields, validated by .body like JSON; body_max
+                                         fields (typed when .body says integer, number,
+                                         boolean, object or array and the text is JSON of
+                                         it), validated by .body like JSON; body_max
                                          bounds the whole request */
 #define MIAW_ROUTE_INSTANCE (1u << 1) /* path has {instanceId}; the host answers 404
                                          INSTANCE_NOT_FOUND before the handler when
@@ -228,7 +230,8 @@ typedef void (*miaw_fetch_fn)(int status, const char *path, const char *content_
                               const char *detail, void *udata); /* [loop] */
 
 #define MIAW_FILE_F_ATTACHMENT (1u << 0) /* Content-Disposition: attachment (else inline) */
-#define MIAW_FILE_F_UNLINK (1u << 1)     /* remove the file once it is sent (or the client left) */
+#define MIAW_FILE_F_UNLINK (1u << 1)     /* remove the file: its name goes at once, its bytes
+                                            once sent (or when the client left) */
 
 /* ------------------------------------------------------------- host table */
 typedef struct miaw_host_api {
@@ -359,17 +362,21 @@ typedef struct miaw_host_api {
 
     /* since 1.3 [loop] */
     /* The file part `name` of a multipart request (route flag MIAW_ROUTE_MULTIPART):
-     * MIAW_OK and *out filled, or MIAW_E_NOTFOUND (no such part, or not multipart). */
+     * MIAW_OK and *out filled, or MIAW_E_NOTFOUND (no such part, or not multipart);
+     * MIAW_E_INVAL when out->struct_size is too small. */
     int (*req_upload)(miaw_req *r, const char *name, miaw_upload *out);
     /* Answer with a file, streamed (bounded memory): Content-Type, Content-Length,
      * Content-Disposition (filename, inline or attachment), Accept-Ranges, and single
      * byte ranges of a GET (206, or 416 for an unsatisfiable range). status is used
      * when no range applies (normally 200). MIAW_E_NOTFOUND when the file cannot be
-     * opened (nothing was answered: answer another way). */
+     * opened, MIAW_E_INVAL for unknown flags or a content type with control characters
+     * (in both cases nothing was answered: answer another way). */
     int (*reply_file)(miaw_req *r, int status, const char *path, const char *content_type, const char *filename,
                       uint32_t flags);
     /* Download an http(s) URL to a temporary file (libcurl on the loop; the host refuses
-     * other schemes, bounds size, time and redirects). Asynchronous, like msg_send. */
+     * other schemes, bounds size, time and redirects). Asynchronous, like msg_send: cancel
+     * (and unload) stop the transfer and remove the file. The host does not yet refuse
+     * private or loopback addresses. */
     int (*fetch)(miaw_plugin *p, const char *url, const miaw_fetch_opts *opts, miaw_fetch_fn cb, void *udata,
                  miaw_id *handle, char *errbuf, size_t errlen);
     /* Chat storage, newest first. query (borrowed, NULL = {}): {chat, before (a cursor
