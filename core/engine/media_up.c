@@ -161,6 +161,10 @@ static void job_hash(uv_work_t *w)
     miaw_wa_media_enc_free(enc);
     free(in);
     free(out);
+    /* this pool thread's OpenSSL state (error queue...) goes now: left for process exit it
+     * is orphaned when a library loaded by a plugin (libav*'s dependencies) has OpenSSL
+     * torn down first, and LeakSanitizer reports it */
+    OPENSSL_thread_stop();
 }
 
 static void maybe_post(eng_xfer *x);

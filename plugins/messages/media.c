@@ -934,6 +934,7 @@ int msgs_media_routes(miaw_plugin_base *b, const json_t *config, char *err, size
         return MIAW_E_INVAL;
     }
     G = c;
+    mm_init();
     static const struct {
         mm_kind kind;
         const char *path, *op, *summary, *desc;

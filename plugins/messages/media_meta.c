@@ -7,6 +7,7 @@
  * mm_result holds (see media_meta.h). */
 #include "media_meta.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -654,7 +655,6 @@ static int do_av(const char *path, const mm_opts *o, mm_result *r)
         return fail(r, MIAW_E_INVAL, "not a video WhatsApp plays: %s content (expected MP4, QuickTime or 3GPP)", mm_format_name(f));
     if (!video && f != MM_OGG && f != MM_MP3 && f != MM_AAC && f != MM_M4A && f != MM_AMR && f != MM_MP4 && f != MM_3GP)
         return fail(r, MIAW_E_INVAL, "not audio WhatsApp plays: %s content (expected Ogg/Opus, MP3, AAC, M4A or AMR)", mm_format_name(f));
-    av_log_set_level(AV_LOG_QUIET);
     AVFormatContext *fc = NULL;
     if (avformat_open_input(&fc, path, NULL, NULL) < 0) return fail(r, MIAW_E_INVAL, "the %s file cannot be read", mm_format_name(f));
     if (avformat_find_stream_info(fc, NULL) < 0) {
@@ -690,6 +690,29 @@ static int do_av(const char *path, const mm_opts *o, mm_result *r)
 }
 
 /* ------------------------------------------------------------------ entry */
+/* the libraries used here stay mapped when the plugin is unloaded: they keep one-time
+ * allocations behind their own globals, which unloading would orphan (LeakSanitizer
+ * reports them at exit) */
+static void pin(void *sym)
+{
+    Dl_info in;
+    if (dladdr(sym, &in) && in.dli_fname) dlopen(in.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
+void mm_init(void)
+{
+    av_log_set_level(AV_LOG_QUIET);
+    pin((void *)avformat_open_input);
+    pin((void *)avcodec_open2);
+    pin((void *)av_frame_alloc);
+    pin((void *)sws_getContext);
+    pin((void *)WebPDecodeRGBA);
+    pin((void *)WebPAnimDecoderNew);
+    pin((void *)WebPEncodeRGBA);
+    pin((void *)jpeg_std_error);
+    pin((void *)png_image_free);
+}
+
 int mm_process(const char *path, const mm_opts *oin, mm_result *r)
 {
     memset(r, 0, sizeof *r);

@@ -61,6 +61,8 @@ typedef struct mm_result {
  * pixels, or a sticker that stays too large); MIAW_E_IO / MIAW_E_NOMEM. Never a crash on
  * any input. r is zeroed first. */
 int mm_process(const char *path, const mm_opts *o, mm_result *r);
+/* Once, before any mm_process (process-wide library settings: libav* logging off). */
+void mm_init(void);
 void mm_result_clear(mm_result *r);
 
 /* Helpers exposed for unit tests: a JPEG thumbnail (longest side <= px) of RGB(A) pixels;

@@ -28,6 +28,7 @@
 
 static mm_opts opts(mm_kind k)
 {
+    mm_init();
     mm_opts o = {.kind = k, .tmpdir = "/tmp"};
     return o;
 }
