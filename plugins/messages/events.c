@@ -132,14 +132,16 @@ static void on_message(const miaw_event *ev, void *udata)
 static const struct {
     const char *type, *desc;
 } EVENTS[] = {
-    {"message_edit", "A message was edited (by its author, here or on another device of the account): {messageId "
-                     "(the edited message), chat, from, fromMe, isGroup, text (the new text), message (the new "
-                     "WAProto content), editedAt (unix seconds), protocolMessageId}"},
-    {"message_delete", "A message was deleted for everyone: {messageId, chat, from (who deleted it), fromMe, "
-                       "isGroup, participant (the author, when a group admin deleted someone else's message), "
-                       "protocolMessageId, timestamp}"},
-    {"message_reaction", "A reaction was added, changed or removed: {messageId (the message reacted to), chat, from, "
-                         "fromMe, isGroup, emoji (\"\" = the reaction was removed), reactionId, timestamp}"},
+    {"message_edit", "A message was edited by its author (a contact, or this account on another of its devices; "
+                     "edits made through this API are answered, not reported): {messageId (the edited message), "
+                     "chat, from, fromMe, isGroup, text (the new text), message (the new WAProto content), editedAt "
+                     "(unix seconds), protocolMessageId}"},
+    {"message_delete", "A message was deleted for everyone (by a contact, a group admin, or this account on another "
+                       "device): {messageId, chat, from (who deleted it), fromMe, isGroup, participant (the author, "
+                       "when a group admin deleted someone else's message), protocolMessageId, timestamp}"},
+    {"message_reaction", "A reaction was added, changed or removed (by a contact, or this account on another "
+                         "device): {messageId (the message reacted to), chat, from, fromMe, isGroup, emoji (\"\" = "
+                         "the reaction was removed), reactionId, timestamp}"},
     {"message_ack", "A message this account sent reached a new state: {messageId, chat, status: \"server\" (the "
                     "server accepted it; from null) | \"delivery\" | \"read\" | \"played\", from (the recipient, or "
                     "in groups the member, whose device reported it), timestamp (unix seconds)}. Once per message, "

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { startServer, tempDir, waitFor, sleep } from './lib/harness.mjs';
 import { startReceiver } from './lib/receiver.mjs';
 import { startSim, simEnv, events, pairByQr } from './lib/sim.mjs';
+import { Validator } from '@seriousme/openapi-schema-validator';
 
 const ME = '15550004444';
 const BOB = '15550005555';
@@ -76,6 +77,18 @@ async function sendText(body) {
   const r = await api('POST', '/messages/text', body);
   assert.equal(r.status, 200, r.text);
   return r.json.data.messageId;
+}
+/** stops the server and the simulator: both exit 0 with no sanitizer report (ASan builds) */
+async function finish() {
+  const srv = ctx.srv;
+  ctx.srv = null;
+  await srv.stop();
+  const { code } = await srv.exited;
+  if (process.env.MIAW_LOG) console.error(srv.logs());
+  assert.doesNotMatch(srv.logs(), /Sanitizer|runtime error/);
+  assert.equal(code, 0, srv.logs().slice(-2000));
+  await ctx.sim.stop();
+  assert.equal(ctx.sim.proc.exitCode, 0, 'miaw-sim exit status');
 }
 function bad(r, status, field) {
   assert.equal(r.status, status, r.text);
@@ -231,6 +244,7 @@ test('message actions and kinds through the simulator', { timeout: 240000 }, asy
   assert.equal(fimg.caption, 'pic');
   assert.equal(fimg.forwarded, true);
   assert.equal((await ctx.sim.api('GET', '/sim/media')).json.uploads, uploads, 'nothing uploaded again');
+  await finish();
 });
 
 test('kinds sent by a phone reach the webhook events; chat storage follows', { timeout: 180000 }, async (t) => {
@@ -308,6 +322,7 @@ test('kinds sent by a phone reach the webhook events; chat storage follows', { t
   // sim control refusals
   assert.equal((await ctx.sim.api('POST', `/sim/accounts/${BOB}/messages`, { to: ME, reaction: { emoji: 'x' } })).status, 400);
   assert.equal((await ctx.sim.api('POST', `/sim/accounts/${BOB}/messages`, { to: ME, location: { latitude: 100, longitude: 0 } })).status, 400);
+  await finish();
 });
 
 test('groups: reactions, and an admin deletes a member\'s message', { timeout: 180000 }, async (t) => {
@@ -341,4 +356,38 @@ test('groups: reactions, and an admin deletes a member\'s message', { timeout: 1
   assert.equal(rv.revoke.participant, JID(CAROL));
   assert.equal(rv.revoke.fromMe, false);
   await waitFor(() => row(c1)?.status === 'revoked', { what: 'stored admin revoke' });
+  await finish();
+});
+
+test('the routes and events are in the OpenAPI document, with schemas and examples', { timeout: 60000 }, async () => {
+  const s = await startServer();
+  try {
+    const r = await s.api('GET', '/openapi.json', undefined, { noauth: true });
+    assert.equal(r.status, 200);
+    const doc = JSON.parse(r.text);
+    const res = await new Validator().validate(doc);
+    assert.equal(res.valid, true, JSON.stringify(res.errors, null, 1));
+    const item = doc.paths['/instances/{instanceId}/messages/{messageId}'];
+    assert.ok(item.post && item.delete, Object.keys(item).join());
+    const ops = [item.post, item.delete, doc.paths['/instances/{instanceId}/messages/{messageId}/reaction'].post,
+      doc.paths['/instances/{instanceId}/messages/{messageId}/forward'].post,
+      doc.paths['/instances/{instanceId}/messages/location'].post, doc.paths['/instances/{instanceId}/messages/contact'].post];
+    for (const op of ops) {
+      assert.ok(op.description.length > 80, op.operationId);
+      assert.ok(JSON.stringify(op.responses['200']).includes('3EB0'), `${op.operationId}: response example`);
+      assert.ok(op.parameters?.some((p) => p.name === 'instanceId'), op.operationId);
+    }
+    assert.deepEqual(Object.keys(item.post.requestBody.content['application/json'].schema.properties), ['text']);
+    const loc = doc.paths['/instances/{instanceId}/messages/location'].post.requestBody.content['application/json'].schema;
+    assert.equal(loc.properties.latitude.minimum, -90);
+    assert.equal(loc.properties.longitude.maximum, 180);
+    const con = doc.paths['/instances/{instanceId}/messages/contact'].post.requestBody.content['application/json'].schema;
+    assert.deepEqual(con.properties.contacts.items.required.sort(), ['name', 'phone']);
+    const text = doc.paths['/instances/{instanceId}/messages/text'].post.requestBody.content['application/json'].schema;
+    assert.deepEqual(text.properties.mentions.type, ['array', 'null']);
+    assert.equal(text.properties.mentions.items.type, 'string');
+    for (const ev of ['message_edit', 'message_delete', 'message_reaction', 'message_ack'])
+      assert.ok(doc.webhooks[ev], `webhook ${ev}`);
+    assert.match(JSON.stringify(doc.webhooks.message_ack), /delivery/);
+  } finally { await s.stop(); }
 });
