@@ -3,10 +3,12 @@
  * (a `file` part); GET .../messages/{messageId}/media; optional auto-download of received
  * media. A send goes: source -> a file (base64 decoded to a temp file, url fetched by the
  * host, or the host's multipart temp file) -> checks and metadata on a worker thread
- * (media_meta.c; finished work is picked up by a host timer on the loop) -> media_upload
+ * (media_meta.c, the module messages-media.so next to this plugin, loaded on the first
+ * media message; finished work is picked up by a host timer on the loop) -> media_upload
  * of the file by path (bounded memory) -> msg_send of the WAProto message -> {messageId,
  * timestamp}. Owns the module state G (config, job queue, worker threads: joined at
  * unload by the destructor at the end), one `msend` per send and one `mdl` per download. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <jansson.h>
 #include <miaw/plugin.h>
@@ -52,6 +54,35 @@ typedef struct media_ctx {
 
 static media_ctx *G;
 
+/* messages-media.so (media_meta.c), loaded on first use and never unloaded (RTLD_NODELETE:
+ * its libraries keep one-time allocations behind their own globals) */
+static const mm_api *MM;
+
+static int mm_load(char *err, size_t errlen)
+{
+    if (MM) return 0;
+    Dl_info in;
+    char path[4096];
+    if (!dladdr((void *)mm_load, &in) || !in.dli_fname || !strrchr(in.dli_fname, '/')) {
+        snprintf(err, errlen, "cannot tell where the messages plugin was loaded from");
+        return -1;
+    }
+    snprintf(path, sizeof path, "%.*s/messages-media.so", (int)(strrchr(in.dli_fname, '/') - in.dli_fname), in.dli_fname);
+    struct stat st;
+    if (stat(path, &st) != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) { /* as the host's own rule for plugins */
+        snprintf(err, errlen, "%s is missing or writable by group or others", path);
+        return -1;
+    }
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    const mm_api *(*get)(void) = h ? (const mm_api *(*)(void))dlsym(h, "mm_api_get") : NULL;
+    if (!get) {
+        snprintf(err, errlen, "cannot load %s: %s", path, dlerror());
+        return -1;
+    }
+    MM = get();
+    return 0;
+}
+
 /* ------------------------------------------------------------------ sends */
 typedef enum { SRC_BASE64, SRC_URL, SRC_FILE } src_kind;
 static const char *const SRC_FIELD[] = {"base64", "url", "file"};
@@ -84,7 +115,7 @@ static void ms_free(msend *m)
     free(m->mimetype);
     free(m->quoted);
     json_decref(m->quoted_msg);
-    mm_result_clear(&m->res);
+    if (MM) MM->result_clear(&m->res); /* else nothing was ever processed */
     free(m);
 }
 
@@ -278,7 +309,7 @@ static void *worker(void *arg)
     msend *m = arg;
     mm_opts o = {.kind = m->kind, .ptt = m->ptt, .tmpdir = G->tmpdir, .thumb_px = G->thumb_px,
                  .max_pixels = G->max_pixels, .sticker_max = G->sticker_max, .sticker_anim_max = G->sticker_anim_max};
-    m->rc = mm_process(m->in_path, &o, &m->res);
+    m->rc = MM->process(m->in_path, &o, &m->res);
     atomic_store_explicit(&m->done, 1, memory_order_release);
     return NULL;
 }
@@ -345,6 +376,13 @@ static void poll_workers(miaw_id t, void *ud)
 
 static void enqueue(msend *m)
 {
+    char err[300];
+    if (mm_load(err, sizeof err) != 0) {
+        MIAW_LOGW(G->api, G->self, "media processing unavailable: %s", err);
+        G->api->reply_error(m->req, 503, "SERVICE_UNAVAILABLE", "media processing is unavailable on this server: %s", err);
+        ms_free(m);
+        return;
+    }
     if (G->queued >= MAX_QUEUED) {
         G->api->reply_error(m->req, 503, "SERVICE_UNAVAILABLE", "too many media messages are being prepared; retry shortly");
         ms_free(m);
@@ -934,7 +972,6 @@ int msgs_media_routes(miaw_plugin_base *b, const json_t *config, char *err, size
         return MIAW_E_INVAL;
     }
     G = c;
-    mm_init();
     static const struct {
         mm_kind kind;
         const char *path, *op, *summary, *desc;

@@ -7,7 +7,6 @@
  * mm_result holds (see media_meta.h). */
 #include "media_meta.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -690,27 +689,13 @@ static int do_av(const char *path, const mm_opts *o, mm_result *r)
 }
 
 /* ------------------------------------------------------------------ entry */
-/* the libraries used here stay mapped when the plugin is unloaded: they keep one-time
- * allocations behind their own globals, which unloading would orphan (LeakSanitizer
- * reports them at exit) */
-static void pin(void *sym)
-{
-    Dl_info in;
-    if (dladdr(sym, &in) && in.dli_fname) dlopen(in.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
-}
+void mm_init(void) { av_log_set_level(AV_LOG_QUIET); }
 
-void mm_init(void)
+const mm_api *mm_api_get(void)
 {
-    av_log_set_level(AV_LOG_QUIET);
-    pin((void *)avformat_open_input);
-    pin((void *)avcodec_open2);
-    pin((void *)av_frame_alloc);
-    pin((void *)sws_getContext);
-    pin((void *)WebPDecodeRGBA);
-    pin((void *)WebPAnimDecoderNew);
-    pin((void *)WebPEncodeRGBA);
-    pin((void *)jpeg_std_error);
-    pin((void *)png_image_free);
+    static const mm_api API = {mm_process, mm_result_clear};
+    mm_init();
+    return &API;
 }
 
 int mm_process(const char *path, const mm_opts *oin, mm_result *r)

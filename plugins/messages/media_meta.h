@@ -5,11 +5,19 @@
  * (libavformat/libavcodec). Pure functions of files: no plugin API, no loop, safe to call
  * from a worker thread (one mm_result per call). Ownership: an mm_result owns its thumb
  * and its out_path (a converted file it created); mm_result_clear frees both and removes
- * the converted file unless the caller took it (set out_path NULL). */
+ * the converted file unless the caller took it (set out_path NULL). Built as its own module,
+ * messages-media.so (plugins/messages/deps.cmake): media.c loads it on first use and calls
+ * the MM_API functions through the table mm_api. */
 #ifndef MIAW_PLUGIN_MEDIA_META_H
 #define MIAW_PLUGIN_MEDIA_META_H
 #include <stddef.h>
 #include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MM_API __attribute__((visibility("default")))
+#else
+#define MM_API
+#endif
 
 typedef enum mm_format {
     MM_UNKNOWN = 0,
@@ -21,12 +29,12 @@ typedef enum mm_format {
 } mm_format;
 
 /* The format of a file's first bytes (at least 12 are needed for most, 64 recommended). */
-mm_format mm_sniff(const void *head, size_t n);
+MM_API mm_format mm_sniff(const void *head, size_t n);
 /* Reads the first 64 bytes of path: the format, or MM_UNKNOWN (also when unreadable). */
-mm_format mm_sniff_file(const char *path);
-const char *mm_format_mime(mm_format f); /* "image/jpeg"...; "application/octet-stream" for unknown */
-const char *mm_format_ext(mm_format f);  /* "jpg"...; "bin" for unknown */
-const char *mm_format_name(mm_format f); /* "JPEG"... for messages */
+MM_API mm_format mm_sniff_file(const char *path);
+MM_API const char *mm_format_mime(mm_format f); /* "image/jpeg"...; "application/octet-stream" for unknown */
+MM_API const char *mm_format_ext(mm_format f);  /* "jpg"...; "bin" for unknown */
+MM_API const char *mm_format_name(mm_format f); /* "JPEG"... for messages */
 
 typedef enum mm_kind { MM_K_IMAGE, MM_K_VIDEO, MM_K_AUDIO, MM_K_DOCUMENT, MM_K_STICKER } mm_kind;
 
@@ -60,14 +68,21 @@ typedef struct mm_result {
  * MIAW_OK; MIAW_E_INVAL (wrong or unreadable type, r->err says why); MIAW_E_LIMIT (too many
  * pixels, or a sticker that stays too large); MIAW_E_IO / MIAW_E_NOMEM. Never a crash on
  * any input. r is zeroed first. */
-int mm_process(const char *path, const mm_opts *o, mm_result *r);
+MM_API int mm_process(const char *path, const mm_opts *o, mm_result *r);
 /* Once, before any mm_process (process-wide library settings: libav* logging off). */
-void mm_init(void);
-void mm_result_clear(mm_result *r);
+MM_API void mm_init(void);
+MM_API void mm_result_clear(mm_result *r);
 
 /* Helpers exposed for unit tests: a JPEG thumbnail (longest side <= px) of RGB(A) pixels;
  * malloc'd JPEG bytes or NULL. channels 3 or 4 (alpha composited over white). */
-unsigned char *mm_thumb_jpeg(const uint8_t *pix, uint32_t w, uint32_t h, int channels, uint32_t px, size_t *len);
+MM_API unsigned char *mm_thumb_jpeg(const uint8_t *pix, uint32_t w, uint32_t h, int channels, uint32_t px, size_t *len);
 /* Waveform of n magnitudes (any scale): 64 values 0..100, the loudest 100. */
-void mm_waveform_from(const float *mag, size_t n, uint8_t out[64]);
+MM_API void mm_waveform_from(const float *mag, size_t n, uint8_t out[64]);
+
+/* What media.c takes from the module: mm_api_get() of messages-media.so. */
+typedef struct mm_api {
+    int (*process)(const char *path, const mm_opts *o, mm_result *r);
+    void (*result_clear)(mm_result *r);
+} mm_api;
+MM_API const mm_api *mm_api_get(void); /* calls mm_init */
 #endif
