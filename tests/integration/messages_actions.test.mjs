@@ -299,6 +299,21 @@ test('kinds sent by a phone reach the webhook events; chat storage follows', { t
   assert.ok(!events(ctx.rcv, 'message_edit').some((e) => e.data.messageId === mine));
   assert.ok(!events(ctx.rcv, 'message_delete').some((e) => e.data.messageId === mine));
 
+  // the account's own phone edits and deletes its message to Bob: the copies (DSM) reach
+  // the instance, storage follows, the events say fromMe
+  const own = await phoneSends(ME, { to: BOB, text: 'from my phone' });
+  await webhook('message', (x) => x.id === own && x.fromMe === true);
+  await phoneSends(ME, { to: BOB, edit: { messageId: own, text: 'from my phone, edited' } });
+  d = await webhook('message_edit', (x) => x.messageId === own);
+  assert.equal(d.fromMe, true);
+  assert.equal(d.chat, JID(BOB));
+  assert.equal(d.text, 'from my phone, edited');
+  await waitFor(() => row(own)?.text === 'from my phone, edited', { what: 'stored own-device edit' });
+  await phoneSends(ME, { to: BOB, revoke: { messageId: own } });
+  d = await webhook('message_delete', (x) => x.messageId === own);
+  assert.equal(d.fromMe, true);
+  await waitFor(() => row(own)?.status === 'revoked', { what: 'stored own-device revoke' });
+
   // location and contact cards: typed fields in the message event
   const l = await phoneSends(BOB, { to: ME, location: { latitude: 48.8584, longitude: 2.2945, name: 'Tour Eiffel', address: 'Paris' } });
   d = await webhook('message', (x) => x.id === l);
