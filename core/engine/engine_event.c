@@ -2,7 +2,7 @@
  * mimetype, fileName, fileLength, sha256, caption, width/height, seconds, ptt and the API
  * path that serves the file), read from the event's raw WAProto JSON. Called by eng_emit
  * for every `message` event, 1:1 and group alike. Owns nothing. */
-#include "engine_event.h"
+#include "engine/engine_event.h"
 
 #include <stdio.h>
 #include <stdlib.h>
