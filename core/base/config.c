@@ -53,6 +53,7 @@ static const struct key KEYS[] = {
     {"whatsapp.auto_reply", K_STR, O(auto_reply), 0, 0},
     {"whatsapp.auto_mark_read", K_BOOL, O(auto_mark_read), 0, 0},
     {"whatsapp.chat_storage", K_BOOL, O(chat_storage), 0, 0},
+    {"whatsapp.chat_storage_retention_days", K_INT, O(chat_retention_days), 0, 36500},
     {"whatsapp.root_key", K_STR, O(wa_root_key), 0, 0},
     {"whatsapp.version", K_STR, O(wa_version), 0, 0},
     {"whatsapp.qr_first_ms", K_INT, O(wa_qr_first_ms), 50, 600000},
@@ -403,6 +404,7 @@ static int apply_env(miaw_config *c, char *err, size_t errlen)
         env_int("MIAW_WA_PREKEYS", 1, 2000, &c->wa_prekeys, err, errlen) ||
         env_int("MIAW_WA_MEDIA_TIMEOUT_MS", 1000, 600000, &c->wa_media_timeout_ms, err, errlen) ||
         env_int("MIAW_WA_MEDIA_MAX_MB", 1, 4096, &c->wa_media_max_mb, err, errlen) ||
+        env_int("MIAW_CHAT_RETENTION_DAYS", 0, 36500, &c->chat_retention_days, err, errlen) ||
         env_bool("MIAW_ACCOUNT_VALIDATION", &c->account_validation, err, errlen) ||
         env_bool("MIAW_AUTO_MARK_READ", &c->auto_mark_read, err, errlen) ||
         env_bool("MIAW_CHAT_STORAGE", &c->chat_storage, err, errlen))
@@ -514,13 +516,14 @@ static json_t *list_json(const miaw_strlist *l, int users_only)
 
 json_t *miaw_config_public_json(const miaw_config *c)
 {
-    return json_pack("{s:i,s:s,s:s,s:s,s:s,s:o,s:s,s:b,s:s,s:b,s:o,s:b,s:o,s:o,s:s,s:b,s:I,s:{s:i,s:i,s:i}}",
+    return json_pack("{s:i,s:s,s:s,s:s,s:s,s:o,s:s,s:b,s:s,s:b,s:o,s:b,s:i,s:o,s:o,s:s,s:b,s:I,s:{s:i,s:i,s:i}}",
                      "port", c->port, "host", c->host, "basePath", c->base_path, "apiPrefix", c->api_prefix,
                      "logLevel", c->log_level, "plugins", list_json(&c->plugins_enabled, 0),
                      "deviceName", c->wa_device_name, "accountValidation", c->account_validation,
                      "autoReply", c->auto_reply, "autoMarkRead", c->auto_mark_read,
                      "webhookUrls", list_json(&c->webhook_urls, 0),
-                     "chatStorage", c->chat_storage, "basicAuthUsers", list_json(&c->basic_auth, 1),
+                     "chatStorage", c->chat_storage, "chatRetentionDays", c->chat_retention_days,
+                     "basicAuthUsers", list_json(&c->basic_auth, 1),
                      "tls", json_boolean(*c->tls_cert != 0), "wsUrl", c->wa_ws_url,
                      "corsEnabled", *c->cors_origin != 0, "maxBodyBytes", (json_int_t)c->max_body_bytes,
                      "webhook", "timeoutMs", c->webhook_timeout_ms, "maxRetries", c->webhook_max_retries,

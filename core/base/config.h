@@ -39,6 +39,7 @@ typedef struct miaw_config {
     /* whatsapp */
     char *wa_ws_url, *wa_ca_file, *wa_device_name, *auto_reply;
     int account_validation, auto_mark_read, chat_storage;
+    int chat_retention_days; /* chat storage rows older than this are deleted; 0 = kept forever */
     char *wa_root_key;       /* Noise certificate root public key (hex/base64), "" = WhatsApp's */
     char *wa_version;        /* client version "a.b.c" */
     int wa_qr_first_ms, wa_qr_next_ms, wa_qr_max;

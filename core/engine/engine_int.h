@@ -77,6 +77,7 @@ struct miaw_engine {
     miaw_svc_tap_fn tap;   /* every stanza after the engine handled it (services.c) */
     void *tap_ud;
     struct eng_media *media; /* media transfers (engine/media.h; owned, eng_media_free) */
+    struct eng_hist *hist;   /* chat storage retention sweeper (engine_history.c; owned, eng_hist_stop) */
 };
 
 eng_inst *eng_get(miaw_engine *e, miaw_instance *in);
@@ -279,6 +280,33 @@ void eng_recv_content_json(json_t *d, const miaw_wa_content *c);
 json_t *eng_raw_mentions(const json_t *raw);
 /* engine_recv_group.c: a <message> from a group or broadcast list */
 void eng_recv_group_message(eng_inst *ei, const miaw_node *n);
+
+/* ==== chat history: engine_history.c (msg_list / chat_list services, cursors, the wa_chats
+ * summary kept by triggers, retention) ==== */
+typedef struct eng_hist eng_hist;
+#define ENG_HIST_CURSOR_MAX 25 /* a cursor's characters + NUL */
+#define ENG_HIST_BATCH 100     /* rows deleted by the first retention step (then adapted) */
+/* indexes, the wa_chats table and its triggers (filled from existing rows the first time);
+ * after eng_chat_init. 0 or -1 */
+int eng_hist_init(miaw_storage *db);
+/* the plugin ABI's msg_list / chat_list answers (new references, never NULL): {messages |
+ * chats, next}, or {error, field} for a bad query (field = the query key), or {error,
+ * internal: true} when storage failed. The instance is not checked. */
+json_t *eng_hist_msg_list(miaw_storage *db, const char *inst, const json_t *query);
+json_t *eng_hist_chat_list(miaw_storage *db, const char *inst, const json_t *query);
+/* cursor of position (ts, rowid) in a list of kind 'm' (messages) or 'c' (chats); decode:
+ * 0, or -1 for anything that is not such a cursor of that kind */
+int eng_hist_cursor_encode(char kind, int64_t ts, int64_t row, char out[ENG_HIST_CURSOR_MAX]);
+int eng_hist_cursor_decode(const char *s, char kind, int64_t *ts, int64_t *row);
+/* deletes at most batch rows of inst older than cutoff (unix seconds; rows with ts 0 by
+ * their created_at): how many, or -1 */
+long eng_hist_expire(miaw_storage *db, const char *inst, int64_t cutoff, int batch);
+/* the instances that have stored messages (*ids malloc'd, each string too); 0 or -1 */
+int eng_hist_instances(miaw_storage *db, char ***ids, size_t *n);
+/* the retention sweeper of e (nothing when whatsapp.chat_storage_retention_days is 0):
+ * hourly, first a second after start; stop frees it (safe when never started). 0 or -1 */
+int eng_hist_start(miaw_engine *e, char *err, size_t errlen);
+void eng_hist_stop(miaw_engine *e);
 
 /* ==== engine_protocol.c: chat storage follows revokes and edits; typed event fields ==== */
 /* the edited_at column on databases made before it existed; 0 or -1 */

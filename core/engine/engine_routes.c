@@ -202,7 +202,8 @@ miaw_engine *miaw_engine_new(uv_loop_t *loop, const miaw_config *cfg, miaw_stora
     e->inst = inst;
     if (opts) e->o = *opts;
     else if (miaw_engine_opts_from_config(&e->o, cfg, err, errlen) != 0) goto fail;
-    if (eng_store_init(db) != 0 || eng_chat_init(db) != 0 || miaw_sig_db_open(db->db, &e->sdb) != 0) {
+    if (eng_store_init(db) != 0 || eng_chat_init(db) != 0 || eng_hist_init(db) != 0 ||
+        miaw_sig_db_open(db->db, &e->sdb) != 0) {
         snprintf(err, errlen, "cannot create the engine's tables");
         goto fail;
     }
@@ -215,6 +216,7 @@ miaw_engine *miaw_engine_new(uv_loop_t *loop, const miaw_config *cfg, miaw_stora
     e->sweep->data = e;
     if (eng_routes(e, rt, err, errlen) != 0) goto fail;
     if (eng_media_new(e, err, errlen) != 0) goto fail;
+    if (eng_hist_start(e, err, errlen) != 0) goto fail;
     if (miaw_bus_subscribe(bus, NULL, "instance.deleted", on_deleted, e, &e->sub_deleted) != 0) {
         snprintf(err, errlen, "cannot subscribe to instance.deleted");
         goto fail;
@@ -235,6 +237,7 @@ miaw_engine *miaw_engine_new(uv_loop_t *loop, const miaw_config *cfg, miaw_stora
     }
     return e;
 fail:
+    eng_hist_stop(e);
     eng_media_free(e);
     miaw_sig_db_close(e->sdb);
     if (e->sweep) uv_close((uv_handle_t *)e->sweep, (uv_close_cb)free);
@@ -249,6 +252,7 @@ void miaw_engine_free(miaw_engine *e)
     for (eng_inst *ei = e->list; ei; ei = ei->next) eng_send_cancel_all(ei);
     while (e->list) eng_release(e->list);
     eng_media_free(e);
+    eng_hist_stop(e);
     miaw_bus_unsubscribe(e->bus, NULL, e->sub_deleted);
     miaw_sig_db_close(e->sdb);
     uv_close((uv_handle_t *)e->sweep, (uv_close_cb)free);

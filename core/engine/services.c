@@ -90,6 +90,18 @@ static json_t *s_msg_get(void *ctx, const char *instance_id, const char *message
     return find(e, instance_id) ? eng_chat_get(e, instance_id, message_id) : NULL;
 }
 
+static json_t *s_msg_list(void *ctx, const char *instance_id, const json_t *query)
+{
+    miaw_engine *e = ctx;
+    return find(e, instance_id) ? eng_hist_msg_list(e->db, instance_id, query) : NULL;
+}
+
+static json_t *s_chat_list(void *ctx, const char *instance_id, const json_t *query)
+{
+    miaw_engine *e = ctx;
+    return find(e, instance_id) ? eng_hist_chat_list(e->db, instance_id, query) : NULL;
+}
+
 static void s_set_tap(void *ctx, miaw_svc_tap_fn fn, void *udata)
 {
     miaw_engine *e = ctx;
@@ -109,5 +121,7 @@ void miaw_engine_services_fill(miaw_engine *e, miaw_engine_services *out)
                                   .media_upload = eng_media_upload,
                                   .media_download = eng_media_download,
                                   .media_cancel = eng_media_cancel,
-                                  .set_tap = s_set_tap};
+                                  .set_tap = s_set_tap,
+                                  .msg_list = s_msg_list,
+                                  .chat_list = s_chat_list};
 }

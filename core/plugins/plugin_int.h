@@ -46,6 +46,9 @@ int pw_msg_send(miaw_plugin *p, const char *instance_id, const char *to, const j
                 size_t len, const miaw_msg_opts *opts, miaw_send_fn cb, void *udata, miaw_id *handle,
                 const char **field, char *err, size_t errlen);
 json_t *pw_msg_get(miaw_plugin *p, const char *instance_id, const char *message_id);
+/* 1.3 chat history: the engine's answer, NULL without an engine or for an unknown instance */
+json_t *pw_msg_list(miaw_plugin *p, const char *instance_id, const json_t *query);
+json_t *pw_chat_list(miaw_plugin *p, const char *instance_id, const json_t *query);
 void pw_cancel(miaw_plugin *p, miaw_id handle);
 int pw_media_upload(miaw_plugin *p, const char *instance_id, const char *media_type, const void *data, size_t len,
                     const char *path, miaw_media_fn cb, void *udata, miaw_id *handle, char *err, size_t errlen);

@@ -288,6 +288,21 @@ json_t *pw_msg_get(miaw_plugin *p, const char *instance_id, const char *message_
     return s->msg_get(s->ctx, instance_id, message_id);
 }
 
+/* chat history (1.3): answered synchronously from chat storage */
+json_t *pw_msg_list(miaw_plugin *p, const char *instance_id, const json_t *query)
+{
+    const miaw_engine_services *s = svc_of(p);
+    if (!s || !instance_id || !s->msg_list) return NULL;
+    return s->msg_list(s->ctx, instance_id, query);
+}
+
+json_t *pw_chat_list(miaw_plugin *p, const char *instance_id, const json_t *query)
+{
+    const miaw_engine_services *s = svc_of(p);
+    if (!s || !instance_id || !s->chat_list) return NULL;
+    return s->chat_list(s->ctx, instance_id, query);
+}
+
 /* ------------------------------------------------------------ iq and stanzas */
 static void on_iq(int err, const miaw_node *reply, void *ud)
 {

@@ -53,5 +53,9 @@ typedef struct miaw_engine_services {
     void (*media_cancel)(void *ctx, uint64_t handle);
     /* the engine calls fn for every stanza (after its own handling); set by the host */
     void (*set_tap)(void *ctx, miaw_svc_tap_fn fn, void *udata);
+    /* chat history (plugin ABI msg_list / chat_list): the answer as a new reference, or
+     * NULL for an unknown instance. NULL members = not available. */
+    json_t *(*msg_list)(void *ctx, const char *instance_id, const json_t *query);
+    json_t *(*chat_list)(void *ctx, const char *instance_id, const json_t *query);
 } miaw_engine_services;
 #endif
