@@ -8,7 +8,12 @@
  * (400 with details.field for a random blob, 413 for an oversized body and for a
  * configured limit), the imageMessage handed to msg_send (upload fields, width/height,
  * jpegThumbnail, caption, viewOnce wrapper, quote), a voice note (ptt, seconds, waveform),
- * a sticker, and an aborted request while the worker runs. */
+ * a sticker, and an aborted request while the worker runs; the ABI 1.3 paths: a url fetched
+ * by the host (its limit passed as max_bytes, 413/400 naming url, the fetched file
+ * removed), a multipart file part (file name and type kept for documents, 413 naming file),
+ * and GET .../messages/{id}/media (download of the stored message's media to a temp file
+ * answered with reply_file: type, name, attachment for documents, removed after; 404 for a
+ * text message and an unknown id, 410 MEDIA_GONE, the viewOnce wrapper unwrapped). */
 #include "harness.h"
 
 #include "plugins/messages/media_meta.c"
@@ -567,6 +572,152 @@ static void test_plugin_voice_sticker_doc(void)
     miaw_mock_free(m);
 }
 
+static size_t file_count(const char *dir, const char *prefix)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls %s 2>/dev/null | grep -c '^%s' ", dir, prefix);
+    FILE *p = popen(cmd, "r");
+    size_t n = 0;
+    if (p) {
+        if (fscanf(p, "%zu", &n) != 1) n = 0;
+        pclose(p);
+    }
+    return n;
+}
+
+static void test_plugin_url_multipart(void)
+{
+    char dir[] = "/tmp/miaw-mm-unit-XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    char cfg[256];
+    snprintf(cfg, sizeof cfg, "{\"tmpDir\":\"%s\",\"limits\":{\"document\":5000}}", dir);
+    miaw_mock *m = load(cfg);
+    miaw_mock_reply r = {0};
+    /* url: the host fetches with the kind's limit; the fetched file is the plugin's */
+    CU_ASSERT_EQUAL(miaw_mock_call(m, "POST", "/instances/i1/messages/image",
+                                   "{\"to\":\"6281234567890\",\"url\":\"https://example.com/a.jpg\"}", &r), 0);
+    CU_ASSERT_EQUAL_FATAL(json_array_size(miaw_mock_fetches(m)), 1);
+    const json_t *f = json_array_get(miaw_mock_fetches(m), 0);
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(f, "url"), "https://example.com/a.jpg");
+    size_t n = 0;
+    unsigned char *jpg = read_all(FIX "img.jpg", 1 << 20, &n);
+    CU_ASSERT_EQUAL(miaw_mock_complete_fetch(m, 0, MIAW_OK, jpg, n, "image/jpeg", NULL), MIAW_OK);
+    settle(m, &r, 1);
+    CU_ASSERT_EQUAL_FATAL(json_array_size(miaw_mock_media(m)), 1);
+    miaw_mock_complete_media(m, 0, MIAW_OK, UPLOAD, NULL);
+    const json_t *im = miaw_mock_get(json_array_get(miaw_mock_sends(m), 0), "message.imageMessage");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(im, "width")), 320);
+    miaw_mock_complete_send(m, 0, MIAW_OK, "3EB0B1", 1735118400, NULL);
+    CU_ASSERT_EQUAL(r.status, 200);
+    miaw_mock_reply_clear(&r);
+    /* a fetch over the limit, and one that fails */
+    CU_ASSERT_EQUAL(miaw_mock_call(m, "POST", "/instances/i1/messages/document",
+                                   "{\"to\":\"6281234567890\",\"url\":\"https://example.com/big\"}", &r), 0);
+    f = json_array_get(miaw_mock_fetches(m), 1);
+    CU_ASSERT_EQUAL(json_integer_value(miaw_mock_get(f, "maxBytes")), 5000);
+    CU_ASSERT_EQUAL(json_integer_value(miaw_mock_get(f, "maxRedirects")), 3);
+    miaw_mock_complete_fetch(m, 1, MIAW_E_LIMIT, NULL, 0, NULL, NULL);
+    CU_ASSERT_EQUAL(r.status, 413);
+    CU_ASSERT_PTR_NOT_NULL(strstr(miaw_mock_str(r.json, "error.message"), "url"));
+    miaw_mock_reply_clear(&r);
+    CU_ASSERT_EQUAL(miaw_mock_call(m, "POST", "/instances/i1/messages/document",
+                                   "{\"to\":\"6281234567890\",\"url\":\"https://example.com/gone\"}", &r), 0);
+    miaw_mock_complete_fetch(m, 2, MIAW_E_IO, NULL, 0, NULL, "HTTP 404");
+    CU_ASSERT_EQUAL(r.status, 400);
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(r.json, "error.details.field"), "url");
+    CU_ASSERT_PTR_NOT_NULL(strstr(miaw_mock_str(r.json, "error.message"), "HTTP 404"));
+    miaw_mock_reply_clear(&r);
+    /* multipart: a PDF document, its file name and declared type kept */
+    size_t pl = 0;
+    unsigned char *pdf = read_all(FIX "doc.pdf", 1 << 20, &pl);
+    miaw_mock_part parts[] = {{.name = "to", .value = "6281234567890"},
+                              {.name = "caption", .value = "terms"},
+                              {.name = "file", .data = pdf, .len = pl, .filename = "terms.pdf",
+                               .content_type = "application/x-pdf"}};
+    CU_ASSERT_EQUAL(miaw_mock_call_multipart(m, "POST", "/instances/i1/messages/document", NULL, parts, 3, &r), 0);
+    settle(m, &r, 2);
+    CU_ASSERT_EQUAL_FATAL(json_array_size(miaw_mock_media(m)), 2);
+    miaw_mock_complete_media(m, 1, MIAW_OK, UPLOAD, NULL);
+    const json_t *dm = miaw_mock_get(json_array_get(miaw_mock_sends(m), 1), "message.documentMessage");
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(dm, "fileName"), "terms.pdf");
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(dm, "mimetype"), "application/x-pdf");
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(dm, "caption"), "terms");
+    miaw_mock_complete_send(m, 1, MIAW_OK, "3EB0B2", 1735118400, NULL);
+    CU_ASSERT_EQUAL(r.status, 200);
+    miaw_mock_reply_clear(&r);
+    /* a multipart file over the limit: 413 naming file, before any work */
+    unsigned char big[6000] = {0};
+    miaw_mock_part bigp[] = {{.name = "to", .value = "6281234567890"}, {.name = "file", .data = big, .len = sizeof big}};
+    CU_ASSERT_EQUAL(miaw_mock_call_multipart(m, "POST", "/instances/i1/messages/document", NULL, bigp, 2, &r), 413);
+    CU_ASSERT_PTR_NOT_NULL(strstr(miaw_mock_str(r.json, "error.message"), "file"));
+    miaw_mock_reply_clear(&r);
+    free(jpg);
+    free(pdf);
+    CU_ASSERT_EQUAL(json_array_size(miaw_mock_violations(m)), 0);
+    miaw_mock_free(m);
+    CU_ASSERT_EQUAL(file_count(dir, "miaw-"), 0); /* converted, decoded and fetched files all removed */
+    rmdir(dir);
+}
+
+static void test_plugin_download(void)
+{
+    char dir[] = "/tmp/miaw-mm-unit-XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    char cfg[256];
+    snprintf(cfg, sizeof cfg, "{\"tmpDir\":\"%s\"}", dir);
+    miaw_mock *m = load(cfg);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "{\"id\":\"D1\",\"chat\":\"6281234567890@s.whatsapp.net\",\"message\":{\"documentMessage\":"
+                              "%.*s,\"mimetype\":\"application/pdf\",\"fileName\":\"terms.pdf\"}}}",
+             (int)strlen(UPLOAD) - 1, UPLOAD);
+    miaw_mock_put_message(m, "i1", "D1", msg);
+    snprintf(msg, sizeof msg, "{\"id\":\"V1\",\"chat\":\"6281234567890@s.whatsapp.net\",\"message\":{\"viewOnceMessageV2\":"
+                              "{\"message\":{\"imageMessage\":%.*s,\"mimetype\":\"image/jpeg\"}}}}}",
+             (int)strlen(UPLOAD) - 1, UPLOAD);
+    miaw_mock_put_message(m, "i1", "V1", msg);
+    miaw_mock_put_message(m, "i1", "T1", "{\"id\":\"T1\",\"message\":{\"conversation\":\"hi\"},\"text\":\"hi\"}");
+    miaw_mock_reply r = {0};
+    CU_ASSERT_EQUAL(miaw_mock_call(m, "GET", "/instances/i1/messages/D1/media", NULL, &r), 0);
+    CU_ASSERT_EQUAL_FATAL(json_array_size(miaw_mock_media(m)), 1);
+    const json_t *d = json_array_get(miaw_mock_media(m), 0);
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(d, "kind"), "download");
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(d, "mediaType"), "document");
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(d, "media.directPath"), "/v/1.enc?x=1");
+    CU_ASSERT_EQUAL(miaw_mock_media_feed(m, 0, "%PDF-1.4 hello", 14), MIAW_OK);
+    CU_ASSERT_EQUAL(miaw_mock_complete_media(m, 0, MIAW_OK, NULL, NULL), MIAW_OK);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r.file);
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(r.file, "contentType"), "application/pdf");
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(r.file, "filename"), "terms.pdf");
+    CU_ASSERT_PTR_NOT_NULL(strstr(miaw_mock_str(r.file, "disposition"), "attachment"));
+    CU_ASSERT_EQUAL(r.body_len, 14);
+    CU_ASSERT_EQUAL(json_integer_value(miaw_mock_get(r.file, "flags")) & MIAW_FILE_F_UNLINK, MIAW_FILE_F_UNLINK);
+    miaw_mock_reply_clear(&r);
+    /* view once: unwrapped; WhatsApp no longer has it: 410 */
+    CU_ASSERT_EQUAL(miaw_mock_call(m, "GET", "/instances/i1/messages/V1/media", NULL, &r), 0);
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(json_array_get(miaw_mock_media(m), 1), "mediaType"), "image");
+    miaw_mock_complete_media(m, 1, MIAW_E_GONE, NULL, "404");
+    CU_ASSERT_EQUAL(r.status, 410);
+    CU_ASSERT_STRING_EQUAL(miaw_mock_reply_code(&r), "MEDIA_GONE");
+    miaw_mock_reply_clear(&r);
+    /* the client leaves during the download */
+    CU_ASSERT_EQUAL(miaw_mock_call(m, "GET", "/instances/i1/messages/D1/media", NULL, &r), 0);
+    CU_ASSERT_EQUAL(miaw_mock_abort(m, &r), MIAW_OK);
+    CU_ASSERT_NOT_EQUAL(miaw_mock_complete_media(m, 2, MIAW_OK, NULL, NULL), MIAW_OK); /* cancelled */
+    miaw_mock_reply_clear(&r);
+    /* no media, unknown */
+    CU_ASSERT_EQUAL(miaw_mock_call(m, "GET", "/instances/i1/messages/T1/media", NULL, &r), 404);
+    CU_ASSERT_PTR_NOT_NULL(strstr(miaw_mock_str(r.json, "error.message"), "no media"));
+    miaw_mock_reply_clear(&r);
+    CU_ASSERT_EQUAL(miaw_mock_call(m, "GET", "/instances/i1/messages/NOPE/media", NULL, &r), 404);
+    miaw_mock_reply_clear(&r);
+    CU_ASSERT_EQUAL(json_array_size(miaw_mock_violations(m)), 0);
+    miaw_mock_free(m);
+    CU_ASSERT_EQUAL(file_count(dir, "miaw-"), 0);
+    rmdir(dir);
+}
+
 MIAW_TESTS("plugin_media", MIAW_T(test_sniff), MIAW_T(test_images), MIAW_T(test_broken_files),
            MIAW_T(test_stickers), MIAW_T(test_av), MIAW_T(test_waveform), MIAW_T(test_plugin_image),
-           MIAW_T(test_plugin_refusals), MIAW_T(test_plugin_voice_sticker_doc))
+           MIAW_T(test_plugin_refusals), MIAW_T(test_plugin_voice_sticker_doc),
+           MIAW_T(test_plugin_url_multipart), MIAW_T(test_plugin_download))
