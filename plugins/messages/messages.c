@@ -195,9 +195,10 @@ static int setup(miaw_plugin_base *b, const json_t *config, char *err, size_t er
     rc = msgs_action_routes(b, err, errlen);
     if (rc == MIAW_OK) rc = msgs_kind_routes(b, err, errlen);
     if (rc == MIAW_OK) rc = msgs_event_setup(b, err, errlen);
+    if (rc == MIAW_OK) rc = msgs_history_routes(b, err, errlen);
     if (rc != MIAW_OK) return rc;
     MIAW_LOGI(b->api, b->self, "loaded");
     return MIAW_OK;
 }
 
-MIAW_DEFINE_PLUGIN_MIN("messages", "0.3.0", "send text messages, with replies (spec 4.4.2)", 2, setup)
+MIAW_DEFINE_PLUGIN_MIN("messages", "0.3.0", "send text messages, with replies (spec 4.4.2)", 3, setup)

@@ -30,4 +30,5 @@ int msgs_text_mentions(miaw_plugin_base *b, miaw_req *req, json_t *msg, const js
 void msgs_ack_server(const miaw_host_api *api, miaw_plugin *self, const char *inst, const char *id, const char *chat,
                      int64_t ts_s);
 int msgs_media_routes(miaw_plugin_base *b, const json_t *config, char *err, size_t errlen); /* media.c */
+int msgs_history_routes(miaw_plugin_base *b, char *err, size_t errlen); /* history.c: chats, chat messages, one message */
 #endif

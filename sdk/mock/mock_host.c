@@ -1,11 +1,11 @@
 /* sdk/mock/mock_host.c - the mock plugin host of miaw/mock_host.h: a complete
- * miaw_host_api (ABI 1.2, and of 1.3 the files: req_upload, reply_file, fetch) for unit
- * tests, with no server, network or WhatsApp.
+ * miaw_host_api (ABI 1.2, and of 1.3 the files: req_upload, reply_file, fetch, and the chat
+ * history: msg_list, chat_list) for unit tests, with no server, network or WhatsApp.
  * Owns the mock (struct miaw_mock) and everything in it: loaded plugins, routes with
  * deep-copied body schemas, requests (kept until miaw_mock_free, so a late answer from a
  * plugin is caught and reported instead of touching freed memory), asynchronous calls
  * and their JSON records, event types and subscriptions, stanza subscriptions, timers,
- * kv rows, instances and stored messages, logs and ABI violations; the temporary files
+ * kv rows, instances and stored messages (and scripted history answers), logs and ABI violations; the temporary files
  * of multipart uploads (removed when their request ends) and of fetches (the plugin's
  * once handed over).
  * Mirrors the server's behaviour (core/http router and schema checks, envelopes and error
@@ -191,6 +191,12 @@ typedef struct mmsg {
     struct mmsg *next;
 } mmsg;
 
+typedef struct hscript { /* a scripted msg_list / chat_list answer (miaw_mock_script_list) */
+    char *service;
+    json_t *answer; /* NULL: the call answers NULL */
+    struct hscript *next;
+} hscript;
+
 struct miaw_mock {
     miaw_host_api api;
     int64_t now;
@@ -210,6 +216,8 @@ struct miaw_mock {
     kvrow *kv;
     minst *insts;
     mmsg *msgs;
+    json_t *lists;     /* msg_list / chat_list calls (miaw_mock_lists) */
+    hscript *hscripts; /* scripted answers, in order */
     refusal *refusals;
     char *refused_field; /* the last refusal's field: valid until the next one */
     miaw_mock_message_check_fn check;
@@ -2097,6 +2105,176 @@ static int h_fetch(miaw_plugin *p, const char *url, const miaw_fetch_opts *opts,
     return MIAW_OK;
 }
 
+/* ================================================================ chat history (ABI 1.3) */
+/* msg_list / chat_list: a scripted answer when there is one, else an answer computed from
+ * the stored messages of the instance, with the server's query checks. Cursors are
+ * "mock:<offset>" into the sorted, filtered list (positions, not the server's opaque ones). */
+static json_t *hist_err(const char *field, const char *msg)
+{
+    return json_pack("{s:s,s:s}", "error", msg, "field", field);
+}
+
+typedef struct hquery {
+    const char *chat, *type;
+    char chat_jid[160];
+    int limit, from_me;
+    long long since, until, offset;
+    int has_since, has_until;
+} hquery;
+
+static json_t *hist_query(const json_t *q, int messages, hquery *h)
+{
+    memset(h, 0, sizeof *h);
+    h->limit = 50;
+    h->from_me = -1;
+    if (!q) return NULL;
+    if (!json_is_object(q)) return hist_err("query", "query: expected an object");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)q, k, v)
+    {
+        int known = !strcmp(k, "limit") || !strcmp(k, "before") ||
+                    (messages && (!strcmp(k, "chat") || !strcmp(k, "type") || !strcmp(k, "fromMe") ||
+                                  !strcmp(k, "since") || !strcmp(k, "until")));
+        if (!known) return hist_err(k, "unknown parameter");
+        if (json_is_null(v)) continue;
+        if (!strcmp(k, "limit")) {
+            if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 200)
+                return hist_err(k, "limit: expected an integer from 1 to 200");
+            h->limit = (int)json_integer_value(v);
+        } else if (!strcmp(k, "before")) {
+            const char *s = json_string_value(v);
+            char *end = NULL;
+            long long off = s && !strncmp(s, "mock:", 5) ? strtoll(s + 5, &end, 10) : -1;
+            if (off <= 0 || !end || *end) return hist_err(k, "before: not a cursor from a previous answer");
+            h->offset = off;
+        } else if (!strcmp(k, "chat")) {
+            if (!json_is_string(v) ||
+                h_jid_normalize(json_string_value(v), h->chat_jid, sizeof h->chat_jid) != MIAW_OK)
+                return hist_err(k, "chat: expected a phone number, a user JID or a group JID");
+            h->chat = h->chat_jid;
+        } else if (!strcmp(k, "type")) {
+            if (!json_is_string(v) || !json_string_length(v)) return hist_err(k, "type: expected a message type");
+            h->type = json_string_value(v);
+        } else if (!strcmp(k, "fromMe")) {
+            if (!json_is_boolean(v)) return hist_err(k, "fromMe: expected a boolean");
+            h->from_me = json_is_true(v);
+        } else {
+            if (!json_is_integer(v) || json_integer_value(v) < 0) return hist_err(k, "expected unix seconds");
+            if (!strcmp(k, "since")) h->since = json_integer_value(v), h->has_since = 1;
+            else h->until = json_integer_value(v), h->has_until = 1;
+        }
+    }
+    if (h->has_since && h->has_until && h->since > h->until) return hist_err("since", "since: later than until");
+    return NULL;
+}
+
+static json_int_t msg_ts(const json_t *o) { return json_integer_value(json_object_get(o, "timestamp")); }
+
+/* the instance's stored messages, newest first (timestamp, then most recently stored): new array */
+static json_t *hist_sorted(miaw_mock *m, const char *inst)
+{
+    json_t *a = json_array();
+    for (mmsg *g = m->msgs; g; g = g->next) /* newest stored first */
+        if (!strcmp(g->inst, inst)) {
+            size_t i = 0; /* stable insertion: after every message at least as new */
+            while (i < json_array_size(a) && msg_ts(json_array_get(a, i)) >= msg_ts(g->obj)) i++;
+            json_array_insert(a, i, g->obj);
+        }
+    return a;
+}
+
+static int hist_unread(const json_t *o)
+{
+    const char *st = json_string_value(json_object_get(o, "status"));
+    return !json_is_true(json_object_get(o, "fromMe")) && !(st && (!strcmp(st, "read") || !strcmp(st, "played")));
+}
+
+/* items [offset, offset + limit) of all (stolen) as {key: [...], next} */
+static json_t *hist_page(json_t *all, const char *key, const hquery *h)
+{
+    json_t *items = json_array(), *next = json_null();
+    size_t n = json_array_size(all);
+    for (size_t i = (size_t)h->offset; i < n && json_array_size(items) < (size_t)h->limit; i++)
+        json_array_append(items, json_array_get(all, i));
+    if ((size_t)h->offset + json_array_size(items) < n) {
+        char c[32];
+        snprintf(c, sizeof c, "mock:%lld", h->offset + (long long)json_array_size(items));
+        json_decref(next);
+        next = json_string(c);
+    }
+    json_decref(all);
+    return json_pack("{s:o,s:o}", key, items, "next", next);
+}
+
+static json_t *hist_answer(miaw_plugin *p, const char *service, const char *inst, const json_t *query)
+{
+    miaw_mock *m = p->m;
+    json_array_append_new(m->lists, json_pack("{s:s,s:s,s:s?,s:o}", "service", service, "plugin", p->name, "instance",
+                                              inst, "query", query ? json_deep_copy(query) : json_object()));
+    for (hscript **pp = &m->hscripts; *pp; pp = &(*pp)->next)
+        if (!strcmp((*pp)->service, service)) {
+            hscript *s = *pp;
+            *pp = s->next;
+            json_t *a = s->answer ? json_deep_copy(s->answer) : NULL;
+            json_decref(s->answer);
+            free(s->service);
+            free(s);
+            return a;
+        }
+    if (!inst || !inst_find(m, inst)) return NULL;
+    int messages = !strcmp(service, "msg_list");
+    hquery h;
+    json_t *bad = hist_query(query, messages, &h);
+    if (bad) return bad;
+    json_t *sorted = hist_sorted(m, inst), *out = json_array();
+    size_t i;
+    json_t *o;
+    if (messages) {
+        json_array_foreach(sorted, i, o)
+        {
+            const char *chat = json_string_value(json_object_get(o, "chat")), *type;
+            if (h.chat && !(chat && !strcmp(chat, h.chat))) continue;
+            if (h.type && !((type = json_string_value(json_object_get(o, "type"))) && !strcmp(type, h.type))) continue;
+            if (h.from_me >= 0 && json_is_true(json_object_get(o, "fromMe")) != h.from_me) continue;
+            if ((h.has_since && msg_ts(o) < h.since) || (h.has_until && msg_ts(o) > h.until)) continue;
+            json_array_append_new(out, json_deep_copy(o));
+        }
+    } else {
+        json_array_foreach(sorted, i, o)
+        {
+            const char *chat = json_string_value(json_object_get(o, "chat"));
+            if (!chat) continue;
+            json_t *c = NULL;
+            size_t j;
+            json_t *e;
+            json_array_foreach(out, j, e) if (!strcmp(json_string_value(json_object_get(e, "jid")), chat)) c = e;
+            if (!c) { /* the first one seen is the newest */
+                size_t l = strlen(chat);
+                c = json_pack("{s:s,s:b,s:O,s:i,s:i}", "jid", chat, "isGroup", l > 5 && !strcmp(chat + l - 5, "@g.us"),
+                              "lastMessage", o, "unreadCount", 0, "messageCount", 0);
+                json_array_append_new(out, c);
+            }
+            json_object_set_new(c, "messageCount",
+                                json_integer(json_integer_value(json_object_get(c, "messageCount")) + 1));
+            json_object_set_new(c, "unreadCount",
+                                json_integer(json_integer_value(json_object_get(c, "unreadCount")) + hist_unread(o)));
+        }
+    }
+    json_decref(sorted);
+    return hist_page(out, messages ? "messages" : "chats", &h);
+}
+
+static json_t *h_msg_list(miaw_plugin *p, const char *inst, const json_t *query)
+{
+    return p ? hist_answer(p, "msg_list", inst, query) : NULL;
+}
+
+static json_t *h_chat_list(miaw_plugin *p, const char *inst, const json_t *query)
+{
+    return p ? hist_answer(p, "chat_list", inst, query) : NULL;
+}
+
 /* ================================================================ the host table */
 static const miaw_host_api MOCK_API = {
     .struct_size = sizeof(miaw_host_api),
@@ -2139,6 +2317,8 @@ static const miaw_host_api MOCK_API = {
     .req_upload = h_req_upload,
     .reply_file = h_reply_file,
     .fetch = h_fetch,
+    .msg_list = h_msg_list,
+    .chat_list = h_chat_list,
 };
 
 /* ================================================================ public: the mock */
@@ -2156,8 +2336,10 @@ miaw_mock *miaw_mock_new(void)
     m->events = json_array();
     m->logs = json_array();
     m->violations = json_array();
+    m->lists = json_array();
     m->verbose = getenv("MIAW_MOCK_VERBOSE") != NULL;
-    if (!m->sends || !m->iqs || !m->media || !m->fetches || !m->stanzas || !m->events || !m->logs || !m->violations) {
+    if (!m->sends || !m->iqs || !m->media || !m->fetches || !m->stanzas || !m->events || !m->logs || !m->violations ||
+        !m->lists) {
         miaw_mock_free(m);
         return NULL;
     }
@@ -2814,6 +2996,28 @@ int miaw_mock_put_message(miaw_mock *m, const char *inst, const char *id, const 
     return msg_store(m, inst, id, o);
 }
 
+const json_t *miaw_mock_lists(miaw_mock *m) { return m ? m->lists : NULL; }
+
+int miaw_mock_script_list(miaw_mock *m, const char *service, const char *answer_json)
+{
+    if (!m || !service || !answer_json || (strcmp(service, "msg_list") && strcmp(service, "chat_list")))
+        return MIAW_E_INVAL;
+    json_t *a;
+    if (parse_json(answer_json, "answer", &a) != MIAW_OK) return MIAW_E_INVAL;
+    hscript *h = calloc(1, sizeof *h);
+    if (!h || !(h->service = strdup(service))) {
+        free(h);
+        json_decref(a);
+        return MIAW_E_NOMEM;
+    }
+    if (json_is_null(a)) json_decref(a);
+    else h->answer = a;
+    hscript **pp = &m->hscripts;
+    while (*pp) pp = &(*pp)->next;
+    *pp = h;
+    return MIAW_OK;
+}
+
 void miaw_mock_set_message_check(miaw_mock *m, miaw_mock_message_check_fn fn, void *udata)
 {
     if (!m) return;
@@ -3268,6 +3472,14 @@ void miaw_mock_free(miaw_mock *m)
     json_decref(m->events);
     json_decref(m->logs);
     json_decref(m->violations);
+    json_decref(m->lists);
+    while (m->hscripts) {
+        hscript *h = m->hscripts;
+        m->hscripts = h->next;
+        free(h->service);
+        json_decref(h->answer);
+        free(h);
+    }
     for (miaw_mock **pp = &g_clock; *pp; pp = &(*pp)->older)
         if (*pp == m) {
             *pp = m->older;

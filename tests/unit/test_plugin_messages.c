@@ -4,7 +4,9 @@
  * msg_send (conversation or extendedTextMessage with the quoted message's contextInfo,
  * a fresh 32-byte messageSecret, checked against the server's WAProto encoder), the
  * answers for each completion status, a send timeout, an aborted or timed-out request
- * (the send is cancelled: a later completion answers nothing), and msg_send's refusals. */
+ * (the send is cancelled: a later completion answers nothing), and msg_send's refusals;
+ * the chat history routes: parameter validation (details.field), the query handed to
+ * msg_list / chat_list, the host's answers and errors, pages and cursors, GET one message. */
 #include "harness.h"
 
 #include "wa/proto_json.h"
@@ -412,12 +414,214 @@ static void test_needs_abi_1_2(void)
     CU_ASSERT_EQUAL(miaw_mock_set_abi_minor(m, 1), MIAW_OK);
     char err[512] = "";
     CU_ASSERT_PTR_NULL(miaw_mock_load(m, plugin_path(), "messages", NULL, err, sizeof err));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "needs plugin ABI minor 2"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "needs plugin ABI minor 3")); /* 2 for msg_send, 3 since chat history */
     CU_ASSERT_PTR_NULL(miaw_mock_load(m, plugin_path(), "other", NULL, err, sizeof err));
+    miaw_mock_free(m);
+}
+
+/* ------------------------------------------------------------ chat history (history.c) */
+static miaw_mock_reply get(miaw_mock *m, const char *path)
+{
+    miaw_mock_reply r = {0};
+    miaw_mock_call(m, "GET", path, NULL, &r);
+    return r;
+}
+
+static void expect_get_error(miaw_mock *m, const char *path, int status, const char *code, const char *field)
+{
+    miaw_mock_reply r = get(m, path);
+    if (r.status != status) fprintf(stderr, "\nGET %s -> %d %s\n", path, r.status, r.text ? r.text : "");
+    CU_ASSERT_EQUAL(r.status, status);
+    CU_ASSERT_STRING_EQUAL(miaw_mock_reply_code(&r) ? miaw_mock_reply_code(&r) : "", code);
+    const char *got = miaw_mock_str(r.json, "error.details.field");
+    if (field) CU_ASSERT_STRING_EQUAL(got ? got : "(none)", field);
+    miaw_mock_reply_clear(&r);
+}
+
+static void test_history_routes(void)
+{
+    miaw_mock *m = setup();
+    json_t *routes = miaw_mock_routes(m);
+    static const char *const want[] = {"/instances/{instanceId}/chats", "/instances/{instanceId}/chats/{jid}/messages",
+                                       "/instances/{instanceId}/messages/{messageId}"};
+    for (size_t w = 0; w < 3; w++) {
+        int found = 0;
+        size_t i;
+        json_t *r;
+        json_array_foreach(routes, i, r) if (!strcmp(json_string_value(json_object_get(r, "method")), "GET") &&
+                                             !strcmp(json_string_value(json_object_get(r, "path")), want[w]))
+        {
+            found = 1;
+            CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "flags")), MIAW_ROUTE_INSTANCE);
+        }
+        CU_ASSERT(found);
+    }
+    json_decref(routes);
+    expect_get_error(m, "/instances/nope/chats", 404, "INSTANCE_NOT_FOUND", NULL);
+    teardown(m);
+}
+
+static void test_history_validation(void)
+{
+    miaw_mock *m = setup();
+    static const struct { const char *path, *field; } BAD[] = {
+        {"/instances/i1/chats?limit=0", "limit"},
+        {"/instances/i1/chats?limit=201", "limit"},
+        {"/instances/i1/chats?limit=ten", "limit"},
+        {"/instances/i1/chats?limit=-5", "limit"},
+        {"/instances/i1/chats?limit=", "limit"},
+        {"/instances/i1/chats?before=", "before"},
+        {"/instances/i1/chats/15550001111/messages?limit=1.5", "limit"},
+        {"/instances/i1/chats/15550001111/messages?fromMe=yes", "fromMe"},
+        {"/instances/i1/chats/15550001111/messages?type=Image%21", "type"},
+        {"/instances/i1/chats/15550001111/messages?type=", "type"},
+        {"/instances/i1/chats/15550001111/messages?since=yesterday", "since"},
+        {"/instances/i1/chats/15550001111/messages?until=-1", "until"},
+        {"/instances/i1/chats/15550001111/messages?since=99999999999999999999", "since"},
+        {"/instances/i1/chats/not-a-jid/messages", "jid"},
+        {"/instances/i1/chats/12/messages", "jid"},
+    };
+    for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++)
+        expect_get_error(m, BAD[i].path, 400, "INVALID_REQUEST", BAD[i].field);
+    CU_ASSERT_EQUAL(json_array_size(miaw_mock_lists(m)), 0); /* none reached the host */
+    teardown(m);
+}
+
+static void test_history_query_passed(void)
+{
+    miaw_mock *m = setup();
+    CU_ASSERT_EQUAL(miaw_mock_script_list(m, "msg_list", "{\"messages\":[{\"id\":\"A\"}],\"next\":\"CUR\"}"), MIAW_OK);
+    miaw_mock_reply r = get(m, "/instances/i1/chats/15550001111/messages?limit=5&before=abc&type=image&fromMe=true"
+                               "&since=10&until=20&unknown=1");
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(r.json, "data.messages[0].id"), "A");
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(r.json, "data.next"), "CUR");
+    miaw_mock_reply_clear(&r);
+    const json_t *call = json_array_get(miaw_mock_lists(m), 0);
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(call, "service"), "msg_list");
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(call, "instance"), "i1");
+    json_t *want = json_pack("{s:s,s:i,s:s,s:s,s:b,s:i,s:i}", "chat", "15550001111@s.whatsapp.net", "limit", 5,
+                             "before", "abc", "type", "image", "fromMe", 1, "since", 10, "until", 20);
+    CU_ASSERT(json_equal(json_object_get(call, "query"), want));
+    json_decref(want);
+    /* a group JID and fromMe=0; chats: limit and before only */
+    r = get(m, "/instances/i1/chats/120363000000000001@g.us/messages?fromMe=0");
+    CU_ASSERT_EQUAL(r.status, 200);
+    miaw_mock_reply_clear(&r);
+    call = json_array_get(miaw_mock_lists(m), 1);
+    want = json_pack("{s:s,s:b}", "chat", "120363000000000001@g.us", "fromMe", 0);
+    CU_ASSERT(json_equal(json_object_get(call, "query"), want));
+    json_decref(want);
+    miaw_mock_script_list(m, "chat_list", "{\"chats\":[],\"next\":null}");
+    r = get(m, "/instances/i1/chats?limit=200&before=xyz&type=text"); /* type: not a chats parameter, ignored */
+    CU_ASSERT_EQUAL(r.status, 200);
+    miaw_mock_reply_clear(&r);
+    call = json_array_get(miaw_mock_lists(m), 2);
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(call, "service"), "chat_list");
+    want = json_pack("{s:i,s:s}", "limit", 200, "before", "xyz");
+    CU_ASSERT(json_equal(json_object_get(call, "query"), want));
+    json_decref(want);
+    teardown(m);
+}
+
+static void test_history_host_errors(void)
+{
+    miaw_mock *m = setup();
+    miaw_mock_script_list(m, "msg_list", "{\"error\":\"before: not a cursor\",\"field\":\"before\"}");
+    expect_get_error(m, "/instances/i1/chats/15550001111/messages?before=zzz", 400, "INVALID_REQUEST", "before");
+    miaw_mock_script_list(m, "chat_list", "{\"error\":\"storage error\",\"internal\":true}");
+    expect_get_error(m, "/instances/i1/chats", 500, "INTERNAL_ERROR", NULL);
+    miaw_mock_script_list(m, "chat_list", "null");
+    expect_get_error(m, "/instances/i1/chats", 404, "NOT_FOUND", NULL);
+    /* the mock's own answers check the cursor like the server */
+    expect_get_error(m, "/instances/i1/chats?before=zzz", 400, "INVALID_REQUEST", "before");
+    teardown(m);
+}
+
+static void test_history_pages(void)
+{
+    miaw_mock *m = setup();
+    char id[16], json[256];
+    for (int i = 0; i < 5; i++) { /* chat A: m0..m4 (m4 newest), chat B: g0 */
+        snprintf(id, sizeof id, "m%d", i);
+        snprintf(json, sizeof json,
+                 "{\"chat\":\"15550001111@s.whatsapp.net\",\"fromMe\":%s,\"timestamp\":%d,\"type\":\"%s\","
+                 "\"status\":\"%s\",\"text\":\"t%d\"}",
+                 i % 2 ? "true" : "false", 1000 + i, i == 2 ? "image" : "text", i % 2 ? "sent" : "received", i);
+        CU_ASSERT_EQUAL(miaw_mock_put_message(m, "i1", id, json), MIAW_OK);
+    }
+    miaw_mock_put_message(m, "i1", "g0",
+                          "{\"chat\":\"120363000000000001@g.us\",\"fromMe\":false,\"timestamp\":999,\"type\":\"text\","
+                          "\"status\":\"read\"}");
+    /* a chat's messages one by one, newest first, with the cursor */
+    const char *order[] = {"m4", "m3", "m2", "m1", "m0"};
+    char path[256] = "/instances/i1/chats/15550001111/messages?limit=2";
+    int k = 0;
+    for (int page = 0; page < 3; page++) {
+        miaw_mock_reply r = get(m, path);
+        CU_ASSERT_EQUAL_FATAL(r.status, 200);
+        const json_t *msgs = miaw_mock_get(r.json, "data.messages");
+        for (size_t i = 0; i < json_array_size(msgs); i++, k++)
+            CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(msgs, i), "id")), order[k]);
+        const char *next = miaw_mock_str(r.json, "data.next");
+        CU_ASSERT_EQUAL(next != NULL, page < 2);
+        snprintf(path, sizeof path, "/instances/i1/chats/15550001111/messages?limit=2&before=%s", next ? next : "");
+        miaw_mock_reply_clear(&r);
+    }
+    CU_ASSERT_EQUAL(k, 5);
+    miaw_mock_reply r = get(m, "/instances/i1/chats/15550001111/messages?type=image");
+    CU_ASSERT_EQUAL(json_array_size(miaw_mock_get(r.json, "data.messages")), 1);
+    miaw_mock_reply_clear(&r);
+    r = get(m, "/instances/i1/chats/15550001111/messages?fromMe=true&since=1002");
+    CU_ASSERT_EQUAL(json_array_size(miaw_mock_get(r.json, "data.messages")), 1);
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(r.json, "data.messages[0].id"), "m3");
+    miaw_mock_reply_clear(&r);
+    /* chats: most recent first, counts, last message */
+    r = get(m, "/instances/i1/chats");
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(r.json, "data.chats[0].jid"), "15550001111@s.whatsapp.net");
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(r.json, "data.chats[0].lastMessage.id"), "m4");
+    CU_ASSERT_EQUAL(json_integer_value(miaw_mock_get(r.json, "data.chats[0].messageCount")), 5);
+    CU_ASSERT_EQUAL(json_integer_value(miaw_mock_get(r.json, "data.chats[0].unreadCount")), 3);
+    CU_ASSERT(json_is_false(miaw_mock_get(r.json, "data.chats[0].isGroup")));
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(r.json, "data.chats[1].jid"), "120363000000000001@g.us");
+    CU_ASSERT(json_is_true(miaw_mock_get(r.json, "data.chats[1].isGroup")));
+    CU_ASSERT_EQUAL(json_integer_value(miaw_mock_get(r.json, "data.chats[1].unreadCount")), 0);
+    CU_ASSERT(json_is_null(miaw_mock_get(r.json, "data.next")));
+    miaw_mock_reply_clear(&r);
+    teardown(m);
+}
+
+static void test_get_message(void)
+{
+    miaw_mock *m = setup();
+    miaw_mock_put_message(m, "i1", "3EB0AA", "{\"chat\":\"15550001111@s.whatsapp.net\",\"fromMe\":false,"
+                                             "\"timestamp\":1735118400,\"type\":\"text\",\"text\":\"hi\","
+                                             "\"message\":{\"conversation\":\"hi\"}}");
+    miaw_mock_reply r = get(m, "/instances/i1/messages/3EB0AA");
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(r.json, "data.id"), "3EB0AA");
+    CU_ASSERT_STRING_EQUAL(miaw_mock_str(r.json, "data.message.conversation"), "hi");
+    CU_ASSERT_EQUAL(json_integer_value(miaw_mock_get(r.json, "data.timestamp")), 1735118400);
+    miaw_mock_reply_clear(&r);
+    expect_get_error(m, "/instances/i1/messages/3EB0BB", 404, "NOT_FOUND", "messageId");
+    teardown(m);
+}
+
+/* the plugin needs the 1.3 history services */
+static void test_needs_abi_1_3(void)
+{
+    miaw_mock *m = miaw_mock_new();
+    CU_ASSERT_EQUAL(miaw_mock_set_abi_minor(m, 2), MIAW_OK);
+    char err[512] = "";
+    CU_ASSERT_PTR_NULL(miaw_mock_load(m, plugin_path(), "messages", NULL, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "needs plugin ABI minor 3"));
     miaw_mock_free(m);
 }
 
 MIAW_TESTS("plugin_messages", MIAW_T(test_route_registered), MIAW_T(test_validation), MIAW_T(test_plain_text),
            MIAW_T(test_reply_to_stored), MIAW_T(test_reply_to_unknown), MIAW_T(test_completion_errors),
            MIAW_T(test_send_timeout), MIAW_T(test_abort_cancels), MIAW_T(test_send_refused),
-           MIAW_T(test_needs_abi_1_2))
+           MIAW_T(test_needs_abi_1_2), MIAW_T(test_history_routes), MIAW_T(test_history_validation),
+           MIAW_T(test_history_query_passed), MIAW_T(test_history_host_errors), MIAW_T(test_history_pages),
+           MIAW_T(test_get_message), MIAW_T(test_needs_abi_1_3))

@@ -1,7 +1,7 @@
 /* miaw/mock_host.h - a mock plugin host for unit tests: a complete miaw_host_api (ABI 1.2,
- * and of 1.3 the files: req_upload, reply_file, fetch) without a server, a network or
- * WhatsApp, so a plugin's routes and event handlers are
- * tested as plain function calls. A test loads a plugin (a .so, or a descriptor compiled
+ * and of 1.3 the files: req_upload, reply_file, fetch, and the chat history: msg_list,
+ * chat_list) without a server, a network or WhatsApp, so a plugin's routes and event
+ * handlers are tested as plain function calls. A test loads a plugin (a .so, or a descriptor compiled
  * into the test), calls its routes as the server would (route match, path and query
  * parameters, headers, body parsing and schema checks, MIAW_ASYNC, timeouts and aborts),
  * sends multipart forms with files, captures file answers, sees every engine call and
@@ -185,6 +185,24 @@ int miaw_mock_del_instance(miaw_mock *m, const char *instance_id);
  * MIAW_MSG_F_NO_STORE), as {id, chat, fromMe: true, timestamp, type, status: "sent",
  * message}. */
 int miaw_mock_put_message(miaw_mock *m, const char *instance_id, const char *message_id, const char *json);
+
+/* Chat history (ABI 1.3 msg_list / chat_list). Every call is recorded, in call order:
+ * {service ("msg_list" or "chat_list"), plugin, instance, query (a copy of what the plugin
+ * passed; {} for NULL)} (borrowed array). A call answers the next scripted answer of its
+ * service (miaw_mock_script_list), whatever its query; without one, the mock answers from
+ * the instance's stored messages (miaw_mock_put_message, completed sends) as the server
+ * does: NULL for an unknown instance; the query checked ({error, field} for an unknown key,
+ * a wrong type, limit outside 1..200, since after until, a cursor not from the mock);
+ * msg_list {messages, next} filtered by chat (normalized), type, fromMe, since, until
+ * (unix seconds, inclusive), newest first (timestamp, then the most recently stored);
+ * chat_list {chats: [{jid, isGroup, lastMessage, unreadCount (not fromMe, status not
+ * read/played), messageCount}], next}, most recent first. At most limit (default 50)
+ * items; next is "mock:<offset>" while more are left, else null. */
+const json_t *miaw_mock_lists(miaw_mock *m);
+/* The next call of service ("msg_list" or "chat_list") by any plugin answers a copy of
+ * answer_json ("null": NULL, as for an unknown instance). Several apply in order.
+ * MIAW_OK or MIAW_E_INVAL. */
+int miaw_mock_script_list(miaw_mock *m, const char *service, const char *answer_json);
 
 /* Optional WAProto check of msg_send's JSON message (the mock knows no .proto): return
  * MIAW_OK, or MIAW_E_INVAL with the failing path inside the message in path ("" for the
