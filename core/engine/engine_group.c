@@ -170,6 +170,19 @@ int eng_group_self_addr(eng_inst *ei, miaw_sig_addr *out)
 }
 
 /* ------------------------------------------------------------ notifications */
+/* the members of group g changed: forget the cached metadata; when someone left (or we
+ * did), forget who has our SKDM and renew our sender key */
+static void members_changed(eng_inst *ei, const char *g, int gone)
+{
+    eng_group_kv_del(ei, "meta", g);
+    if (!gone) return;
+    miaw_sig_addr self;
+    eng_group_kv_del(ei, "skdm", g);
+    if (eng_sig_open(ei) == 0 && eng_group_self_addr(ei, &self) == 0 && miaw_sig_group_rotate(ei->sig, g, &self) == 0)
+        MIAW_INFO("engine", "%s: a member left %s: our sender key for it is renewed", ei->id, g);
+    else MIAW_WARN("engine", "%s: cannot renew our sender key for %s", ei->id, g);
+}
+
 void eng_group_on_notification(eng_inst *ei, const miaw_node *n)
 {
     miaw_jid gj;
@@ -177,14 +190,40 @@ void eng_group_on_notification(eng_inst *ei, const miaw_node *n)
     if (miaw_node_attr_jid(n, "from", &gj) != 0 || strcmp(gj.server, MIAW_SERVER_GROUP) != 0 ||
         miaw_jid_format(&gj, g, sizeof g) < 0)
         return;
-    eng_group_kv_del(ei, "meta", g);
     int gone = 0;
     for (const miaw_node *c = miaw_node_child(n, NULL); c; c = miaw_node_next(n, c, NULL))
         gone |= !strcmp(c->tag, "remove") || !strcmp(c->tag, "leave") || !strcmp(c->tag, "delete");
-    if (!gone) return;
-    miaw_sig_addr self;
-    eng_group_kv_del(ei, "skdm", g);
-    if (eng_sig_open(ei) == 0 && eng_group_self_addr(ei, &self) == 0 && miaw_sig_group_rotate(ei->sig, g, &self) == 0)
-        MIAW_INFO("engine", "%s: a member left %s: our sender key for it is renewed", ei->id, g);
-    else MIAW_WARN("engine", "%s: cannot renew our sender key for %s", ei->id, g);
+    members_changed(ei, g, gone);
+}
+
+int eng_group_iq_watch(const miaw_node *iq)
+{
+    return miaw_node_attr_is(iq, "xmlns", "w:g2") && miaw_node_attr_is(iq, "type", "set");
+}
+
+/* The device that changes a group gets no w:gp2 notification of its own change, so a
+ * successful w:g2 set this instance sent (through any plugin) is applied here: members
+ * added, removed, promoted... (to = the group) and leaving (<leave><group id/>...</leave>
+ * to g.us) */
+void eng_group_after_own_iq(eng_inst *ei, const miaw_node *iq)
+{
+    miaw_jid to;
+    char g[MIAW_JID_STR_MAX];
+    if (miaw_node_attr_jid(iq, "to", &to) != 0) return;
+    if (!strcmp(to.server, MIAW_SERVER_GROUP) && to.user[0]) {
+        if (miaw_jid_format(&to, g, sizeof g) < 0) return;
+        int gone = 0;
+        for (const miaw_node *c = miaw_node_child(iq, NULL); c; c = miaw_node_next(iq, c, NULL))
+            gone |= !strcmp(c->tag, "remove");
+        members_changed(ei, g, gone);
+        return;
+    }
+    const miaw_node *leave = miaw_node_child(iq, "leave");
+    for (const miaw_node *c = leave ? miaw_node_child(leave, "group") : NULL; c; c = miaw_node_next(leave, c, "group")) {
+        const char *id = miaw_node_attr(c, "id");
+        miaw_jid gj;
+        if (!id) continue;
+        if (strchr(id, '@') ? miaw_jid_parse(&gj, id) : miaw_jid_init(&gj, id, MIAW_SERVER_GROUP, 0, 0)) continue;
+        if (miaw_jid_format(&gj, g, sizeof g) > 0) members_changed(ei, g, 1);
+    }
 }

@@ -161,6 +161,8 @@ void eng_send_cancel_all(eng_inst *ei);
 /* encrypts r for one device and sends it alone (<enc count>); 0 or MIAW_E_* */
 int eng_send_to_device(eng_inst *ei, const eng_sent *r, const miaw_jid *dev, unsigned count);
 void eng_send_sweep(miaw_engine *e);
+/* mediatype / decrypt-fail="hide" on every <enc> of an outgoing 1:1 stanza built for s */
+void eng_send_mark_encs(miaw_node *stanza, const eng_send *s);
 
 /* ---- engine_send_group.c ---- */
 /* a send to a group JID (sender keys); as miaw_engine_send_msg */
@@ -252,6 +254,10 @@ int eng_group_self_addr(eng_inst *ei, miaw_sig_addr *out);
 /* a w:gp2 notification (already acked): drops the cached metadata of the group and,
  * when someone left or was removed, rotates our sender key for it */
 void eng_group_on_notification(eng_inst *ei, const miaw_node *n);
+/* 1 when an IQ this instance sends changes a group (w:g2 set): services.c keeps a copy
+ * and calls eng_group_after_own_iq with it once the server answered with a result */
+int eng_group_iq_watch(const miaw_node *iq);
+void eng_group_after_own_iq(eng_inst *ei, const miaw_node *iq);
 /* pure helpers (unit-tested): the key id of a serialized SKDM (0x33 || protobuf);
  * whatsmeow's participant hash "2:" + base64-no-pad(SHA-256(sorted ADStrings)[0:6]) of
  * device JIDs (out >= 16 bytes); the participants of a w:g2 <group> node as JSON

@@ -13,6 +13,9 @@
 static miaw_instance *find(miaw_engine *e, const char *id) { return id ? miaw_instances_find(e->inst, id) : NULL; }
 
 typedef struct iq_call {
+    miaw_engine *e;
+    char inst[65];
+    miaw_node *watched; /* a copy of a group-changing IQ (eng_group_iq_watch), or NULL */
     miaw_svc_iq_cb cb;
     void *udata;
 } iq_call;
@@ -25,6 +28,11 @@ static void on_iq(miaw_wa_conn *c, const miaw_node *reply, int err, void *ud)
     if (!err && reply && miaw_node_attr_is(reply, "type", "error")) st = MIAW_E_IO;
     else if (err == MIAW_E_GONE) st = MIAW_E_STATE;
     else if (err && err != MIAW_E_TIMEOUT) st = MIAW_E_STATE;
+    if (st == 0 && k->watched) { /* our own group change: the engine's group state follows */
+        miaw_instance *in = miaw_instances_find(k->e->inst, k->inst);
+        if (in && in->engine) eng_group_after_own_iq(in->engine, k->watched);
+    }
+    miaw_node_free(k->watched);
     k->cb(st, st == MIAW_E_TIMEOUT || st == MIAW_E_STATE ? NULL : reply, k->udata);
     free(k);
 }
@@ -38,16 +46,22 @@ static int s_iq(void *ctx, const char *instance_id, miaw_node *iq, unsigned time
         miaw_node_free(iq);
         return MIAW_E_NOTFOUND;
     }
-    iq_call *k = malloc(sizeof *k);
+    iq_call *k = calloc(1, sizeof *k);
     if (!k) {
         miaw_node_free(iq);
         return MIAW_E_NOMEM;
     }
+    k->e = e;
+    snprintf(k->inst, sizeof k->inst, "%s", instance_id);
+    k->watched = eng_group_iq_watch(iq) ? miaw_node_clone(iq) : NULL;
     k->cb = cb;
     k->udata = udata;
     miaw_node_del_attr(iq, "id"); /* the connection numbers its IQs */
     int rc = miaw_engine_iq(e, in, iq, timeout_ms, on_iq, k); /* takes iq */
-    if (rc) free(k);
+    if (rc) {
+        miaw_node_free(k->watched);
+        free(k);
+    }
     return rc ? MIAW_E_STATE : 0;
 }
 

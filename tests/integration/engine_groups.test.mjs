@@ -207,3 +207,27 @@ test('a member without our sender key asks again and gets the message pairwise',
   await waitFor(() => gotIt(sim, CAROL, r.json.data.messageId), { what: 'Carol read the next one', timeoutMs: 10000 });
   assert.equal((await status(ctx.srv, 'bot')).status, 'connected');
 });
+
+test('the instance removes a member itself: no notification comes back, the sender key is still renewed', { timeout: 180000 }, async (t) => {
+  const ctx = await setup(t);
+  const { sim, group } = ctx;
+  let r = await sendText(ctx.srv, { to: group, text: 'before' });
+  assert.equal(r.status, 200, r.text);
+  const m1 = r.json.data.messageId;
+  await waitFor(() => gotIt(sim, BOB, m1), { what: 'Bob got the first message', timeoutMs: 10000 });
+  const key1 = (await gotIt(sim, BOB, m1)).senderKeyId;
+  // Bob makes the instance an admin; the instance removes Carol through the groups plugin (a w:g2 IQ)
+  const pr = await sim.api('POST', `/sim/accounts/${BOB}/groups`, { group, action: 'promote', participants: [ME] });
+  assert.equal(pr.status, 200, JSON.stringify(pr.json));
+  await sleep(300);
+  r = await ctx.srv.api('DELETE', `/api/v1/instances/bot/groups/${group}/participants`, { participants: [CAROL] });
+  assert.equal(r.status, 200, r.text);
+  await waitFor(() => /a member left .*our sender key for it is renewed/.test(ctx.srv.logs()), { what: 'sender key renewed', timeoutMs: 10000 });
+  r = await sendText(ctx.srv, { to: group, text: 'after I removed carol' });
+  assert.equal(r.status, 200, r.text);
+  const m2 = r.json.data.messageId;
+  await waitFor(() => gotIt(sim, BOB, m2), { what: 'Bob got the message after the removal', timeoutMs: 10000 });
+  assert.notEqual((await gotIt(sim, BOB, m2)).senderKeyId, key1, 'a new sender key after our own removal');
+  await sleep(500);
+  assert.ok(!(await inbox(sim, CAROL)).messages.some((m) => m.id === m2), 'the removed member gets nothing');
+});
