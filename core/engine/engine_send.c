@@ -152,6 +152,7 @@ static void step_encrypt(eng_send *s)
     miaw_node *st = NULL;
     if (peers) st = miaw_wa_message_stanza(s->id, &s->chat, s->stype, encs, k, ei->creds.adv, ei->creds.adv_len);
     if (st && s->edit) miaw_node_set_attr(st, "edit", s->edit);
+    if (st) eng_send_mark_encs(st, s);
     for (size_t i = 0; st && i < s->nextra; i++) miaw_node_add_copy(st, s->extra[i]);
     for (size_t i = 0; i < k; i++) free(cts[i]);
     if (!peers) {
@@ -179,6 +180,27 @@ static void step_encrypt(eng_send *s)
         return;
     }
     s->step = ENG_SEND_ACK;
+}
+
+/* the attributes WhatsApp's clients put on the <enc>s of a message (facts 7.5): mediatype
+ * for media, decrypt-fail="hide" for edits/revokes (an edit attribute) and reactions, so a
+ * device that cannot decrypt them shows no placeholder */
+void eng_send_mark_encs(miaw_node *stanza, const eng_send *s)
+{
+    const char *mt = miaw_wa_enc_mediatype(s->msg, s->msg_len);
+    int hide = s->edit || !strcmp(s->stype, "reaction");
+    if (!mt && !hide) return;
+    const miaw_node *parts = miaw_node_child(stanza, "participants");
+    const miaw_node *lists[2] = {parts, stanza};
+    for (int k = 0; k < 2; k++) {
+        if (!lists[k]) continue;
+        for (miaw_node *c = miaw_node_child(lists[k], NULL); c; c = miaw_node_next(lists[k], c, NULL)) {
+            miaw_node *enc = !strcmp(c->tag, "enc") ? c : !strcmp(c->tag, "to") ? miaw_node_child(c, "enc") : NULL;
+            if (!enc) continue;
+            if (mt) miaw_node_set_attr(enc, "mediatype", mt);
+            if (hide) miaw_node_set_attr(enc, "decrypt-fail", "hide");
+        }
+    }
 }
 
 /* ------------------------------------------------------------ pre-keys */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "wa/msgcontent.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "wa/signal_group.h"
@@ -365,6 +366,11 @@ static miaw_node *build_stanza(eng_send *s, miaw_node *parts, const uint8_t *skc
     if (!rc && pk && ei->creds.adv) {
         miaw_node *di = miaw_node_add(m, "device-identity");
         rc = di && miaw_node_set_bytes(di, ei->creds.adv, ei->creds.adv_len) == 0 ? 0 : MIAW_E_NOMEM;
+    }
+    if (!rc) { /* mediatype / decrypt-fail on the skmsg (facts 7.5); not on the pairwise SKDMs */
+        const char *mt = miaw_wa_enc_mediatype(s->msg, s->msg_len);
+        if (mt) miaw_node_set_attr(enc, "mediatype", mt);
+        if (s->edit || !strcmp(s->stype, "reaction")) miaw_node_set_attr(enc, "decrypt-fail", "hide");
     }
     for (size_t i = 0; !rc && i < s->nextra; i++)
         if (!miaw_node_add_copy(m, s->extra[i])) rc = MIAW_E_NOMEM;

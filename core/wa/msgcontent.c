@@ -291,3 +291,31 @@ const char *miaw_wa_content_type_name(miaw_wa_content_type t)
                                   "contact", "location", "reaction", "protocol", "sender_key"};
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "unknown";
 }
+
+static const char *mediatype_of(const Miaw__Wa__Message *m, int depth)
+{
+    if (!m || depth > 4) return NULL;
+    if (m->imagemessage) return "image";
+    if (m->videomessage) return m->videomessage->has_gifplayback && m->videomessage->gifplayback ? "gif" : "video";
+    if (m->ptvmessage) return "video";
+    if (m->audiomessage) return m->audiomessage->has_ptt && m->audiomessage->ptt ? "ptt" : "audio";
+    if (m->documentmessage) return "document";
+    if (m->stickermessage) return "sticker";
+    if (m->contactmessage || m->contactsarraymessage) return "vcard";
+    if (m->extendedtextmessage && m->extendedtextmessage->matchedtext && *m->extendedtextmessage->matchedtext)
+        return "url";
+    const Miaw__Wa__Message__FutureProofMessage *w[] = {m->viewoncemessage, m->viewoncemessagev2,
+                                                         m->viewoncemessagev2extension, m->ephemeralmessage,
+                                                         m->documentwithcaptionmessage};
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        if (w[i] && w[i]->message) return mediatype_of(w[i]->message, depth + 1);
+    return NULL;
+}
+
+const char *miaw_wa_enc_mediatype(const uint8_t *msg, size_t len)
+{
+    Miaw__Wa__Message *m = (Miaw__Wa__Message *)miaw_pb_unpack(&miaw__wa__message__descriptor, msg, len);
+    const char *t = mediatype_of(m, 0);
+    if (m) miaw__wa__message__free_unpacked(m, NULL);
+    return t;
+}

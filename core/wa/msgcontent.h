@@ -88,6 +88,13 @@ void miaw_wa_content_clear(miaw_wa_content *c);
 int miaw_wa_apply_edit(const uint8_t *orig, size_t orig_len, const uint8_t *edited, size_t edited_len, uint8_t **out,
                        size_t *out_len);
 
+/* The `mediatype` attribute WhatsApp puts on the <enc> of a message carrying media
+ * (facts 7.5): "image", "video", "gif", "ptt", "audio", "document", "sticker", "vcard",
+ * "url" (a text with a link preview), looking through the view-once / ephemeral /
+ * document-with-caption wrappers; NULL for anything else or bytes that are not a
+ * Message. Static strings. */
+const char *miaw_wa_enc_mediatype(const uint8_t *msg, size_t len);
+
 /* "text", "image", ... "unknown" (static). */
 const char *miaw_wa_content_type_name(miaw_wa_content_type t);
 #endif

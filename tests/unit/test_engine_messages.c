@@ -3,11 +3,13 @@
  * (wrappers, garbage), usync device queries and answers, pre-key fetch queries, the
  * <message> stanza, acks, delivery and retry receipts. */
 #include <miaw/plugin.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
 #include "wa/msgcontent.h"
+#include "wa/proto_json.h"
 #include "wa/stanza.h"
 #include "wa_message.pb-c.h"
 
@@ -267,5 +269,52 @@ static void t_acks_and_receipts(void)
     miaw_node_free(msg);
 }
 
-MIAW_TESTS("engine_messages", MIAW_T(t_message_ids), MIAW_T(t_text_and_reply), MIAW_T(t_parse_wrappers_and_garbage),
+/* the enc's mediatype attribute, from the Message (facts 7.5) */
+static const char *mediatype_of_json(const char *json)
+{
+    json_error_t je;
+    json_t *j = json_loads(json, 0, &je);
+    uint8_t *b = NULL;
+    size_t n = 0;
+    char err[200];
+    CU_ASSERT_FATAL(j != NULL);
+    CU_ASSERT_EQUAL_FATAL(miaw_pb_json_encode(&miaw__wa__message__descriptor, j, &b, &n, err, sizeof err), 0);
+    const char *t = miaw_wa_enc_mediatype(b, n);
+    free(b);
+    json_decref(j);
+    return t;
+}
+
+static void t_enc_mediatype(void)
+{
+    static const struct { const char *json, *want; } C[] = {
+        {"{\"imageMessage\":{\"mimetype\":\"image/jpeg\"}}", "image"},
+        {"{\"videoMessage\":{\"seconds\":3}}", "video"},
+        {"{\"videoMessage\":{\"gifPlayback\":true}}", "gif"},
+        {"{\"audioMessage\":{\"ptt\":true}}", "ptt"},
+        {"{\"audioMessage\":{\"seconds\":2}}", "audio"},
+        {"{\"documentMessage\":{\"fileName\":\"a.pdf\"}}", "document"},
+        {"{\"stickerMessage\":{}}", "sticker"},
+        {"{\"contactMessage\":{\"displayName\":\"A\"}}", "vcard"},
+        {"{\"extendedTextMessage\":{\"text\":\"see https://a.b\",\"matchedText\":\"https://a.b\"}}", "url"},
+        {"{\"viewOnceMessageV2\":{\"message\":{\"imageMessage\":{}}}}", "image"},
+        {"{\"documentWithCaptionMessage\":{\"message\":{\"documentMessage\":{}}}}", "document"},
+        {"{\"conversation\":\"hi\"}", NULL},
+        {"{\"extendedTextMessage\":{\"text\":\"no preview\"}}", NULL},
+        {"{\"reactionMessage\":{\"text\":\"x\"}}", NULL},
+    };
+    for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
+        const char *got = mediatype_of_json(C[i].json);
+        if (!C[i].want) {
+            CU_ASSERT_PTR_NULL(got);
+        } else {
+            CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+            CU_ASSERT_STRING_EQUAL(got, C[i].want);
+        }
+    }
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff};
+    CU_ASSERT_PTR_NULL(miaw_wa_enc_mediatype(garbage, sizeof garbage));
+}
+
+MIAW_TESTS("engine_messages", MIAW_T(t_message_ids), MIAW_T(t_enc_mediatype), MIAW_T(t_text_and_reply), MIAW_T(t_parse_wrappers_and_garbage),
            MIAW_T(t_usync), MIAW_T(t_prekey_fetch_and_stanza), MIAW_T(t_acks_and_receipts))
