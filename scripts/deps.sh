@@ -6,7 +6,7 @@ PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev libh2o-dev libuv
 libjansson-dev libcurl4-openssl-dev libssl-dev libsignal-protocol-c-dev libprotobuf-c-dev \
 protobuf-c-compiler libsqlite3-dev libcunit1-dev libwslay-dev libqrencode-dev zlib1g-dev \
 libjpeg62-turbo-dev libpng-dev libwebp-dev libavformat-dev libavcodec-dev libswscale-dev libavutil-dev \
-supervisor curl wrk nghttp2-client nodejs npm chromium"
+sqlite3 supervisor curl wrk nghttp2-client nodejs npm chromium"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -439,6 +439,7 @@ int pw_reply_status(miaw_req *r, int status, const char *field, const char *fmt,
     case MIAW_E_STATE: e = MIAW_ERR_INSTANCE_NOT_CONNECTED; break;
     case MIAW_E_TIMEOUT: e = MIAW_ERR_TIMEOUT; break;
     case MIAW_E_LIMIT: e = MIAW_ERR_RATE_LIMITED; break;
+    case MIAW_E_TOOBIG: e = MIAW_ERR_PAYLOAD_TOO_LARGE; break;
     case MIAW_E_AUTH: e = MIAW_ERR_UNAUTHORIZED; break;
     case MIAW_E_IO: e = MIAW_ERR_WHATSAPP_ERROR; break;
     case MIAW_E_NOTSUP: e = MIAW_ERR_UNAVAILABLE; break;

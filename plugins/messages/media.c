@@ -127,6 +127,7 @@ static void ms_fail(msend *m, int http, const char *code, const char *field, con
     char msg[600];
     snprintf(msg, sizeof msg, fmt, a ? a : "");
     if (http == 400 && field) G->api->reply_status(m->req, MIAW_E_INVAL, field, "%s", msg);
+    else if (http == 413 && field) G->api->reply_status(m->req, MIAW_E_TOOBIG, field, "%s", msg);
     else G->api->reply_error(m->req, http, code, "%s", msg);
     ms_free(m);
 }

@@ -999,6 +999,7 @@ static void status_code(int st, int *http, const char **code, const char **desc)
         break;
     case MIAW_E_TIMEOUT: *http = 504, *code = "TIMEOUT", *desc = "The operation did not complete in time"; break;
     case MIAW_E_LIMIT: *http = 429, *code = "RATE_LIMITED", *desc = "Too many requests"; break;
+    case MIAW_E_TOOBIG: *http = 413, *code = "PAYLOAD_TOO_LARGE", *desc = "Request body too large"; break;
     case MIAW_E_AUTH: *http = 401, *code = "UNAUTHORIZED", *desc = "Invalid or missing API key"; break;
     case MIAW_E_IO: *http = 500, *code = "WHATSAPP_ERROR", *desc = "WhatsApp operation failed"; break;
     case MIAW_E_NOTSUP:

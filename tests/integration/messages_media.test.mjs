@@ -76,7 +76,7 @@ function expectError(r, status, code, field) {
   assert.equal(r.status, status, r.text);
   assert.equal(r.json.success, false);
   assert.equal(r.json.error.code, code, r.text);
-  if (field && status === 400) assert.equal(r.json.error.details.field, field, r.text);
+  if (field && (status === 400 || status === 413)) assert.equal(r.json.error.details?.field, field, r.text);
   if (field) assert.match(r.json.error.message, new RegExp(field), r.text);
 }
 

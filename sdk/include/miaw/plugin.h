@@ -336,6 +336,7 @@ typedef struct miaw_host_api {
      * MIAW_E_INVAL 400 INVALID_REQUEST (field, if given, goes to error.details.field),
      * MIAW_E_NOTFOUND 404 NOT_FOUND, MIAW_E_EXIST 409 CONFLICT, MIAW_E_STATE 503
      * INSTANCE_NOT_CONNECTED, MIAW_E_TIMEOUT 504 TIMEOUT, MIAW_E_LIMIT 429 RATE_LIMITED,
+     * MIAW_E_TOOBIG (since 1.3) 413 PAYLOAD_TOO_LARGE (field to error.details.field too),
      * MIAW_E_AUTH 401, MIAW_E_IO 500 WHATSAPP_ERROR, others 500 INTERNAL_ERROR. */
     int (*reply_status)(miaw_req *r, int status, const char *field, const char *fmt, ...) MIAW_FMT(4, 5);
     /* Normalize a recipient: a phone number (digits with country code; spaces + - ( ) .

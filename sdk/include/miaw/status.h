@@ -18,6 +18,7 @@
 #define MIAW_E_IO -10
 #define MIAW_E_AUTH -11
 #define MIAW_E_INTERNAL -12
+#define MIAW_E_TOOBIG -13 /* since 1.3: too large (reply_status: 413 PAYLOAD_TOO_LARGE) */
 
 #define MIAW_LOG_ERR 3
 #define MIAW_LOG_WARN 4
