@@ -201,4 +201,7 @@ static int setup(miaw_plugin_base *b, const json_t *config, char *err, size_t er
     return MIAW_OK;
 }
 
-MIAW_DEFINE_PLUGIN_MIN("messages", "0.3.0", "send text messages, with replies (spec 4.4.2)", 3, setup)
+MIAW_DEFINE_PLUGIN_MIN("messages", "1.0.0",
+                       "text, media, location and contact messages; edit, delete, react, forward; media "
+                       "download; chat history; message events (spec 4.4.2)",
+                       3, setup)
