@@ -3,8 +3,8 @@
  * entry per chat, most recent first), their opaque cursors, the indexes that make a page
  * O(limit * log n), the per-chat summary table wa_chats kept by triggers (last message,
  * counts), and the retention sweeper (rows older than whatsapp.chat_storage_retention_days
- * deleted in batches of about 5 ms on one engine timer). Owns the sweeper (struct eng_hist, freed
- * when its timer handle has closed); answers are new references for the caller. */
+ * deleted in batches of about 5 ms on one engine timer). Owns the sweeper (struct eng_hist,
+ * freed when its timer handle has closed); answers are new references for the caller. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,7 +180,8 @@ static json_t *qerr(const char *field, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return field ? json_pack("{s:s,s:s}", "error", msg, "field", field) : json_pack("{s:s,s:b}", "error", msg, "internal", 1);
+    return field ? json_pack("{s:s,s:s}", "error", msg, "field", field)
+                 : json_pack("{s:s,s:b}", "error", msg, "internal", 1);
 }
 
 static int is_key(const char *k, const char *const *allowed)

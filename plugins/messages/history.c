@@ -55,7 +55,8 @@ static int read_query(const miaw_host_api *api, miaw_req *req, int messages, jso
     }
     if ((v = api->req_query(req, "fromMe"))) {
         int b = !strcmp(v, "true") || !strcmp(v, "1") ? 1 : !strcmp(v, "false") || !strcmp(v, "0") ? 0 : -1;
-        if (b < 0) return api->reply_status(req, MIAW_E_INVAL, "fromMe", "fromMe: expected true or false"), MIAW_E_INVAL;
+        if (b < 0)
+            return api->reply_status(req, MIAW_E_INVAL, "fromMe", "fromMe: expected true or false"), MIAW_E_INVAL;
         json_object_set_new(q, "fromMe", json_boolean(b));
     }
     static const char *const TIMES[] = {"since", "until"};

@@ -226,6 +226,11 @@ test('chat history: chats, messages, filters, cursors, one message', { timeout: 
   const aged = chats[BOB].slice(0, 4);
   await srv.stop();
   ctx.srv = null;
+  const clean = async (s) => { // exit 0, and no sanitizer report in ASan builds
+    assert.equal((await s.exited).code, 0, s.logs().slice(-2000));
+    assert.doesNotMatch(s.logs(), /ERROR: \w+Sanitizer|runtime error:/);
+  };
+  await clean(srv);
   const old = Math.floor(Date.now() / 1000) - 3 * 86400;
   sql(ctx.dataDir, `UPDATE wa_messages SET ts=${old} WHERE instance='bot' AND id IN (${aged.map((i) => `'${i}'`).join(',')})`);
   const bad = await startServer({ env: { ...ctx.env, MIAW_CHAT_RETENTION_DAYS: '-1' }, dataDir: ctx.dataDir, expectExit: true });
@@ -244,4 +249,8 @@ test('chat history: chats, messages, filters, cursors, one message', { timeout: 
   assert.equal(bobChat.lastMessage.id, late);
   assert.equal((await walk(ctx.srv, `/chats/${CAROL}/messages`, 'messages', 50)).length, chats[CAROL].length);
   assert.match(ctx.srv.logs(), /chat storage retention: 4 message\(s\) older than 1 day\(s\) deleted/);
+  const last = ctx.srv;
+  await last.stop();
+  ctx.srv = null;
+  await clean(last);
 });

@@ -209,7 +209,8 @@ static void fill(ref *r, int n)
         r[i].from_me = i % 3 == 0;
         r[i].type = i % 5 == 0 ? 1 : i % 11 == 0 ? 2 : 0;
         r[i].ts = 1700000000 + i / 4;
-        put(INST, CHATS[r[i].chat], r[i].id, r[i].from_me, TYPES[r[i].type], r[i].ts, r[i].from_me ? "sent" : "received");
+        put(INST, CHATS[r[i].chat], r[i].id, r[i].from_me, TYPES[r[i].type], r[i].ts,
+            r[i].from_me ? "sent" : "received");
         r[i].row = (int64_t)sqlite3_last_insert_rowid(W.db.db);
     }
     CU_ASSERT_EQUAL(miaw_storage_exec(&W.db, "COMMIT"), 0);
@@ -375,12 +376,18 @@ static json_t *chat_of(json_t *list, const char *jid)
 {
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(list, "chats"), i, c) if (!strcmp(json_string_value(json_object_get(c, "jid")), jid)) return c;
+    json_array_foreach(json_object_get(list, "chats"), i, c)
+    {
+        if (!strcmp(json_string_value(json_object_get(c, "jid")), jid)) return c;
+    }
     return NULL;
 }
 
 static int64_t ci(json_t *c, const char *k) { return json_integer_value(json_object_get(c, k)); }
-static const char *last_id(json_t *c) { return json_string_value(json_object_get(json_object_get(c, "lastMessage"), "id")); }
+static const char *last_id(json_t *c)
+{
+    return json_string_value(json_object_get(json_object_get(c, "lastMessage"), "id"));
+}
 
 static void t_chats(void)
 {
@@ -554,7 +561,8 @@ static void t_retention(void)
     CU_ASSERT_STRING_EQUAL(last_id(chat_of(a, CHATS[1])), "new1-4");
     json_decref(a);
     /* a row without a timestamp ages by when it was stored */
-    CU_ASSERT_EQUAL(miaw_storage_exec(&W.db, "UPDATE wa_messages SET created_at=created_at-3*86400 WHERE id='nots'"), 0);
+    CU_ASSERT_EQUAL(
+        miaw_storage_exec(&W.db, "UPDATE wa_messages SET created_at=created_at-3*86400 WHERE id='nots'"), 0);
     CU_ASSERT_EQUAL(eng_hist_expire(&W.db, INST, cutoff, 7), 1);
     CU_ASSERT_EQUAL(count_rows(INST), 5);
     down();
@@ -575,13 +583,13 @@ static void t_sweeper(void)
     CU_ASSERT_EQUAL(eng_hist_start(W.e, NULL, 0), 0);
     CU_ASSERT_PTR_NULL(W.e->hist);
     W.cfg.chat_retention_days = 1;
+    uv_update_time(&W.loop); /* as a running loop has it: the first sweep is due a second from now */
+    uint64_t t0 = uv_now(&W.loop);
     char err[64];
     CU_ASSERT_EQUAL_FATAL(eng_hist_start(W.e, err, sizeof err), 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(W.e->hist);
     /* the first sweep starts a second in and goes in batches (ENG_HIST_BATCH rows first),
      * the loop running in between: the test sees counts between the two ends */
-    uv_update_time(&W.loop);
-    uint64_t t0 = uv_now(&W.loop);
     int partial = 0, left;
     while ((left = count_rows(INST) + count_rows("other")) > 124 && uv_now(&W.loop) - t0 < 10000) {
         partial += left < 1234;
