@@ -35,15 +35,18 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *s)
 
 int eng_chat_insert(miaw_engine *e, const char *inst, const eng_msg_row *r)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(e->db->db,
+    /* prepared once per engine (every stored message goes through here), reset after use */
+    if (!e->chat_ins &&
+        sqlite3_prepare_v3(e->db->db,
                            "INSERT OR IGNORE INTO wa_messages(instance, chat, id, from_me, sender, push_name, type,"
                            " text, quoted_id, ts, status, raw, created_at)"
                            " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,CAST(strftime('%s','now') AS INTEGER))",
-                           -1, &st, NULL) != SQLITE_OK) {
+                           -1, SQLITE_PREPARE_PERSISTENT, &e->chat_ins, NULL) != SQLITE_OK) {
         MIAW_ERR("engine", "%s: %s", inst, sqlite3_errmsg(e->db->db));
+        e->chat_ins = NULL;
         return -1;
     }
+    sqlite3_stmt *st = e->chat_ins;
     int full = e->cfg->chat_storage;
     sqlite3_bind_text(st, 1, inst, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, r->chat, -1, SQLITE_STATIC);
@@ -57,8 +60,10 @@ int eng_chat_insert(miaw_engine *e, const char *inst, const eng_msg_row *r)
     sqlite3_bind_int64(st, 10, r->ts);
     bind_opt(st, 11, r->status);
     if (full && r->raw) sqlite3_bind_blob(st, 12, r->raw, (int)r->raw_len, SQLITE_STATIC);
+    else sqlite3_bind_null(st, 12);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE) {
         MIAW_ERR("engine", "%s: cannot store message %s: %s", inst, r->id, sqlite3_errmsg(e->db->db));
         return -1;

@@ -74,6 +74,7 @@ struct miaw_engine {
     miaw_sig_db *sdb;      /* Signal tables on the same sqlite handle */
     uint64_t next_send;    /* send handles */
     uv_timer_t *sweep;     /* starts sends, checks their deadlines (malloc'd) */
+    sqlite3_stmt *chat_ins; /* eng_chat_insert's statement (engine_chat.c; finalized at free) */
     miaw_svc_tap_fn tap;   /* every stanza after the engine handled it (services.c) */
     void *tap_ud;
     struct eng_media *media; /* media transfers (engine/media.h; owned, eng_media_free) */

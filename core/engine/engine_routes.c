@@ -238,6 +238,7 @@ miaw_engine *miaw_engine_new(uv_loop_t *loop, const miaw_config *cfg, miaw_stora
     return e;
 fail:
     eng_hist_stop(e);
+    sqlite3_finalize(e->chat_ins);
     eng_media_free(e);
     miaw_sig_db_close(e->sdb);
     if (e->sweep) uv_close((uv_handle_t *)e->sweep, (uv_close_cb)free);
@@ -253,6 +254,7 @@ void miaw_engine_free(miaw_engine *e)
     while (e->list) eng_release(e->list);
     eng_media_free(e);
     eng_hist_stop(e);
+    sqlite3_finalize(e->chat_ins);
     miaw_bus_unsubscribe(e->bus, NULL, e->sub_deleted);
     miaw_sig_db_close(e->sdb);
     uv_close((uv_handle_t *)e->sweep, (uv_close_cb)free);
