@@ -335,8 +335,9 @@ int pw_iq(miaw_plugin *p, const char *instance_id, const json_t *node, uint32_t 
     miaw_node *n = NULL;
     if (miaw_node_from_json(node, &n, err, errlen) != MIAW_OK) return MIAW_E_INVAL;
     if (strcmp(n->tag, "iq") != 0) {
-        miaw_node_free(n);
-        return snprintf(err, errlen, "tag: an iq is needed, not <%s>", n->tag), MIAW_E_INVAL;
+        snprintf(err, errlen, "tag: an iq is needed, not <%s>", n->tag);
+        miaw_node_free(n); /* after the message: the tag lives in the node's arena */
+        return MIAW_E_INVAL;
     }
     if (!miaw_node_attr_get(n, "to")) miaw_node_set_jid_str(n, "to", "s.whatsapp.net");
     const miaw_engine_services *s = svc_of(p);
