@@ -116,7 +116,7 @@ int miaw_sim_phone_kinds_describe(const Miaw__Wa__Message *m, json_t *e)
 }
 
 /* ------------------------------------------------------------------ sending */
-static void refuse(h2o_req_t *req, int status, const char *code, const char *field, const char *msg)
+static void kinds_refuse(h2o_req_t *req, int status, const char *code, const char *field, const char *msg)
 {
     miaw_sim_http_json(req, status, miaw_sim_error_json(code, field, msg));
 }
@@ -153,9 +153,9 @@ static void send_receipt(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a, mia
     size_t n = json_array_size(ids), i;
     json_t *v;
     json_array_foreach(ids, i, v) if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > 64) n = 0;
-    if (!n || n > 50) return refuse(req, 400, "INVALID_REQUEST", "ids", "ids must be 1-50 message ids");
+    if (!n || n > 50) return kinds_refuse(req, 400, "INVALID_REQUEST", "ids", "ids must be 1-50 message ids");
     if (tv && (!type || (strcmp(type, "read") && strcmp(type, "played"))))
-        return refuse(req, 400, "INVALID_REQUEST", "type", "type must be \"read\" or \"played\" (absent: delivery)");
+        return kinds_refuse(req, 400, "INVALID_REQUEST", "type", "type must be \"read\" or \"played\" (absent: delivery)");
     char to[80];
     miaw_sim_device_jid(peer, 0, 0, to, sizeof to);
     miaw_node *r = miaw_node_newv("receipt", "id", json_string_value(json_array_get(ids, 0)), NULL);
@@ -164,7 +164,7 @@ static void send_receipt(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a, mia
     for (i = 1; list && i < n; i++) miaw_node_addv(list, "item", "id", json_string_value(json_array_get(ids, i)), NULL);
     if (!r || miaw_node_set_jid_str(r, "to", to)) {
         miaw_node_free(r);
-        return refuse(req, 500, "INTERNAL_ERROR", NULL, "cannot build the receipt");
+        return kinds_refuse(req, 500, "INTERNAL_ERROR", NULL, "cannot build the receipt");
     }
     miaw_sim_route_receipt(sim, a, 0, r);
     miaw_node_free(r);
@@ -181,16 +181,16 @@ int miaw_sim_phone_kinds_post(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a
     json_t *o = json_object_get(b, kind);
     const char *to = json_string_value(json_object_get(b, "to"));
     if (!to || !*to || strlen(to) > 96)
-        return refuse(req, 400, "INVALID_REQUEST", "to", "to must be a phone number or a JID of a simulated account"), 1;
-    if (strstr(to, "@g.us")) return refuse(req, 400, "INVALID_REQUEST", "to", "these kinds are 1:1 only here"), 1;
+        return kinds_refuse(req, 400, "INVALID_REQUEST", "to", "to must be a phone number or a JID of a simulated account"), 1;
+    if (strstr(to, "@g.us")) return kinds_refuse(req, 400, "INVALID_REQUEST", "to", "these kinds are 1:1 only here"), 1;
     miaw_sim_addr ad;
     miaw_sim_account *peer = miaw_sim_phone_valid(to) ? miaw_sim_account_find(sim, to) : NULL;
     if (!peer && miaw_sim_resolve_str(sim, to, &ad) != MIAW_E_INVAL) peer = ad.account;
-    if (!peer) return refuse(req, 404, "NOT_FOUND", "to", "no account with this phone number or JID"), 1;
+    if (!peer) return kinds_refuse(req, 404, "NOT_FOUND", "to", "no account with this phone number or JID"), 1;
     if (!strcmp(kind, "receipt")) return send_receipt(sim, req, a, peer, o), 1;
     if (strcmp(kind, "contacts") ? !json_is_object(o) : !json_is_array(o) || !json_array_size(o) ||
                                                             json_array_size(o) > 50)
-        return refuse(req, 400, "INVALID_REQUEST", kind, "an object (contacts: an array of 1-50 objects)"), 1;
+        return kinds_refuse(req, 400, "INVALID_REQUEST", kind, "an object (contacts: an array of 1-50 objects)"), 1;
     char remote[80], now_ms[24];
     miaw_sim_device_jid(peer, 0, 0, remote, sizeof remote);
     snprintf(now_ms, sizeof now_ms, "%llu", (unsigned long long)miaw_sim_now() * 1000ull);
@@ -209,7 +209,7 @@ int miaw_sim_phone_kinds_post(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a
         id = str_field(o, "messageId", 64, 1);
         if (!id) {
             json_decref(rec);
-            return refuse(req, 400, "INVALID_REQUEST", "messageId", "messageId must be a message id"), 1;
+            return kinds_refuse(req, 400, "INVALID_REQUEST", "messageId", "messageId must be a message id"), 1;
         }
         key.id = (char *)id;
         key.has_fromme = 1;
@@ -290,13 +290,13 @@ int miaw_sim_phone_kinds_post(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a
     }
     if (bad) {
         json_decref(rec);
-        return refuse(req, 400, "INVALID_REQUEST", bad, "missing or malformed field (see sim/README.md)"), 1;
+        return kinds_refuse(req, 400, "INVALID_REQUEST", bad, "missing or malformed field (see sim/README.md)"), 1;
     }
     char out[40];
     const char *why = NULL;
     int rc = miaw_sim_phone_send_message_ex(sim, a, to, &m, stype, NULL, edit, rec, out, sizeof out, &why);
-    if (rc == MIAW_E_NOTFOUND) refuse(req, 404, "NOT_FOUND", "to", why);
-    else if (rc) refuse(req, 500, "INTERNAL_ERROR", NULL, why ? why : "sending failed");
+    if (rc == MIAW_E_NOTFOUND) kinds_refuse(req, 404, "NOT_FOUND", "to", why);
+    else if (rc) kinds_refuse(req, 500, "INTERNAL_ERROR", NULL, why ? why : "sending failed");
     else miaw_sim_http_json(req, 201, json_pack("{s:s}", "id", out));
     return 1;
 }

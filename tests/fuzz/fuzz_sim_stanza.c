@@ -44,6 +44,7 @@
 #include "sim/phone_retry.c"
 #include "sim/media.c"
 #include "sim/phone_media.c"
+#include "sim/phone_kinds.c"
 
 /* ------------------------------------------------------------------ conn.c stubs */
 int miaw_sim_conn_send(miaw_sim_conn *c, const miaw_node *n)
