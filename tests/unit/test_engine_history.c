@@ -59,6 +59,7 @@ static void down(void)
     eng_hist_stop(W.e);
     uv_run(&W.loop, UV_RUN_DEFAULT);
     CU_ASSERT_EQUAL(uv_loop_close(&W.loop), 0);
+    sqlite3_finalize(W.e->chat_ins); /* the engine's prepared insert (miaw_engine_free does this) */
     free(W.e);
     miaw_storage_close(&W.db);
     miaw_config_free(&W.cfg);
