@@ -259,6 +259,9 @@ static void on_sent(int status, const char *id, int64_t ts, const char *detail, 
     m->h = 0;
     if (status == MIAW_OK) {
         G->api->reply_json(m->req, 200, json_pack("{s:s,s:I}", "messageId", id, "timestamp", (json_int_t)ts * 1000));
+        char chat[128];
+        if (G->api->jid_normalize(m->to, chat, sizeof chat) == MIAW_OK)
+            msgs_ack_server(G->api, G->self, m->inst, id, chat, ts);
         ms_free(m);
         return;
     }

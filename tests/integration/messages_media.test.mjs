@@ -131,6 +131,9 @@ describe('media messages', { timeout: 300000 }, () => {
     assert.equal(m.height, 150);
     assert.ok(m.thumbnailLength > 200 && m.thumbnailLength < 16000, JSON.stringify(m));
     const first = r.json.data.messageId;
+    // a media send is acknowledged by the server like a text: message_ack "server"
+    await waitFor(() => events(ctx.rcv, 'message_ack').find((e) => e.data.messageId === first && e.data.status === 'server'),
+      { what: 'message_ack server for an image' });
 
     r = await send('image', { to: BOB, url: `${ctx.files.url}/redirect`, quotedMessageId: first });
     m = await sentOk(r, 'image');
