@@ -68,24 +68,52 @@ static void emit_join(miaw_plugin_base *b, const char *inst, const char *group, 
     b->api->event_emit(b->self, "group_join", inst, d);
 }
 
+/* joins made through the API, one kv row per instance ("joins": {groupJid: ms}) pruned of
+ * marks older than JOIN_MARK_MS on every use, so a notification that never comes leaves
+ * nothing behind for long */
+static json_t *joins_load(miaw_plugin_base *b, const char *inst)
+{
+    json_t *v = b->api->kv_get(b->self, inst, "joins");
+    if (!json_is_object(v)) {
+        json_decref(v);
+        v = json_object();
+    }
+    int64_t now = b->api->now_ms();
+    const char *k;
+    json_t *t;
+    void *tmp;
+    json_object_foreach_safe(v, tmp, k, t)
+    {
+        if (!json_is_integer(t) || now - json_integer_value(t) >= JOIN_MARK_MS) json_object_del(v, k);
+    }
+    return v;
+}
+
+static void joins_store(miaw_plugin_base *b, const char *inst, json_t *v)
+{
+    if (json_object_size(v))
+        b->api->kv_put(b->self, inst, "joins", v); /* takes the reference */
+    else {
+        b->api->kv_del(b->self, inst, "joins");
+        json_decref(v);
+    }
+}
+
 void grp_events_joined(miaw_plugin_base *b, const char *inst, const char *group, const char *how)
 {
-    char key[160];
-    snprintf(key, sizeof key, "joined:%s", group);
-    b->api->kv_put(b->self, inst, key, json_pack("{s:I}", "t", (json_int_t)b->api->now_ms()));
+    json_t *v = joins_load(b, inst);
+    json_object_set_new(v, group, json_integer((json_int_t)b->api->now_ms()));
+    joins_store(b, inst, v);
     emit_join(b, inst, group, NULL, how, NULL);
 }
 
 /* a join made through the API and now notified: reported already */
 static int joined_recently(miaw_plugin_base *b, const char *inst, const char *group)
 {
-    char key[160];
-    snprintf(key, sizeof key, "joined:%s", group);
-    json_t *v = b->api->kv_get(b->self, inst, key);
-    if (!v) return 0;
-    int recent = b->api->now_ms() - json_integer_value(json_object_get(v, "t")) < JOIN_MARK_MS;
-    json_decref(v);
-    b->api->kv_del(b->self, inst, key);
+    json_t *v = joins_load(b, inst);
+    int recent = json_object_get(v, group) != NULL;
+    if (recent) json_object_del(v, group);
+    joins_store(b, inst, v);
     return recent;
 }
 

@@ -407,6 +407,8 @@ static void test_leave_invite_join_requests(void)
     miaw_mock_reply_clear(&r);
     /* join by code: info first (not a member: the account's JIDs come from `ready`), then the join */
     CU_ASSERT_TRUE(miaw_mock_emit(m, "ready", "i1", "{\"jid\":\"15550009999@s.whatsapp.net\",\"lid\":\"81000000000099@lid\"}") >= 1);
+    /* a stale join mark (its notification never came) is pruned by the next join */
+    CU_ASSERT_EQUAL(miaw_mock_kv_put(m, "groups", "i1", "joins", "{\"stale@g.us\":-100000000}"), MIAW_OK);
     miaw_mock_call(m, "POST", GP "/join/AbCdEfGhIjKl", NULL, &r);
     CU_ASSERT_STRING_EQUAL(str(last_iq(m), "attrs.type"), "get");
     answer(m, "[" GROUP_NODE "]");
@@ -418,6 +420,9 @@ static void test_leave_invite_join_requests(void)
     CU_ASSERT_STRING_EQUAL(str(evs, "[0].type"), "group_join");
     CU_ASSERT_STRING_EQUAL(str(evs, "[0].data.reason"), "invite");
     miaw_mock_reply_clear(&r);
+    const json_t *marks = miaw_mock_kv(m, "groups", "i1", "joins");
+    CU_ASSERT_PTR_NOT_NULL(json_object_get(marks, GJID));
+    CU_ASSERT_PTR_NULL(json_object_get(marks, "stale@g.us"));
     /* the same join notified afterwards is not a second group_join */
     miaw_mock_deliver(m, "i1",
                       "{\"tag\":\"notification\",\"attrs\":{\"type\":\"w:gp2\",\"from\":{\"jid\":\"" GJID "\"},"
@@ -428,6 +433,7 @@ static void test_leave_invite_join_requests(void)
     CU_ASSERT_EQUAL(json_array_size(evs), 2);
     CU_ASSERT_STRING_EQUAL(str(evs, "[1].type"), "group_participants");
     CU_ASSERT_STRING_EQUAL(str(evs, "[1].data.action"), "join");
+    CU_ASSERT_PTR_NULL(miaw_mock_kv(m, "groups", "i1", "joins")); /* the mark is gone with its use */
     /* already a member: 409 without joining */
     size_t before = n_iqs(m);
     miaw_mock_call(m, "POST", GP "/join/AbCdEfGhIjKl", NULL, &r);
