@@ -140,9 +140,9 @@ int main(int argc, char **argv)
     miaw_sim_b64_encode(g_sim.root.pub, 32, b64, sizeof b64);
     /* one machine-readable line on stdout for harnesses, then logs on stderr */
     printf("{\"event\":\"listening\",\"host\":\"%s\",\"port\":%d,\"ws\":\"ws://%s%s%s:%d/ws/chat\","
-           "\"rootPublicKeyHex\":\"%s\",\"rootPublicKeyBase64\":\"%s\",\"mediaHost\":\"%s\"}\n",
-           host, port, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port, hex, b64,
-           miaw_sim_media_host());
+           "\"wss\":\"wss://%s/ws/chat\",\"rootPublicKeyHex\":\"%s\",\"rootPublicKeyBase64\":\"%s\",\"mediaHost\":\"%s\"}\n",
+           host, port, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port, miaw_sim_media_host(), hex,
+           b64, miaw_sim_media_host());
     fflush(stdout);
     MIAW_INFO("sim", "miaw-sim on %s port %d, %s state, root key %s", host, port, dir ? "persistent" : "in-memory", hex);
 

@@ -1,6 +1,7 @@
 /* sim/media_tls.c - miaw-sim's media host over HTTPS: a private certificate authority
  * persisted in the state directory, a fresh leaf for the loopback names at every start,
- * an h2o TLS listener of its own (HTTP/1.1, no ALPN) feeding media.c, and the control
+ * an h2o TLS listener of its own (HTTP/1.1, no ALPN) feeding media.c and the chat socket
+ * over TLS (wss://HOST:PORT/ws/chat, handed to conn.c), and the control
  * routes that hand the CA to clients. OpenSSL 3 only. Owns the listener, its h2o
  * configuration and context, the SSL_CTX and the CA PEM (process lifetime). */
 #include "media_tls.h"
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "conn.h"
 #include "control.h"
 #include "http/listen_util.h"
 #include "base/log.h"
@@ -29,6 +31,7 @@ static struct {
     SSL_CTX *ssl;
     char *ca_pem;
     int port;
+    miaw_sim *sim;
 } T;
 
 /* ------------------------------------------------------------------ certificates */
@@ -172,9 +175,17 @@ static int make_ssl(const char *dir, const char *listen_host, char *err, size_t 
 
 /* ------------------------------------------------------------------ listener */
 
+/* /ws/chat over TLS is the chat socket as WhatsApp serves it (wss://); everything else
+ * is the media host */
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
+    h2o_iovec_t p = req->path_normalized;
+    if (h2o_memis(p.base, p.len, H2O_STRLIT("/ws/chat"))) {
+        if (miaw_sim_conn_upgrade(T.sim, req) == 0) return 0;
+        miaw_sim_http_json(req, 426, miaw_sim_error_json("UPGRADE_REQUIRED", NULL, "/ws/chat takes a WebSocket upgrade over HTTP/1.1"));
+        return 0;
+    }
     miaw_sim_media_http(req);
     return 0;
 }
@@ -213,6 +224,7 @@ int miaw_sim_media_tls_start(miaw_sim *sim, uv_loop_t *loop, const char *listen,
     } else {
         snprintf(host, sizeof host, "%s", main_host);
     }
+    T.sim = sim;
     int rc = make_ssl(sim->state_dir, host, err, errcap);
     if (rc) return rc;
     int brc = try_bind(loop, host, (int)port);

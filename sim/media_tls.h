@@ -2,7 +2,8 @@
  * authority (EC P-256, made at the first start and kept as <state-dir>/media-ca.pem and
  * media-ca.key, a new one per run without a state directory), a leaf certificate for
  * 127.0.0.1, ::1, localhost and the listen address signed by it at every start, and the
- * TLS listener (h2o, HTTP/1.1) whose requests go to media.c. Also the control routes
+ * TLS listener (h2o, HTTP/1.1) whose requests go to media.c, except /ws/chat: the chat
+ * WebSocket over TLS (wss://), the same sessions as the plain listener's. Also the control routes
  * GET /sim/media-ca (the CA as PEM, for NODE_EXTRA_CA_CERTS or an https.Agent) and
  * GET /sim/media (host and store counters).
  *

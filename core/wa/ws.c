@@ -17,6 +17,7 @@
 #include <wslay/wslay.h>
 
 #include "base/log.h"
+#include "tls_ctx.h"
 #include "ws_http.h"
 
 enum { ST_RESOLVING, ST_CONNECTING, ST_TLS, ST_UPGRADE, ST_OPEN, ST_CLOSING, ST_CLOSED };
@@ -476,13 +477,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 /* ------------------------------------------------------------------ connect */
 static int setup_tls(miaw_ws *ws)
 {
-    ws->ssl_ctx = SSL_CTX_new(TLS_client_method());
-    if (!ws->ssl_ctx) return -1;
-    SSL_CTX_set_min_proto_version(ws->ssl_ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(ws->ssl_ctx, SSL_VERIFY_PEER, NULL);
-    if (ws->ca_file ? SSL_CTX_load_verify_locations(ws->ssl_ctx, ws->ca_file, NULL) != 1
-                    : SSL_CTX_set_default_verify_paths(ws->ssl_ctx) != 1)
+    char err[160];
+    ws->ssl_ctx = miaw_tls_client_ctx(ws->ca_file, err, sizeof err); /* shared, one per CA source */
+    if (!ws->ssl_ctx) {
+        MIAW_WARN("ws", "%s", err);
         return -2;
+    }
     ws->ssl = SSL_new(ws->ssl_ctx);
     if (!ws->ssl) return -1;
     X509_VERIFY_PARAM *param = SSL_get0_param(ws->ssl);

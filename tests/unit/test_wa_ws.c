@@ -16,7 +16,10 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "wa/tls_ctx.h"
 #include "wa/ws.h"
+#include <fcntl.h>
+#include <sys/stat.h>
 
 /* ------------------------------------------------------------------ fixtures */
 static char tmpdir[64];
@@ -435,7 +438,44 @@ static void test_bad_options(void)
     CU_ASSERT_EQUAL(uv_loop_close(&l), 0);
 }
 
+/* one TLS context per CA source, shared by connections; a changed CA file gets a new one */
+static void test_tls_ctx_shared(void)
+{
+    CU_ASSERT_EQUAL_FATAL(start_server(), 0);
+    char err[200] = "";
+    size_t n0 = miaw_tls_client_ctx_count();
+    SSL_CTX *a = miaw_tls_client_ctx(cert_ok, err, sizeof err);
+    SSL_CTX *b = miaw_tls_client_ctx(cert_ok, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_EQUAL(a, b);
+    CU_ASSERT_TRUE(SSL_CTX_get_mode(a) & SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX *c = miaw_tls_client_ctx(cert_other, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_PTR_NOT_EQUAL(a, c);
+    size_t n1 = miaw_tls_client_ctx_count();
+    CU_ASSERT_TRUE(n1 <= n0 + 2); /* both may be cached by earlier tests already */
+    /* the same path with another mtime: a fresh context; the old one still usable by its holders */
+    struct timespec ts[2] = {{0, UTIME_OMIT}, {1000000000, 0}};
+    CU_ASSERT_EQUAL(utimensat(AT_FDCWD, cert_ok, ts, 0), 0);
+    SSL_CTX *d = miaw_tls_client_ctx(cert_ok, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    CU_ASSERT_PTR_NOT_EQUAL(a, d);
+    CU_ASSERT_EQUAL(miaw_tls_client_ctx_count(), n1);
+    SSL *s = SSL_new(a); /* a is alive: the cache dropped only its own reference */
+    CU_ASSERT_PTR_NOT_NULL(s);
+    SSL_free(s);
+    /* a missing file: NULL and a reason */
+    CU_ASSERT_PTR_NULL(miaw_tls_client_ctx("/nonexistent/ca.pem", err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "CA file"));
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    SSL_CTX_free(c);
+    SSL_CTX_free(d);
+    /* connections still verify with the shared context */
+    expect_close("wss", "127.0.0.1", wss_port, "/echo", cert_ok, "close-me", 4001, "bye");
+}
+
 MIAW_TESTS("wa_ws", MIAW_T(test_bad_options), MIAW_T(test_echo_plain), MIAW_T(test_echo_tls),
            MIAW_T(test_server_close_code), MIAW_T(test_abrupt_drop), MIAW_T(test_refused_and_rejected),
            MIAW_T(test_tls_verification), MIAW_T(test_ping_timeout), MIAW_T(test_message_limit),
-           MIAW_T(test_free_in_callback))
+           MIAW_T(test_free_in_callback), MIAW_T(test_tls_ctx_shared))
