@@ -10,7 +10,7 @@
 // Driven by run.sh; every process started here is stopped on exit. Knobs: see run.sh.
 import { spawn, fork } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdtempSync, readFileSync, rmSync, openSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, openSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { request as httpRequest, Agent } from 'node:http';
 import { tmpdir, loadavg, cpus } from 'node:os';
@@ -43,6 +43,9 @@ if (Math.max(MSGS_1, MSGS_PER) > 900) throw new Error('BENCH_MSGS_1 and BENCH_MS
 const RUN_TIMEOUT_S = int('BENCH_RUN_TIMEOUT', 180);
 const HPS = env.MIAW_WA_HANDSHAKES_PER_SEC || '200';
 const SIM_BIN = env.BENCH_SIM_BIN || join(BUILD, 'miaw-sim');
+// BENCH_TLS=1: both sides reach the simulator over wss:// (as WhatsApp is reached), trusting
+// its CA (miaw: WA_CA_FILE; Node: NODE_EXTRA_CA_CERTS); the default is plain ws://
+const TLS = env.BENCH_TLS === '1';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.now();
@@ -102,7 +105,12 @@ async function startSim() {
   ]);
   const info = JSON.parse(line);
   const base = `http://127.0.0.1:${info.port}`;
-  return { proc, info, api: (m, p, b) => json(m, base + p, b) };
+  let caFile = null;
+  if (TLS) {
+    caFile = join(tmp, 'sim-ca.pem');
+    writeFileSync(caFile, await (await fetch(`${base}/sim/media-ca`)).text());
+  }
+  return { proc, info, caFile, url: TLS ? info.wss : info.ws, api: (m, p, b) => json(m, base + p, b) };
 }
 
 // the timed sends go through node:http with keep-alive (lighter on the driver's CPU than fetch)
@@ -130,8 +138,8 @@ async function startMiaw(sim) {
     stdio: ['ignore', logf, logf],
     env: {
       ...env, API_HOST: '127.0.0.1', API_PORT: String(port), API_KEY: key, SESSION_PATH: data,
-      MIAW_PLUGIN_DIR: join(BUILD, 'plugins'), WA_WS_URL: sim.info.ws, WA_ROOT_KEY: sim.info.rootPublicKeyHex,
-      MIAW_WA_HANDSHAKES_PER_SEC: HPS, ...(env.BENCH_LOG_LEVEL ? { LOG_LEVEL: env.BENCH_LOG_LEVEL } : {}),
+      MIAW_PLUGIN_DIR: join(BUILD, 'plugins'), WA_WS_URL: sim.url, WA_ROOT_KEY: sim.info.rootPublicKeyHex,
+      ...(sim.caFile ? { WA_CA_FILE: sim.caFile } : {}), MIAW_WA_HANDSHAKES_PER_SEC: HPS, ...(env.BENCH_LOG_LEVEL ? { LOG_LEVEL: env.BENCH_LOG_LEVEL } : {}),
     },
   });
   children.push(proc);
@@ -151,8 +159,9 @@ async function startMiaw(sim) {
 }
 
 function startBaileys(sim) {
-  const proc = fork(join(here, 'baileys-peer.mjs'), [sim.info.ws, sim.info.rootPublicKeyHex, join(tmp, 'baileys-auth')],
-    { execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const proc = fork(join(here, 'baileys-peer.mjs'), [sim.url, sim.info.rootPublicKeyHex, join(tmp, 'baileys-auth')],
+    { execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: { ...env, ...(sim.caFile ? { NODE_EXTRA_CA_CERTS: sim.caFile } : {}) } });
   children.push(proc);
   let rid = 0;
   const pending = new Map();
@@ -299,6 +308,7 @@ async function main() {
   const say = (s = '') => { out.push(s); console.log(s); };
   say(`bench/messages: miaw and Baileys 7.0.0-rc14 through one miaw-sim, loopback, ${cpus().length} CPUs`);
   say(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}; file descriptors: ${env.BENCH_NOFILE || '?'}`);
+  say(`transport to the simulator: ${TLS ? 'wss:// (TLS 1.3, the simulator CA trusted)' : 'ws:// (plain; BENCH_TLS=1 for wss://)'}`);
   say(`paired: ${N} miaw instances, ${M} Baileys sockets (one simulated account each; Baileys auth state: ${env.BENCH_BAILEYS_AUTH || 'files'}); MIAW_WA_HANDSHAKES_PER_SEC=${HPS}; idle ${IDLE_S}s before reading RSS`);
 
   const sim = await startSim();

@@ -7,6 +7,7 @@
 
 #include <miaw/status.h>
 #include <arpa/inet.h>
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -176,6 +177,31 @@ static int tcp_write(miaw_ws *ws, const void *data, size_t len)
     return 0;
 }
 
+/* A memory BIO keeps the largest buffer it ever held (a 16 KiB record, more for a burst)
+ * after it is drained. An idle connection should hold nothing: an empty BIO grown past
+ * this is swapped for a fresh one (the SSL object frees the old). */
+#define BIO_KEEP_MAX 4096
+static BIO *fresh_if_grown(BIO *b)
+{
+    BUF_MEM *bm = NULL;
+    if (BIO_ctrl_pending(b) || BIO_get_mem_ptr(b, &bm) != 1 || !bm || bm->max <= BIO_KEEP_MAX) return NULL;
+    return BIO_new(BIO_s_mem());
+}
+
+static void tls_trim(miaw_ws *ws)
+{
+    BIO *b;
+    if (!ws->ssl) return;
+    if ((b = fresh_if_grown(ws->rbio))) {
+        SSL_set0_rbio(ws->ssl, b);
+        ws->rbio = b;
+    }
+    if ((b = fresh_if_grown(ws->wbio))) {
+        SSL_set0_wbio(ws->ssl, b);
+        ws->wbio = b;
+    }
+}
+
 /* Move TLS records the SSL object produced into the socket. */
 static int flush_tls(miaw_ws *ws)
 {
@@ -183,6 +209,7 @@ static int flush_tls(miaw_ws *ws)
     int n;
     while ((n = BIO_read(ws->wbio, buf, sizeof buf)) > 0)
         if (tcp_write(ws, buf, (size_t)n)) return -1;
+    tls_trim(ws);
     return 0;
 }
 
