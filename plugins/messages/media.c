@@ -10,6 +10,7 @@
  * unload by the destructor at the end), one `msend` per send and one `mdl` per download. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <miaw/plugin.h>
 #include <miaw/plugin_util.h>
@@ -805,6 +806,28 @@ static int auto_on(const char *inst)
     return 0;
 }
 
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+/* an instance deleted: its auto-downloaded files go with it */
+static void on_inst_deleted(const miaw_event *ev, void *ud)
+{
+    (void)ud;
+    const char *inst = ev->instance_id;
+    if (!G->dl_dir[0] || !inst || !safe_id(inst)) return;
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s/%s", G->dl_dir, inst);
+    struct stat st;
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return;
+    if (nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS) != 0)
+        MIAW_LOGW(G->api, G->self, "instance %s deleted: could not remove all of %s", inst, dir);
+    else
+        MIAW_LOGI(G->api, G->self, "instance %s deleted: its auto-downloaded media removed", inst);
+}
+
 static void on_message(const miaw_event *ev, void *ud)
 {
     (void)ud;
@@ -1042,6 +1065,11 @@ int msgs_media_routes(miaw_plugin_base *b, const json_t *config, char *err, size
     if ((c->auto_all || c->auto_list) &&
         b->api->event_subscribe(b->self, "message", on_message, NULL, NULL) != MIAW_OK) {
         snprintf(err, errlen, "messages: cannot subscribe to message events for autoDownload");
+        return MIAW_E_INVAL;
+    }
+    if ((c->auto_all || c->auto_list) &&
+        b->api->event_subscribe(b->self, "instance.deleted", on_inst_deleted, NULL, NULL) != MIAW_OK) {
+        snprintf(err, errlen, "messages: cannot subscribe to instance.deleted for autoDownload");
         return MIAW_E_INVAL;
     }
     return MIAW_OK;

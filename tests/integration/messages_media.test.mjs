@@ -311,4 +311,13 @@ describe('media messages', { timeout: 300000 }, () => {
     assert.ok(get);
     assert.equal(get.operationId, 'downloadMedia');
   });
+
+  it('deleting the instance removes its auto-downloaded files', async () => {
+    const dir = join(ctx.dl, 'bot');
+    assert.ok(readdirSync(dir).length > 0, 'files were auto-downloaded');
+    const r = await ctx.srv.api('DELETE', '/api/v1/instances/bot');
+    assert.equal(r.status, 200, r.text);
+    await waitFor(() => { try { readdirSync(dir); return false; } catch (e) { return e.code === 'ENOENT'; } },
+      { what: `${dir} removed` });
+  });
 });
