@@ -7,6 +7,7 @@
 #include "admin/admin.h"
 #include "base/config.h"
 #include "base/log.h"
+#include "base/memstats.h"
 #include "server.h"
 
 static void usage(FILE *f)
@@ -51,6 +52,7 @@ static int cmd_serve(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    miaw_memstats_install(); /* before anything allocates through OpenSSL */
     if (argc < 2) {
         usage(stderr);
         return 2;

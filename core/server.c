@@ -7,6 +7,7 @@
 #include "http/http.h"
 #include "instances/instances.h"
 #include "base/log.h"
+#include "base/memstats.h"
 #include "http/openapi.h"
 #include "plugins/plugin_host.h"
 #include "plugins/services.h"
@@ -35,7 +36,7 @@ typedef struct miaw_server {
     miaw_http *http;
     char *api_key, *webhook_secret;
     uint64_t started_mono;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sigusr1;
 } miaw_server;
 
 /* the events of spec 5.1, emitted by the core and its protocol engine */
@@ -130,6 +131,17 @@ static void on_signal(uv_signal_t *h, int sig)
     uv_stop(s->loop);
 }
 
+/* SIGUSR1: one log line with where the memory goes (memstats.h), per instance too */
+static void on_sigusr1(uv_signal_t *h, int sig)
+{
+    (void)sig;
+    miaw_server *s = h->data;
+    miaw_memstats m;
+    char line[512];
+    miaw_memstats_read(&m);
+    MIAW_INFO("server", "memory: %s", miaw_memstats_format(&m, (long)miaw_instances_count(s->inst), line, sizeof line));
+}
+
 static void close_walk(uv_handle_t *h, void *arg)
 {
     (void)arg;
@@ -207,6 +219,9 @@ int miaw_server_run(miaw_config *cfg)
     s.sigint.data = s.sigterm.data = &s;
     uv_signal_start(&s.sigint, on_signal, SIGINT);
     uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    uv_signal_init(s.loop, &s.sigusr1);
+    s.sigusr1.data = &s;
+    uv_signal_start(&s.sigusr1, on_sigusr1, SIGUSR1);
     uv_run(s.loop, UV_RUN_DEFAULT);
     rc = 0;
 out:

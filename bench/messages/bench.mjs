@@ -133,7 +133,8 @@ async function startMiaw(sim) {
   const port = await freePort();
   const key = 'bench-' + Math.random().toString(36).slice(2);
   const data = join(tmp, 'miaw-data');
-  const logf = openSync(env.BENCH_MIAW_LOG || join(tmp, 'miaw.log'), 'a');
+  const logPath = env.BENCH_MIAW_LOG || join(tmp, 'miaw.log');
+  const logf = openSync(logPath, 'a');
   const proc = spawn(join(BUILD, 'miaw'), ['serve'], {
     stdio: ['ignore', logf, logf],
     env: {
@@ -152,7 +153,7 @@ async function startMiaw(sim) {
     await sleep(100);
   }
   return {
-    proc,
+    proc, logPath,
     api: (m, p, b) => json(m, base + '/api/v1' + p, b, { authorization: `Bearer ${key}` }),
     post: (p, b) => post(port, '/api/v1' + p, key, b),
   };
@@ -355,6 +356,14 @@ async function main() {
     say(`${'Baileys'.padEnd(8)} ${`${open}/${M}`.padStart(11)} ${mib(base.baileys).padStart(11)} ${mib(after.baileys).padStart(10)} ${perB.toFixed(1).padStart(17)}`);
     say(`${'ratio'.padEnd(8)} ${''.padStart(11)} ${''.padStart(11)} ${''.padStart(10)} ${(perM / perB).toFixed(3).padStart(16)}x  (miaw/Baileys per instance)`);
     say(`(miaw-sim: ${mib(base.sim)} -> ${mib(after.sim)} MiB for ${N + M} linked devices; pairing took ${pm.totalS.toFixed(0)} s for miaw, ${pb.totalS.toFixed(0)} s for Baileys)`);
+    // where miaw's memory goes: SIGUSR1 makes it log one line (heap, OpenSSL, SQLite, per instance)
+    process.kill(srv.proc.pid, 'SIGUSR1');
+    let memLine = null;
+    for (let i = 0; i < 50 && !memLine; i++) {
+      await sleep(100);
+      memLine = readFileSync(srv.logPath, 'utf8').split('\n').filter((l) => l.includes('[server] memory: ')).pop();
+    }
+    say(`miaw breakdown: ${memLine ? memLine.replace(/^.*\[server\] memory: /, '') : 'no memory line in the log'}`);
     if (still < N) say(`NOTE: only ${still} of ${N} miaw instances connected; states after pairing: ${JSON.stringify(pm.states)}; see the log above`);
   }
 
