@@ -83,6 +83,13 @@ async function readCount(phoneNo, id) {
   const s = (await ctx.sim.api('GET', `/sim/accounts/${phoneNo}/messages`)).json.sent.find((m) => m.id === id);
   return s.receipts.filter((x) => x.type === 'read').length;
 }
+/** stops a server: exit 0, no sanitizer report in its log */
+async function stopChecked(srv) {
+  await srv.stop();
+  const code = await srv.exited;
+  assert.doesNotMatch(srv.logs(), /Sanitizer|runtime error/);
+  assert.equal(code.code, 0, srv.logs().slice(-2000));
+}
 function bad(r, status, field, code) {
   assert.equal(r.status, status, r.text);
   assert.equal(r.json.success, false, r.text);
@@ -237,13 +244,20 @@ test('presence, chat states, subscriptions and read receipts through the simulat
   await readBy(CAROL, gm.json.id, 'group read receipt at Carol');
 
   // the marks survive a restart of the server: nothing is sent again
-  await ctx.srv.stop();
+  await stopChecked(ctx.srv);
   ctx.srv = await startServer({ env: simEnv(ctx.sim, { MIAW_WEBHOOK_URL: ctx.rcv.url }), dataDir: ctx.dataDir });
   await waitFor(async () => (await ctx.srv.api('GET', '/api/v1/instances/bot/status')).json?.data?.status === 'connected',
     { what: 'reconnected', timeoutMs: 20000 });
   r = await api('POST', `/read/${ids[2]}`);
   assert.equal(r.status, 200, r.text);
   assert.deepEqual(r.json.data.read, []);
+
+  // both processes end cleanly (no sanitizer report with an ASan+UBSan build)
+  const srv = ctx.srv;
+  ctx.srv = null;
+  await stopChecked(srv);
+  await ctx.sim.stop();
+  assert.equal(ctx.sim.proc.exitCode, 0, 'miaw-sim exit status');
 });
 
 test('OpenAPI lists the presence routes and the presence event', { timeout: 30000 }, async () => {
