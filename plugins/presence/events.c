@@ -3,9 +3,10 @@
  * {jid, status: available|unavailable, lastSeen?}; <chatstate from [participant]>
  * <composing [media="audio"]/>|<paused/> -> {jid, chat, status: composing|recording|paused}.
  * Also what the plugin knows of this account, in its kv store per instance: "me" {jid,
- * lid} from the core's `ready` event, and "pushName" {name} from the `notify` of the
- * copies of this account's own messages (the server stamps the sender's push name on
- * them). State: none besides those kv rows. */
+ * lid} from the core's `ready` event, and "pushName" {name} from the `display_name` of
+ * <success> at login and the `notify` of the copies of this account's own messages (the
+ * server stamps the sender's push name on them), the latest winning. State: none besides
+ * those kv rows. */
 #include "presence.h"
 
 #include <stdlib.h>
@@ -41,18 +42,25 @@ static void on_ready(const miaw_event *ev, void *ud)
     b->api->kv_put(b->self, ev->instance_id, "me", json_pack("{s:s,s:s}", "jid", jid, "lid", lid ? lid : ""));
 }
 
+static void remember_name(miaw_plugin_base *b, const char *inst, const char *name)
+{
+    if (!name || !*name || strlen(name) > 256) return;
+    json_t *old = prs_push_name(b, inst);
+    if (!old || strcmp(json_string_value(old), name))
+        b->api->kv_put(b->self, inst, "pushName", json_pack("{s:s}", "name", name));
+    json_decref(old);
+}
+
 /* <message from=<one of this account's devices> notify> (a copy of its own message) */
 static void on_message(const char *inst, const json_t *n, void *ud)
 {
     miaw_plugin_base *b = ud;
-    const char *notify = prs_attr(n, "notify"), *from = prs_attr(n, "from");
-    if (!notify || !*notify || strlen(notify) > 256 || !from || prs_attr(n, "participant") || !is_me(b, inst, from))
-        return;
-    json_t *old = prs_push_name(b, inst);
-    if (!old || strcmp(json_string_value(old), notify))
-        b->api->kv_put(b->self, inst, "pushName", json_pack("{s:s}", "name", notify));
-    json_decref(old);
+    const char *from = prs_attr(n, "from");
+    if (from && !prs_attr(n, "participant") && is_me(b, inst, from)) remember_name(b, inst, prs_attr(n, "notify"));
 }
+
+/* <success display_name> at login: the account's name as the server knows it */
+static void on_success(const char *inst, const json_t *n, void *ud) { remember_name(ud, inst, prs_attr(n, "display_name")); }
 
 static void on_presence(const char *inst, const json_t *n, void *ud)
 {
@@ -95,10 +103,11 @@ int prs_events_register(miaw_plugin_base *b, char *err, size_t errlen)
     if (b->api->event_declare(b->self, &d, err, errlen) != MIAW_OK) return MIAW_E_INVAL;
     if (b->api->event_subscribe(b->self, "ready", on_ready, b, NULL) != MIAW_OK) goto fail;
     miaw_stanza_filter fp = {sizeof fp, .tag = "presence"}, fc = {sizeof fc, .tag = "chatstate"},
-                       fm = {sizeof fm, .tag = "message"};
+                       fm = {sizeof fm, .tag = "message"}, fs = {sizeof fs, .tag = "success"};
     if (b->api->stanza_subscribe(b->self, &fp, on_presence, b, NULL) != MIAW_OK ||
         b->api->stanza_subscribe(b->self, &fc, on_chatstate, b, NULL) != MIAW_OK ||
-        b->api->stanza_subscribe(b->self, &fm, on_message, b, NULL) != MIAW_OK)
+        b->api->stanza_subscribe(b->self, &fm, on_message, b, NULL) != MIAW_OK ||
+        b->api->stanza_subscribe(b->self, &fs, on_success, b, NULL) != MIAW_OK)
         goto fail;
     return MIAW_OK;
 fail:

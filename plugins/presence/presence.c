@@ -138,8 +138,8 @@ static int setup(miaw_plugin_base *b, const json_t *config, char *err, size_t er
         {MIAW_ROUTE_INIT, .method = "POST", .path = "/instances/{instanceId}/presence", .handler = h_presence,
          .body = PRESENCE_BODY, .summary = "Set this account's presence (online / offline)",
          .description = "Sends `<presence type=\"available|unavailable\">`; `available` carries this account's push name "
-                        "when the server has seen it (on the copies of its own messages sent from its phone), as "
-                        "WhatsApp expects. `name` in the answer is that name, or null.",
+                        "when the server knows it (from the login answer, or the copies of the messages its phone "
+                        "sends), as WhatsApp expects. `name` in the answer is that name, or null.",
          .response_example = "{\"presence\":\"available\",\"name\":\"Ada\"}"},
         {MIAW_ROUTE_INIT, .method = "POST", .path = "/instances/{instanceId}/typing/{to}", .handler = h_typing,
          .summary = "Show \"typing...\" in a chat", .description = CS_DESC("Sends `<chatstate><composing/>`."),

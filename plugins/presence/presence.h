@@ -3,7 +3,7 @@
  * chat-state and subscribe routes), read.c (read receipts: POST .../read/{messageId} and
  * the per-chat read marks kept in the plugin's kv store), events.c (incoming <presence>
  * and <chatstate> -> the `presence` webhook event; this account's JIDs and push name,
- * learned from `ready` and from the copies of its own messages).
+ * learned from `ready`, <success> and the copies of its own messages).
  * The plugin's handle and the host table live in miaw_plugin_base (plugin_util.h), valid
  * from init to fini; everything runs on the loop thread; nothing is allocated between
  * calls besides the kv rows the host keeps. */
@@ -24,8 +24,8 @@ void prs_user(const char *jid, char *out, size_t n);
 
 /* ------------------------------------------------------------ events.c */
 int prs_events_register(miaw_plugin_base *b, char *err, size_t errlen);
-/* this account's push name as last seen on a copy of its own messages ({"name"} in
- * kv "me"); NULL when unknown. Returns a new json string reference (or NULL). */
+/* this account's push name as last seen at login or on a copy of its own messages
+ * ({"name"} in kv "pushName"); NULL when unknown. Returns a new json string reference (or NULL). */
 json_t *prs_push_name(miaw_plugin_base *b, const char *inst);
 
 /* ------------------------------------------------------------ read.c */

@@ -6,7 +6,8 @@
  * receipt twice), bad input refused before anything is sent (bad presence, bad JIDs,
  * unknown or own message ids, a disconnected instance), and the `presence` events made of
  * incoming <presence> and <chatstate> stanzas (lastSeen, groups, own chat states and
- * malformed stanzas ignored), and the push name learned from copies of own messages. */
+ * malformed stanzas ignored), and the push name learned from <success display_name> and
+ * the copies of own messages. */
 #include "harness.h"
 
 #include <jansson.h>
@@ -237,6 +238,11 @@ static void test_read(void)
     CU_ASSERT_STRING_EQUAL(str(d, "code"), "NOT_FOUND");
     CU_ASSERT_STRING_EQUAL(str(d, "details.field"), "messageId");
     json_decref(d);
+    char longid[200];
+    snprintf(longid, sizeof longid, IP "/read/%0150d", 7);
+    CU_ASSERT_EQUAL(call(m, "POST", longid, NULL, &d), 400);
+    CU_ASSERT_STRING_EQUAL(str(d, "details.field"), "messageId");
+    json_decref(d);
     CU_ASSERT_EQUAL(call(m, "POST", IP "/read/MINE", NULL, &d), 400);
     CU_ASSERT_STRING_EQUAL(str(d, "details.field"), "messageId");
     json_decref(d);
@@ -364,6 +370,11 @@ static void test_push_name_learned(void)
     miaw_mock_deliver(m, "i1", "{\"tag\":\"message\",\"attrs\":{\"from\":{\"jid\":\"81000000000001:2@lid\"},"
                                "\"notify\":\"Ada L\",\"id\":\"X4\"}}");
     CU_ASSERT_STRING_EQUAL(str(miaw_mock_kv(m, "presence", "i1", "pushName"), "name"), "Ada L");
+    /* the login answer's display_name; an empty one changes nothing */
+    miaw_mock_deliver(m, "i1", "{\"tag\":\"success\",\"attrs\":{\"t\":\"1735118400\",\"display_name\":\"\"}}");
+    CU_ASSERT_STRING_EQUAL(str(miaw_mock_kv(m, "presence", "i1", "pushName"), "name"), "Ada L");
+    miaw_mock_deliver(m, "i1", "{\"tag\":\"success\",\"attrs\":{\"t\":\"1735118400\",\"display_name\":\"Ada S\"}}");
+    CU_ASSERT_STRING_EQUAL(str(miaw_mock_kv(m, "presence", "i1", "pushName"), "name"), "Ada S");
     teardown(m);
 }
 
