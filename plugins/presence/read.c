@@ -60,8 +60,9 @@ static json_t *unread(miaw_plugin_base *b, const char *inst, const char *chat, c
                 break;
             }
             if (t == mark_t && has_id(mark_ids, id)) continue;
-            json_array_append_new(out, json_pack("{s:s,s:O,s:I}", "id", id, "sender",
-                                                 json_object_get(m, "sender") ? json_object_get(m, "sender") : json_null(), "timestamp", t));
+            const json_t *sender = json_object_get(m, "sender");
+            json_array_append_new(out, json_pack("{s:s,s:O,s:I}", "id", id, "sender", sender ? sender : json_null(),
+                                                 "timestamp", t));
         }
         json_t *next = json_object_get(r, "next");
         if (json_is_string(next)) cursor = json_incref(next);
@@ -72,7 +73,8 @@ static json_t *unread(miaw_plugin_base *b, const char *inst, const char *chat, c
     return out;
 }
 
-/* one receipt for ids[from..to) of list (all of the same sender); MIAW_OK or the error */
+/* one receipt for ids (all of the same sender: participant in groups, else NULL); MIAW_OK
+ * or the error (err set) */
 static int send_receipt(miaw_plugin_base *b, const char *inst, const char *chat, const char *participant,
                         const json_t *ids, char *err, size_t errlen)
 {
@@ -146,12 +148,13 @@ static int h_read(miaw_req *req, void *ud)
     json_t *mark = b->api->kv_get(b->self, inst, key);
     json_int_t mark_t = json_integer_value(json_object_get(mark, "t"));
     const json_t *mark_ids = json_object_get(mark, "ids");
-    json_t *list;
-    if (ts < mark_t || (ts == mark_t && has_id(mark_ids, id))) list = json_array(); /* already read */
-    else list = unread(b, inst, chat, id, ts, mark_t, mark_ids);
-    if (!json_array_size(list) && !(ts < mark_t || (ts == mark_t && has_id(mark_ids, id))))
-        json_array_append_new(list, json_pack("{s:s,s:O,s:I}", "id", id, "sender", /* not listed: the target alone */
-                                              json_object_get(msg, "sender") ? json_object_get(msg, "sender") : json_null(), "timestamp", ts));
+    int already = ts < mark_t || (ts == mark_t && has_id(mark_ids, id));
+    json_t *list = already ? json_array() : unread(b, inst, chat, id, ts, mark_t, mark_ids);
+    if (!already && !json_array_size(list)) { /* history did not list it: the target alone */
+        const json_t *sender = json_object_get(msg, "sender");
+        json_array_append_new(list, json_pack("{s:s,s:O,s:I}", "id", id, "sender", sender ? sender : json_null(),
+                                              "timestamp", ts));
+    }
     char err[256] = "";
     int sent = 0, rc = send_receipts(b, inst, chat, list, &sent, err, sizeof err);
     if (rc != MIAW_OK) {
@@ -168,7 +171,8 @@ static int h_read(miaw_req *req, void *ud)
             json_array_foreach(list, i, m) if (json_integer_value(json_object_get(m, "timestamp")) == ts &&
                                                 json_array_size(same) < 2 * READ_MAX)
                 json_array_append(same, json_object_get(m, "id"));
-            b->api->kv_put(b->self, inst, key, json_pack("{s:I,s:o}", "t", ts, "ids", same));
+            if (b->api->kv_put(b->self, inst, key, json_pack("{s:I,s:o}", "t", ts, "ids", same)) != MIAW_OK)
+                MIAW_LOGW(b->api, b->self, "%s: the read mark of %s was not saved", inst, chat);
         }
         b->api->reply_json(req, 200, json_pack("{s:s,s:s,s:o,s:i}", "messageId", id, "chat", chat, "read", ids,
                                                "receipts", sent));
