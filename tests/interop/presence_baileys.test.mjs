@@ -139,5 +139,12 @@ test('presence and chat states between a miaw instance and Baileys through miaw-
   await until(() => b.updates.some((u) => u.key.id === sent.key.id && u.update?.status >= 4), 'Baileys got the read receipt')
     .catch(failLog)
 
+  // both processes end cleanly (no sanitizer report with an ASan+UBSan build)
+  for (const s of ctx.socks) { try { s.sock.end(undefined) } catch {} }
+  ctx.socks = []
+  ctx.srv = null
+  await srv.stop()
   assert.doesNotMatch(srv.logs(), /Sanitizer|runtime error/)
+  assert.equal((await srv.exited).code, 0, srv.logs().slice(-2000))
+  assert.equal(await sim.stop(), 0, 'miaw-sim exit status')
 })
