@@ -3,7 +3,8 @@
  * (a live connection that sent <presence type="available">, or its phone put online through
  * the control API), last seen, subscriptions of connections (conn->subs) and of phones
  * (account->presence "subs"), chat states to the peer's devices (groups: group_route.c)
- * and to its phone, which records what it receives. Owns the phones' presence objects. */
+ * and to its phone, which records what it receives; the last-seen privacy setting ("none":
+ * last="deny"). Owns the phones' presence objects. */
 #include "presence.h"
 
 #include <inttypes.h>
@@ -86,7 +87,9 @@ static miaw_node *pr_presence_of(miaw_sim *sim, miaw_sim_account *a)
     miaw_node *p = miaw_node_newv("presence", "from", jid, NULL);
     if (p && !pr_account_available(sim, a)) {
         miaw_node_set_attr(p, "type", "unavailable");
-        if (a->last_seen) miaw_node_set_attrf(p, "last", "%" PRIu64, a->last_seen);
+        /* "deny": never seen, or hidden by the account's privacy setting */
+        if (a->last_seen && !json_is_true(json_object_get(a->presence, "hideLastSeen")))
+            miaw_node_set_attrf(p, "last", "%" PRIu64, a->last_seen);
         else miaw_node_set_attr(p, "last", "deny");
     }
     return p;
@@ -206,9 +209,10 @@ static json_t *pr_state_json(miaw_sim *sim, miaw_sim_account *a)
         if (c->account == a && c->state == MIAW_SIM_CONN_READY)
             json_array_append_new(devs, json_pack("{s:I,s:b,s:s}", "id", (json_int_t)c->device_id, "available",
                                                   c->available, "pushName", c->push_name));
-    json_t *o = json_pack("{s:b,s:O,s:o,s:O,s:O}", "available", pr_account_available(sim, a), "phoneAvailable",
+    json_t *o = json_pack("{s:b,s:O,s:o,s:O,s:O,s:s}", "available", pr_account_available(sim, a), "phoneAvailable",
                           json_object_get(st, "available"), "devices", devs, "subscriptions", json_object_get(st, "subs"),
-                          "received", json_object_get(st, "received"));
+                          "received", json_object_get(st, "received"), "lastSeenPrivacy",
+                          json_is_true(json_object_get(st, "hideLastSeen")) ? "none" : "all");
     json_object_set_new(o, "lastSeen", a->last_seen ? json_integer((json_int_t)a->last_seen) : json_null());
     return o;
 }
@@ -258,6 +262,14 @@ static void pr_post(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a)
             }
             miaw_node_free(n);
         }
+    } else if (json_object_get(b, "lastSeen")) { /* privacy: who sees the last seen time */
+        const char *ls = json_string_value(json_object_get(b, "lastSeen"));
+        if (!ls || (strcmp(ls, "all") && strcmp(ls, "none"))) {
+            pr_refuse(req, 400, "INVALID_REQUEST", "lastSeen", "lastSeen must be \"all\" or \"none\"");
+        } else {
+            json_object_set_new(pr_pstate(a), "hideLastSeen", json_boolean(!strcmp(ls, "none")));
+            miaw_sim_http_json(req, 200, pr_state_json(sim, a));
+        }
     } else if (json_object_get(b, "subscribe")) {
         miaw_sim_account *peer = pr_peer_of(sim, sub);
         json_t *subs = json_object_get(pr_pstate(a), "subs");
@@ -272,7 +284,7 @@ static void pr_post(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a)
             miaw_sim_http_json(req, 200, pr_state_json(sim, a));
         }
     } else {
-        pr_refuse(req, 400, "INVALID_REQUEST", "body", "give one of presence, chatstate (with to) or subscribe");
+        pr_refuse(req, 400, "INVALID_REQUEST", "body", "give one of presence, chatstate (with to), subscribe or lastSeen");
     }
     json_decref(b);
 }

@@ -4,8 +4,8 @@
  * subscriptions (<presence type="subscribe" to>: answered at once, later changes pushed to
  * the subscribers, connections and phones), <chatstate to> routed to the peer's devices
  * (groups: group_route.c), and the phone's side for the control API
- * (/sim/accounts/{phone}/presence: go online/offline, type, record, pause, subscribe; see
- * what it received). The phone's presence state is a json_t object owned by its account
+ * (/sim/accounts/{phone}/presence: go online/offline, type, record, pause, subscribe, hide
+ * the last seen time; see what it received). The phone's presence state is a json_t object owned by its account
  * (account->presence, freed with miaw_sim_presence_free); nothing is persisted. Loop
  * thread only. */
 #ifndef MIAW_SIM_PRESENCE_H

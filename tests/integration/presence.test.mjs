@@ -2,7 +2,7 @@
 // POST /presence (the simulator sees the account available / unavailable, with the push
 // name the server learned at login; a phone subscribed to the account gets both changes), typing / recording / stop-typing to a user and to a
 // group (the peers' phones record the chat states), subscribe (the contact's presence and
-// its changes arrive as `presence` webhook events with lastSeen), chat states from
+// its changes arrive as `presence` webhook events with lastSeen, none when hidden), chat states from
 // phones (1:1 and group) as `presence` events, read receipts for a message and the
 // earlier unread ones (the sender's phone gets them; nothing is sent twice, a group
 // receipt names the sender), bad input (unknown instance, bad presence value, bad JID,
@@ -181,6 +181,16 @@ test('presence, chat states, subscriptions and read receipts through the simulat
   assert.equal(ev.lastSeen, (await simPresence(BOB)).lastSeen);
   const withInstance = events(ctx.rcv, 'presence').find((e) => e.data.jid === JID(BOB));
   assert.equal(withInstance.instanceId, 'bot');
+  // Bob hides his last seen: the next offline comes without lastSeen
+  assert.equal((await phone(BOB, { lastSeen: 'none' })).lastSeenPrivacy, 'none');
+  await phone(BOB, { lastSeen: 'some' }, 400);
+  let n = events(ctx.rcv, 'presence').length;
+  await phone(BOB, { presence: 'available' });
+  await phone(BOB, { presence: 'unavailable' });
+  await waitFor(() => events(ctx.rcv, 'presence').slice(n).some((e) => e.data.jid === JID(BOB) && e.data.status === 'unavailable'),
+    { what: 'Bob offline again' });
+  ev = events(ctx.rcv, 'presence').slice(n).find((e) => e.data.status === 'unavailable').data;
+  assert.deepEqual(ev, { jid: JID(BOB), status: 'unavailable' });
 
   // ---- chat states from phones: 1:1 and in the group
   for (const state of ['composing', 'recording', 'paused']) {
