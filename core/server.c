@@ -45,8 +45,8 @@ static const struct { const char *type, *desc; uint32_t flags; } CORE_EVENTS[] =
     {"ready", "The instance is connected and logged in: {instanceId, connectedAt}", MIAW_EVENT_F_WEBHOOK},
     {"message", "A message was received (or sent from another device of the account)", MIAW_EVENT_F_WEBHOOK},
     /* message_edit, message_delete, message_reaction (and message_ack) are declared by the
-     * messages plugin, which derives them from `message` and receipts */
-    {"presence", "A contact's presence or chat state changed", MIAW_EVENT_F_WEBHOOK},
+     * messages plugin, which derives them from `message` and receipts; `presence` by the
+     * presence plugin, from the <presence> and <chatstate> stanzas */
     {"connection", "The connection state changed: {state, reason}", MIAW_EVENT_F_WEBHOOK},
     {"disconnected", "The instance was disconnected: {reason}", MIAW_EVENT_F_WEBHOOK},
     {"reconnecting", "The instance is reconnecting: {attempt}", MIAW_EVENT_F_WEBHOOK},

@@ -205,6 +205,7 @@ int miaw_sim_route(const char *path, size_t len, char *phone, size_t cap)
     else if ((size_t)(end - slash) == 9 && !memcmp(slash, "/messages", 9)) route = MIAW_SIM_ROUTE_MESSAGES;
     else if ((size_t)(end - slash) == 10 && !memcmp(slash, "/link-code", 10)) route = MIAW_SIM_ROUTE_LINK_CODE;
     else if ((size_t)(end - slash) == 7 && !memcmp(slash, "/groups", 7)) route = MIAW_SIM_ROUTE_GROUPS;
+    else if ((size_t)(end - slash) == 9 && !memcmp(slash, "/presence", 9)) route = MIAW_SIM_ROUTE_PRESENCE;
     if (route != MIAW_SIM_ROUTE_NONE) {
         memcpy(phone, p, (size_t)(slash - p));
         phone[slash - p] = 0;

@@ -53,6 +53,7 @@ enum {
     MIAW_SIM_ROUTE_FAULTS,   /* /sim/faults */
     MIAW_SIM_ROUTE_LINK_CODE,/* /sim/accounts/{phone}/link-code */
     MIAW_SIM_ROUTE_GROUPS,   /* /sim/accounts/{phone}/groups */
+    MIAW_SIM_ROUTE_PRESENCE, /* /sim/accounts/{phone}/presence */
 };
 int miaw_sim_route(const char *path, size_t len, char *param, size_t cap);
 #endif

@@ -18,6 +18,7 @@
 #include "phone_media.h"
 #include "phone_kinds.h"
 #include "phone_group.h"
+#include "presence.h"
 #include "state.h"
 
 #define BODY_MAX (1024 * 1024) /* media messages carry base64 */
@@ -247,6 +248,9 @@ void miaw_sim_control(miaw_sim *sim, h2o_req_t *req)
         break;
     case MIAW_SIM_ROUTE_GROUPS:
         if (get || post) { miaw_sim_phone_group_control(sim, req, phone, post); return; }
+        break;
+    case MIAW_SIM_ROUTE_PRESENCE:
+        if (get || post) { miaw_sim_presence_control(sim, req, phone, post); return; }
         break;
     case MIAW_SIM_ROUTE_LINK_CODE:
         if (post) { miaw_sim_linkcode_control(sim, req, phone); return; }

@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "directory.h"
 #include "group.h"
+#include "presence.h"
 #include "base/log.h"
 #include "miaw/plugin.h"
 #include "queue.h"
@@ -175,6 +176,7 @@ void miaw_sim_group_route_chatstate(miaw_sim *sim, miaw_sim_account *a, uint32_t
             miaw_sim_account *b = g->members[i].account;
             for (size_t k = 0; k < b->ndevices; k++)
                 if (!(b == a && b->devices[k].id == dev)) miaw_sim_deliver(sim, b, b->devices[k].id, cs, "ephemeral");
+            if (!(b == a && dev == 0)) miaw_sim_presence_phone_saw(b, cs); /* the member's phone */
         }
     }
     miaw_node_free(cs);

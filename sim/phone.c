@@ -244,9 +244,9 @@ static void on_message(miaw_sim *sim, miaw_sim_account *a, const miaw_node *n)
     miaw_sim_state_save(sim);
 }
 
-static void on_receipt(miaw_sim *sim, miaw_sim_account *a, const miaw_node *n)
+/* a receipt n for the phone's sent message id: recorded; 1 when id was one */
+static int record_receipt(miaw_sim_account *a, const char *id, const miaw_node *n)
 {
-    const char *id = miaw_node_attr(n, "id");
     const char *type = miaw_node_attr(n, "type");
     size_t i;
     json_t *e;
@@ -258,9 +258,20 @@ static void on_receipt(miaw_sim *sim, miaw_sim_account *a, const miaw_node *n)
         json_array_append_new(json_object_get(e, "receipts"),
                               json_pack("{s:s,s:s,s:I}", "from", miaw_node_attr(n, "participant") ? miaw_node_attr(n, "participant") : miaw_node_attr(n, "from") ? miaw_node_attr(n, "from") : "",
                                         "type", type ? type : "delivery", "timestamp", (json_int_t)t));
-        miaw_sim_state_save(sim);
-        break;
+        return 1;
     }
+    return 0;
+}
+
+static void on_receipt(miaw_sim *sim, miaw_sim_account *a, const miaw_node *n)
+{
+    const char *type = miaw_node_attr(n, "type");
+    int hit = record_receipt(a, miaw_node_attr(n, "id"), n);
+    /* the other ids of the same receipt: <list><item id/>...</list> */
+    const miaw_node *list = !type || strcmp(type, "retry") ? miaw_node_child(n, "list") : NULL;
+    for (miaw_node *it = list ? miaw_node_child(list, "item") : NULL; it; it = miaw_node_next(list, it, "item"))
+        hit |= record_receipt(a, miaw_node_attr(it, "id"), n);
+    if (hit) miaw_sim_state_save(sim);
     if (type && !strcmp(type, "retry")) miaw_sim_phone_on_retry(sim, a, n); /* phone_retry.c */
 }
 

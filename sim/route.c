@@ -1,5 +1,5 @@
-/* sim/route.c - message fan-out, server acks, receipt routing, client acks, presence
- * and chat state between the devices of the simulated network. Owns nothing beyond a
+/* sim/route.c - message fan-out, server acks, receipt routing, client acks between the
+ * devices of the simulated network (presence and chat state: presence.c). Owns nothing beyond a
  * call: stanzas are built per recipient device and handed to queue.c. */
 #include "route.h"
 
@@ -11,6 +11,7 @@
 #include "group.h"
 #include "base/log.h"
 #include "miaw/plugin.h"
+#include "presence.h"
 #include "queue.h"
 #include "session.h"
 #include "state.h"
@@ -160,87 +161,6 @@ void miaw_sim_route_receipt(miaw_sim *sim, miaw_sim_account *a, uint32_t dev, co
     miaw_node_free(r);
 }
 
-/* ------------------------------------------------------------------ presence, chat state */
-
-static int account_available(miaw_sim *sim, miaw_sim_account *a)
-{
-    for (miaw_sim_conn *c = sim->conns; c; c = c->next)
-        if (c->account == a && c->available && c->state == MIAW_SIM_CONN_READY) return 1;
-    return 0;
-}
-
-static miaw_node *presence_of(miaw_sim *sim, miaw_sim_account *a)
-{
-    char jid[96];
-    miaw_sim_jid_attr(a, 0, 0, jid, sizeof jid);
-    miaw_node *p = miaw_node_newv("presence", "from", jid, NULL);
-    if (p && !account_available(sim, a)) {
-        miaw_node_set_attr(p, "type", "unavailable");
-        if (a->last_seen) miaw_node_set_attrf(p, "last", "%" PRIu64, a->last_seen);
-        else miaw_node_set_attr(p, "last", "deny");
-    }
-    return p;
-}
-
-/* tell every connection subscribed to a about its presence */
-static void presence_changed(miaw_sim *sim, miaw_sim_account *a)
-{
-    miaw_node *p = presence_of(sim, a);
-    for (miaw_sim_conn *c = sim->conns; p && c; c = c->next) {
-        if (c->state != MIAW_SIM_CONN_READY || !c->account) continue;
-        for (size_t i = 0; i < c->nsubs; i++)
-            if (c->subs[i] == a) miaw_sim_deliver(sim, c->account, c->device_id, p, "ephemeral");
-    }
-    miaw_node_free(p);
-}
-
-static void on_presence(miaw_sim_conn *c, const miaw_node *n)
-{
-    const char *type = miaw_node_attr(n, "type"), *name = miaw_node_attr(n, "name");
-    if (name) snprintf(c->push_name, sizeof c->push_name, "%s", name);
-    if (!type || !c->account) return;
-    if (!strcmp(type, "subscribe")) {
-        miaw_sim_addr to;
-        if (miaw_sim_resolve_str(c->sim, miaw_node_attr(n, "to"), &to) == MIAW_E_INVAL || !to.account) return;
-        size_t i = 0;
-        while (i < c->nsubs && c->subs[i] != to.account) i++;
-        if (i == c->nsubs && c->nsubs < sizeof c->subs / sizeof c->subs[0]) c->subs[c->nsubs++] = to.account;
-        miaw_node *p = presence_of(c->sim, to.account);
-        if (p) miaw_sim_conn_send(c, p);
-        miaw_node_free(p);
-    } else if (!strcmp(type, "available") || !strcmp(type, "unavailable")) {
-        int was = account_available(c->sim, c->account);
-        c->available = !strcmp(type, "available");
-        int now = account_available(c->sim, c->account);
-        if (was && !now) c->account->last_seen = miaw_sim_now();
-        if (was != now) presence_changed(c->sim, c->account);
-    }
-}
-
-static void on_chatstate(miaw_sim_conn *c, const miaw_node *n)
-{
-    miaw_sim_addr to;
-    const miaw_node *state = miaw_node_child_at(n, 0);
-    const char *to_s = miaw_node_attr(n, "to");
-    if (c->account && to_s && strstr(to_s, "@g.us")) {
-        miaw_sim_group_route_chatstate(c->sim, c->account, c->device_id, n);
-        return;
-    }
-    if (!state || !c->account || miaw_sim_resolve_str(c->sim, miaw_node_attr(n, "to"), &to) == MIAW_E_INVAL ||
-        !to.account)
-        return;
-    char jid[96];
-    miaw_sim_jid_attr(c->account, 0, to.lid, jid, sizeof jid);
-    miaw_node *cs = miaw_node_newv("chatstate", "from", jid, NULL);
-    if (cs && miaw_node_add_copy(cs, state)) {
-        miaw_sim_account *b = to.account;
-        for (size_t i = 0; i < b->ndevices; i++)
-            if (!(b == c->account && b->devices[i].id == c->device_id))
-                miaw_sim_deliver(c->sim, b, b->devices[i].id, cs, "ephemeral");
-    }
-    miaw_node_free(cs);
-}
-
 /* ------------------------------------------------------------------ from connections */
 
 static void server_ack(miaw_sim_conn *c, const miaw_node *n, const char *cls, const char *error)
@@ -277,23 +197,10 @@ int miaw_sim_route_on_node(miaw_sim_conn *c, const miaw_node *n)
         miaw_sim_route_receipt(c->sim, c->account, c->device_id, n);
     } else if (!strcmp(n->tag, "ack")) {
         if (d && miaw_node_attr(n, "class")) miaw_sim_queue_ack(d, miaw_node_attr(n, "class"), miaw_node_attr(n, "id"));
-    } else if (!strcmp(n->tag, "presence")) {
-        on_presence(c, n);
-    } else if (!strcmp(n->tag, "chatstate")) {
-        on_chatstate(c, n);
     } else {
-        return 0;
+        return miaw_sim_presence_on_node(c, n); /* presence, chatstate */
     }
     return 1;
 }
 
-void miaw_sim_route_on_close(miaw_sim_conn *c)
-{
-    miaw_sim_account *a = c->account;
-    if (!a || !c->available) return;
-    c->available = 0;
-    if (!account_available(c->sim, a)) {
-        a->last_seen = miaw_sim_now();
-        presence_changed(c->sim, a);
-    }
-}
+void miaw_sim_route_on_close(miaw_sim_conn *c) { miaw_sim_presence_on_close(c); }

@@ -78,6 +78,7 @@ typedef struct miaw_sim_account {
     void *outbox;              /* json_t array: what the phone sent, with receipts */
     char status[140];          /* about text (usync <status>) */
     uint64_t last_seen;        /* presence: when the last device went unavailable */
+    void *presence;            /* json_t: the phone's presence state (presence.c; not persisted) */
     uint64_t created_at;
     struct miaw_sim_account *next;
 } miaw_sim_account;
