@@ -28,7 +28,7 @@ const SIZES = (env.BENCH_MSG_INSTANCES || '1,100').split(',').map(Number);
 const N_RSS = int('BENCH_INSTANCES', 1000);
 const M_RSS = int('BENCH_BAILEYS', 100);
 const maxSize = PARTS.includes('msgs') ? Math.max(...SIZES) : 0;
-const N = PARTS.includes('rss') ? Math.max(N_RSS, maxSize) : maxSize; // miaw instances paired
+const N = PARTS.includes('rss') || PARTS.includes('restart') ? Math.max(N_RSS, maxSize) : maxSize; // miaw instances paired
 const M = PARTS.includes('rss') ? Math.max(M_RSS, maxSize) : maxSize; // Baileys sockets paired
 const IDLE_S = int('BENCH_IDLE_SECONDS', 15);
 const PAIR_CONC = int('BENCH_PAIR_CONCURRENCY', 20);
@@ -313,7 +313,7 @@ async function main() {
   say(`paired: ${N} miaw instances, ${M} Baileys sockets (one simulated account each; Baileys auth state: ${env.BENCH_BAILEYS_AUTH || 'files'}); MIAW_WA_HANDSHAKES_PER_SEC=${HPS}; idle ${IDLE_S}s before reading RSS`);
 
   const sim = await startSim();
-  const srv = await startMiaw(sim);
+  let srv = await startMiaw(sim);
   const peer = startBaileys(sim);
   await Promise.race([peer.ready, sleep(30000).then(() => { throw new Error('Baileys process did not start'); })]);
 
@@ -365,6 +365,33 @@ async function main() {
     }
     say(`miaw breakdown: ${memLine ? memLine.replace(/^.*\[server\] memory: /, '') : 'no memory line in the log'}`);
     if (still < N) say(`NOTE: only ${still} of ${N} miaw instances connected; states after pairing: ${JSON.stringify(pm.states)}; see the log above`);
+  }
+
+  if (PARTS.includes('restart')) {
+    // a restart of miaw serve with every instance paired: how long until all are back
+    // (the handshakes are paced by MIAW_WA_HANDSHAKES_PER_SEC), and miaw's CPU per handshake
+    const health = async (s) => (await s.api('GET', '/health')).json?.data?.instances || {};
+    const target = (await health(srv)).connected || 0;
+    log(`restart: stopping miaw with ${target} connected…`);
+    srv.proc.kill('SIGTERM');
+    for (let i = 0; i < 600 && srv.proc.exitCode === null && srv.proc.signalCode === null; i++) await sleep(50);
+    const t0 = now();
+    srv = await startMiaw(sim);
+    const upS = (now() - t0) / 1000;
+    const end = Date.now() + CONNECT_TIMEOUT_S * 1000;
+    let h = {};
+    while (Date.now() < end) {
+      h = await health(srv);
+      if ((h.connected || 0) >= target) break;
+      await sleep(250);
+    }
+    const backS = (now() - t0) / 1000;
+    const cpu = cpuS(srv.proc.pid);
+    say();
+    say(`restart of miaw serve with ${target} connected instances (${TLS ? 'wss' : 'ws'}, MIAW_WA_HANDSHAKES_PER_SEC=${HPS}):`);
+    say(`  answering /health after ${upS.toFixed(2)} s; ${h.connected || 0}/${target} connected after ${backS.toFixed(1)} s` +
+      ` (${((h.connected || 0) / backS).toFixed(0)} instances/s); CPU ${cpu.toFixed(2)} s = ${(cpu * 1000 / Math.max(1, h.connected || 0)).toFixed(2)} ms per reconnected instance; RSS ${mib(rssKiB(srv.proc.pid))} MiB`);
+    if ((h.connected || 0) < target) say(`NOTE: only ${h.connected || 0} of ${target} back within ${CONNECT_TIMEOUT_S} s: ${JSON.stringify(h)}`);
   }
 
   let failed = false;

@@ -8,7 +8,7 @@
 # here is stopped on exit, and the whole run is bounded by BENCH_TIMEOUT.
 # Usage: run.sh [BUILD_DIR]   (default: build, relative to the repository root)
 # Environment (defaults in brackets):
-#   BENCH_PARTS [rss,msgs]          which parts to run
+#   BENCH_PARTS [rss,msgs]          which parts to run (also: restart - miaw serve restarted with all paired)
 #   BENCH_TLS [0]                   1: both sides reach the simulator over wss:// (its CA trusted)
 #   BENCH_INSTANCES [1000]          miaw instances for the RSS figure
 #   BENCH_BAILEYS [100]             Baileys sockets for the RSS figure
