@@ -295,6 +295,7 @@ static void ws_on_message(miaw_ws *ws, const uint8_t *data, size_t len, void *ud
     int rc;
     while (!c->ended && !c->freed && (rc = miaw_frame_reader_next(c->rd, &p, &plen)) == 1) handle_frame(c, p, plen);
     if (!c->ended && !c->freed && rc < 0) end_conn(c, MIAW_WA_END_PROTOCOL, "bad framing");
+    else if (!c->freed) miaw_frame_reader_trim(c->rd); /* idle between bursts: keep no big buffer */
 }
 
 static void ws_on_open(miaw_ws *ws, void *ud)

@@ -79,6 +79,14 @@ static size_t buffered(const miaw_frame_reader *r)
     return r->end - r->start;
 }
 
+void miaw_frame_reader_trim(miaw_frame_reader *r)
+{
+    if (!r || buffered(r) || r->cap <= 4096) return;
+    free(r->buf);
+    r->buf = NULL;
+    r->cap = r->start = r->end = 0;
+}
+
 int miaw_frame_reader_feed(miaw_frame_reader *r, const uint8_t *data, size_t len)
 {
     if (!r) return MIAW_E_INVAL;

@@ -43,6 +43,9 @@ int miaw_frame_reader_feed(miaw_frame_reader *r, const uint8_t *data, size_t len
  * feed or next call), 0 if more bytes are needed, or the sticky error. */
 int miaw_frame_reader_next(miaw_frame_reader *r, const uint8_t **payload, size_t *len);
 
+/* Between bursts: when nothing is buffered, give back a buffer grown past 4 KiB (an idle
+ * connection should not keep its largest burst). Invalidates the last payload. */
+void miaw_frame_reader_trim(miaw_frame_reader *r);
 /* Routing info from an "ED" prefix (borrowed, NULL if none was sent). */
 const uint8_t *miaw_frame_reader_routing(const miaw_frame_reader *r, size_t *len);
 #endif

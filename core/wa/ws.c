@@ -499,6 +499,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (!ws->freed && ws->state != ST_CLOSED && ws->state != ST_TLS) process_input(ws);
+    /* drained: an idle connection keeps no input buffer (it is 16 KiB at least) */
+    if (!ws->freed && ws->in && ws->in_off == ws->in_len) {
+        free(ws->in);
+        ws->in = NULL;
+        ws->in_cap = ws->in_len = ws->in_off = 0;
+    }
 }
 
 /* ------------------------------------------------------------------ connect */

@@ -188,5 +188,34 @@ static void test_max_frame(void)
     miaw_frame_reader_free(r);
 }
 
+/* trim between bursts: a drained reader gives back its big buffer and reads on; a reader
+ * holding part of a frame keeps it */
+static void test_trim(void)
+{
+    miaw_frame_reader *r = miaw_frame_reader_new(MIAW_FRAME_READ_CLIENT, 0);
+    static uint8_t big[3 + 100000];
+    big[0] = 0x01, big[1] = 0x86, big[2] = 0xa0; /* 100000 */
+    memset(big + 3, 0x5a, 100000);
+    const uint8_t *p;
+    size_t n;
+    CU_ASSERT_EQUAL(miaw_frame_reader_feed(r, big, sizeof big), 0);
+    CU_ASSERT_EQUAL(miaw_frame_reader_next(r, &p, &n), 1);
+    CU_ASSERT_EQUAL(n, 100000);
+    CU_ASSERT_EQUAL(miaw_frame_reader_next(r, &p, &n), 0);
+    miaw_frame_reader_trim(r);
+    const uint8_t small[] = {0, 0, 2, 'h', 'i', 0, 0, 3, 'a'};
+    CU_ASSERT_EQUAL(miaw_frame_reader_feed(r, small, sizeof small), 0);
+    CU_ASSERT_EQUAL(miaw_frame_reader_next(r, &p, &n), 1);
+    CU_ASSERT_TRUE(n == 2 && !memcmp(p, "hi", 2));
+    CU_ASSERT_EQUAL(miaw_frame_reader_next(r, &p, &n), 0); /* 'a' of 3 buffered */
+    miaw_frame_reader_trim(r);                              /* keeps it */
+    CU_ASSERT_EQUAL(miaw_frame_reader_feed(r, (const uint8_t *)"bc", 2), 0);
+    CU_ASSERT_EQUAL(miaw_frame_reader_next(r, &p, &n), 1);
+    CU_ASSERT_TRUE(n == 3 && !memcmp(p, "abc", 3));
+    miaw_frame_reader_trim(r);
+    miaw_frame_reader_trim(NULL);
+    miaw_frame_reader_free(r);
+}
+
 MIAW_TESTS("wa_frame", MIAW_T(test_header), MIAW_T(test_reader_chunking),
-           MIAW_T(test_routing_prefix), MIAW_T(test_bad_intro), MIAW_T(test_max_frame))
+           MIAW_T(test_routing_prefix), MIAW_T(test_bad_intro), MIAW_T(test_max_frame), MIAW_T(test_trim))
