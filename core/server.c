@@ -8,6 +8,7 @@
 #include "instances/instances.h"
 #include "base/log.h"
 #include "base/memstats.h"
+#include <malloc.h>
 #include "http/openapi.h"
 #include "plugins/plugin_host.h"
 #include "plugins/services.h"
@@ -37,6 +38,7 @@ typedef struct miaw_server {
     char *api_key, *webhook_secret;
     uint64_t started_mono;
     uv_signal_t sigint, sigterm, sigusr1;
+    uv_timer_t trim; /* gives free heap back to the system every minute */
 } miaw_server;
 
 /* the events of spec 5.1, emitted by the core and its protocol engine */
@@ -140,6 +142,21 @@ static void on_sigusr1(uv_signal_t *h, int sig)
     char line[512];
     miaw_memstats_read(&m);
     MIAW_INFO("server", "memory: %s", miaw_memstats_format(&m, (long)miaw_instances_count(s->inst), line, sizeof line));
+    /* what of the resident set is free heap malloc kept: give it back, measure again */
+    uint64_t t0 = uv_hrtime();
+    malloc_trim(0);
+    double ms = (double)(uv_hrtime() - t0) / 1e6;
+    miaw_memstats_read(&m);
+    MIAW_INFO("server", "memory after malloc_trim (%.1f ms): %s", ms,
+              miaw_memstats_format(&m, (long)miaw_instances_count(s->inst), line, sizeof line));
+}
+
+/* A burst (thousands of handshakes, a history sync) leaves free heap malloc keeps; idle
+ * accounts should not pay for it. A fraction of a millisecond per call at 300 instances. */
+static void on_trim(uv_timer_t *t)
+{
+    (void)t;
+    malloc_trim(0);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -222,6 +239,9 @@ int miaw_server_run(miaw_config *cfg)
     uv_signal_init(s.loop, &s.sigusr1);
     s.sigusr1.data = &s;
     uv_signal_start(&s.sigusr1, on_sigusr1, SIGUSR1);
+    uv_timer_init(s.loop, &s.trim);
+    uv_timer_start(&s.trim, on_trim, 60000, 60000);
+    uv_unref((uv_handle_t *)&s.trim);
     uv_run(s.loop, UV_RUN_DEFAULT);
     rc = 0;
 out:

@@ -364,6 +364,16 @@ async function main() {
       memLine = readFileSync(srv.logPath, 'utf8').split('\n').filter((l) => l.includes('[server] memory: ')).pop();
     }
     say(`miaw breakdown: ${memLine ? memLine.replace(/^.*\[server\] memory: /, '') : 'no memory line in the log'}`);
+    let trimLine = null;
+    for (let i = 0; i < 50 && !trimLine; i++) {
+      await sleep(100);
+      trimLine = readFileSync(srv.logPath, 'utf8').split('\n').filter((l) => l.includes('[server] memory after malloc_trim')).pop();
+    }
+    if (trimLine) {
+      say(`miaw ${trimLine.replace(/^.*\[server\] memory after /, 'after ')}`);
+      const rssAfter = rssKiB(srv.proc.pid);
+      say(`  per connected idle instance after malloc_trim: ${((rssAfter - base.miaw) / still).toFixed(1)} KiB (VmRSS ${mib(rssAfter)} MiB)`);
+    }
     if (still < N) say(`NOTE: only ${still} of ${N} miaw instances connected; states after pairing: ${JSON.stringify(pm.states)}; see the log above`);
   }
 
