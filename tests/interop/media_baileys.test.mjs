@@ -255,5 +255,11 @@ if (!process.env.MIAW_MEDIA_BAILEYS_CHILD) {
     assert.equal(r.status, 201)
     r = await sim.api('POST', '/sim/accounts/15550009104/messages', { to: gjid, image: { base64: jpg.toString('base64') } })
     assert.equal(r.status, 409, JSON.stringify(r.body))
+
+    // miaw stops cleanly (under the ASan build: no sanitizer report)
+    await srv.stop()
+    assert.doesNotMatch(srv.logs(), /AddressSanitizer|LeakSanitizer|runtime error:/)
+    assert.deepEqual(await srv.exited, { code: 0, sig: null })
+    ctx.srv = null
   })
 }
