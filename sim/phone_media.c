@@ -37,8 +37,8 @@ static int view_of(const Miaw__Wa__Message *m, view *v)
         const Miaw__Wa__Message__DocumentMessage *x = m->documentmessage;
         *v = (view){"document", x->url, x->mimetype, x->title, x->directpath, x->filename, BIN(x, filesha256),
                     BIN(x, fileencsha256), BIN(x, mediakey), x->has_filelength, x->filelength};
-    } else if (m->videomessage) {
-        const Miaw__Wa__Message__VideoMessage *x = m->videomessage;
+    } else if (m->videomessage || m->ptvmessage) { /* a video, or a video note (ptv) */
+        const Miaw__Wa__Message__VideoMessage *x = m->videomessage ? m->videomessage : m->ptvmessage;
         *v = (view){"video", x->url, x->mimetype, x->caption, x->directpath, NULL, BIN(x, filesha256),
                     BIN(x, fileencsha256), BIN(x, mediakey), x->has_filelength, x->filelength};
     } else if (m->audiomessage) {
@@ -99,8 +99,9 @@ static void describe_extra(const Miaw__Wa__Message *m, int view_once, json_t *e)
         const Miaw__Wa__Message__ImageMessage *x = m->imagemessage;
         w = x->has_width ? (int)x->width : -1, h = x->has_height ? (int)x->height : -1;
         thumb = x->has_jpegthumbnail ? x->jpegthumbnail.len : 0, ci = x->contextinfo;
-    } else if (m->videomessage) {
-        const Miaw__Wa__Message__VideoMessage *x = m->videomessage;
+    } else if (m->videomessage || m->ptvmessage) {
+        const Miaw__Wa__Message__VideoMessage *x = m->videomessage ? m->videomessage : m->ptvmessage;
+        if (!m->videomessage) json_object_set_new(e, "ptv", json_true());
         w = x->has_width ? (int)x->width : -1, h = x->has_height ? (int)x->height : -1;
         secs = x->has_seconds ? (int)x->seconds : -1;
         thumb = x->has_jpegthumbnail ? x->jpegthumbnail.len : 0, ci = x->contextinfo;
@@ -129,9 +130,15 @@ int miaw_sim_phone_media_describe(const Miaw__Wa__Message *m, json_t *e)
 {
     view v;
     int view_once = 0;
-    if (m && m->viewoncemessagev2 && m->viewoncemessagev2->message) { /* view-once media: the wrapped message */
-        m = m->viewoncemessagev2->message;
-        view_once = 1;
+    for (int depth = 0; m && depth < 3; depth++) { /* wrappers: the wrapped message (view once flagged) */
+        const Miaw__Wa__Message__FutureProofMessage *vo =
+            m->viewoncemessagev2 ? m->viewoncemessagev2 : m->viewoncemessage ? m->viewoncemessage
+                                                                             : m->viewoncemessagev2extension;
+        const Miaw__Wa__Message__FutureProofMessage *w =
+            vo ? vo : m->documentwithcaptionmessage ? m->documentwithcaptionmessage : m->ephemeralmessage;
+        if (!w || !w->message) break;
+        view_once |= vo != NULL;
+        m = w->message;
     }
     if (!m || !view_of(m, &v)) return 0;
     describe_extra(m, view_once, e);

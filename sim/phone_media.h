@@ -17,8 +17,9 @@
 
 #define MIAW_SIM_PHONE_MEDIA_MAX (768u << 10) /* decoded bytes a control request may send */
 
-/* m (a decrypted Message, DSM already unwrapped) carries media: add "type" (image,
- * video, audio, sticker, document), "mimetype", "caption", "fileName", "fileSha256"
+/* m (a decrypted Message, DSM already unwrapped; view-once, document-with-caption and
+ * ephemeral wrappers are looked through) carries media: add "type" (image, video (also
+ * a ptvMessage, with "ptv"), audio, sticker, document), "mimetype", "caption", "fileName", "fileSha256"
  * (base64, as the message claims), "fileLength", "mediaSha256" (base64 SHA-256 of what
  * decrypted) and "mediaOk" (true when fetched, hashes, MAC and length all check; else
  * false with "mediaError") to the record e. 1 when m was a media message, else 0. */

@@ -8,7 +8,8 @@
 // (the same as miaw's own GET .../media for a message it sent, and the fixture itself
 // where miaw sends a file as it is). Then in a group of miaw, Baileys and a simulated
 // phone (C): miaw's image reaches Baileys and the phone (decrypted and checked), Baileys'
-// image reaches miaw (webhook, download), and the phone's image reaches both.
+// image, view-once image and video note (ptvMessage) reach miaw (webhook, download) and
+// the phone, and the phone's voice note and image reach both.
 //
 // As in sim_media.test.mjs, Baileys downloads with Node's global fetch, which trusts
 // extra CAs only from NODE_EXTRA_CA_CERTS at start: the simulator is started once for
@@ -231,6 +232,21 @@ if (!process.env.MIAW_MEDIA_BAILEYS_CHILD) {
     assert.ok((await getMedia(s2.key.id)).body.equals(png), 'miaw downloaded other bytes of Baileys\' group image')
     const pg2 = await phoneGot(s2.key.id, 'the phone got Baileys\' group image')
     assert.equal(pg2.mediaOk, true, JSON.stringify(pg2))
+    // Baileys' view-once image (viewOnceMessage) and video note (ptvMessage): both unwrapped
+    const s2v = await b.sock.sendMessage(gjid, { image: jpg, mimetype: 'image/jpeg', viewOnce: true, jpegThumbnail: thumb })
+    const ev2v = await webhookFor(s2v.key.id, 'miaw got Baileys\' view-once group image')
+    assert.deepEqual([ev2v.media?.type, ev2v.media?.viewOnce], ['image', true], JSON.stringify(ev2v))
+    assert.ok((await getMedia(s2v.key.id)).body.equals(jpg))
+    const pg2v = await phoneGot(s2v.key.id, 'the phone got the view-once image')
+    assert.deepEqual([pg2v.type, pg2v.viewOnce, pg2v.mediaOk], ['image', true, true], JSON.stringify(pg2v))
+    const mp4 = fx('vid.mp4')
+    const s2p = await b.sock.sendMessage(gjid, { video: mp4, mimetype: 'video/mp4', ptv: true, jpegThumbnail: thumb })
+    assert.ok(s2p.message.ptvMessage, 'Baileys sent a ptvMessage')
+    const ev2p = await webhookFor(s2p.key.id, 'miaw got Baileys\' video note')
+    assert.deepEqual([ev2p.media?.type, ev2p.media?.mimetype, ev2p.media?.fileLength], ['video', 'video/mp4', mp4.length], JSON.stringify(ev2p))
+    assert.ok((await getMedia(s2p.key.id)).body.equals(mp4))
+    const pg2p = await phoneGot(s2p.key.id, 'the phone got the video note')
+    assert.deepEqual([pg2p.type, pg2p.ptv, pg2p.mediaOk], ['video', true, true], JSON.stringify(pg2p))
 
     // the phone's voice note and image: miaw and Baileys
     const ogg = fx('voice.ogg')
