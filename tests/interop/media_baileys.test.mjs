@@ -7,9 +7,11 @@
 // Baileys decrypts the message and downloadMediaMessage yields the bytes miaw uploaded
 // (the same as miaw's own GET .../media for a message it sent, and the fixture itself
 // where miaw sends a file as it is). Then in a group of miaw, Baileys and a simulated
-// phone (C): miaw's image reaches Baileys and the phone (decrypted and checked), Baileys'
-// image, view-once image and video note (ptvMessage) reach miaw (webhook, download) and
-// the phone, and the phone's voice note and image reach both.
+// phone (C): miaw's image, voice note, video and sticker reach Baileys and the phone
+// (decrypted and checked); Baileys' image, view-once image and video note (ptvMessage)
+// reach miaw (webhook, download) and the phone; the phone's voice note and image (sent
+// to the group JID through the simulator's control API) reach both; a phone that is
+// not a member gets a 409; miaw stops cleanly.
 //
 // As in sim_media.test.mjs, Baileys downloads with Node's global fetch, which trusts
 // extra CAs only from NODE_EXTRA_CA_CERTS at start: the simulator is started once for
@@ -219,6 +221,21 @@ if (!process.env.MIAW_MEDIA_BAILEYS_CHILD) {
     assert.equal(pg1.chat, gjid)
     assert.equal(pg1.mediaOk, true, JSON.stringify(pg1))
     assert.equal(pg1.mediaSha256, sha(jpg).toString('base64'))
+
+    // miaw's voice note, video and sticker to the group: the same bytes at both
+    for (const [kind, file, body, key] of [['audio', 'voice.ogg', { ptt: true }, 'audioMessage'],
+      ['video', 'vid.mp4', { caption: 'group clip' }, 'videoMessage'], ['sticker', 'sticker.webp', {}, 'stickerMessage']]) {
+      const bytes = fx(file)
+      r = await srv.api('POST', `/api/v1/instances/bot/messages/${kind}`, { to: gjid, base64: bytes.toString('base64'), ...body })
+      assert.equal(r.status, 200, r.text)
+      const id = r.json.data.messageId
+      const up = await baileysGot(id, `Baileys got miaw's group ${kind}`)
+      assert.ok(up.message[key], `${kind}: ${JSON.stringify(Object.keys(up.message))}`)
+      assert.ok((await download(up)).equals(bytes), `Baileys decrypted other bytes of miaw's group ${kind}`)
+      const pm = await phoneGot(id, `the phone got miaw's group ${kind}`)
+      assert.deepEqual([pm.type, pm.mediaOk, pm.mediaSha256], [kind, true, sha(bytes).toString('base64')], JSON.stringify(pm))
+      if (kind === 'audio') assert.equal(pm.ptt, true)
+    }
 
     // Baileys' image: miaw's webhook and download
     const png = fx('img.png')
