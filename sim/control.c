@@ -144,7 +144,7 @@ static void messages(miaw_sim *sim, h2o_req_t *req, const char *phone, int post)
     if (!b) return;
     const char *to = json_string_value(json_object_get(b, "to"));
     const char *text = json_string_value(json_object_get(b, "text"));
-    if (json_object_get(b, "image") || json_object_get(b, "document")) {
+    if (miaw_sim_phone_media_kind(b)) { /* image, video, audio, sticker, document */
         miaw_sim_phone_media_post(sim, req, a, b);
     } else if (miaw_sim_phone_kinds_post(sim, req, a, b)) { /* reaction, edit, revoke, location, contact(s) */
     } else if (!to || !*to || strlen(to) > 96) {

@@ -1,10 +1,11 @@
 /* sim/phone_group.c - the simulated phones as group members: group creation through
- * the control API, group text with sender keys (SKDM to every member device in a
- * pairwise pkmsg/msg, the text once as skmsg; the phone's sender key is named by its
- * LID address, as LID-addressed groups require), decryption of group messages
- * (pairwise SKDM first, then the skmsg) recorded with the group as chat and the
- * sender as participant and the skmsg's sender-key id, delivery receipts to="<group>"
- * participant=<sender>; member changes by the phone through the control API. */
+ * the control API, group messages (text, media) with sender keys (SKDM to every member
+ * device in a pairwise pkmsg/msg, the message once as skmsg; the phone's sender key is
+ * named by its LID address, as LID-addressed groups require), decryption of group
+ * messages (pairwise SKDM first, then the skmsg; media fetched and checked as in 1:1)
+ * recorded with the group as chat and the sender as participant and the skmsg's
+ * sender-key id, delivery receipts to="<group>" participant=<sender>; member changes by
+ * the phone through the control API. */
 #include "phone_group.h"
 
 #include <inttypes.h>
@@ -18,6 +19,7 @@
 #include "miaw/plugin.h"
 #include "phone.h"
 #include "phone_kinds.h"
+#include "phone_media.h"
 #include "state.h"
 #include "base/util.h"
 #include "wa/signal_group.h"
@@ -111,7 +113,11 @@ void miaw_sim_phone_group_on_message(miaw_sim *sim, miaw_sim_account *a, const m
         if (ct) sk_id = pg_sk_id(ct, ctl);
         if (sk || (!have_sk && rc == MIAW_E_NOTFOUND)) rc = erc;
         have_sk |= sk;
-        if (!erc && m) miaw_sim_phone_kinds_describe(m->devicesentmessage ? m->devicesentmessage->message : m, kinds);
+        if (!erc && m) { /* media (fetched and checked), reactions, revokes… */
+            const Miaw__Wa__Message *body = m->devicesentmessage ? m->devicesentmessage->message : m;
+            miaw_sim_phone_media_describe(body, kinds);
+            miaw_sim_phone_kinds_describe(body, kinds);
+        }
         const char *t = erc ? NULL : pg_text(m);
         if (t && json_is_null(text)) {
             json_decref(text);
@@ -176,39 +182,41 @@ static int pg_distribute(miaw_sim *sim, miaw_sim_account *a, miaw_sim_group *g, 
     return rc;
 }
 
-int miaw_sim_phone_group_send_text(miaw_sim *sim, miaw_sim_account *a, miaw_sim_group *g, const char *text,
-                                   char *id, size_t cap, const char **why)
+int miaw_sim_phone_group_send(miaw_sim *sim, miaw_sim_account *a, miaw_sim_group *g, const Miaw__Wa__Message *m,
+                              const char *stanza_type, const char *mediatype, json_t *record, char *id, size_t cap,
+                              const char **why)
 {
     if (!miaw_sim_group_member(g, a)) {
+        json_decref(record);
         *why = "the phone is not a member of this group";
         return MIAW_E_AUTH;
     }
     int rc = miaw_sim_phone_open(sim, a);
     if (rc) {
+        json_decref(record);
         *why = "the phone's Signal store is not available";
         return rc;
     }
     char hex[19], gjid[48];
-    if (miaw_random_hex(hex, 9)) return MIAW_E_INTERNAL;
+    if (miaw_random_hex(hex, 9)) return json_decref(record), MIAW_E_INTERNAL;
     for (char *p = hex; *p; p++)
         if (*p >= 'a' && *p <= 'f') *p = (char)(*p - 'a' + 'A');
     snprintf(id, cap, "3EB0%s", hex);
     miaw_sim_group_jid(g, gjid, sizeof gjid);
     miaw_sig_addr self;
     miaw_sim_phone_addr(a, 0, &self);
-    miaw_node *st = miaw_node_newv("message", "id", id, "type", "text", "addressing_mode", "lid", NULL);
+    miaw_node *st = miaw_node_newv("message", "id", id, "type", stanza_type, "addressing_mode", "lid", NULL);
     miaw_node *parts = st && !miaw_node_set_jid_str(st, "to", gjid) ? miaw_node_add(st, "participants") : NULL;
     unsigned sent = 0, failed = 0;
     rc = parts ? pg_distribute(sim, a, g, gjid, &self, parts, &sent, &failed) : MIAW_E_NOMEM;
-    Miaw__Wa__Message msg = MIAW__WA__MESSAGE__INIT;
-    msg.conversation = (char *)text;
     uint8_t *pt = NULL, *ct = NULL;
     size_t ptl, ctl;
-    if (!rc) rc = miaw_wamsg_encode(&msg, &pt, &ptl);
+    if (!rc) rc = miaw_wamsg_encode(m, &pt, &ptl);
     if (!rc) rc = miaw_sig_group_encrypt(a->sig, gjid, &self, pt, ptl, &ct, &ctl);
     free(pt);
     miaw_node *enc = !rc ? miaw_node_addv(st, "enc", "v", "2", "type", "skmsg", NULL) : NULL;
     if (!rc) rc = enc ? miaw_node_set_bytes(enc, ct, ctl) : MIAW_E_NOMEM;
+    if (!rc && mediatype) miaw_node_set_attr(enc, "mediatype", mediatype); /* as clients mark media */
     free(ct);
     if (!rc && !sent && g->nmembers > 1) {
         rc = MIAW_E_NOTFOUND;
@@ -216,17 +224,31 @@ int miaw_sim_phone_group_send_text(miaw_sim *sim, miaw_sim_account *a, miaw_sim_
     }
     if (!rc) {
         miaw_sim_group_route_message(sim, a, 0, st);
-        json_array_append_new(pg_box(&a->outbox), json_pack("{s:s,s:s,s:s,s:s,s:I,s:[]}", "id", id, "to", gjid, "chat",
-                                                            gjid, "text", text, "timestamp",
-                                                            (json_int_t)miaw_sim_now(), "receipts"));
+        json_t *rec = record ? record : json_object();
+        record = NULL;
+        json_object_set_new(rec, "id", json_string(id));
+        json_object_set_new(rec, "to", json_string(gjid));
+        json_object_set_new(rec, "chat", json_string(gjid));
+        json_object_set_new(rec, "timestamp", json_integer((json_int_t)miaw_sim_now()));
+        json_object_set_new(rec, "receipts", json_array());
+        json_array_append_new(pg_box(&a->outbox), rec);
         miaw_sim_state_save(sim);
         MIAW_INFO("sim", "phone %s: group %s message %s (%u devices got the sender key, %u failed)", a->phone, g->id, id,
                   sent, failed);
     } else if (!*why) {
         *why = "encryption failed";
     }
+    json_decref(record);
     miaw_node_free(st);
     return rc;
+}
+
+int miaw_sim_phone_group_send_text(miaw_sim *sim, miaw_sim_account *a, miaw_sim_group *g, const char *text,
+                                   char *id, size_t cap, const char **why)
+{
+    Miaw__Wa__Message msg = MIAW__WA__MESSAGE__INIT;
+    msg.conversation = (char *)text;
+    return miaw_sim_phone_group_send(sim, a, g, &msg, "text", NULL, json_pack("{s:s}", "text", text), id, cap, why);
 }
 
 /* ------------------------------------------------------------------ control */

@@ -1,7 +1,7 @@
-/* sim/phone_media.c - media for the simulated phones: received media messages fetched
- * from the media store, verified and decrypted (core/wa/mediacrypto.c) and described in
- * the phone's message list; images and documents sent through the control API, encrypted
- * and stored as an upload, then sent as a media message. Owns nothing beyond a call. */
+/* sim/phone_media.c - media received by the simulated phones (1:1 and group): the
+ * message's media fetched from the media store, verified and decrypted
+ * (core/wa/mediacrypto.c) and described in the phone's message list. Sending media
+ * through the control API is phone_media_send.c's. Owns nothing beyond a call. */
 #include "phone_media.h"
 
 #include <stdio.h>
@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "codec.h"
-#include "control.h"
 #include "base/log.h"
 #include "media.h"
 #include "miaw/plugin.h"
@@ -38,8 +37,8 @@ static int view_of(const Miaw__Wa__Message *m, view *v)
         const Miaw__Wa__Message__DocumentMessage *x = m->documentmessage;
         *v = (view){"document", x->url, x->mimetype, x->title, x->directpath, x->filename, BIN(x, filesha256),
                     BIN(x, fileencsha256), BIN(x, mediakey), x->has_filelength, x->filelength};
-    } else if (m->videomessage) {
-        const Miaw__Wa__Message__VideoMessage *x = m->videomessage;
+    } else if (m->videomessage || m->ptvmessage) { /* a video, or a video note (ptv) */
+        const Miaw__Wa__Message__VideoMessage *x = m->videomessage ? m->videomessage : m->ptvmessage;
         *v = (view){"video", x->url, x->mimetype, x->caption, x->directpath, NULL, BIN(x, filesha256),
                     BIN(x, fileencsha256), BIN(x, mediakey), x->has_filelength, x->filelength};
     } else if (m->audiomessage) {
@@ -100,8 +99,9 @@ static void describe_extra(const Miaw__Wa__Message *m, int view_once, json_t *e)
         const Miaw__Wa__Message__ImageMessage *x = m->imagemessage;
         w = x->has_width ? (int)x->width : -1, h = x->has_height ? (int)x->height : -1;
         thumb = x->has_jpegthumbnail ? x->jpegthumbnail.len : 0, ci = x->contextinfo;
-    } else if (m->videomessage) {
-        const Miaw__Wa__Message__VideoMessage *x = m->videomessage;
+    } else if (m->videomessage || m->ptvmessage) {
+        const Miaw__Wa__Message__VideoMessage *x = m->videomessage ? m->videomessage : m->ptvmessage;
+        if (!m->videomessage) json_object_set_new(e, "ptv", json_true());
         w = x->has_width ? (int)x->width : -1, h = x->has_height ? (int)x->height : -1;
         secs = x->has_seconds ? (int)x->seconds : -1;
         thumb = x->has_jpegthumbnail ? x->jpegthumbnail.len : 0, ci = x->contextinfo;
@@ -130,9 +130,15 @@ int miaw_sim_phone_media_describe(const Miaw__Wa__Message *m, json_t *e)
 {
     view v;
     int view_once = 0;
-    if (m && m->viewoncemessagev2 && m->viewoncemessagev2->message) { /* view-once media: the wrapped message */
-        m = m->viewoncemessagev2->message;
-        view_once = 1;
+    for (int depth = 0; m && depth < 3; depth++) { /* wrappers: the wrapped message (view once flagged) */
+        const Miaw__Wa__Message__FutureProofMessage *vo =
+            m->viewoncemessagev2 ? m->viewoncemessagev2 : m->viewoncemessage ? m->viewoncemessage
+                                                                             : m->viewoncemessagev2extension;
+        const Miaw__Wa__Message__FutureProofMessage *w =
+            vo ? vo : m->documentwithcaptionmessage ? m->documentwithcaptionmessage : m->ephemeralmessage;
+        if (!w || !w->message) break;
+        view_once |= vo != NULL;
+        m = w->message;
     }
     if (!m || !view_of(m, &v)) return 0;
     describe_extra(m, view_once, e);
@@ -147,80 +153,4 @@ int miaw_sim_phone_media_describe(const Miaw__Wa__Message *m, json_t *e)
     if (why) json_object_set_new(e, "mediaError", json_string(why));
     MIAW_INFO("sim", "media message (%s, %s): %s", v.type, v.mimetype ? v.mimetype : "-", why ? why : "verified");
     return 1;
-}
-
-/* ------------------------------------------------------------------ sending */
-
-static void refuse_req(h2o_req_t *req, int status, const char *code, const char *field, const char *msg)
-{
-    miaw_sim_http_json(req, status, miaw_sim_error_json(code, field, msg));
-}
-
-void miaw_sim_phone_media_post(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a, json_t *b)
-{
-    const char *to = json_string_value(json_object_get(b, "to"));
-    json_t *img = json_object_get(b, "image"), *doc = json_object_get(b, "document"), *o = img ? img : doc;
-    const char *field = img ? "image" : "document", *type = img ? "image" : "document";
-    const char *data = json_string_value(json_object_get(o, "base64"));
-    const char *mime = json_string_value(json_object_get(o, "mimetype"));
-    const char *caption = json_string_value(json_object_get(o, "caption"));
-    const char *fname = json_string_value(json_object_get(o, "fileName"));
-    size_t dl = data ? strlen(data) : 0;
-    if (!to || !*to || strlen(to) > 96) { refuse_req(req, 400, "INVALID_REQUEST", "to", "to must be a phone number or a JID of a simulated account"); return; }
-    if (strstr(to, "@g.us")) { refuse_req(req, 400, "INVALID_REQUEST", "to", "media to groups is not simulated"); return; }
-    if ((img && doc) || !json_is_object(o)) { refuse_req(req, 400, "INVALID_REQUEST", field, "one object: image or document"); return; }
-    if (!data || !dl || dl > 4 * ((MIAW_SIM_PHONE_MEDIA_MAX + 2) / 3))
-        { refuse_req(req, 400, "INVALID_REQUEST", "base64", "base64 must be non-empty, at most 768 KiB decoded"); return; }
-    if ((json_object_get(o, "mimetype") && (!mime || !*mime || strlen(mime) > 128)) ||
-        (json_object_get(o, "caption") && (!caption || strlen(caption) > 65536)) ||
-        (json_object_get(o, "fileName") && (!fname || !*fname || strlen(fname) > 255)))
-        { refuse_req(req, 400, "INVALID_REQUEST", field, "mimetype (<= 128), caption (<= 64 KiB), fileName (<= 255) must be strings"); return; }
-    uint8_t *pt = malloc(dl / 4 * 3 + 3), mk[32], *blob = NULL;
-    int n = pt ? miaw_sim_b64_decode(data, dl, pt, dl / 4 * 3 + 3) : -1;
-    if (n <= 0) {
-        free(pt);
-        { refuse_req(req, 400, "INVALID_REQUEST", "base64", "base64 is not valid (standard alphabet, padded)"); return; }
-    }
-    miaw_wa_media_hashes h;
-    size_t bl = 0;
-    char url[512], dp[256], id[40];
-    const char *why = NULL;
-    int rc = miaw_wa_media_key_generate(mk);
-    if (!rc) rc = miaw_wa_media_encrypt(mk, type, pt, (size_t)n, &blob, &bl, &h);
-    free(pt);
-    if (!rc) rc = miaw_sim_media_put(type, blob, bl, url, sizeof url, dp, sizeof dp);
-    free(blob);
-    if (rc) { refuse_req(req, 500, "INTERNAL_ERROR", NULL, "cannot encrypt or store the media"); return; }
-    if (!mime) mime = img ? "image/jpeg" : "application/octet-stream";
-    Miaw__Wa__Message m = MIAW__WA__MESSAGE__INIT;
-    Miaw__Wa__Message__ImageMessage im = MIAW__WA__MESSAGE__IMAGE_MESSAGE__INIT;
-    Miaw__Wa__Message__DocumentMessage dm = MIAW__WA__MESSAGE__DOCUMENT_MESSAGE__INIT;
-    ProtobufCBinaryData sha = {32, h.file_sha256}, enc = {32, h.file_enc_sha256}, key = {32, mk};
-    int64_t ts = (int64_t)miaw_sim_now();
-#define FILL(x)                                                                                                        \
-    (x).url = url, (x).mimetype = (char *)mime, (x).directpath = dp, (x).has_filesha256 = 1, (x).filesha256 = sha,      \
-    (x).has_fileencsha256 = 1, (x).fileencsha256 = enc, (x).has_mediakey = 1, (x).mediakey = key,                       \
-    (x).has_filelength = 1, (x).filelength = h.file_length, (x).has_mediakeytimestamp = 1, (x).mediakeytimestamp = ts
-    if (img) {
-        FILL(im);
-        im.caption = (char *)caption;
-        m.imagemessage = &im;
-    } else {
-        FILL(dm);
-        dm.title = (char *)(caption ? caption : fname);
-        dm.filename = (char *)fname;
-        m.documentmessage = &dm;
-    }
-#undef FILL
-    json_t *rec = json_pack("{s:s,s:s}", "type", type, "mimetype", mime);
-    set_str(rec, "caption", caption);
-    set_str(rec, "fileName", fname);
-    json_object_set_new(rec, "fileSha256", b64(h.file_sha256, 32));
-    json_object_set_new(rec, "fileLength", json_integer((json_int_t)h.file_length));
-    json_object_set_new(rec, "url", json_string(url));
-    rc = miaw_sim_phone_send_message(sim, a, to, &m, "media", type, rec, id, sizeof id, &why);
-    memset(mk, 0, sizeof mk);
-    if (rc == MIAW_E_NOTFOUND) refuse_req(req, 404, "NOT_FOUND", "to", why);
-    else if (rc) refuse_req(req, 500, "INTERNAL_ERROR", NULL, why ? why : "sending failed");
-    else miaw_sim_http_json(req, 201, json_pack("{s:s}", "id", id));
 }

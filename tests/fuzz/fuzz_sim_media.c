@@ -4,7 +4,7 @@
  * by direct path or URL, key derivation, MAC and hash checks, decryption), a download
  * path or URL for the store, an upload query string, an upload token against a body, or
  * a blob decrypted with a fixed key. The store holds one valid blob; the simulator's
- * modules are compiled in and the phone's sending is stubbed. */
+ * modules are compiled in (sending media, phone_media_send.c, is not part of this). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,14 +27,6 @@ int miaw_sim_iq_error(miaw_sim_conn *c, const miaw_node *iq, int code, const cha
 {
     (void)c, (void)iq, (void)code, (void)text;
     return 0;
-}
-int miaw_sim_phone_send_message(miaw_sim *sim, miaw_sim_account *a, const char *to, const struct Miaw__Wa__Message *m,
-                                const char *stanza_type, const char *mediatype, json_t *record, char *id, size_t cap,
-                                const char **why)
-{
-    (void)sim, (void)a, (void)to, (void)m, (void)stanza_type, (void)mediatype, (void)id, (void)cap, (void)why;
-    json_decref(record);
-    return MIAW_E_NOTFOUND;
 }
 uint64_t miaw_sim_now(void) { return 1700000000; }
 

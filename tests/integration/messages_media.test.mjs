@@ -6,7 +6,9 @@
 // viewOnce, quote); refusals (wrong type 400 with details.field, oversized 413 naming the
 // field, unreachable url 400); an image a phone sent: the `message` webhook's media summary
 // and GET .../messages/{id}/media (whole, Range 206, 416), 404 for a text message and an
-// unknown id; a document's Content-Disposition. Fixtures: tests/integration/fixtures/media.
+// unknown id; a document's Content-Disposition; video, audio, a voice note and stickers a
+// phone sent: the typed summary (mimetype, seconds, ptt, width/height, isAnimated) and
+// the exact bytes back from GET .../media. Fixtures: tests/integration/fixtures/media.
 // Env: MIAW_BUILD_DIR (default build).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -296,6 +298,54 @@ describe('media messages', { timeout: 300000 }, () => {
     g = await get(`/api/v1/instances/bot/messages/${r.json.data.messageId}/media`);
     assert.equal(g.status, 200);
     assert.ok(Buffer.from(await g.arrayBuffer()).equals(img));
+  });
+
+  it('received video, audio, voice notes and stickers: typed summaries and the exact bytes', async () => {
+    const get = (path) => fetch(ctx.srv.url + path, { headers: { authorization: `Bearer ${ctx.srv.apiKey}` } });
+    const cases = [
+      { kind: 'video', file: 'vid.mp4', obj: { mimetype: 'video/mp4', caption: 'clip', seconds: 2, width: 160, height: 120 },
+        want: { type: 'video', mimetype: 'video/mp4', caption: 'clip', seconds: 2, width: 160, height: 120 }, ext: 'mp4' },
+      { kind: 'audio', file: 'song.mp3', obj: { mimetype: 'audio/mpeg', seconds: 2 },
+        want: { type: 'audio', mimetype: 'audio/mpeg', seconds: 2, ptt: false } },
+      { kind: 'audio', file: 'voice.ogg', obj: { seconds: 3, ptt: true }, // mimetype defaults for a voice note
+        want: { type: 'audio', mimetype: 'audio/ogg; codecs=opus', seconds: 3, ptt: true } },
+      { kind: 'sticker', file: 'sticker.webp', obj: { width: 512, height: 512 },
+        want: { type: 'sticker', mimetype: 'image/webp', width: 512, height: 512, isAnimated: false } },
+      { kind: 'sticker', file: 'anim.webp', obj: { width: 512, height: 512, isAnimated: true },
+        want: { type: 'sticker', mimetype: 'image/webp', isAnimated: true } },
+    ];
+    for (const c of cases) {
+      const bytes = fx(c.file);
+      const r = await ctx.sim.api('POST', `/sim/accounts/${BOB}/messages`, { to: ME, [c.kind]: { base64: b64(bytes), ...c.obj } });
+      assert.equal(r.status, 201, `${c.file}: ${JSON.stringify(r.json)}`);
+      const id = r.json.id;
+      const ev = await waitFor(() => events(ctx.rcv, 'message').find((e) => e.data.id === id), { what: `${c.file} webhook` });
+      const media = ev.data.media;
+      assert.ok(media, JSON.stringify(ev.data));
+      for (const [k, v] of Object.entries(c.want)) assert.equal(media[k], v, `${c.file} ${k}: ${JSON.stringify(media)}`);
+      assert.equal(media.fileLength, bytes.length, c.file);
+      assert.equal(media.sha256, sha256(bytes).toString('hex'), c.file);
+      assert.equal(media.path, `/api/v1/instances/bot/messages/${id}/media`);
+      // what the phone recorded as sent says the same
+      const sent = (await ctx.sim.api('GET', `/sim/accounts/${BOB}/messages`)).json.sent.find((m) => m.id === id);
+      assert.equal(sent.type, c.kind);
+      assert.equal(sent.fileSha256, b64(sha256(bytes)));
+      const g = await get(media.path);
+      assert.equal(g.status, 200, c.file);
+      assert.equal(g.headers.get('content-type'), c.want.mimetype, c.file);
+      assert.ok(Buffer.from(await g.arrayBuffer()).equals(bytes), `${c.file}: GET .../media returned other bytes`);
+    }
+    // the simulator refuses what does not fit the kind, naming the field
+    const bad = async (body, field) => {
+      const r = await ctx.sim.api('POST', `/sim/accounts/${BOB}/messages`, { to: ME, ...body });
+      assert.equal(r.status, 400, JSON.stringify(r.json));
+      assert.equal(r.json.error.field, field, JSON.stringify(r.json));
+    };
+    await bad({ audio: { base64: 'AAAA', ptt: 'yes' } }, 'ptt');
+    await bad({ video: { base64: 'AAAA', seconds: -1 } }, 'seconds');
+    await bad({ sticker: { base64: 'AAAA', width: 0 } }, 'width');
+    await bad({ sticker: { base64: 'AAAA', caption: 'no' } }, 'sticker');
+    await bad({ image: { base64: 'AAAA' }, video: { base64: 'AAAA' } }, 'image');
   });
 
   it('documents every route in OpenAPI, multipart included', async () => {
