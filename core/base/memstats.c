@@ -1,7 +1,7 @@
 /* core/base/memstats.c - process memory figures (memstats.h): OpenSSL's allocations are
  * counted by a size header in front of each block (16 bytes, so alignment is kept);
  * the rest is read from glibc, SQLite and /proc. Owns the two counters. */
-#include "memstats.h"
+#include "base/memstats.h"
 
 #include <malloc.h>
 #include <openssl/crypto.h>

@@ -1,7 +1,7 @@
 /* core/wa/tls_ctx.c - the process-wide cache of TLS client contexts (tls_ctx.h): a short
  * list keyed by CA file path, size and mtime, guarded by a mutex. Owns the list and one
  * reference to each context in it. */
-#include "tls_ctx.h"
+#include "wa/tls_ctx.h"
 
 #include <openssl/err.h>
 #include <pthread.h>
