@@ -394,6 +394,18 @@ int miaw_sim_profile_on_iq(miaw_sim_conn *c, const miaw_node *iq, const char *xm
     return 0;
 }
 
+void miaw_sim_profile_on_presence(miaw_sim_conn *c, const miaw_node *presence)
+{
+    size_t n;
+    const char *name = miaw_node_attrn(presence, "name", &n);
+    if (c->state != MIAW_SIM_CONN_READY || !c->account || !name || !n || n > MIAW_SIM_NAME_MAX || memchr(name, 0, n)) return;
+    miaw_sim_account *a = c->account;
+    if (strlen(a->name) == n && !memcmp(a->name, name, n)) return;
+    snprintf(a->name, sizeof a->name, "%.*s", (int)n, name);
+    miaw_sim_state_save(c->sim);
+    MIAW_INFO("sim", "account %s: push name now %s", a->phone, a->name);
+}
+
 /* ------------------------------------------------------------------ control */
 
 static json_t *pf_json(miaw_sim_account *a, pf_rec *r)

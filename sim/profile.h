@@ -27,6 +27,10 @@ void miaw_sim_profile_close(void);
 /* w:profile:picture get/set, status set, blocklist get/set: answered, 1; anything else 0. */
 int miaw_sim_profile_on_iq(miaw_sim_conn *c, const miaw_node *iq, const char *xmlns, const char *type);
 
+/* <presence name> from a logged-in device: the account's push name (what `notify` carries
+ * on its messages, and <success display_name>) becomes that name. */
+void miaw_sim_profile_on_presence(miaw_sim_conn *c, const miaw_node *presence);
+
 /* The picture id `viewer` may see on `target` (usync <picture id>): 1 with *id, else 0
  * (no picture, hidden, or the viewer is blocked by the target). viewer NULL = anyone. */
 int miaw_sim_profile_picture_id(miaw_sim *sim, const miaw_sim_account *target, const miaw_sim_account *viewer,

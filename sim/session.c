@@ -341,6 +341,7 @@ static void on_iq(miaw_sim_conn *c, const miaw_node *iq)
 
 void miaw_sim_session_on_node(miaw_sim_conn *c, miaw_node *n)
 {
+    if (!strcmp(n->tag, "presence")) miaw_sim_profile_on_presence(c, n); /* the account's push name */
     if (!strcmp(n->tag, "iq")) {
         on_iq(c, n);
     } else if (c->state == MIAW_SIM_CONN_READY && miaw_sim_route_on_node(c, n)) {
