@@ -12,6 +12,7 @@
 #include <string.h>
 /* jpeglib.h needs size_t and FILE first */
 #include <jpeglib.h>
+#include <jerror.h>
 
 typedef struct rgb {
     uint8_t *px; /* w*h*3 */
@@ -31,7 +32,11 @@ static void jerr_exit(j_common_ptr c)
     longjmp(e->jb, 1);
 }
 
-static void jerr_silent(j_common_ptr c, int level) { (void)c, (void)level; }
+/* warnings are ignored, except a file that ends early (libjpeg would fill it with grey) */
+static void jerr_warn(j_common_ptr c, int level)
+{
+    if (level < 0 && c->err->msg_code == JWRN_JPEG_EOF) jerr_exit(c);
+}
 
 static int decode_jpeg(const uint8_t *in, size_t len, unsigned want, rgb *out, char *err, size_t n)
 {
@@ -40,7 +45,7 @@ static int decode_jpeg(const uint8_t *in, size_t len, unsigned want, rgb *out, c
     volatile uint8_t *px = NULL;
     d.err = jpeg_std_error(&e.pub);
     e.pub.error_exit = jerr_exit;
-    e.pub.emit_message = jerr_silent;
+    e.pub.emit_message = jerr_warn;
     if (setjmp(e.jb)) {
         snprintf(err, n, "not a readable JPEG (%s)", e.msg);
         jpeg_destroy_decompress(&d);
@@ -156,7 +161,7 @@ static int encode_jpeg(const uint8_t *px, unsigned size, int quality, uint8_t **
     unsigned long blen = 0;
     c.err = jpeg_std_error(&e.pub);
     e.pub.error_exit = jerr_exit;
-    e.pub.emit_message = jerr_silent;
+    e.pub.emit_message = jerr_warn;
     if (setjmp(e.jb)) {
         snprintf(err, n, "JPEG encoding failed (%s)", e.msg);
         jpeg_destroy_compress(&c);
