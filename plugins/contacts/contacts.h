@@ -50,6 +50,9 @@ int ct_known_register(ct_state *st, char *err, size_t n);
 const char *ct_attr(const json_t *node, const char *key); /* string or {"jid"} attribute */
 const json_t *ct_child(const json_t *node, const char *tag);
 json_t *ct_text(const json_t *node); /* text content (string or base64 bytes) as a new string, or NULL */
+/* The business name of a usync <verified_name> node (its VerifiedNameCertificate's
+ * details.verifiedName) as a new string, or NULL. */
+json_t *ct_verified_name(const json_t *verified_name_node);
 /* "+1 (555) 123-4567", "15551234567@s.whatsapp.net" or "…@c.us" -> digits (5..20, no leading
  * zero) into out. 0, or -1 with *why (static) */
 int ct_phone_digits(const char *in, char *out, size_t cap, const char **why);

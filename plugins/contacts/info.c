@@ -98,7 +98,8 @@ static void info_finish(info_job *j)
     json_object_set_new(o, "exists", json_boolean(exists));
     json_object_set_new(o, "name", json_null()); /* the saved contact name comes with app-state */
     json_object_set_new(o, "pushName", push ? json_string(push) : json_null());
-    json_object_set_new(o, "verifiedName", vn && ct_attr(vn, "v") ? json_string(ct_attr(vn, "v")) : json_null());
+    json_t *vname = ct_verified_name(vn);
+    json_object_set_new(o, "verifiedName", vname ? vname : json_null());
     json_object_set_new(o, "isBusiness", json_boolean(vn != NULL));
     json_object_set_new(o, "about", about ? about : json_null());
     json_object_set_new(o, "aboutSetAt", t && *t && about ? json_integer(strtoll(t, NULL, 10)) : json_null());

@@ -63,6 +63,78 @@ json_t *ct_text(const json_t *node)
     return r;
 }
 
+/* the bytes of a node's content (base64 or a string), malloc'd; NULL when there are none */
+static uint8_t *bytes_of(const json_t *node, size_t *len)
+{
+    const json_t *c = json_object_get(node, "content");
+    const char *s = json_string_value(json_object_get(c, "b64"));
+    if (json_is_string(c)) {
+        uint8_t *b = malloc(json_string_length(c) + 1);
+        if (b) memcpy(b, json_string_value(c), (*len = json_string_length(c)));
+        return b;
+    }
+    if (!s) return NULL;
+    size_t n = strlen(s), o = 0;
+    uint8_t *out = malloc(n * 3 / 4 + 4);
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; out && i < n; i++) {
+        int v = b64v((unsigned char)s[i]);
+        if (v < 0) continue;
+        acc = acc << 6 | (unsigned)v;
+        if ((bits += 6) >= 8) out[o++] = (uint8_t)(acc >> (bits -= 8) & 0xff);
+    }
+    *len = o;
+    return out;
+}
+
+/* the length-delimited field `num` of a protobuf message: 0 with *at and *n set, else -1 */
+static int pb_field(const uint8_t *b, size_t len, unsigned num, const uint8_t **at, size_t *n)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint64_t key = 0, v = 0;
+        for (int sh = 0; i < len && sh < 64; sh += 7) {
+            key |= (uint64_t)(b[i] & 0x7f) << sh;
+            if (!(b[i++] & 0x80)) break;
+        }
+        unsigned wt = (unsigned)(key & 7);
+        if (wt == 0) {
+            while (i < len && (b[i++] & 0x80)) {}
+        } else if (wt == 1 || wt == 5) {
+            i += wt == 1 ? 8 : 4;
+        } else if (wt == 2) {
+            for (int sh = 0; i < len && sh < 64; sh += 7) {
+                v |= (uint64_t)(b[i] & 0x7f) << sh;
+                if (!(b[i++] & 0x80)) break;
+            }
+            if (v > len - i) return -1;
+            if ((key >> 3) == num) {
+                *at = b + i;
+                *n = (size_t)v;
+                return 0;
+            }
+            i += (size_t)v;
+        } else {
+            return -1;
+        }
+    }
+    return -1;
+}
+
+json_t *ct_verified_name(const json_t *vn)
+{
+    size_t len = 0, dn, nn;
+    uint8_t *cert = vn ? bytes_of(vn, &len) : NULL;
+    const uint8_t *details, *name;
+    json_t *r = NULL;
+    /* VerifiedNameCertificate{details = 1} -> Details{verifiedName = 4} */
+    if (cert && !pb_field(cert, len, 1, &details, &dn) && !pb_field(details, dn, 4, &name, &nn) && nn)
+        r = json_stringn((const char *)name, nn); /* NULL when not UTF-8 */
+    free(cert);
+    return r;
+}
+
 int ct_phone_digits(const char *in, char *out, size_t cap, const char **why)
 {
     size_t o = 0, len = in ? strlen(in) : 0;

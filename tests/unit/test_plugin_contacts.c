@@ -294,5 +294,60 @@ static void test_blocklist_picture_known(void)
     teardown(m);
 }
 
+/* GET /contacts/{jid}: one usync (devices, lid, status, picture, business) and one
+ * picture IQ; the business name comes out of the verified_name certificate */
+static void test_info(void)
+{
+    miaw_mock *m = setup(NULL);
+    miaw_mock_reply r = {0};
+    CU_ASSERT_EQUAL(miaw_mock_call(m, "GET", CP "/+1%20555%20000%200007", NULL, &r), 0);
+    CU_ASSERT_EQUAL_FATAL(n_iqs(m), 2);
+    const json_t *q = iq_node(m, 0);
+    CU_ASSERT_STRING_EQUAL(str(q, "attrs.xmlns"), "usync");
+    CU_ASSERT_STRING_EQUAL(str(q, "content[0].attrs.context"), "background");
+    CU_ASSERT_STRING_EQUAL(str(q, "content[0].content[1].content[0].attrs.jid.jid"), "15550000007@s.whatsapp.net");
+    CU_ASSERT_STRING_EQUAL(str(iq_node(m, 1), "attrs.target.jid"), "15550000007@s.whatsapp.net");
+    CU_ASSERT_EQUAL(miaw_mock_complete_iq(m, 1, MIAW_OK,
+                                          "{\"tag\":\"iq\",\"content\":[{\"tag\":\"picture\",\"attrs\":{\"id\":\"4\","
+                                          "\"url\":\"https://pps.example/4.jpg\",\"type\":\"preview\"}}]}",
+                                          NULL),
+                    MIAW_OK);
+    CU_ASSERT_TRUE(r.pending);
+    CU_ASSERT_EQUAL(answer_usync(m, 0,
+                                 "[{\"tag\":\"user\",\"attrs\":{\"jid\":{\"jid\":\"15550000007@s.whatsapp.net\"}},"
+                                 "\"content\":[{\"tag\":\"devices\",\"content\":[{\"tag\":\"device-list\",\"content\":"
+                                 "[{\"tag\":\"device\",\"attrs\":{\"id\":\"0\"}}]}]},{\"tag\":\"lid\",\"attrs\":{\"val\":"
+                                 "{\"jid\":\"81000000000007@lid\"}}},{\"tag\":\"status\",\"attrs\":{\"t\":\"1735118400\"},"
+                                 "\"content\":{\"b64\":\"SGkgw6k=\"}},{\"tag\":\"picture\",\"attrs\":{\"id\":\"4\"}},"
+                                 "{\"tag\":\"business\",\"content\":[{\"tag\":\"verified_name\",\"attrs\":{\"v\":\"1\"},"
+                                 "\"content\":{\"b64\":\"Cg4IARIEc21iOiIEQWNtZRICqrs=\"}}]}]}]"),
+                    MIAW_OK);
+    CU_ASSERT_EQUAL(r.status, 200);
+    const json_t *d = json_object_get(r.json, "data");
+    CU_ASSERT_STRING_EQUAL(str(d, "jid"), "15550000007@s.whatsapp.net");
+    CU_ASSERT_STRING_EQUAL(str(d, "phone"), "15550000007");
+    CU_ASSERT_STRING_EQUAL(str(d, "lid"), "81000000000007@lid");
+    CU_ASSERT_TRUE(json_is_true(json_object_get(d, "exists")));
+    CU_ASSERT_STRING_EQUAL(str(d, "about"), "Hi \xc3\xa9");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(d, "aboutSetAt")), 1735118400);
+    CU_ASSERT_TRUE(json_is_true(json_object_get(d, "isBusiness")));
+    CU_ASSERT_STRING_EQUAL(str(d, "verifiedName"), "Acme");
+    CU_ASSERT_STRING_EQUAL(str(d, "picture.url"), "https://pps.example/4.jpg");
+    miaw_mock_reply_clear(&r);
+    /* a truncated certificate: no name, no crash */
+    CU_ASSERT_EQUAL(miaw_mock_call(m, "GET", CP "/15550000007", NULL, &r), 0);
+    CU_ASSERT_EQUAL(miaw_mock_complete_iq(m, 3, MIAW_E_IO, "{\"tag\":\"iq\",\"content\":[{\"tag\":\"error\","
+                                          "\"attrs\":{\"code\":\"401\"}}]}", "401 not-authorized"), MIAW_OK);
+    CU_ASSERT_EQUAL(answer_usync(m, 2, "[{\"tag\":\"user\",\"content\":[{\"tag\":\"business\",\"content\":[{\"tag\":"
+                                       "\"verified_name\",\"content\":{\"b64\":\"Cg4IARIE\"}}]}]}]"),
+                    MIAW_OK);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_TRUE(json_is_null(miaw_mock_get(r.json, "data.verifiedName")));
+    CU_ASSERT_TRUE(json_is_null(miaw_mock_get(r.json, "data.picture")));
+    CU_ASSERT_TRUE(json_is_false(miaw_mock_get(r.json, "data.exists")));
+    miaw_mock_reply_clear(&r);
+    teardown(m);
+}
+
 MIAW_TESTS("plugin_contacts", MIAW_T(test_batch_order_chunks_cache), MIAW_T(test_rate_limit), MIAW_T(test_config_refused),
-           MIAW_T(test_blocklist_picture_known))
+           MIAW_T(test_blocklist_picture_known), MIAW_T(test_info))
