@@ -406,6 +406,25 @@ void miaw_sim_profile_on_presence(miaw_sim_conn *c, const miaw_node *presence)
     MIAW_INFO("sim", "account %s: push name now %s", a->phone, a->name);
 }
 
+int miaw_sim_profile_drop_blocked(miaw_sim_conn *c, const miaw_node *n)
+{
+    miaw_jid j;
+    miaw_sim_addr ad;
+    const miaw_attr *to = miaw_node_attr_get(n, "to");
+    if (c->state != MIAW_SIM_CONN_READY || !c->account || !miaw_node_attr(n, "id") || miaw_node_attr_jid(n, "to", &j) ||
+        miaw_sim_resolve(c->sim, &j, &ad) == MIAW_E_INVAL || !ad.account || ad.account == c->account ||
+        !miaw_sim_profile_blocked(c->sim, ad.account, c->account))
+        return 0;
+    miaw_node *ack = miaw_node_newv("ack", "class", "message", "id", miaw_node_attr(n, "id"), NULL);
+    if (ack && to && to->jid) miaw_node_set_jid(ack, "from", to->jid);
+    else if (ack && to) miaw_node_set_attrn(ack, "from", to->str, to->len);
+    if (ack) miaw_node_set_attrf(ack, "t", "%" PRIu64, miaw_sim_now());
+    pf_send(c, ack);
+    MIAW_INFO("sim", "message %s from %s to %s dropped: blocked", miaw_node_attr(n, "id"), c->account->phone,
+              ad.account->phone);
+    return 1;
+}
+
 /* ------------------------------------------------------------------ control */
 
 static json_t *pf_json(miaw_sim_account *a, pf_rec *r)

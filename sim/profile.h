@@ -31,6 +31,10 @@ int miaw_sim_profile_on_iq(miaw_sim_conn *c, const miaw_node *iq, const char *xm
  * on its messages, and <success display_name>) becomes that name. */
 void miaw_sim_profile_on_presence(miaw_sim_conn *c, const miaw_node *presence);
 
+/* A <message> from c to a user who blocked c's account: acknowledged as WhatsApp does
+ * (the sender sees it sent) and dropped, 1; anything else 0 (routed as usual). */
+int miaw_sim_profile_drop_blocked(miaw_sim_conn *c, const miaw_node *message);
+
 /* The picture id `viewer` may see on `target` (usync <picture id>): 1 with *id, else 0
  * (no picture, hidden, or the viewer is blocked by the target). viewer NULL = anyone. */
 int miaw_sim_profile_picture_id(miaw_sim *sim, const miaw_sim_account *target, const miaw_sim_account *viewer,

@@ -344,6 +344,8 @@ void miaw_sim_session_on_node(miaw_sim_conn *c, miaw_node *n)
     if (!strcmp(n->tag, "presence")) miaw_sim_profile_on_presence(c, n); /* the account's push name */
     if (!strcmp(n->tag, "iq")) {
         on_iq(c, n);
+    } else if (!strcmp(n->tag, "message") && miaw_sim_profile_drop_blocked(c, n)) {
+        /* to someone who blocked the sender: acknowledged, not delivered */
     } else if (c->state == MIAW_SIM_CONN_READY && miaw_sim_route_on_node(c, n)) {
         /* message, receipt, ack, presence, chatstate */
     } else if (!strcmp(n->tag, "presence")) {

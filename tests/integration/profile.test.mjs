@@ -3,7 +3,8 @@
 // account has it, another instance `bot2` reads it through contacts), its push name (bot2
 // sees it on bot's next message), and its picture from base64 JPEG, a multipart PNG and
 // a URL (a local HTTP server): the simulator stores a 640x640 JPEG and a 96x96 preview,
-// bot2 reads and downloads them; then removes it. Bad input: 400 with the field.
+// bot2 reads and downloads them; then removes it. Bad input: 400 with the field. A block
+// (contacts plugin): bot2's message to Me's account is not delivered until the unblock.
 // Env: MIAW_BUILD_DIR (default build), MIAW_SIM_LOG=1 to see the simulator's log.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -165,6 +166,19 @@ test('profile: read, about text, push name, picture set three ways and removed',
   assert.equal((await api('GET', '')).json.data.picture, null);
   r = await srv.api('GET', `${G}/bot2/contacts/${ME}/picture`);
   assert.equal(r.status, 404, r.text);
+
+  // ---- a block: Carol's messages to Me are acknowledged but not delivered, until unblocked
+  const phoneGot = async () => (await sim.api('GET', `/sim/accounts/${ME}/messages`)).json.messages.map((x) => x.id)
+  assert.equal((await srv.api('POST', `${G}/bot/contacts/${CAROL}/block`)).status, 200)
+  r = await srv.api('POST', `${G}/bot2/messages/text`, { to: ME, text: 'blocked?' })
+  assert.equal(r.status, 200, r.text)
+  const dropped = r.json.data.messageId
+  assert.equal((await srv.api('POST', `${G}/bot/contacts/${CAROL}/unblock`)).status, 200)
+  r = await srv.api('POST', `${G}/bot2/messages/text`, { to: ME, text: 'and now?' })
+  assert.equal(r.status, 200, r.text)
+  const passed = r.json.data.messageId
+  await waitFor(async () => (await phoneGot()).includes(passed), { what: 'the message after the unblock' })
+  assert.ok(!(await phoneGot()).includes(dropped), 'the message sent while blocked never arrived')
 
   // ---- OpenAPI
   const doc = (await srv.api('GET', '/openapi.json')).json;
