@@ -436,8 +436,8 @@ static json_t *pf_json(miaw_sim_account *a, pf_rec *r)
         pic = json_pack("{s:I,s:I,s:I,s:s,s:I}", "id", (json_int_t)r->pic_id, "imageLength", (json_int_t)r->image_len,
                         "previewLength", (json_int_t)r->preview_len, "url", url, "t", (json_int_t)r->pic_t);
     }
-    return json_pack("{s:s,s:s,s:o,s:b,s:O}", "phone", a->phone, "status", a->status, "picture", pic, "pictureHidden",
-                     r && r->hidden, "blocklist", r ? r->blocked : json_array());
+    return json_pack("{s:s,s:s,s:o,s:b,s:o}", "phone", a->phone, "status", a->status, "picture", pic, "pictureHidden",
+                     r && r->hidden, "blocklist", r ? json_incref(r->blocked) : json_array());
 }
 
 static void ctl_bad(h2o_req_t *req, int st, const char *code, const char *field, const char *msg)

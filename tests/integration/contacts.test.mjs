@@ -37,6 +37,7 @@ async function setup(t) {
   t.after(async () => {
     await srv.stop();
     await sim.stop();
+    assert.doesNotMatch(srv.logs(), /ERROR: \w+Sanitizer|runtime error:/);
     rmSync(simDir, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
   });

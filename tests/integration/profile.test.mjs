@@ -47,6 +47,7 @@ test('profile: read, about text, push name, picture set three ways and removed',
   t.after(async () => {
     await srv.stop();
     await sim.stop();
+    assert.doesNotMatch(srv.logs(), /ERROR: \w+Sanitizer|runtime error:/);
     files.close();
     rmSync(simDir, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
