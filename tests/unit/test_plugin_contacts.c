@@ -202,6 +202,22 @@ static void test_rate_limit(void)
     teardown(m);
 }
 
+static void test_known_reloaded(void)
+{
+    miaw_mock *m = setup(NULL);
+    CU_ASSERT_EQUAL(miaw_mock_kv_put(m, "contacts", "i1", "known",
+                                     "{\"15550000002@s.whatsapp.net\":{\"jid\":\"15550000002@s.whatsapp.net\","
+                                     "\"phone\":\"15550000002\",\"pushName\":\"Zed\",\"lastSeen\":1}}"),
+                    MIAW_OK);
+    miaw_mock_reply r = {0};
+    CU_ASSERT_EQUAL(miaw_mock_call(m, "GET", CP, NULL, &r), 200);
+    CU_ASSERT_EQUAL(json_integer_value(miaw_mock_get(r.json, "data.total")), 1);
+    CU_ASSERT_STRING_EQUAL(str(r.json, "data.contacts[0].pushName"), "Zed");
+    CU_ASSERT_TRUE(json_is_null(miaw_mock_get(r.json, "data.contacts[0].name")));
+    miaw_mock_reply_clear(&r);
+    teardown(m);
+}
+
 static void test_config_refused(void)
 {
     miaw_mock *m = miaw_mock_new();
@@ -284,6 +300,12 @@ static void test_blocklist_picture_known(void)
     CU_ASSERT_STRING_EQUAL(str(r.json, "data.contacts[0].jid"), "15550000005@s.whatsapp.net");
     CU_ASSERT_STRING_EQUAL(str(r.json, "data.contacts[1].pushName"), "Zed");
     miaw_mock_reply_clear(&r);
+    /* kept in kv within 2 s, and read back by a fresh load of the plugin */
+    CU_ASSERT_PTR_NULL(miaw_mock_kv(m, "contacts", "i1", "known"));
+    miaw_mock_run_timers(m, 2000);
+    const json_t *kv = miaw_mock_kv(m, "contacts", "i1", "known");
+    CU_ASSERT_EQUAL(json_object_size(kv), 2);
+    CU_ASSERT_STRING_EQUAL(str(json_object_get(kv, "15550000002@s.whatsapp.net"), "pushName"), "Zed");
     /* bad JIDs never reach WhatsApp */
     size_t before = n_iqs(m);
     CU_ASSERT_EQUAL(miaw_mock_call(m, "POST", CP "/120363000000000001@g.us/block", NULL, &r), 400);
@@ -349,5 +371,5 @@ static void test_info(void)
     teardown(m);
 }
 
-MIAW_TESTS("plugin_contacts", MIAW_T(test_batch_order_chunks_cache), MIAW_T(test_rate_limit), MIAW_T(test_config_refused),
+MIAW_TESTS("plugin_contacts", MIAW_T(test_batch_order_chunks_cache), MIAW_T(test_rate_limit), MIAW_T(test_config_refused), MIAW_T(test_known_reloaded),
            MIAW_T(test_blocklist_picture_known), MIAW_T(test_info))
