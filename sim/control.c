@@ -19,6 +19,7 @@
 #include "phone_kinds.h"
 #include "phone_group.h"
 #include "presence.h"
+#include "profile.h"
 #include "state.h"
 
 #define BODY_MAX (1024 * 1024) /* media messages carry base64 */
@@ -229,6 +230,7 @@ void miaw_sim_control(miaw_sim *sim, h2o_req_t *req)
     size_t plen = req->path_normalized.len;
     int route = miaw_sim_route(req->path_normalized.base, plen, phone, sizeof phone);
     if (route == MIAW_SIM_ROUTE_NONE && miaw_sim_media_control(sim, req)) return; /* /sim/media-ca, /sim/media */
+    if (route == MIAW_SIM_ROUTE_NONE && miaw_sim_profile_control(sim, req)) return; /* /sim/profile, /sim/pps */
     int get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
     int post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
     int del = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE"));

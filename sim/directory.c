@@ -1,4 +1,4 @@
-/* sim/directory.c - JID resolution, usync (devices, lid, contact, status; the other
+/* sim/directory.c - JID resolution, usync (devices, lid, contact, status, picture; the other
  * protocols answered with empty elements), pre-key bundle fetch with one-time pre-key
  * consumption and low-count notifications, device-list notifications and unlinking. */
 #include "directory.h"
@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "miaw/plugin.h"
 #include "phone.h"
+#include "profile.h"
 #include "queue.h"
 #include "session.h"
 #include "state.h"
@@ -116,7 +117,8 @@ static void usync_devices(const miaw_sim_account *a, miaw_node *u)
     }
 }
 
-static void usync_one(miaw_sim *sim, const miaw_node *query, const miaw_node *u, miaw_node *list)
+static void usync_one(miaw_sim *sim, const miaw_sim_account *viewer, const miaw_node *query, const miaw_node *u,
+                      miaw_node *list)
 {
     int by_lid;
     char digits[MIAW_JID_USER_MAX + 1], jid[MIAW_JID_USER_MAX + 40];
@@ -154,10 +156,16 @@ static void usync_one(miaw_sim *sim, const miaw_node *query, const miaw_node *u,
             if (ct && echo) miaw_node_set_bytes(ct, echo, len);
         } else if (!strcmp(p->tag, "status")) {
             miaw_node *st = miaw_node_add(out, "status");
-            if (st && a) {
+            if (st && a && miaw_sim_profile_blocked(sim, a, viewer)) {
+                miaw_node_set_attr(st, "code", "401"); /* hidden from whom the account blocked */
+            } else if (st && a) {
                 miaw_node_set_attrf(st, "t", "%" PRIu64, a->created_at);
                 miaw_node_set_bytes(st, a->status, strlen(a->status));
             }
+        } else if (!strcmp(p->tag, "picture")) {
+            uint32_t pid;
+            miaw_node *pic = miaw_node_add(out, "picture");
+            if (pic && miaw_sim_profile_picture_id(sim, a, viewer, &pid)) miaw_node_set_attrf(pic, "id", "%u", pid);
         } else if (!strcmp(p->tag, "disappearing_mode")) {
             miaw_node_addv(out, "disappearing_mode", "duration", "0", "t", "0", NULL);
         } else {
@@ -189,7 +197,7 @@ void miaw_sim_dir_usync(miaw_sim_conn *c, const miaw_node *iq)
     miaw_node *rl = miaw_node_add(ro, "list");
     uint32_t n = 0;
     for (miaw_node *u = miaw_node_child(list, "user"); u && rl && n < 10000; u = miaw_node_next(list, u, "user"), n++)
-        usync_one(c->sim, query, u, rl);
+        usync_one(c->sim, c->account, query, u, rl);
     if (rl && !miaw_node_count(rl)) miaw_node_set_empty_list(rl);
     send_and_free(c, r);
 }

@@ -10,6 +10,7 @@
 #include "codec.h"
 #include "conn.h"
 #include "control.h"
+#include "profile.h"
 #include "http/listen_util.h"
 #include "base/log.h"
 #include "media.h"
@@ -135,6 +136,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "miaw-sim: %s\n", err);
         return 1;
     }
+    char base[128];
+    snprintf(base, sizeof base, "http://%s%s%s:%d", strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port);
+    miaw_sim_profile_set_base(base); /* profile picture URLs are served on this port */
     char hex[65], b64[48];
     miaw_sim_hex(g_sim.root.pub, 32, hex);
     miaw_sim_b64_encode(g_sim.root.pub, 32, b64, sizeof b64);
@@ -155,6 +159,7 @@ int main(int argc, char **argv)
     miaw_sim_state_save(&g_sim);
     miaw_sim_phones_close(&g_sim);
     miaw_sim_media_close();
+    miaw_sim_profile_close();
     miaw_sim_state_close(&g_sim);
     return 0;
 }

@@ -19,6 +19,7 @@
 #include "linkcode.h"
 #include "media.h"
 #include "pair.h"
+#include "profile.h"
 #include "queue.h"
 #include "route.h"
 #include "state.h"
@@ -328,6 +329,7 @@ static void on_iq(miaw_sim_conn *c, const miaw_node *iq)
     if (xmlns && !strcmp(xmlns, "md") && !strcmp(type, "set") && on_remove_companion(c, iq)) return;
     if (xmlns && !strcmp(xmlns, "w:g2") && miaw_sim_group_on_iq(c, iq)) return;
     if (xmlns && !strcmp(xmlns, "w:m") && miaw_sim_media_on_iq(c, iq)) return;
+    if (xmlns && miaw_sim_profile_on_iq(c, iq, xmlns, type)) return; /* pictures, about, block list */
     if (xmlns && on_settings(c, iq, xmlns, type)) return;
     /* the generic answer: an empty result (an error child is fatal for some clients) */
     miaw_node *first = miaw_node_child_at(iq, 0);
@@ -339,8 +341,11 @@ static void on_iq(miaw_sim_conn *c, const miaw_node *iq)
 
 void miaw_sim_session_on_node(miaw_sim_conn *c, miaw_node *n)
 {
+    if (!strcmp(n->tag, "presence")) miaw_sim_profile_on_presence(c, n); /* the account's push name */
     if (!strcmp(n->tag, "iq")) {
         on_iq(c, n);
+    } else if (!strcmp(n->tag, "message") && miaw_sim_profile_drop_blocked(c, n)) {
+        /* to someone who blocked the sender: acknowledged, not delivered */
     } else if (c->state == MIAW_SIM_CONN_READY && miaw_sim_route_on_node(c, n)) {
         /* message, receipt, ack, presence, chatstate */
     } else if (!strcmp(n->tag, "presence")) {

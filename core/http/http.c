@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 static uint64_t now_us(void)
@@ -33,6 +34,27 @@ void miaw_http_add_header(miaw_req *r, const char *name, const char *value)
     h2o_req_t *q = r->h2o;
     h2o_add_header_by_str(&q->pool, &q->res.headers, name, strlen(name), 1, NULL, h2o_strdup(&q->pool, value, SIZE_MAX).base,
                           strlen(value));
+}
+
+int miaw_req_add_header(miaw_req *r, const char *name, const char *value)
+{
+    static const char *const owned[] = {"content-type", "content-length", "content-range", "content-disposition",
+                                        "transfer-encoding", "connection", "x-request-id", "cache-control",
+                                        "set-cookie", NULL};
+    if (!r || r->answered || r->dead || !r->h2o) return MIAW_E_GONE;
+    size_t nl = name ? strlen(name) : 0, vl = value ? strlen(value) : 0;
+    if (!nl || nl > 64 || !value || vl > 1024 || r->nplugin_headers >= 16) return MIAW_E_INVAL;
+    for (size_t i = 0; i < nl; i++) /* RFC 9110 token */
+        if (!(isalnum((unsigned char)name[i]) || strchr("!#$%&'*+-.^_`|~", name[i]))) return MIAW_E_INVAL;
+    for (size_t i = 0; i < vl; i++)
+        if ((unsigned char)value[i] < 0x20 ? value[i] != '\t' : value[i] == 0x7f) return MIAW_E_INVAL;
+    for (size_t i = 0; owned[i]; i++)
+        if (!strcasecmp(name, owned[i])) return MIAW_E_INVAL;
+    char lower[65];
+    for (size_t i = 0; i <= nl; i++) lower[i] = (char)tolower((unsigned char)name[i]);
+    miaw_http_add_header(r, lower, value);
+    r->nplugin_headers++;
+    return MIAW_OK;
 }
 
 void miaw_http_add_cors(miaw_req *r)

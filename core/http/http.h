@@ -60,6 +60,9 @@ int miaw_req_reply_code(miaw_req *r, int status, const char *code, json_t *detai
  * open path: nothing answered), MIAW_E_INVAL (bad arguments), MIAW_E_GONE */
 int miaw_req_reply_file(miaw_req *r, int status, const char *path, const char *content_type, const char *filename,
                         uint32_t flags);
+/* plugin ABI reply_header: a header for the answer to come (name/value checked, host-owned
+ * names refused): MIAW_OK, MIAW_E_INVAL, MIAW_E_GONE */
+int miaw_req_add_header(miaw_req *r, const char *name, const char *value);
 /* any bytes; data copied */
 int miaw_req_reply_raw(miaw_req *r, int status, const char *content_type, const void *data, size_t len,
                        const char *cache_control);

@@ -39,6 +39,7 @@ struct miaw_req {
     char path[1024];
     uint64_t start_us;
     int answered, suspended, dead;
+    unsigned nplugin_headers; /* reply_header calls so far */
     miaw_abort_fn on_abort;
     void *abort_udata;
     uv_timer_t *timer;       /* while suspended: the timeout, and for HTTP/1.x a liveness check */

@@ -225,6 +225,7 @@ static const miaw_host_api HOST_API = {
     .req_upload = miaw_req_upload,
     .reply_file = miaw_req_reply_file,
     .fetch = pw_fetch,
+    .reply_header = miaw_req_add_header,
 };
 
 const miaw_host_api *miaw_plugin_host_api(void) { return &HOST_API; }

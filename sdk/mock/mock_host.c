@@ -95,6 +95,7 @@ struct miaw_req {
     sbuf *strs;
     mupload *ups;           /* multipart file parts; removed when the request ends */
     size_t nups;
+    json_t *out_headers;    /* reply_header: {name: value}, handed to the reply */
     struct miaw_req *next;
 };
 
@@ -930,6 +931,8 @@ static void deliver_answer(struct miaw_req *r, int status, json_t *env)
         return;
     }
     rep->status = status;
+    rep->headers = r->out_headers;
+    r->out_headers = NULL;
     rep->json = env;
     rep->text = json_dumps(env, JSON_COMPACT);
     rep->pending = 0;
@@ -2001,6 +2004,30 @@ static char *mock_disposition(const char *filename, int attachment)
     return out;
 }
 
+/* 1.4: the same checks as the server's (core/http/http.c miaw_req_add_header) */
+static int h_reply_header(miaw_req *r, const char *name, const char *value)
+{
+    static const char *const owned[] = {"content-type", "content-length", "content-range", "content-disposition",
+                                        "transfer-encoding", "connection", "x-request-id", "cache-control",
+                                        "set-cookie", NULL};
+    if (!req_usable(r, "reply_header")) return MIAW_E_GONE;
+    size_t nl = name ? strlen(name) : 0, vl = value ? strlen(value) : 0;
+    if (!nl || nl > 64 || !value || vl > 1024 || json_object_size(r->out_headers) >= 16) return MIAW_E_INVAL;
+    char lower[65];
+    for (size_t i = 0; i < nl; i++) {
+        if (!(isalnum((unsigned char)name[i]) || strchr("!#$%&'*+-.^_`|~", name[i]))) return MIAW_E_INVAL;
+        lower[i] = (char)tolower((unsigned char)name[i]);
+    }
+    lower[nl] = 0;
+    for (size_t i = 0; i < vl; i++)
+        if ((unsigned char)value[i] < 0x20 ? value[i] != '\t' : value[i] == 0x7f) return MIAW_E_INVAL;
+    for (size_t i = 0; owned[i]; i++)
+        if (!strcmp(lower, owned[i])) return MIAW_E_INVAL;
+    if (!r->out_headers) r->out_headers = json_object();
+    json_object_set_new(r->out_headers, lower, json_string(value));
+    return MIAW_OK;
+}
+
 static int h_reply_file(miaw_req *r, int status, const char *path, const char *content_type, const char *filename,
                         uint32_t flags)
 {
@@ -2320,6 +2347,7 @@ static const miaw_host_api MOCK_API = {
     .fetch = h_fetch,
     .msg_list = h_msg_list,
     .chat_list = h_chat_list,
+    .reply_header = h_reply_header,
 };
 
 /* ================================================================ public: the mock */
@@ -2559,6 +2587,7 @@ static void req_free(struct miaw_req *r)
     for (size_t i = 0; i < r->nhdr; i++) free(r->hdr[i]);
     free(r->hdr);
     json_decref(r->body);
+    json_decref(r->out_headers);
     req_drop_uploads(r);
     while (r->strs) {
         sbuf *b = r->strs;
@@ -2878,6 +2907,7 @@ void miaw_mock_reply_clear(miaw_mock_reply *reply)
     json_decref(reply->json);
     free(reply->text);
     json_decref(reply->file);
+    json_decref(reply->headers);
     free(reply->body);
     memset(reply, 0, sizeof *reply);
 }

@@ -46,6 +46,7 @@
 #include "sim/phone_media.c"
 #include "sim/phone_kinds.c"
 #include "sim/presence.c"
+#include "sim/profile.c"
 
 /* ------------------------------------------------------------------ conn.c stubs */
 int miaw_sim_conn_send(miaw_sim_conn *c, const miaw_node *n)

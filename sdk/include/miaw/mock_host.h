@@ -60,6 +60,9 @@ typedef struct miaw_mock_reply {
     json_t *file;
     char *body;
     size_t body_len;
+    /* since 1.4: headers the plugin added with reply_header to a JSON answer, {name
+     * (lowercase): value}, or NULL; owned. */
+    json_t *headers;
 } miaw_mock_reply;
 
 /* ------------------------------------------------------------ the mock */

@@ -390,6 +390,14 @@ typedef struct miaw_host_api {
     json_t *(*chat_list)(miaw_plugin *p, const char *instance_id, const json_t *query);
 
     /* since 1.4: append below only */
+    /* [loop] Add a header to the answer this request gets next (reply_json, reply_error,
+     * reply_status, reply_file), e.g. Retry-After with a 429. name: an HTTP token, at most
+     * 64 bytes; value: at most 1024 bytes, no control characters. Headers the host writes
+     * itself (content-type, content-length, content-range, content-disposition,
+     * transfer-encoding, connection, x-request-id, cache-control, set-cookie) and more
+     * than 16 per request are refused: MIAW_E_INVAL. MIAW_E_GONE when the request was
+     * answered or aborted. Check with MIAW_HOST_HAS(api, reply_header). */
+    int (*reply_header)(miaw_req *r, const char *name, const char *value);
 } miaw_host_api;
 
 #define MIAW_HOST_HAS(api, member) \
