@@ -65,14 +65,18 @@ static void snap_restore(const miaw_admin_cfg *c, int port, const snapshot_t *s,
     }
     miaw_op_res tmp;
     memset(&tmp, 0, sizeof tmp);
+    /* a failed start may leave supervisord retrying (BACKOFF): stop it before the group
+     * is replaced */
+    char name[NAME_CAP];
+    miaw_sv_err e;
+    miaw_inst_name(name, sizeof name, port);
+    miaw_opi_sv_tolerant(c, "supervisor.stopProcess", json_pack("[sb]", name, 1), &e, MIAW_SVF_NOT_RUNNING,
+                         MIAW_SVF_BAD_NAME, 0);
     int back = files_ok && miaw_opi_reconcile(c, port, &tmp) == 0;
     if (back && s->was_running) {
         back = miaw_opi_start_and_wait(c, port, old, &tmp, "Restore") == 0;
     } else if (back) {
         /* it was stopped before: autostart may have started it on re-add */
-        char name[NAME_CAP];
-        miaw_sv_err e;
-        miaw_inst_name(name, sizeof name, port);
         miaw_opi_sv_tolerant(c, "supervisor.stopProcess", json_pack("[sb]", name, 1), &e, MIAW_SVF_NOT_RUNNING,
                              MIAW_SVF_BAD_NAME, 0);
     }

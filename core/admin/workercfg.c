@@ -137,6 +137,10 @@ char *miaw_inst_worker_yaml(const miaw_admin_cfg *c, const json_t *st, char *err
     y_kv_str(&b, "  root_key", w->wa_root_key);
     y_kv_str(&b, "  version", w->wa_version);
     y_kv_str(&b, "  media_ca_file", w->wa_media_ca_file);
+    snprintf(num, sizeof num, "%d", w->wa_prekeys);
+    y_add(&b, "  prekeys: ");
+    y_add(&b, num);
+    y_add(&b, "\n");
     y_kv_str(&b, "  device_name", sget(st, "os")[0] ? sget(st, "os") : "Chrome");
     y_kv_bool(&b, "  account_validation", json_is_true(json_object_get(st, "account_validation")));
     y_kv_str(&b, "  auto_reply", sget(st, "auto_reply"));
