@@ -31,6 +31,8 @@ rm -f "$OUT"/miaw*.deb
 export MIAW_DEB_OUT="$(cd "$OUT" && pwd)"
 export DEB_BUILD_OPTIONS="parallel=$JOBS nocheck ${DEB_BUILD_OPTIONS:-}"
 LOG=$(mktemp)
+# debhelper's stamps say which steps ran; the build directory alone says what is built
+rm -f debian/debhelper-build-stamp debian/*.debhelper.log
 if ! { debian/rules build && debian/rules binary; } >"$LOG" 2>&1; then
   grep -E "^(dh_|make|CMake Error|dpkg)|error:" "$LOG" | tail -40 >&2
   echo "package: build failed (log: $LOG)" >&2
