@@ -6,6 +6,7 @@
  * mapping and uptime text. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "admin/instcfg.h"
 #include "admin/workercfg.h"
 #include "base/config.h"
+#include "base/paths.h"
 #include "base/util.h"
 #include "admin/ops.h"
 #include "harness.h"
@@ -227,6 +229,62 @@ static void worker_yaml_round_trip(void)
     g_tmp[0] = 0;
 }
 
+static void touch_file(const char *p)
+{
+    FILE *f = fopen(p, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fclose(f);
+}
+
+/* where a binary finds its plugins and web assets: installed prefix, build tree, neither */
+static void install_layout(void)
+{
+    char t[64], p[512], q[512], want[PATH_MAX];
+    snprintf(t, sizeof t, "/tmp/miaw-test-layout-XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(t));
+    miaw_layout lay;
+    /* installed: <prefix>/bin/miaw, <prefix>/lib/<multiarch>/miaw/plugins, <prefix>/share/miaw/web */
+    snprintf(p, sizeof p, "%s/usr/bin", t);
+    CU_ASSERT_EQUAL(miaw_mkdir_p(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/usr/lib/x86_64-linux-gnu/miaw/plugins", t);
+    CU_ASSERT_EQUAL(miaw_mkdir_p(p, 0755), 0);
+    snprintf(q, sizeof q, "%s/usr/share/miaw/web", t);
+    CU_ASSERT_EQUAL(miaw_mkdir_p(q, 0755), 0);
+    snprintf(p, sizeof p, "%s/usr/bin/miaw", t);
+    touch_file(p);
+    CU_ASSERT_EQUAL(miaw_layout_detect(p, &lay), MIAW_LAYOUT_INSTALLED);
+    snprintf(p, sizeof p, "%s/usr/lib/x86_64-linux-gnu/miaw/plugins", t);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(p, want));
+    CU_ASSERT_STRING_EQUAL(lay.plugin_dir, want);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(q, want));
+    CU_ASSERT_STRING_EQUAL(lay.web_dir, want);
+    /* lib/miaw/plugins (no multiarch) works too */
+    snprintf(p, sizeof p, "%s/opt/bin", t);
+    CU_ASSERT_EQUAL(miaw_mkdir_p(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/opt/lib/miaw/plugins", t);
+    CU_ASSERT_EQUAL(miaw_mkdir_p(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/opt/bin/miaw", t);
+    touch_file(p);
+    CU_ASSERT_EQUAL(miaw_layout_detect(p, &lay), MIAW_LAYOUT_INSTALLED);
+    CU_ASSERT_STRING_EQUAL(lay.web_dir, "");
+    /* build tree: <build>/miaw next to <build>/plugins */
+    snprintf(p, sizeof p, "%s/b/plugins", t);
+    CU_ASSERT_EQUAL(miaw_mkdir_p(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/b/miaw", t);
+    touch_file(p);
+    CU_ASSERT_EQUAL(miaw_layout_detect(p, &lay), MIAW_LAYOUT_BUILD_TREE);
+    /* a bin/ without plugins, and a missing binary: unknown, empty paths */
+    snprintf(p, sizeof p, "%s/x/bin", t);
+    CU_ASSERT_EQUAL(miaw_mkdir_p(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/x/bin/miaw", t);
+    touch_file(p);
+    CU_ASSERT_EQUAL(miaw_layout_detect(p, &lay), MIAW_LAYOUT_UNKNOWN);
+    CU_ASSERT_STRING_EQUAL(lay.plugin_dir, "");
+    snprintf(p, sizeof p, "%s/nowhere/miaw", t);
+    CU_ASSERT_EQUAL(miaw_layout_detect(p, &lay), MIAW_LAYOUT_UNKNOWN);
+    CU_ASSERT_EQUAL(miaw_rm_rf(t), 0);
+}
+
 static void ports_and_paths(void)
 {
     CU_ASSERT_EQUAL(miaw_inst_port_from_str("3001", 4), 3001);
@@ -323,5 +381,5 @@ static void port_probe(void)
     CU_ASSERT_EQUAL(miaw_op_port_in_use(port), 0);
 }
 
-MIAW_TESTS("admin_instcfg", MIAW_T(validation), MIAW_T(merge), MIAW_T(defaults_from_env), MIAW_T(program_conf), MIAW_T(worker_yaml_round_trip),
+MIAW_TESTS("admin_instcfg", MIAW_T(validation), MIAW_T(merge), MIAW_T(defaults_from_env), MIAW_T(program_conf), MIAW_T(worker_yaml_round_trip), MIAW_T(install_layout),
            MIAW_T(ports_and_paths), MIAW_T(files_and_locks), MIAW_T(port_probe))
