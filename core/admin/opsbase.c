@@ -190,6 +190,13 @@ static void err_tail(const miaw_admin_cfg *c, int port, const json_t *st, char *
     char p[PATH_CAP];
     out[0] = 0;
     if (miaw_inst_log_path(c, port, 1, p, sizeof p)) return;
+    /* supervisord copies the worker's stderr into the log from its own loop, possibly
+     * after it reported the exit: wait (at most 1 s) until the size holds still */
+    struct stat a, b;
+    for (int i = 0; i < 10 && stat(p, &a) == 0; i++) {
+        miaw_sleep_ms(100);
+        if (stat(p, &b) == 0 && b.st_size == a.st_size && b.st_size > 0) break;
+    }
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
     off_t end = lseek(fd, 0, SEEK_END);
