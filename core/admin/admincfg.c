@@ -89,17 +89,26 @@ static int load_worker_base(miaw_admin_cfg *c, char *err, size_t errlen)
         snprintf(err, errlen, "worker config: %s", e2);
         return -1;
     }
-    const char *pd = getenv("MIAW_PLUGIN_DIR");
-    int explicit_dir = (pd && *pd) || c->worker_config;
+    /* plugins.dir and server.docs_dir still at their built-in defaults (not set by the
+     * worker config file nor the environment) become those of the worker binary's own
+     * layout: workers run in their data directory, where ./build/plugins means nothing */
+    miaw_config d;
+    if (miaw_config_load(&d, NULL, e2, sizeof e2)) {
+        snprintf(err, errlen, "worker defaults: %s", e2);
+        miaw_config_free(&d);
+        return -1;
+    }
+    const char *pd = getenv("MIAW_PLUGIN_DIR"), *dd = getenv("MIAW_DOCS_DIR");
     miaw_layout lay;
     miaw_layout_detect(c->bin, &lay);
-    if (!explicit_dir && lay.plugin_dir[0]) set_str(&w->plugin_dir, lay.plugin_dir);
-    const char *dd = getenv("MIAW_DOCS_DIR");
-    if (!(dd && *dd) && !c->worker_config && lay.web_dir[0]) {
+    if (!(pd && *pd) && lay.plugin_dir[0] && !strcmp(w->plugin_dir, d.plugin_dir))
+        set_str(&w->plugin_dir, lay.plugin_dir);
+    if (!(dd && *dd) && lay.web_dir[0] && !strcmp(w->docs_dir, d.docs_dir)) {
         char docs[MIAW_LAYOUT_PATH_CAP + 32];
         snprintf(docs, sizeof docs, "%s/swagger-ui-dist", lay.web_dir);
         set_str(&w->docs_dir, docs);
     }
+    miaw_config_free(&d);
     if (abs_path(&w->plugin_dir, err, errlen, "worker plugins.dir") ||
         abs_path(&w->docs_dir, err, errlen, "worker server.docs_dir") ||
         abs_path(&w->wa_ca_file, err, errlen, "worker whatsapp.ca_file") ||

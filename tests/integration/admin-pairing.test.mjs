@@ -5,6 +5,7 @@
 // recipient's phone decrypts.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   api, freePort, httpGet, rememberPid, startAdmin, startSupervisord, stopAll, tmpDir, waitFor,
@@ -51,9 +52,12 @@ describe('miaw admin worker paired through the simulator', () => {
     assert.equal(cfg.body.data.deviceName, 'AdminWorker');
   });
 
-  it('reports a worker missing an enabled plugin as not healthy, naming the plugin', async () => {
+  it('reports a worker missing a plugin of its worker config as not healthy, naming it', async () => {
     const d2 = tmpDir('miaw-admin-pair2-');
-    const a2 = await startAdmin({ sv, dir: d2, token: TOKEN, env: { ...simEnv(sim), MIAW_PLUGINS: 'messages,nosuchplugin' } });
+    // operator settings from a worker config file this time (MIAW_WORKER_CONFIG)
+    const wc = path.join(d2, 'worker-base.yaml');
+    fs.writeFileSync(wc, 'plugins:\n  enabled: [messages, nosuchplugin]\n');
+    const a2 = await startAdmin({ sv, dir: d2, token: TOKEN, env: { ...simEnv(sim), MIAW_WORKER_CONFIG: wc } });
     const p2 = await freePort();
     const r = await api(a2, 'POST', '/admin/instances', { port: p2 });
     assert.equal(r.status, 201, JSON.stringify(r.body));
