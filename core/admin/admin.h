@@ -5,6 +5,8 @@
 #define MIAW_ADMIN_H
 #include <jansson.h>
 
+#include "base/config.h"
+
 typedef struct miaw_admin_cfg {
     char *host;            /* ADMIN_HOST / --host, default 127.0.0.1 */
     int port;              /* ADMIN_PORT / --port, default 8088 */
@@ -20,6 +22,12 @@ typedef struct miaw_admin_cfg {
     long start_wait_ms;    /* ADMIN_START_WAIT_MS, default 20000: wait for RUNNING */
     char *audit_log;       /* ADMIN_AUDIT_LOG: extra file for audit lines, NULL = stdout only */
     json_t *defaults;      /* instance defaults from GOWA_* / MIAW_* (owned) */
+    char *worker_config;   /* MIAW_WORKER_CONFIG / --worker-config: a miaw.yaml whose operator
+                              settings every worker gets; NULL = defaults + environment */
+    miaw_config *worker_base; /* loaded from worker_config (or defaults + the admin's
+                              environment), paths made absolute; plugins.dir defaults to the
+                              worker binary's own plugins (build tree or install prefix).
+                              Owned (miaw_config_free + free) */
 } miaw_admin_cfg;
 
 /* `miaw admin [--port N] [--host H] [--supervisor-url U] ...`; argv[0] is "admin".

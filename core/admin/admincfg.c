@@ -10,6 +10,7 @@
 
 #include "admin/admin.h"
 #include "admin/instcfg.h"
+#include "base/paths.h"
 
 static const char USAGE[] =
     "usage: miaw admin [options]\n"
@@ -23,6 +24,9 @@ static const char USAGE[] =
     "  --supervisor-log-dir D   worker logs (SUPERVISOR_LOG_DIR, default /var/log/supervisor)\n"
     "  --lock-dir D             per-port locks (LOCK_DIR, default /tmp)\n"
     "  --bin PATH               worker binary (MIAW_BIN or GOWA_BIN, default this binary)\n"
+    "  --worker-config FILE     miaw.yaml with the operator settings of every worker: plugins,\n"
+    "                           web assets, WhatsApp endpoint (MIAW_WORKER_CONFIG; default: the\n"
+    "                           built-in defaults, the environment, and the plugins next to --bin)\n"
     "ADMIN_TOKEN (required) is the bearer token of every /admin route.\n";
 
 static char *dup_or(const char *v, const char *def) { return strdup(v && *v ? v : def); }
@@ -59,6 +63,60 @@ static int norm_dir(char **p, char *err, size_t errlen, const char *what)
     return 0;
 }
 
+/* *p made absolute against the admin's working directory (workers run elsewhere);
+ * "" stays "" */
+static int abs_path(char **p, char *err, size_t errlen, const char *what)
+{
+    if (!(*p)[0] || (*p)[0] == '/') return 0;
+    char cwd[PATH_MAX], buf[PATH_MAX + 8];
+    if (!getcwd(cwd, sizeof cwd) || snprintf(buf, sizeof buf, "%s/%s", cwd, *p) >= (int)sizeof buf) {
+        snprintf(err, errlen, "%s: cannot make %s absolute", what, *p);
+        return -1;
+    }
+    set_str(p, buf);
+    return 0;
+}
+
+/* the operator settings every worker gets: the worker config file (or defaults + the
+ * admin's environment); plugins.dir defaults to the worker binary's own plugins */
+static int load_worker_base(miaw_admin_cfg *c, char *err, size_t errlen)
+{
+    char e2[512];
+    c->worker_base = calloc(1, sizeof *c->worker_base);
+    if (!c->worker_base) { snprintf(err, errlen, "out of memory"); return -1; }
+    miaw_config *w = c->worker_base;
+    if (miaw_config_load(w, c->worker_config, e2, sizeof e2)) {
+        snprintf(err, errlen, "worker config: %s", e2);
+        return -1;
+    }
+    /* plugins.dir and server.docs_dir still at their built-in defaults (not set by the
+     * worker config file nor the environment) become those of the worker binary's own
+     * layout: workers run in their data directory, where ./build/plugins means nothing */
+    miaw_config d;
+    if (miaw_config_load(&d, NULL, e2, sizeof e2)) {
+        snprintf(err, errlen, "worker defaults: %s", e2);
+        miaw_config_free(&d);
+        return -1;
+    }
+    const char *pd = getenv("MIAW_PLUGIN_DIR"), *dd = getenv("MIAW_DOCS_DIR");
+    miaw_layout lay;
+    miaw_layout_detect(c->bin, &lay);
+    if (!(pd && *pd) && lay.plugin_dir[0] && !strcmp(w->plugin_dir, d.plugin_dir))
+        set_str(&w->plugin_dir, lay.plugin_dir);
+    if (!(dd && *dd) && lay.web_dir[0] && !strcmp(w->docs_dir, d.docs_dir)) {
+        char docs[MIAW_LAYOUT_PATH_CAP + 32];
+        snprintf(docs, sizeof docs, "%s/swagger-ui-dist", lay.web_dir);
+        set_str(&w->docs_dir, docs);
+    }
+    miaw_config_free(&d);
+    if (abs_path(&w->plugin_dir, err, errlen, "worker plugins.dir") ||
+        abs_path(&w->docs_dir, err, errlen, "worker server.docs_dir") ||
+        abs_path(&w->wa_ca_file, err, errlen, "worker whatsapp.ca_file") ||
+        abs_path(&w->wa_media_ca_file, err, errlen, "worker whatsapp.media_ca_file"))
+        return -1;
+    return 0;
+}
+
 static int parse_long(const char *v, long lo, long hi, long *out)
 {
     char *end;
@@ -90,6 +148,8 @@ int miaw_admin_cfg_load(miaw_admin_cfg *c, int argc, char **argv, char *err, siz
         self[n > 0 ? n : 0] = 0;
         c->bin = strdup(n > 0 ? self : "miaw");
     }
+    const char *wc = getenv("MIAW_WORKER_CONFIG");
+    c->worker_config = wc && *wc ? strdup(wc) : NULL;
     const char *audit = getenv("ADMIN_AUDIT_LOG");
     c->audit_log = audit && *audit ? strdup(audit) : NULL;
     c->port = 8088;
@@ -118,6 +178,7 @@ int miaw_admin_cfg_load(miaw_admin_cfg *c, int argc, char **argv, char *err, siz
         {"--supervisor-pass", &c->sv_pass}, {"--supervisor-conf-dir", &c->conf_dir}, {"--conf-dir", &c->conf_dir},
         {"--instances-dir", &c->instances_dir}, {"--supervisor-log-dir", &c->log_dir}, {"--log-dir", &c->log_dir},
         {"--lock-dir", &c->lock_dir}, {"--bin", &c->bin}, {"--miaw-bin", &c->bin},
+        {"--worker-config", &c->worker_config},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
@@ -160,7 +221,8 @@ int miaw_admin_cfg_load(miaw_admin_cfg *c, int argc, char **argv, char *err, siz
         return -1;
     }
     c->defaults = miaw_inst_defaults(err, errlen);
-    return c->defaults ? 0 : -1;
+    if (!c->defaults) return -1;
+    return load_worker_base(c, err, errlen);
 }
 
 void miaw_admin_cfg_free(miaw_admin_cfg *c)
@@ -168,6 +230,11 @@ void miaw_admin_cfg_free(miaw_admin_cfg *c)
     free(c->host); free(c->token); free(c->sv_url); free(c->sv_user); free(c->sv_pass);
     free(c->conf_dir); free(c->instances_dir); free(c->log_dir); free(c->lock_dir); free(c->bin);
     free(c->audit_log);
+    free(c->worker_config);
+    if (c->worker_base) {
+        miaw_config_free(c->worker_base);
+        free(c->worker_base);
+    }
     json_decref(c->defaults);
     memset(c, 0, sizeof *c);
 }

@@ -85,15 +85,16 @@ int miaw_inst_port_from_str(const char *s, size_t n)
 
 const char *miaw_inst_conf_unsafe(const char *s)
 {
-    int dq = 0, sq = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         if (*p < 0x20 || *p == 0x7f) return "must not contain control characters or line breaks";
-        if (*p == '"') dq = 1;
-        if (*p == '\'') sq = 1;
-        if ((*p == ' ') && (p[1] == ';' || p[1] == '#'))
-            return "must not contain a space followed by ';' or '#' (supervisord reads it as a comment)";
-    }
-    if (dq && sq) return "must not contain both single and double quotes";
+    return NULL;
+}
+
+/* auto_reply is message text: line breaks and tabs are fine, other controls are not */
+static const char *text_unsafe(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f) return "must not contain control characters";
     return NULL;
 }
 
@@ -201,7 +202,7 @@ int miaw_inst_apply(json_t *settings, const json_t *req, char *err, size_t errle
         if (!json_is_string(v)) return fail(err, errlen, field, f, "must be a string");
         const char *s = json_string_value(v);
         if (strlen(s) != json_string_length(v)) return fail(err, errlen, field, f, "must not contain NUL");
-        const char *bad = miaw_inst_conf_unsafe(s);
+        const char *bad = !strcmp(f, "auto_reply") ? text_unsafe(s) : miaw_inst_conf_unsafe(s);
         if (bad) return fail(err, errlen, field, f, "%s", bad);
         size_t n = strlen(s);
         if (!strcmp(f, "basic_auth") && (n > 1024 || check_basic_auth(s, why, sizeof why)))
@@ -274,6 +275,10 @@ int miaw_inst_data_dir(const miaw_admin_cfg *c, int port, char *out, size_t cap)
 {
     return fmt(out, cap, "%s/%d", c->instances_dir, port);
 }
+int miaw_inst_worker_conf_path(const miaw_admin_cfg *c, int port, char *out, size_t cap)
+{
+    return fmt(out, cap, "%s/%d/miaw.yaml", c->instances_dir, port);
+}
 int miaw_inst_meta_path(const miaw_admin_cfg *c, int port, char *out, size_t cap)
 {
     return fmt(out, cap, "%s/%d/admin.json", c->instances_dir, port);
@@ -307,53 +312,31 @@ static void sb_add(sbuf *b, const char *s, size_t n)
     b->d[b->n] = 0;
 }
 static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
-/* supervisord expands %(name)s in these values: a literal % is written %% */
+/* supervisord expands %(name)s in these values: a literal % is written %% (the admin's
+ * own paths only; no tenant value is ever written here) */
 static void sb_pct(sbuf *b, const char *s)
 {
     for (; *s; s++) sb_add(b, s, 1), (*s == '%') ? sb_add(b, "%", 1) : (void)0;
 }
 
-static void env_kv(sbuf *b, int *first, const char *k, const char *v)
-{
-    if (!*first) sb_str(b, ",");
-    *first = 0;
-    char q = strchr(v, '"') ? '\'' : '"';
-    sb_str(b, k);
-    sb_str(b, "=");
-    sb_add(b, &q, 1);
-    sb_pct(b, v);
-    sb_add(b, &q, 1);
-}
-
-static const char *sget(const json_t *s, const char *k)
-{
-    const char *v = json_string_value(json_object_get(s, k));
-    return v ? v : "";
-}
-static const char *bget(const json_t *s, const char *k) { return json_is_true(json_object_get(s, k)) ? "true" : "false"; }
-
 char *miaw_inst_program_conf(const miaw_admin_cfg *c, const json_t *st, char *err, size_t errlen)
 {
     int port = (int)json_integer_value(json_object_get(st, "port"));
-    char name[32], dir[4096], out[4096], errp[4096], portstr[16];
-    if (port < MIAW_INST_PORT_MIN || port > MIAW_INST_PORT_MAX || !json_is_string(json_object_get(st, "api_key"))) {
-        snprintf(err, errlen, "settings need a valid port and api_key");
+    char name[32], dir[4096], wconf[4096], out[4096], errp[4096], portstr[16];
+    if (port < MIAW_INST_PORT_MIN || port > MIAW_INST_PORT_MAX) {
+        snprintf(err, errlen, "settings need a valid port");
         return NULL;
     }
     if (miaw_inst_name(name, sizeof name, port) || miaw_inst_data_dir(c, port, dir, sizeof dir) ||
+        miaw_inst_worker_conf_path(c, port, wconf, sizeof wconf) ||
         miaw_inst_log_path(c, port, 0, out, sizeof out) || miaw_inst_log_path(c, port, 1, errp, sizeof errp)) {
         snprintf(err, errlen, "path too long");
         return NULL;
     }
-    static const char *const check[] = {"basic_auth", "os", "base_path", "auto_reply", "webhook", "webhook_secret", "api_key"};
-    for (size_t i = 0; i < sizeof check / sizeof check[0]; i++) {
-        const char *why = miaw_inst_conf_unsafe(sget(st, check[i]));
-        if (why) { snprintf(err, errlen, "%s: %s", check[i], why); return NULL; }
-    }
-    const char *paths[] = {c->bin, dir, out, errp};
-    for (size_t i = 0; i < 4; i++) {
-        if (strpbrk(paths[i], "\"'\\\n\r;#")) {
-            snprintf(err, errlen, "path %s contains a character supervisord cannot take", paths[i]);
+    const char *paths[] = {c->bin, dir, wconf, out, errp};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        if (strpbrk(paths[i], "\"'\\\n\r;# ")) {
+            snprintf(err, errlen, "a path of the worker contains a character supervisord cannot take");
             return NULL;
         }
     }
@@ -361,14 +344,14 @@ char *miaw_inst_program_conf(const miaw_admin_cfg *c, const json_t *st, char *er
     sbuf b = {0};
     sb_str(&b, "; generated by miaw admin for the worker on port ");
     sb_str(&b, portstr);
-    sb_str(&b, "; rewritten on every update, do not edit\n[program:");
+    sb_str(&b, "; rewritten on every update, do not edit.\n"
+               "; The worker's settings and secrets are in its own config file (--config, mode 0600).\n[program:");
     sb_str(&b, name);
     sb_str(&b, "]\ncommand=");
-    int quote = strchr(c->bin, ' ') != NULL;
-    if (quote) sb_str(&b, "\"");
     sb_pct(&b, c->bin);
-    if (quote) sb_str(&b, "\"");
-    sb_str(&b, " serve\ndirectory=");
+    sb_str(&b, " serve --config ");
+    sb_pct(&b, wconf);
+    sb_str(&b, "\ndirectory=");
     sb_pct(&b, dir);
     sb_str(&b, "\nautostart=true\nautorestart=true\nstartretries=3\nstartsecs=1\n"
                "stopsignal=TERM\nstopwaitsecs=10\nstopasgroup=true\nkillasgroup=true\n"
@@ -376,23 +359,7 @@ char *miaw_inst_program_conf(const miaw_admin_cfg *c, const json_t *st, char *er
     sb_pct(&b, out);
     sb_str(&b, "\nstdout_logfile_maxbytes=10MB\nstdout_logfile_backups=3\nstderr_logfile=");
     sb_pct(&b, errp);
-    sb_str(&b, "\nstderr_logfile_maxbytes=10MB\nstderr_logfile_backups=3\nenvironment=");
-    int first = 1;
-    env_kv(&b, &first, "API_PORT", portstr);
-    env_kv(&b, &first, "API_HOST", "127.0.0.1");
-    env_kv(&b, &first, "API_KEY", sget(st, "api_key"));
-    env_kv(&b, &first, "SESSION_PATH", dir);
-    env_kv(&b, &first, "LOG_LEVEL", json_is_true(json_object_get(st, "debug")) ? "debug" : "info");
-    env_kv(&b, &first, "API_WEBHOOK_SECRET", sget(st, "webhook_secret"));
-    env_kv(&b, &first, "MIAW_WEBHOOK_URL", sget(st, "webhook"));
-    env_kv(&b, &first, "MIAW_BASIC_AUTH", sget(st, "basic_auth"));
-    env_kv(&b, &first, "MIAW_BASE_PATH", sget(st, "base_path"));
-    env_kv(&b, &first, "MIAW_DEVICE_NAME", sget(st, "os")[0] ? sget(st, "os") : "Chrome");
-    env_kv(&b, &first, "MIAW_ACCOUNT_VALIDATION", bget(st, "account_validation"));
-    env_kv(&b, &first, "MIAW_AUTO_REPLY", sget(st, "auto_reply"));
-    env_kv(&b, &first, "MIAW_AUTO_MARK_READ", bget(st, "auto_mark_read"));
-    env_kv(&b, &first, "MIAW_CHAT_STORAGE", bget(st, "chat_storage"));
-    sb_str(&b, "\n");
+    sb_str(&b, "\nstderr_logfile_maxbytes=10MB\nstderr_logfile_backups=3\n");
     if (b.oom) {
         free(b.d);
         snprintf(err, errlen, "out of memory");

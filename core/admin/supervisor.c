@@ -38,6 +38,25 @@ static size_t on_data(char *p, size_t sz, size_t n, void *ud)
     return add;
 }
 
+/* supervisor/xmlrpc.py Faults names, for messages without the fault string */
+static const char *fault_name(int fc)
+{
+    switch (fc) {
+    case MIAW_SVF_BAD_NAME: return "BAD_NAME";
+    case MIAW_SVF_NO_FILE: return "NO_FILE";
+    case MIAW_SVF_NOT_EXECUTABLE: return "NOT_EXECUTABLE";
+    case MIAW_SVF_FAILED: return "FAILED";
+    case MIAW_SVF_ABNORMAL_TERMINATION: return "ABNORMAL_TERMINATION";
+    case MIAW_SVF_SPAWN_ERROR: return "SPAWN_ERROR";
+    case MIAW_SVF_ALREADY_STARTED: return "ALREADY_STARTED";
+    case MIAW_SVF_NOT_RUNNING: return "NOT_RUNNING";
+    case MIAW_SVF_ALREADY_ADDED: return "ALREADY_ADDED";
+    case MIAW_SVF_STILL_RUNNING: return "STILL_RUNNING";
+    case MIAW_SVF_CANT_REREAD: return "CANT_REREAD";
+    default: return "fault";
+    }
+}
+
 int miaw_sv_call(const miaw_sv_cfg *cfg, const char *method, json_t *params, json_t **result,
                  miaw_sv_err *err)
 {
@@ -109,7 +128,9 @@ int miaw_sv_call(const miaw_sv_cfg *cfg, const char *method, json_t *params, jso
         } else if (rc == MIAW_XMLRPC_FAULT) {
             err->kind = MIAW_SV_FAULT;
             err->fault_code = fc;
-            snprintf(err->msg, sizeof err->msg, "%s: fault %d %s", method, fc, fs ? fs : "");
+            /* the fault string is never kept: supervisord quotes config lines in it, and a
+             * quoted line may hold anything (issue: secrets echoed to clients and logs) */
+            snprintf(err->msg, sizeof err->msg, "%s: fault %d (%s)", method, fc, fault_name(fc));
             free(fs);
         } else {
             err->kind = MIAW_SV_BAD_REPLY;

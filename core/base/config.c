@@ -2,6 +2,7 @@
  * (errors name file, line and key; unknown keys are errors), environment overrides,
  * validation. Plugin sections (plugins.config.<name>) are converted to JSON as is. */
 #include "base/config.h"
+#include "base/paths.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -183,6 +184,16 @@ static void set_defaults(miaw_config *c)
     c->wa_media_ca_file = strdup("");
     c->wa_media_timeout_ms = 30000;
     c->wa_media_max_mb = 2048;
+    /* an installed binary (<prefix>/bin/miaw) defaults to its own prefix's plugins and web
+     * assets and to a system data directory; the build tree keeps the relative defaults */
+    miaw_layout lay;
+    if (miaw_layout_detect(NULL, &lay) == MIAW_LAYOUT_INSTALLED) {
+        char docs[MIAW_LAYOUT_PATH_CAP + 32];
+        set_str(&c->plugin_dir, lay.plugin_dir);
+        snprintf(docs, sizeof docs, "%s/swagger-ui-dist", lay.web_dir[0] ? lay.web_dir : "/usr/share/miaw/web");
+        set_str(&c->docs_dir, docs);
+        set_str(&c->data_dir, MIAW_INSTALLED_DATA_DIR);
+    }
 }
 
 /* ---------------------------------------------------------------- YAML walk */

@@ -16,4 +16,5 @@ static int setup(miaw_plugin_base *b, const json_t *config, char *err, size_t er
     return MIAW_OK;
 }
 
-MIAW_DEFINE_PLUGIN("business", "0.1.0", "business profile, catalog and labels (spec Phase 8)", setup)
+MIAW_DEFINE_PLUGIN("business", "0.1.0",
+                   "no routes yet: business profile, catalog and labels (spec Phase 8) are not implemented", setup)

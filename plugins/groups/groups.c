@@ -21,5 +21,7 @@ static int setup(miaw_plugin_base *b, const json_t *config, char *err, size_t er
     return rc;
 }
 
-MIAW_DEFINE_PLUGIN_MIN("groups", "1.0.0", "create and manage groups, participants, admins and invites (spec 4.4.4)", 2,
-                       setup)
+MIAW_DEFINE_PLUGIN_MIN("groups", "1.0.0",
+                       "create, list, update and leave groups; add, remove, promote and demote participants; "
+                       "invite links, joining and join requests; group events (spec 4.4.4)",
+                       2, setup)

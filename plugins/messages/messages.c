@@ -202,6 +202,8 @@ static int setup(miaw_plugin_base *b, const json_t *config, char *err, size_t er
 }
 
 MIAW_DEFINE_PLUGIN_MIN("messages", "1.0.0",
-                       "text, media, location and contact messages; edit, delete, react, forward; media "
-                       "download; chat history; message events (spec 4.4.2)",
+                       "send text, image, video, audio and voice notes, documents, stickers, locations and "
+                       "contact cards; edit, delete for everyone, react to and forward messages; download "
+                       "received media; list chats and stored messages; message, receipt and reaction events "
+                       "(spec 4.4.2)",
                        3, setup)

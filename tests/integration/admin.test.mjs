@@ -41,6 +41,7 @@ describe('miaw admin with a private supervisord', () => {
   let dir, sv, admin;
   const ports = {};
   const created = {};
+  const keys = {}; // worker API keys: shown in plain text once, in the create answer of a generated key
 
   before(async () => {
     dir = tmpDir();
@@ -86,9 +87,8 @@ describe('miaw admin with a private supervisord', () => {
       [{ port: 80 }, 'port'], [{ port: 70000 }, 'port'], [{ port: 1023 }, 'port'], [{ port: '3001' }, 'port'],
       [{}, 'port'], [{ port: ports.a, debug: 'yes' }, 'debug'], [{ port: ports.a, os: 5 }, 'os'],
       [{ port: ports.a, base_path: 'no-slash' }, 'base_path'], [{ port: ports.a, webhook: 'ftp://x' }, 'webhook'],
-      [{ port: ports.a, basic_auth: 'nocolon' }, 'basic_auth'], [{ port: ports.a, auto_reply: 'two\nlines' }, 'auto_reply'],
-      [{ port: ports.a, auto_reply: 'both " and \' quotes' }, 'auto_reply'],
-      [{ port: ports.a, auto_reply: 'looks like ; a comment' }, 'auto_reply'],
+      [{ port: ports.a, basic_auth: 'nocolon' }, 'basic_auth'], [{ port: ports.a, auto_reply: 'bell\u0007' }, 'auto_reply'],
+      [{ port: ports.a, os: 'two\nlines' }, 'os'],
     ];
     for (const [body, field] of cases) {
       const r = await api(admin, 'POST', '/admin/instances', body);
@@ -148,6 +148,9 @@ describe('miaw admin with a private supervisord', () => {
       assert.equal(r.body.data.logs.stdout, path.join(sv.logDir, `miaw_${ports[k]}.out.log`));
       assert.equal(r.body.data.logs.stderr, path.join(sv.logDir, `miaw_${ports[k]}.err.log`));
       assert.match(r.body.request_id, /^[0-9a-f-]{36}$/);
+      assert.match(r.body.data.api_key, /^[0-9a-f]{48}$/, 'a generated key is shown once');
+      assert.equal(r.body.data.healthy, true, JSON.stringify(r.body.data));
+      keys[k] = r.body.data.api_key;
       created[k] = r.body.data;
       rememberPid(r.body.data.pid);
     }
@@ -164,7 +167,12 @@ describe('miaw admin with a private supervisord', () => {
     const conf = fs.readFileSync(path.join(sv.confDir, `miaw-${ports.b}.conf`), 'utf8');
     assert.match(conf, new RegExp(`\\[program:miaw_${ports.b}\\]`));
     assert.match(conf, /autorestart=true/);
-    assert.match(conf, /MIAW_BASE_PATH="\/wa"/);
+    // settings and secrets are in the worker's own 0600 config, not in supervisord's
+    assert.doesNotMatch(conf, /environment=|b-secret|pw2|\/wa/);
+    const wconf = path.join(admin.instancesDir, String(ports.b), 'miaw.yaml');
+    assert.ok(conf.includes(`serve --config ${wconf}\n`), conf);
+    assert.equal(fs.statSync(wconf).mode & 0o777, 0o600);
+    assert.match(fs.readFileSync(wconf, 'utf8'), /base_path: "\/wa"/);
     assert.ok(fs.statSync(path.join(admin.instancesDir, String(ports.b))).isDirectory());
     // supervisord runs them
     const all = await xmlrpc(sv, 'supervisor.getAllProcessInfo');
@@ -173,7 +181,7 @@ describe('miaw admin with a private supervisord', () => {
 
   it('puts every request field into effect in the worker', async () => {
     const b = created.b;
-    const viaKey = await workerConfig(ports.b, '/wa', `Bearer ${b.api_key}`);
+    const viaKey = await workerConfig(ports.b, '/wa', `Bearer ${keys.b}`);
     assert.equal(viaKey.status, 200, JSON.stringify(viaKey.body));
     const viaBasic = await workerConfig(ports.b, '/wa', basic('bob', 'pw2'));
     assert.equal(viaBasic.status, 200);
@@ -190,7 +198,7 @@ describe('miaw admin with a private supervisord', () => {
     assert.equal(cfg.chatStorage, false);
     assert.deepEqual([...cfg.basicAuthUsers].sort(), ['alice', 'bob']);
     // the defaults of the guide on a minimal create
-    const a = (await workerConfig(ports.a, '', `Bearer ${created.a.api_key}`)).body.data;
+    const a = (await workerConfig(ports.a, '', `Bearer ${keys.a}`)).body.data;
     assert.equal(a.logLevel, 'info');
     assert.equal(a.deviceName, 'Chrome');
     assert.equal(a.accountValidation, true);
@@ -226,6 +234,13 @@ describe('miaw admin with a private supervisord', () => {
     assert.equal(g.body.message, 'Instance retrieved successfully');
     assert.equal(g.body.data.pid, created.c.pid);
     assert.equal(g.body.data.config.os, 'TenantC');
+    // secrets are masked in every answer
+    const gb = await api(admin, 'GET', `/admin/instances/${ports.b}`);
+    assert.equal(gb.body.data.api_key, '****' + keys.b.slice(-4));
+    assert.equal(gb.body.data.config.webhook_secret, '********');
+    assert.equal(gb.body.data.config.basic_auth, 'alice:********,bob:********');
+    assert.equal(gb.body.data.config.api_key, undefined);
+    assert.ok(!JSON.stringify(gb.body).includes('b-secret') && !JSON.stringify(gb.body).includes(keys.b));
   });
 
   it('PATCH applies new settings under a new pid and keeps the others', async () => {
@@ -239,6 +254,8 @@ describe('miaw admin with a private supervisord', () => {
     assert.equal(r.body.data.state, 'RUNNING');
     assert.notEqual(r.body.data.pid, old);
     assert.equal(pidAlive(old), false);
+    assert.equal(r.body.data.api_key, '****' + keys.a.slice(-4), 'an update answer masks the key');
+    assert.equal(r.body.data.config.basic_auth, 'newuser:********');
     rememberPid(r.body.data.pid);
     created.a = r.body.data;
     const cfg = (await waitFor(async () => {
@@ -252,7 +269,7 @@ describe('miaw admin with a private supervisord', () => {
     assert.equal(cfg.chatStorage, true); // untouched
     assert.deepEqual(cfg.basicAuthUsers, ['newuser']);
     // the API key survives an update
-    assert.equal((await workerConfig(ports.a, '', `Bearer ${created.a.api_key}`)).status, 200);
+    assert.equal((await workerConfig(ports.a, '', `Bearer ${keys.a}`)).status, 200);
     // bad PATCH input changes nothing
     const bad = await api(admin, 'PATCH', `/admin/instances/${ports.a}`, { debug: 'maybe' });
     assert.equal(bad.status, 400);
@@ -273,7 +290,7 @@ describe('miaw admin with a private supervisord', () => {
     const winner = x.status === 200 ? x : y;
     created.c = winner.body.data;
     rememberPid(created.c.pid);
-    const cfg = (await workerConfig(ports.c, '', `Bearer ${created.c.api_key}`)).body.data;
+    const cfg = (await workerConfig(ports.c, '', `Bearer ${keys.c}`)).body.data;
     assert.equal(cfg.deviceName, x.status === 200 ? 'First' : 'Second');
   });
 

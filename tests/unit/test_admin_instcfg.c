@@ -1,9 +1,12 @@
 /* tests/unit/test_admin_instcfg.c - worker settings and files for `miaw admin`: request
  * validation and merging, GOWA_/MIAW_ defaults, the generated supervisord program config
- * (environment mapping, quoting, % escaping), paths, atomic writes, tree removal,
- * per-port locks, port probing, state mapping and uptime text. */
+ * (no tenant value, no secret), the worker's own config file read back by the serve
+ * config loader (every value intact, %(here)s and quotes included), masking and
+ * redaction, paths, atomic writes, tree removal, per-port locks, port probing, state
+ * mapping and uptime text. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,9 @@
 #include <unistd.h>
 
 #include "admin/instcfg.h"
+#include "admin/workercfg.h"
+#include "base/config.h"
+#include "base/paths.h"
 #include "base/util.h"
 #include "admin/ops.h"
 #include "harness.h"
@@ -52,9 +58,9 @@ static void validation(void)
         {"{\"base_path\": \"/a b\"}", "base_path"}, {"{\"basic_auth\": \"user\"}", "basic_auth"},
         {"{\"basic_auth\": \":pw\"}", "basic_auth"}, {"{\"basic_auth\": \"a:b,c\"}", "basic_auth"},
         {"{\"webhook\": \"ftp://x\"}", "webhook"}, {"{\"webhook\": \"http://a b\"}", "webhook"},
-        {"{\"webhook\": \"http://ok,\"}", "webhook"}, {"{\"auto_reply\": \"a\\nb\"}", "auto_reply"},
-        {"{\"auto_reply\": \"x \\\" y '\"}", "auto_reply"}, {"{\"auto_reply\": \"hi ;)\"}", "auto_reply"},
-        {"{\"webhook_secret\": \"a #b\"}", "webhook_secret"}, {"{\"api_key\": \"short\"}", "api_key"},
+        {"{\"webhook\": \"http://ok,\"}", "webhook"}, {"{\"auto_reply\": \"a\\u0001b\"}", "auto_reply"},
+        {"{\"os\": \"a\\nb\"}", "os"}, {"{\"webhook_secret\": \"a\\rb\"}", "webhook_secret"},
+        {"{\"api_key\": \"short\"}", "api_key"},
         {"{\"api_key\": \"has space in it..........\"}", "api_key"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -124,44 +130,159 @@ static void program_conf(void)
 {
     miaw_admin_cfg c = test_cfg();
     char err[256];
-    json_t *st = json_pack("{s:i,s:s,s:b,s:s,s:b,s:s,s:s,s:b,s:s,s:s,s:b,s:s}", "port", 3001, "api_key",
-                           "k0123456789abcdef", "debug", 1, "os", "Say \"hi\"", "account_validation", 0, "base_path",
-                           "/wa", "auto_reply", "100% it's me", "auto_mark_read", 1, "webhook", "http://a/1,http://b/2",
-                           "webhook_secret", "s3", "chat_storage", 0, "basic_auth", "u:p,v:q");
+    json_t *st = json_pack("{s:i,s:s,s:s,s:s}", "port", 3001, "api_key", "k0123456789abcdef", "auto_reply",
+                           "%(here)s", "webhook_secret", "s3cr3t-value");
     char *conf = miaw_inst_program_conf(&c, st, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(conf);
     static const char *want[] = {
-        "[program:miaw_3001]\n", "command=/usr/bin/miaw serve\n", "directory=/data/inst/3001\n", "autostart=true\n",
-        "autorestart=true\n", "startretries=3\n", "stdout_logfile=/var/log/sv/miaw_3001.out.log\n",
-        "stderr_logfile=/var/log/sv/miaw_3001.err.log\n", "environment=API_PORT=\"3001\",API_HOST=\"127.0.0.1\","
-        "API_KEY=\"k0123456789abcdef\",SESSION_PATH=\"/data/inst/3001\",LOG_LEVEL=\"debug\",API_WEBHOOK_SECRET=\"s3\","
-        "MIAW_WEBHOOK_URL=\"http://a/1,http://b/2\",MIAW_BASIC_AUTH=\"u:p,v:q\",MIAW_BASE_PATH=\"/wa\","
-        "MIAW_DEVICE_NAME='Say \"hi\"',MIAW_ACCOUNT_VALIDATION=\"false\",MIAW_AUTO_REPLY=\"100%% it's me\","
-        "MIAW_AUTO_MARK_READ=\"true\",MIAW_CHAT_STORAGE=\"false\"\n",
+        "[program:miaw_3001]\n", "command=/usr/bin/miaw serve --config /data/inst/3001/miaw.yaml\n",
+        "directory=/data/inst/3001\n", "autostart=true\n", "autorestart=true\n", "startretries=3\n",
+        "stdout_logfile=/var/log/sv/miaw_3001.out.log\n", "stderr_logfile=/var/log/sv/miaw_3001.err.log\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         if (!strstr(conf, want[i])) fprintf(stderr, "missing: %s\nin:\n%s\n", want[i], conf);
         CU_ASSERT_PTR_NOT_NULL(strstr(conf, want[i]));
     }
+    /* nothing of the tenant's reaches supervisord */
+    CU_ASSERT_PTR_NULL(strstr(conf, "environment="));
+    CU_ASSERT_PTR_NULL(strstr(conf, "k0123456789abcdef"));
+    CU_ASSERT_PTR_NULL(strstr(conf, "s3cr3t-value"));
+    CU_ASSERT_PTR_NULL(strstr(conf, "%(here)s"));
     free(conf);
-    /* debug false -> info; a value supervisord cannot carry is refused, not written */
-    json_object_set_new(st, "debug", json_false());
-    conf = miaw_inst_program_conf(&c, st, err, sizeof err);
-    CU_ASSERT_PTR_NOT_NULL(strstr(conf, "LOG_LEVEL=\"info\""));
-    free(conf);
-    json_object_set_new(st, "auto_reply", json_string("a\nb"));
-    CU_ASSERT_PTR_NULL(miaw_inst_program_conf(&c, st, err, sizeof err));
-    json_object_del(st, "api_key");
-    json_object_set_new(st, "auto_reply", json_string("ok"));
-    CU_ASSERT_PTR_NULL(miaw_inst_program_conf(&c, st, err, sizeof err));
-    json_decref(st);
+    /* a path supervisord cannot carry is refused */
     c.bin = "/opt/my tools/miaw";
-    st = json_pack("{s:i,s:s}", "port", 4000, "api_key", "k0123456789abcdef");
-    conf = miaw_inst_program_conf(&c, st, err, sizeof err);
-    CU_ASSERT_PTR_NOT_NULL(strstr(conf, "command=\"/opt/my tools/miaw\" serve\n"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(conf, "MIAW_DEVICE_NAME=\"Chrome\""));
-    free(conf);
+    CU_ASSERT_PTR_NULL(miaw_inst_program_conf(&c, st, err, sizeof err));
     json_decref(st);
+}
+
+/* the worker's config file, read back by the same loader `miaw serve --config` uses */
+static void worker_yaml_round_trip(void)
+{
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/miaw-test-wyaml-XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(g_tmp));
+    miaw_admin_cfg c = test_cfg();
+    c.instances_dir = g_tmp;
+    miaw_config base;
+    char err[512];
+    CU_ASSERT_EQUAL_FATAL(miaw_config_load(&base, NULL, err, sizeof err), 0);
+    free(base.plugin_dir);
+    base.plugin_dir = strdup("/opt/miaw/plugins");
+    free(base.wa_ws_url);
+    base.wa_ws_url = strdup("ws://127.0.0.1:9/ws/chat");
+    c.worker_base = &base;
+    const char *tricky = "%(here)s \"quoted\" 'single' ; # not a comment\nline2\t\\ \xc3\xa9 %(ENV_HOME)s";
+    json_t *st = json_pack("{s:i,s:s,s:b,s:s,s:b,s:s,s:s,s:b,s:s,s:s,s:b,s:s}", "port", 3001, "api_key",
+                           "k0123456789abcdef", "debug", 1, "os", "Say \"hi\" %(here)s", "account_validation", 0,
+                           "base_path", "/wa", "auto_reply", tricky, "auto_mark_read", 1, "webhook",
+                           "http://a/1, http://b/2", "webhook_secret", "s3 %(here)s \"x\"", "chat_storage", 0,
+                           "basic_auth", "u:p%(here)s,v:q");
+    char *yaml = miaw_inst_worker_yaml(&c, st, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(yaml);
+    char path[512];
+    snprintf(path, sizeof path, "%s/w.yaml", g_tmp);
+    CU_ASSERT_EQUAL_FATAL(miaw_write_file_atomic(path, yaml, strlen(yaml), 0600), 0);
+    free(yaml);
+    miaw_config w;
+    int rc = miaw_config_load(&w, path, err, sizeof err);
+    if (rc) fprintf(stderr, "worker yaml: %s\n", err);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_EQUAL(w.port, 3001);
+    CU_ASSERT_STRING_EQUAL(w.host, "127.0.0.1");
+    CU_ASSERT_STRING_EQUAL(w.api_key, "k0123456789abcdef");
+    CU_ASSERT_STRING_EQUAL(w.auto_reply, tricky);
+    CU_ASSERT_STRING_EQUAL(w.wa_device_name, "Say \"hi\" %(here)s");
+    CU_ASSERT_STRING_EQUAL(w.webhook_secret, "s3 %(here)s \"x\"");
+    CU_ASSERT_STRING_EQUAL(w.base_path, "/wa");
+    CU_ASSERT_STRING_EQUAL(w.log_level, "debug");
+    CU_ASSERT_STRING_EQUAL(w.plugin_dir, "/opt/miaw/plugins");
+    CU_ASSERT_STRING_EQUAL(w.wa_ws_url, "ws://127.0.0.1:9/ws/chat");
+    CU_ASSERT_EQUAL(w.account_validation, 0);
+    CU_ASSERT_EQUAL(w.auto_mark_read, 1);
+    CU_ASSERT_EQUAL(w.chat_storage, 0);
+    CU_ASSERT_EQUAL_FATAL(w.webhook_urls.n, 2);
+    CU_ASSERT_STRING_EQUAL(w.webhook_urls.v[1], "http://b/2");
+    CU_ASSERT_EQUAL_FATAL(w.basic_auth.n, 2);
+    CU_ASSERT_STRING_EQUAL(w.basic_auth.v[0], "u:p%(here)s");
+    CU_ASSERT_EQUAL(w.plugins_enabled.n, base.plugins_enabled.n);
+    char dd[600];
+    snprintf(dd, sizeof dd, "%s/3001", g_tmp);
+    CU_ASSERT_STRING_EQUAL(w.data_dir, dd);
+    miaw_config_free(&w);
+
+    /* masked views and redaction */
+    json_t *pub = miaw_inst_public(st);
+    CU_ASSERT_PTR_NULL(json_object_get(pub, "api_key"));
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(pub, "webhook_secret")), "********");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(pub, "basic_auth")), "u:********,v:********");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(pub, "auto_reply")), tricky);
+    json_decref(pub);
+    char mk[32];
+    miaw_inst_mask_key("k0123456789abcdef", mk, sizeof mk);
+    CU_ASSERT_STRING_EQUAL(mk, "****cdef");
+    char text[256];
+    snprintf(text, sizeof text, "key=k0123456789abcdef secret=s3 %%(here)s \"x\" pw=p%%(here)s end");
+    miaw_inst_redact(text, st);
+    CU_ASSERT_STRING_EQUAL(text, "key=*** secret=*** pw=*** end");
+    json_decref(st);
+    miaw_config_free(&base);
+    CU_ASSERT_EQUAL(miaw_rm_rf(g_tmp), 0);
+    g_tmp[0] = 0;
+}
+
+static void touch_file(const char *p)
+{
+    FILE *f = fopen(p, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fclose(f);
+}
+
+/* where a binary finds its plugins and web assets: installed prefix, build tree, neither */
+static void install_layout(void)
+{
+    char t[64], p[512], q[512], want[PATH_MAX];
+    snprintf(t, sizeof t, "/tmp/miaw-test-layout-XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(t));
+    miaw_layout lay;
+    /* installed: <prefix>/bin/miaw, <prefix>/lib/<multiarch>/miaw/plugins, <prefix>/share/miaw/web */
+    snprintf(p, sizeof p, "%s/usr/bin", t);
+    CU_ASSERT_EQUAL(miaw_mkdir_p(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/usr/lib/x86_64-linux-gnu/miaw/plugins", t);
+    CU_ASSERT_EQUAL(miaw_mkdir_p(p, 0755), 0);
+    snprintf(q, sizeof q, "%s/usr/share/miaw/web", t);
+    CU_ASSERT_EQUAL(miaw_mkdir_p(q, 0755), 0);
+    snprintf(p, sizeof p, "%s/usr/bin/miaw", t);
+    touch_file(p);
+    CU_ASSERT_EQUAL(miaw_layout_detect(p, &lay), MIAW_LAYOUT_INSTALLED);
+    snprintf(p, sizeof p, "%s/usr/lib/x86_64-linux-gnu/miaw/plugins", t);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(p, want));
+    CU_ASSERT_STRING_EQUAL(lay.plugin_dir, want);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(q, want));
+    CU_ASSERT_STRING_EQUAL(lay.web_dir, want);
+    /* lib/miaw/plugins (no multiarch) works too */
+    snprintf(p, sizeof p, "%s/opt/bin", t);
+    CU_ASSERT_EQUAL(miaw_mkdir_p(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/opt/lib/miaw/plugins", t);
+    CU_ASSERT_EQUAL(miaw_mkdir_p(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/opt/bin/miaw", t);
+    touch_file(p);
+    CU_ASSERT_EQUAL(miaw_layout_detect(p, &lay), MIAW_LAYOUT_INSTALLED);
+    CU_ASSERT_STRING_EQUAL(lay.web_dir, "");
+    /* build tree: <build>/miaw next to <build>/plugins */
+    snprintf(p, sizeof p, "%s/b/plugins", t);
+    CU_ASSERT_EQUAL(miaw_mkdir_p(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/b/miaw", t);
+    touch_file(p);
+    CU_ASSERT_EQUAL(miaw_layout_detect(p, &lay), MIAW_LAYOUT_BUILD_TREE);
+    /* a bin/ without plugins, and a missing binary: unknown, empty paths */
+    snprintf(p, sizeof p, "%s/x/bin", t);
+    CU_ASSERT_EQUAL(miaw_mkdir_p(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/x/bin/miaw", t);
+    touch_file(p);
+    CU_ASSERT_EQUAL(miaw_layout_detect(p, &lay), MIAW_LAYOUT_UNKNOWN);
+    CU_ASSERT_STRING_EQUAL(lay.plugin_dir, "");
+    snprintf(p, sizeof p, "%s/nowhere/miaw", t);
+    CU_ASSERT_EQUAL(miaw_layout_detect(p, &lay), MIAW_LAYOUT_UNKNOWN);
+    CU_ASSERT_EQUAL(miaw_rm_rf(t), 0);
 }
 
 static void ports_and_paths(void)
@@ -260,5 +381,5 @@ static void port_probe(void)
     CU_ASSERT_EQUAL(miaw_op_port_in_use(port), 0);
 }
 
-MIAW_TESTS("admin_instcfg", MIAW_T(validation), MIAW_T(merge), MIAW_T(defaults_from_env), MIAW_T(program_conf),
+MIAW_TESTS("admin_instcfg", MIAW_T(validation), MIAW_T(merge), MIAW_T(defaults_from_env), MIAW_T(program_conf), MIAW_T(worker_yaml_round_trip), MIAW_T(install_layout),
            MIAW_T(ports_and_paths), MIAW_T(files_and_locks), MIAW_T(port_probe))
