@@ -168,6 +168,7 @@ static void set_defaults(miaw_config *c)
     c->wa_device_name = strdup("miaw");
     c->auto_reply = strdup("");
     c->chat_storage = 1;
+    c->account_validation = 1;
     c->wa_root_key = strdup("");
     c->wa_version = strdup("2.3000.1035194821");
     c->wa_qr_first_ms = 60000;

@@ -79,6 +79,7 @@ struct miaw_engine {
     void *tap_ud;
     struct eng_media *media; /* media transfers (engine/media.h; owned, eng_media_free) */
     struct eng_hist *hist;   /* chat storage retention sweeper (engine_history.c; owned, eng_hist_stop) */
+    int closing;             /* miaw_engine_free runs: pending unlinks are cancelled */
 };
 
 eng_inst *eng_get(miaw_engine *e, miaw_instance *in);
@@ -329,4 +330,13 @@ int eng_proto_apply(eng_inst *ei, const char *chat, const char *actor, int from_
 void eng_proto_on_acked(eng_inst *ei, const eng_send *s, int64_t ts);
 /* the `message` event's typed fields from raw (the Message JSON): location, contacts */
 void eng_proto_event_fields(json_t *d, const json_t *raw);
+
+/* ==== engine_auto.c: the configuration's automatic answers; logout ==== */
+/* a new incoming 1:1 message n (not from the account itself) in chat (user JID) was stored
+ * and emitted: read receipt (whatsapp.auto_mark_read), auto reply (whatsapp.auto_reply) */
+void eng_auto_on_message(eng_inst *ei, const miaw_node *n, const char *chat);
+/* POST /instances/{instanceId}/logout; 0 or -1 */
+int eng_auto_routes(miaw_engine *e, miaw_router *rt, char *err, size_t errlen);
+/* DELETE /instances/{id} unlinks through the engine (on 1) or no longer (on 0) */
+void eng_auto_attach(miaw_engine *e, int on);
 #endif

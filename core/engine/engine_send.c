@@ -131,7 +131,10 @@ static void step_encrypt(eng_send *s)
     }
     miaw_wa_enc encs[MAX_DEVS];
     uint8_t *cts[MAX_DEVS];
-    size_t k = 0, peers = 0;
+    size_t k = 0, peers = 0, listed = 0;
+    for (size_t i = 0; i < d.n; i++) listed += !d.own[i];
+    /* no device listed for the recipient and no validation asked: own devices only */
+    int unchecked = !listed && !ei->e->cfg->account_validation;
     for (size_t i = 0; i < d.n; i++) {
         int type = 0;
         size_t len = 0;
@@ -150,12 +153,12 @@ static void step_encrypt(eng_send *s)
     free(pm);
     free(pd);
     miaw_node *st = NULL;
-    if (peers) st = miaw_wa_message_stanza(s->id, &s->chat, s->stype, encs, k, ei->creds.adv, ei->creds.adv_len);
+    if (peers || (unchecked && k)) st = miaw_wa_message_stanza(s->id, &s->chat, s->stype, encs, k, ei->creds.adv, ei->creds.adv_len);
     if (st && s->edit) miaw_node_set_attr(st, "edit", s->edit);
     if (st) eng_send_mark_encs(st, s);
     for (size_t i = 0; st && i < s->nextra; i++) miaw_node_add_copy(st, s->extra[i]);
     for (size_t i = 0; i < k; i++) free(cts[i]);
-    if (!peers) {
+    if (!peers && !(unchecked && k)) {
         finish(s, MIAW_E_IO, 0, "no device of the recipient could be reached (no Signal session)");
         return;
     }
@@ -239,7 +242,8 @@ static void step_keys(eng_send *s)
     collect(s, &d);
     size_t peers = 0;
     for (size_t i = 0; i < d.n; i++) peers += !d.own[i];
-    if (!peers) {
+    /* whatsapp.account_validation off: no check, the stanza goes to the account's own devices */
+    if (!peers && (s->ei->e->cfg->account_validation || !d.n)) {
         finish(s, MIAW_E_NOTFOUND, 0, "the recipient is not on WhatsApp (no devices)");
         return;
     }
