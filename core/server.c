@@ -8,6 +8,8 @@
 #include "instances/instances.h"
 #include "base/log.h"
 #include "http/openapi.h"
+#include "http/metrics.h"
+#include "base/metrics.h"
 #include "plugins/plugin_host.h"
 #include "plugins/services.h"
 #include "http/router.h"
@@ -118,6 +120,8 @@ static int core_routes(miaw_server *s, char *err, size_t errlen)
         miaw_router_add(&s->router, &plugins, 0, NULL, err, errlen))
         return -1;
     if (miaw_instances_routes(s->inst, &s->router, err, errlen) != 0) return -1;
+    miaw_metrics_src ms = {.cfg = s->cfg, .inst = s->inst, .db = &s->db, .started_mono = s->started_mono};
+    if (miaw_metrics_routes(&s->router, &ms, err, errlen) != 0) return -1;
     return miaw_openapi_routes(&s->router, s->bus, s->cfg, err, errlen);
 }
 
@@ -226,6 +230,7 @@ out:
     miaw_router_free(&s.router);
     miaw_instances_free(s.inst);
     miaw_bus_free(s.bus);
+    miaw_metrics_free();
     miaw_storage_close(&s.db);
     free(s.api_key);
     free(s.webhook_secret);

@@ -221,6 +221,7 @@ struct eng_send {
     void *udata;
     int cancelled, inflight, done, step;
     uint64_t deadline;
+    uint64_t started_ns;         /* uv_hrtime() at enqueue (send latency metric) */
     eng_gsend *g;                /* group sends: their state (owned, engine_send_group.c) */
     eng_send *next;
 };

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "base/metrics.h"
 #include "base/log.h"
 #include "wa/msgcontent.h"
 #include "wa/proto_json.h"
@@ -260,6 +261,7 @@ void eng_recv_message(eng_inst *ei, const miaw_node *n)
         int ins = eng_chat_insert(ei->e, ei->id, &row);
         ok = ins >= 0;
         fresh = ins == 1 && !from_me && c.type != MIAW_WA_CONTENT_REACTION;
+        if (ins == 1) miaw_metric_add("miaw_messages_received_total", 1, "type", row.type, "chat", "user", NULL);
         if (ins == 1)
             eng_emit(ei, "message", event_data(id, sender_s, have_pn ? &pn : NULL, chat_s, from_me ? NULL : notify, &c,
                                                (int64_t)t, from_me));

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "base/metrics.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "wa/msgcontent.h"
@@ -31,10 +32,27 @@ static void send_free(eng_send *s)
     free(s);
 }
 
+/* metrics of a finished send: sent by content type with its latency, or failed by reason */
+static void count_send(const eng_send *s, int err)
+{
+    if (err) {
+        const char *why = err == MIAW_E_NOTFOUND ? "not_found" : err == MIAW_E_STATE ? "not_connected"
+                          : err == MIAW_E_TIMEOUT ? "timeout" : err == MIAW_E_IO ? "refused" : "other";
+        miaw_metric_add("miaw_messages_send_failed_total", 1, "reason", why, NULL);
+        return;
+    }
+    miaw_wa_content c;
+    int parsed = s->msg && miaw_wa_content_parse(s->msg, s->msg_len, &c) == 0;
+    miaw_metric_add("miaw_messages_sent_total", 1, "type", parsed ? miaw_wa_content_type_name(c.type) : "unknown", NULL);
+    if (parsed) miaw_wa_content_clear(&c);
+    miaw_metric_observe("miaw_message_send_duration_seconds", (double)(uv_hrtime() - s->started_ns) / 1e9, NULL);
+}
+
 void eng_send_finish(eng_send *s, int err, int64_t ts, const char *detail)
 {
     if (s->done) return;
     s->done = 1;
+    if (!s->cancelled || !err) count_send(s, err);
     eng_send **pp = &s->ei->sends;
     while (*pp && *pp != s) pp = &(*pp)->next;
     if (*pp) *pp = s->next;
@@ -360,6 +378,7 @@ void eng_send_enqueue(miaw_engine *e, eng_send *s, miaw_engine_send_cb cb, void 
     s->cb = cb;
     s->udata = udata;
     s->handle = ++e->next_send;
+    s->started_ns = uv_hrtime();
     s->step = ENG_SEND_START;
     s->deadline = uv_now(e->loop) + (timeout_ms ? timeout_ms : SEND_TIMEOUT_MS);
     s->next = s->ei->sends;
