@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "http/openapi.h"
 #include "http/metrics.h"
+#include "http/events_stream.h"
 #include "base/metrics.h"
 #include "plugins/plugin_host.h"
 #include "plugins/services.h"
@@ -32,6 +33,7 @@ typedef struct miaw_server {
     miaw_router router;
     miaw_instances *inst;
     miaw_webhooks *wh;
+    miaw_events_stream *events; /* GET /events (after wh: its bus subscription follows the outbox's) */
     miaw_engine *engine; /* protocol engine */
     miaw_plugin_host *plugins;
     miaw_http *http;
@@ -120,8 +122,6 @@ static int core_routes(miaw_server *s, char *err, size_t errlen)
         miaw_router_add(&s->router, &plugins, 0, NULL, err, errlen))
         return -1;
     if (miaw_instances_routes(s->inst, &s->router, err, errlen) != 0) return -1;
-    miaw_metrics_src ms = {.cfg = s->cfg, .inst = s->inst, .db = &s->db, .started_mono = s->started_mono};
-    if (miaw_metrics_routes(&s->router, &ms, err, errlen) != 0) return -1;
     return miaw_openapi_routes(&s->router, s->bus, s->cfg, err, errlen);
 }
 
@@ -185,6 +185,17 @@ int miaw_server_run(miaw_config *cfg)
         MIAW_ERR("server", "webhooks: %s", err);
         goto out;
     }
+    s.events = miaw_events_stream_new(s.loop, cfg, s.bus, &s.db, s.inst, &s.router, err, sizeof err);
+    if (!s.events) {
+        MIAW_ERR("server", "event stream: %s", err);
+        goto out;
+    }
+    miaw_metrics_src ms = {.cfg = cfg, .inst = s.inst, .db = &s.db, .started_mono = s.started_mono,
+                           .stream_clients = miaw_events_stream_clients, .stream_ud = s.events};
+    if (miaw_metrics_routes(&s.router, &ms, err, sizeof err) != 0) {
+        MIAW_ERR("server", "metrics: %s", err);
+        goto out;
+    }
     /* protocol engine: after the registry and the webhook subscriber (it emits at start) */
     s.engine = miaw_engine_new(s.loop, cfg, &s.db, s.bus, s.inst, &s.router, NULL, err, sizeof err);
     if (!s.engine) {
@@ -224,6 +235,7 @@ out:
     /* h2o closes its own handles in context dispose; everything else is closed here */
     miaw_http_free(s.http);
     s.http = NULL;
+    miaw_events_stream_free(s.events); /* its streams went with the HTTP server */
     uv_run(s.loop, UV_RUN_NOWAIT);
     uv_walk(s.loop, close_walk, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);

@@ -397,6 +397,7 @@ static int apply_env(miaw_config *c, char *err, size_t errlen)
     if ((v = getenv("WA_MEDIA_UPLOAD_HOSTS")) && *v) list_from_csv(&c->wa_media_upload_hosts, v);
     int mb = 0;
     if (env_int("API_PORT", 1, 65535, &c->port, err, errlen) ||
+        env_int("MIAW_EVENTS_MAX_CLIENTS", 1, 10000, &c->events_max_clients, err, errlen) ||
         env_int("WEBHOOK_TIMEOUT_MS", 100, 600000, &c->webhook_timeout_ms, err, errlen) ||
         env_int("WEBHOOK_MAX_RETRIES", 1, 100, &c->webhook_max_retries, err, errlen) ||
         env_int("WEBHOOK_RETRY_DELAY_MS", 1, 86400000, &c->webhook_retry_delay_ms, err, errlen) ||

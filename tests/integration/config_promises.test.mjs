@@ -135,6 +135,9 @@ test('logout unlinks the device and keeps the instance', { timeout: 120000 }, as
 
 test('DELETE unlinks the device unless keepSession=true', { timeout: 150000 }, async (t) => {
   const { sim, srv, deviceJid } = await setup(t);
+  const doc = (await srv.api('GET', '/openapi.json')).json;
+  assert.ok(doc.paths['/instances/{instanceId}'].delete.parameters.some((p) => p.name === 'keepSession' && p.in === 'query'));
+  assert.ok(doc.paths['/instances/{instanceId}/logout'].post.responses['502']);
   let r = await srv.api('DELETE', '/api/v1/instances/bot?keepSession=maybe');
   assert.equal(r.status, 400, r.text);
   assert.equal(r.json.error.details.field, 'keepSession');

@@ -224,7 +224,7 @@ test('GET /metrics: auth, strict format, figures that move', { timeout: 180000 }
   for (const fam of ['miaw_messages_sent_total', 'miaw_messages_received_total', 'miaw_message_send_duration_seconds',
     'miaw_reconnects_total', 'miaw_webhook_queue_depth', 'miaw_webhook_deliveries_total',
     'miaw_webhook_delivery_duration_seconds', 'miaw_http_requests_total', 'miaw_http_request_duration_seconds',
-    ]) assert.ok(m.has(fam), `family ${fam}`);
+    'miaw_event_streams']) assert.ok(m.has(fam), `family ${fam}`);
 
   // traffic: pair, send, receive, webhooks, a dropped connection
   const ME = '15550006666', BOB = '15550007777';
