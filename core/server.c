@@ -10,6 +10,7 @@
 #include "http/openapi.h"
 #include "http/metrics.h"
 #include "http/events_stream.h"
+#include "http/dashboard.h"
 #include "base/metrics.h"
 #include "plugins/plugin_host.h"
 #include "plugins/services.h"
@@ -192,8 +193,9 @@ int miaw_server_run(miaw_config *cfg)
     }
     miaw_metrics_src ms = {.cfg = cfg, .inst = s.inst, .db = &s.db, .started_mono = s.started_mono,
                            .stream_clients = miaw_events_stream_clients, .stream_ud = s.events};
-    if (miaw_metrics_routes(&s.router, &ms, err, sizeof err) != 0) {
-        MIAW_ERR("server", "metrics: %s", err);
+    if (miaw_metrics_routes(&s.router, &ms, err, sizeof err) != 0 ||
+        miaw_dashboard_routes(&s.router, cfg, err, sizeof err) != 0) {
+        MIAW_ERR("server", "metrics / dashboard routes: %s", err);
         goto out;
     }
     /* protocol engine: after the registry and the webhook subscriber (it emits at start) */
