@@ -15,6 +15,31 @@
 #include "http/http.h"
 
 #define UNLINK_TIMEOUT_MS 10000
+#define AUTO_REPLY_MAX 5          /* auto replies per chat ... */
+#define AUTO_REPLY_WINDOW_MS 60000 /* ... per minute: two auto-replying accounts cannot loop */
+
+/* 1 when chat may get one more auto reply now (and counts it) */
+static int auto_reply_allowed(eng_inst *ei, const char *chat)
+{
+    uint64_t now = uv_now(ei->e->loop);
+    size_t slot = 0;
+    for (size_t i = 0; i < sizeof ei->autor / sizeof ei->autor[0]; i++) {
+        if (!strcmp(ei->autor[i].chat, chat)) {
+            slot = i;
+            goto found;
+        }
+        if (ei->autor[i].since < ei->autor[slot].since) slot = i; /* the oldest, reused */
+    }
+    snprintf(ei->autor[slot].chat, sizeof ei->autor[slot].chat, "%s", chat);
+    ei->autor[slot].since = now;
+    ei->autor[slot].n = 0;
+found:
+    if (now - ei->autor[slot].since >= AUTO_REPLY_WINDOW_MS) {
+        ei->autor[slot].since = now;
+        ei->autor[slot].n = 0;
+    }
+    return ++ei->autor[slot].n <= AUTO_REPLY_MAX;
+}
 
 /* ------------------------------------------------------------ auto read / reply */
 void eng_auto_on_message(eng_inst *ei, const miaw_node *n, const char *chat)
@@ -27,6 +52,10 @@ void eng_auto_on_message(eng_inst *ei, const miaw_node *n, const char *chat)
         char err[256];
         uint64_t handle = 0;
         if (!in) return;
+        if (!auto_reply_allowed(ei, chat)) {
+            MIAW_INFO("engine", "%s: no auto reply to %s: %d sent within a minute already", ei->id, chat, AUTO_REPLY_MAX);
+            return;
+        }
         int rc = miaw_engine_send_text(ei->e, in, chat, cfg->auto_reply, NULL, NULL, NULL, &handle, &field, err,
                                        sizeof err);
         if (rc) MIAW_WARN("engine", "%s: auto reply to %s not sent: %s", ei->id, chat, err);

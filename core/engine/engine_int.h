@@ -58,6 +58,7 @@ typedef struct eng_inst {
     struct { char id[64]; unsigned n; } fails[16]; /* retry receipts sent per message id */
     size_t fail_i;
     eng_linkcode *lc;      /* pairing by phone-number code (engine_linkcode.c, owned) */
+    struct { char chat[MIAW_JID_STR_MAX]; uint64_t since; unsigned n; } autor[8]; /* auto replies per chat (engine_auto.c) */
     struct eng_inst *next, *prev;
 } eng_inst;
 

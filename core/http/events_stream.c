@@ -343,6 +343,10 @@ static int h_events(miaw_req *r, void *ud)
                                   "too many open event streams (server.events_max_clients = %d)",
                                   h->cfg->events_max_clients),
                MIAW_OK;
+    if (!strcmp(r->method, "HEAD")) { /* the headers only: no stream to keep open */
+        miaw_req_reply_raw(r, 200, "text/event-stream; charset=utf-8", "", 0, "no-store");
+        return MIAW_OK;
+    }
     stream *s = h2o_mem_alloc_shared(&q->pool, sizeof *s, on_dispose);
     memset(s, 0, sizeof *s);
     s->super.proceed = on_proceed;

@@ -70,6 +70,18 @@ test('auto_mark_read and auto_reply answer every incoming 1:1 message', { timeou
   // the account's own phone saw the replies as sent by its companion (no reply to them)
   await waitFor(async () => (await inbox(sim, ME)).messages.filter((m) => m.fromMe &&
     m.text === 'Thanks, we will get back to you').length === 2, { what: 'own copies', timeoutMs: 15000 });
+  // a loop guard: at most 5 replies per chat and minute (5 more messages: 3 replies, 2 skipped)
+  const more = [];
+  for (let i = 0; i < 5; i++) more.push(await fromBob(sim, `burst ${i}`));
+  await waitFor(() => (srv.logs().match(/no auto reply to 15550005555/g) || []).length === 2,
+    { what: 'two replies skipped', timeoutMs: 15000 });
+  for (const id of more) await waitFor(async () => (await receiptsOf(sim, id)).some((r) => r.type === 'read'),
+    { what: 'burst read', timeoutMs: 15000 });
+  const sentinel = await srv.api('POST', '/api/v1/instances/bot/messages/text', { to: BOB, text: 'sentinel' });
+  assert.equal(sentinel.status, 200, sentinel.text);
+  await waitFor(async () => (await inbox(sim, BOB)).messages.some((m) => m.text === 'sentinel'), { what: 'sentinel', timeoutMs: 15000 });
+  await waitFor(async () => (await inbox(sim, BOB)).messages.filter((m) => m.text === 'Thanks, we will get back to you')
+    .length === 5, { what: 'five replies', timeoutMs: 15000 });
 });
 
 test('defaults: no read receipt, no reply, numbers are validated', { timeout: 120000 }, async (t) => {
