@@ -39,6 +39,12 @@ test('static files: local, CSP, no key needed for the page, nothing else exposed
   assert.equal((await fetch(srv.url + '/dashboard/../api_key')).status === 200, false);
   assert.equal((await fetch(srv.url + '/dashboard/api_key')).status, 404);
   assert.equal((await fetch(srv.url + '/dashboard/miaw.db')).status, 404);
+  // under a base path the page finds the API there
+  const sub = await startServer({ env: { MIAW_DASHBOARD_DIR: join(ROOT, 'web/dashboard'), MIAW_BASE_PATH: '/wa' } });
+  t.after(() => sub.stop());
+  assert.equal((await fetch(sub.url + '/wa/dashboard')).status, 200);
+  assert.match(await (await fetch(sub.url + '/wa/dashboard/env.js')).text(), /"basePath":"\/wa"/);
+  assert.equal((await fetch(sub.url + '/dashboard')).status, 404);
   // a missing install is a clear 503, not a crash
   const bare = await startServer({ env: { MIAW_DASHBOARD_DIR: join(ROOT, 'no-such-dir') } });
   t.after(() => bare.stop());

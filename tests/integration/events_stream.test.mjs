@@ -167,4 +167,14 @@ test('event stream: errors, filters, resume by Last-Event-ID, cap', { timeout: 1
   // the other instance's stream heard nothing of bot's
   assert.deepEqual(otherOnly.events, []);
   assert.ok(otherOnly.comments.some((c) => c.startsWith(': miaw event stream')));
+
+  // an instance whose events stay out of the outbox (webhooks disabled): streamed live, no id
+  assert.equal((await srv.api('PUT', '/api/v1/instances/other/webhook', { webhookEnabled: false })).status, 200);
+  assert.equal((await srv.api('POST', '/api/v1/instances/other/connect')).status, 200);
+  await waitFor(() => otherOnly.events.some((e) => e.event === 'connection'), { what: 'live event without id' });
+  for (const e of otherOnly.events) {
+    assert.equal(e.id, undefined, 'not in the outbox: no id');
+    assert.equal(e.data.instanceId, 'other');
+  }
+  assert.equal((await srv.api('POST', '/api/v1/instances/other/disconnect')).status, 200);
 });
