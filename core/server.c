@@ -62,6 +62,8 @@ static const struct { const char *type, *desc; uint32_t flags; } CORE_EVENTS[] =
 
 static int exists_cb(void *ud, const char *id) { return miaw_instances_find(ud, id) != NULL; }
 
+static json_t *state_counts_cb(void *ud) { return miaw_instances_state_counts(ud); }
+
 static json_t *instance_json_cb(void *ud, const char *id)
 {
     miaw_instance *in = miaw_instances_find(ud, id);
@@ -186,12 +188,13 @@ int miaw_server_run(miaw_config *cfg)
         MIAW_ERR("server", "webhooks: %s", err);
         goto out;
     }
-    s.events = miaw_events_stream_new(s.loop, cfg, s.bus, &s.db, s.inst, &s.router, err, sizeof err);
+    s.events = miaw_events_stream_new(s.loop, cfg, s.bus, &s.db, exists_cb, s.inst, &s.router, err, sizeof err);
     if (!s.events) {
         MIAW_ERR("server", "event stream: %s", err);
         goto out;
     }
-    miaw_metrics_src ms = {.cfg = cfg, .inst = s.inst, .db = &s.db, .started_mono = s.started_mono,
+    miaw_metrics_src ms = {.cfg = cfg, .state_counts = state_counts_cb, .state_ud = s.inst, .db = &s.db,
+                           .started_mono = s.started_mono,
                            .stream_clients = miaw_events_stream_clients, .stream_ud = s.events};
     if (miaw_metrics_routes(&s.router, &ms, err, sizeof err) != 0 ||
         miaw_dashboard_routes(&s.router, cfg, err, sizeof err) != 0) {

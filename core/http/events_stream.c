@@ -42,7 +42,8 @@ struct miaw_events_stream {
     const miaw_config *cfg;
     miaw_bus *bus;
     miaw_storage *db;
-    miaw_instances *inst;
+    miaw_instance_exists_fn exists;
+    void *exists_ud;
     miaw_id sub;
     uv_timer_t *timer;
     stream *list;
@@ -315,7 +316,7 @@ static int h_events(miaw_req *r, void *ud)
                                   "a comma-separated list of 1-%d non-empty names", MAX_FILTERS),
                MIAW_OK;
     for (int i = 0; i < ni; i++)
-        if (!miaw_instances_find(h->inst, inst[i]))
+        if (!h->exists(h->exists_ud, inst[i]))
             return miaw_req_reply_err(r, MIAW_ERR_INSTANCE_NOT_FOUND, json_pack("{s:s}", "instanceId", inst[i]),
                                       "instance '%s' does not exist", inst[i]),
                    MIAW_OK;
@@ -379,7 +380,8 @@ static int h_events(miaw_req *r, void *ud)
 }
 
 miaw_events_stream *miaw_events_stream_new(uv_loop_t *loop, const miaw_config *cfg, miaw_bus *bus, miaw_storage *db,
-                                           miaw_instances *inst, miaw_router *rt, char *err, size_t errlen)
+                                           miaw_instance_exists_fn exists, void *exists_ud, miaw_router *rt, char *err,
+                                           size_t errlen)
 {
     miaw_events_stream *h = calloc(1, sizeof *h);
     uv_timer_t *t = malloc(sizeof *t);
@@ -390,7 +392,8 @@ miaw_events_stream *miaw_events_stream_new(uv_loop_t *loop, const miaw_config *c
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    *h = (miaw_events_stream){.loop = loop, .cfg = cfg, .bus = bus, .db = db, .inst = inst, .timer = t};
+    *h = (miaw_events_stream){.loop = loop, .cfg = cfg, .bus = bus, .db = db, .exists = exists, .exists_ud = exists_ud,
+                              .timer = t};
     const miaw_route r = {
         MIAW_ROUTE_INIT, .method = "GET", .path = "/events", .handler = h_events, .udata = h,
         .operation_id = "streamEvents", .summary = "Live event stream (Server-Sent Events)",

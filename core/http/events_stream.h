@@ -12,16 +12,18 @@
 #include "base/config.h"
 #include "base/storage.h"
 #include "bus/events.h"
+#include "http/http.h"
 #include "http/router.h"
-#include "instances/instances.h"
 
 typedef struct miaw_events_stream miaw_events_stream;
 
 /* subscribes to the bus (after the webhook module, so an event's outbox row exists when it
- * is streamed) and registers the route; everything borrowed must outlive the hub.
+ * is streamed) and registers the route; exists tells whether an instance id exists (the
+ * ?instanceId filter); everything borrowed must outlive the hub.
  * NULL with err on failure. */
 miaw_events_stream *miaw_events_stream_new(uv_loop_t *loop, const miaw_config *cfg, miaw_bus *bus, miaw_storage *db,
-                                           miaw_instances *inst, miaw_router *rt, char *err, size_t errlen);
+                                           miaw_instance_exists_fn exists, void *exists_ud, miaw_router *rt, char *err,
+                                           size_t errlen);
 /* open streams (the metrics gauge); ud is the hub */
 size_t miaw_events_stream_clients(void *ud);
 /* after the HTTP server is freed: streams still listed are detached; the timer closes on

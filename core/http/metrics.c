@@ -42,12 +42,15 @@ static int gauge(char **buf, size_t *len, size_t *cap, const char *name, const c
 
 static int instances_gauges(char **buf, size_t *len, size_t *cap)
 {
-    json_t *c = miaw_instances_state_counts(g_src.inst);
+    json_t *c = g_src.state_counts ? g_src.state_counts(g_src.state_ud) : NULL;
+    const char *k;
+    json_t *v;
+    char esc[128];
     P("# HELP miaw_instances Instances by connection state.\n# TYPE miaw_instances gauge\n");
-    for (int s = 0; s < MIAW_ST__COUNT; s++) {
-        const char *name = miaw_inst_state_name((miaw_inst_state)s);
-        json_int_t n = json_integer_value(json_object_get(c, name));
-        if (miaw_metrics_printf(buf, len, cap, "miaw_instances{state=\"%s\"} %lld\n", name, (long long)n) != 0) {
+    json_object_foreach(c, k, v) {
+        if (!strcmp(k, "total") || !json_is_integer(v) || miaw_metrics_escape(k, esc, sizeof esc) != 0) continue;
+        if (miaw_metrics_printf(buf, len, cap, "miaw_instances{state=\"%s\"} %lld\n", esc,
+                                (long long)json_integer_value(v)) != 0) {
             json_decref(c);
             return -1;
         }

@@ -10,11 +10,13 @@
 #include "base/config.h"
 #include "base/storage.h"
 #include "http/router.h"
-#include "instances/instances.h"
+#include <jansson.h>
 
 typedef struct miaw_metrics_src {
     const miaw_config *cfg;   /* borrowed, outlive the route */
-    miaw_instances *inst;
+    /* instances by state: {"total":N,"<state>":n,...} (new reference; "total" is skipped) */
+    json_t *(*state_counts)(void *ud);
+    void *state_ud;
     miaw_storage *db;
     uint64_t started_mono;    /* miaw_mono_ms() at start */
     size_t (*stream_clients)(void *ud); /* open event streams (may be NULL) */
