@@ -4,11 +4,10 @@
  * queue on an h2o generator (one buffer in flight, the next one filling; a client that
  * lets more than STREAM_MAX_QUEUED bytes pile up is closed and resumes by its last id).
  * A 1 s hub timer sends `: ping` comments every PING_MS and notices HTTP/1.x clients
- * that left. */
-#include "http/events_stream.h"
+ * that left. The WebSocket variant of the same stream is events_ws.c. */
+#include "http/events_int.h"
 
 #include "base/log.h"
-#include "http/http_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,44 +15,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define PING_MS 15000
 #define TICK_MS 1000
 #define STREAM_MAX_QUEUED (4u << 20)
 #define REPLAY_BATCH 500
 #define REPLAY_MAX 20000
-#define MAX_FILTERS 32
-
-typedef struct stream {
-    h2o_generator_t super;
-    miaw_events_stream *hub;   /* NULL once detached (hub freed) or unlinked */
-    h2o_req_t *req;
-    char *inst[MAX_FILTERS], *types[MAX_FILTERS]; /* pool strings; none = all */
-    size_t ninst, ntypes;
-    char *out;                 /* bytes handed to h2o, freed at proceed */
-    char *q;                   /* queued after them */
-    size_t qlen, qcap;
-    int sending, ending, gone;
-    uint64_t last_write;       /* loop ms */
-    struct stream *prev, *next;
-} stream;
-
-struct miaw_events_stream {
-    uv_loop_t *loop;
-    const miaw_config *cfg;
-    miaw_bus *bus;
-    miaw_storage *db;
-    miaw_instance_exists_fn exists;
-    void *exists_ud;
-    miaw_id sub;
-    uv_timer_t *timer;
-    stream *list;
-    size_t n;
-};
 
 size_t miaw_events_stream_clients(void *ud) { return ud ? ((miaw_events_stream *)ud)->n : 0; }
 
 /* ------------------------------------------------------------ output */
-static void unlink_stream(stream *s)
+void evs_unlink(stream *s)
 {
     miaw_events_stream *h = s->hub;
     if (!h) return;
@@ -65,8 +35,22 @@ static void unlink_stream(stream *s)
     h->n--;
 }
 
+void evs_link(miaw_events_stream *h, stream *s)
+{
+    s->hub = h;
+    s->prev = NULL;
+    s->next = h->list;
+    if (h->list) h->list->prev = s;
+    h->list = s;
+    h->n++;
+}
+
 static void flush(stream *s)
 {
+    if (s->ws) {
+        evs_ws_flush(s);
+        return;
+    }
     if (s->sending || s->gone || !s->req) return;
     if (s->ending) { /* the queue overflowed: end the answer; the client resumes by its last id */
         s->sending = 1;
@@ -84,7 +68,7 @@ static void flush(stream *s)
     h2o_send(s->req, &v, 1, H2O_SEND_STATE_IN_PROGRESS);
 }
 
-static void push(stream *s, const char *data, size_t len)
+void evs_push(stream *s, const char *data, size_t len)
 {
     if (s->gone || s->ending) return;
     if (s->qlen + len > STREAM_MAX_QUEUED) {
@@ -94,7 +78,7 @@ static void push(stream *s, const char *data, size_t len)
         s->q = NULL;
         s->qlen = s->qcap = 0;
         s->ending = 1;
-        unlink_stream(s);
+        if (!s->ws) evs_unlink(s); /* a WS stream is closed by the hub's tick */
         flush(s);
         return;
     }
@@ -126,13 +110,13 @@ static void on_stop(h2o_generator_t *g, h2o_req_t *req)
     (void)req;
     stream *s = (stream *)g;
     s->gone = 1;
-    unlink_stream(s);
+    evs_unlink(s);
 }
 
 static void on_dispose(void *p)
 {
     stream *s = p;
-    unlink_stream(s);
+    evs_unlink(s);
     s->gone = 1;
     s->req = NULL;
     free(s->out);
@@ -157,6 +141,10 @@ static int wanted(const stream *s, const char *instance, const char *type)
 /* one SSE message: [id: N] event: T data: BODY (one line: compact JSON has no line break) */
 static void push_event(stream *s, long long id, const char *type, const char *body)
 {
+    if (s->ws) {
+        evs_ws_event(s, id, type, body);
+        return;
+    }
     size_t bl = strlen(body), n = bl + strlen(type) + 64;
     char *m = malloc(n);
     if (!m) return;
@@ -167,7 +155,7 @@ static void push_event(stream *s, long long id, const char *type, const char *bo
     }
     memcpy(m + k, body, bl);
     memcpy(m + k + bl, "\n\n", 2);
-    push(s, m, (size_t)k + bl + 2);
+    evs_push(s, m, (size_t)k + bl + 2);
     free(m);
 }
 
@@ -223,7 +211,7 @@ static void on_event(const miaw_event *ev, void *ud)
 }
 
 /* the outbox events after `after` that s wants, oldest first (REPLAY_MAX at most) */
-static void replay(miaw_events_stream *h, stream *s, long long after)
+void evs_replay(miaw_events_stream *h, stream *s, long long after)
 {
     static const char *SQL = "SELECT MIN(id) AS mid, instance, event, body FROM webhook_outbox WHERE id > ?1 "
                              "GROUP BY instance, event_id ORDER BY mid LIMIT ?2";
@@ -250,10 +238,7 @@ static void replay(miaw_events_stream *h, stream *s, long long after)
         sqlite3_finalize(st);
         if (rows < REPLAY_BATCH || sent >= REPLAY_MAX || s->ending) break;
     }
-    if (sent >= REPLAY_MAX) {
-        static const char more[] = "event: truncated\ndata: {\"reason\":\"replay limit reached; resume with the last id\"}\n\n";
-        push(s, more, sizeof more - 1);
-    }
+    if (sent >= REPLAY_MAX) push_event(s, 0, "truncated", "{\"reason\":\"replay limit reached; resume with the last id\"}");
 }
 
 /* ------------------------------------------------------------ timer */
@@ -274,13 +259,15 @@ static void on_tick(uv_timer_t *t)
     uint64_t now = uv_now(h->loop);
     for (stream *s = h->list, *nx; s; s = nx) {
         nx = s->next;
-        if (h1_gone(s->req)) { /* the peer closed: end the answer so h2o frees the request */
-            unlink_stream(s);
+        if (s->ws) {
+            evs_ws_tick(s, now);
+        } else if (h1_gone(s->req)) { /* the peer closed: end the answer so h2o frees the request */
+            evs_unlink(s);
             s->ending = 1;
             flush(s);
         } else if (now - s->last_write >= PING_MS && !s->sending) {
             static const char ping[] = ": ping\n\n";
-            push(s, ping, sizeof ping - 1);
+            evs_push(s, ping, sizeof ping - 1);
         }
     }
 }
@@ -344,6 +331,7 @@ static int h_events(miaw_req *r, void *ud)
                                   "too many open event streams (server.events_max_clients = %d)",
                                   h->cfg->events_max_clients),
                MIAW_OK;
+    if (evs_ws_maybe(h, r, inst, (size_t)ni, types, (size_t)nt, after)) return MIAW_OK;
     if (!strcmp(r->method, "HEAD")) { /* the headers only: no stream to keep open */
         miaw_req_reply_raw(r, 200, "text/event-stream; charset=utf-8", "", 0, "no-store");
         return MIAW_OK;
@@ -368,14 +356,10 @@ static int h_events(miaw_req *r, void *ud)
     miaw_http_add_cors(r);
     miaw_http_log_request(r, 200);
     h2o_start_response(q, &s->super);
-    s->hub = h;
-    s->next = h->list;
-    if (h->list) h->list->prev = s;
-    h->list = s;
-    h->n++;
+    evs_link(h, s);
     static const char hello[] = "retry: 2000\n: miaw event stream\n\n";
-    push(s, hello, sizeof hello - 1);
-    if (after >= 0) replay(h, s, after);
+    evs_push(s, hello, sizeof hello - 1);
+    if (after >= 0) evs_replay(h, s, after);
     return MIAW_OK;
 }
 
@@ -407,7 +391,10 @@ miaw_events_stream *miaw_events_stream_new(uv_loop_t *loop, const miaw_config *c
             "24 h), then goes on live, so nothing is missed across a reconnect. Events not in the outbox are "
             "streamed live without an id. `: ping` comments every 15 s. 400 bad filter or Last-Event-ID, 404 "
             "unknown instance, 503 when server.events_max_clients streams are open. Same auth as every route "
-            "(browsers: fetch() with the Authorization header; EventSource cannot send it).",
+            "(browsers: fetch() with the Authorization header; EventSource cannot send it). WebSocket variant: the "
+            "same URL with an HTTP/1.1 `Upgrade: websocket` handshake (101), same filters and Last-Event-ID; one "
+            "text frame per event, `{\"id\":<outbox id or null>,\"event\":<type>,\"data\":<the webhook body>}`, "
+            "ping frames every 15 s; client frames other than close/ping/pong are ignored.",
         .tag = "Events"};
     if (miaw_router_add(rt, &r, 0, NULL, err, errlen) != 0 ||
         miaw_bus_subscribe(bus, NULL, "*", on_event, h, &h->sub) != 0) {
@@ -426,7 +413,7 @@ miaw_events_stream *miaw_events_stream_new(uv_loop_t *loop, const miaw_config *c
 void miaw_events_stream_free(miaw_events_stream *h)
 {
     if (!h) return;
-    while (h->list) unlink_stream(h->list);
+    while (h->list) evs_unlink(h->list);
     miaw_bus_unsubscribe(h->bus, NULL, h->sub);
     uv_timer_stop(h->timer);
     uv_close((uv_handle_t *)h->timer, (uv_close_cb)free);

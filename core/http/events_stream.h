@@ -2,7 +2,8 @@
  * webhooks carry) as Server-Sent Events, filtered by instance and event type, resumable:
  * an event kept in the webhook outbox carries the outbox row id as its SSE `id`, and a
  * client that comes back with `Last-Event-ID` (header, or ?lastEventId=) first gets every
- * outbox event after it, then the live ones. Owns the hub, its bus subscription, its timer
+ * outbox event after it, then the live ones. The same route speaks WebSocket to an HTTP/1.1
+ * Upgrade (events_ws.c). Owns the hub, its bus subscription, its timer
  * and the list of open streams (each stream lives in its h2o request's pool). */
 #ifndef MIAW_EVENTS_STREAM_H
 #define MIAW_EVENTS_STREAM_H

@@ -62,6 +62,9 @@ void miaw_openapi_extras(json_t *doc)
         json_object_set_new(resp, "400", error_ref("INVALID_REQUEST: a bad filter or Last-Event-ID"));
         json_object_set_new(resp, "404", error_ref("INSTANCE_NOT_FOUND: a filtered instance does not exist"));
         json_object_set_new(resp, "503", error_ref("SERVICE_UNAVAILABLE: server.events_max_clients streams are open"));
+        json_object_set_new(resp, "101", json_pack("{s:s}", "description",
+                                                   "WebSocket variant (HTTP/1.1 Upgrade: websocket): one text frame "
+                                                   "per event, {id, event, data}"));
     }
     op = json_object_get(json_object_get(paths, "/instances/{instanceId}"), "delete");
     if (op) {
