@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,11 @@ typedef struct series {
     double value;                    /* counter value, or histogram sum */
     unsigned long long count;        /* histogram: observations */
     unsigned long long b[MAX_BUCKETS]; /* histogram: per bucket (not cumulative) */
-    struct series *next;
+    struct series *next;             /* in creation order (the exposition) */
+    struct series *hnext;            /* in its hash bucket */
 } series;
+
+#define HBUCKETS 256
 
 typedef struct family {
     const char *name, *help;
@@ -35,6 +39,7 @@ typedef struct family {
     series *head, *tail;
     size_t n;
     int warned;
+    series *ht[HBUCKETS];            /* by FNV-1a of the label string */
 } family;
 
 static const double SEND_B[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
@@ -44,23 +49,23 @@ static const double HTTP_B[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 
 static family FAMILIES[] = {
     {"miaw_messages_sent_total", "Messages sent and acknowledged by the WhatsApp server, by content type.", COUNTER,
-     NULL, 0, NULL, NULL, 0, 0},
+     NULL, 0, NULL, NULL, 0, 0, {0}},
     {"miaw_messages_send_failed_total", "Sends that failed, by reason (not_found, not_connected, timeout, refused, other).",
-     COUNTER, NULL, 0, NULL, NULL, 0, 0},
+     COUNTER, NULL, 0, NULL, NULL, 0, 0, {0}},
     {"miaw_messages_received_total", "New incoming messages stored and emitted, by content type and chat kind.",
-     COUNTER, NULL, 0, NULL, NULL, 0, 0},
+     COUNTER, NULL, 0, NULL, NULL, 0, 0, {0}},
     {"miaw_message_send_duration_seconds", "Time from a send request to the server's acknowledgement.", HISTOGRAM,
-     SEND_B, NB(SEND_B), NULL, NULL, 0, 0},
+     SEND_B, NB(SEND_B), NULL, NULL, 0, 0, {0}},
     {"miaw_reconnects_total", "Reconnection attempts scheduled after a lost or failed WhatsApp connection.", COUNTER,
-     NULL, 0, NULL, NULL, 0, 0},
+     NULL, 0, NULL, NULL, 0, 0, {0}},
     {"miaw_webhook_deliveries_total", "Webhook delivery attempts by result (delivered, retry, dead).", COUNTER, NULL, 0,
-     NULL, NULL, 0, 0},
+     NULL, NULL, 0, 0, {0}},
     {"miaw_webhook_delivery_duration_seconds", "Duration of webhook delivery attempts.", HISTOGRAM, HOOK_B, NB(HOOK_B),
-     NULL, NULL, 0, 0},
+     NULL, NULL, 0, 0, {0}},
     {"miaw_http_requests_total", "HTTP requests answered, by method, route template and status.", COUNTER, NULL, 0,
-     NULL, NULL, 0, 0},
+     NULL, NULL, 0, 0, {0}},
     {"miaw_http_request_duration_seconds", "Time to answer HTTP requests, by method and route template.", HISTOGRAM,
-     HTTP_B, NB(HTTP_B), NULL, NULL, 0, 0},
+     HTTP_B, NB(HTTP_B), NULL, NULL, 0, 0, {0}},
 };
 #define NFAM (sizeof FAMILIES / sizeof FAMILIES[0])
 
@@ -101,7 +106,10 @@ static series *get_series(family *f, va_list ap)
         if (n < 0 || (size_t)n >= sizeof labels - o) return NULL;
         o += (size_t)n;
     }
-    for (series *s = f->head; s; s = s->next)
+    uint32_t hv = 2166136261u;
+    for (const char *p = labels; *p; p++) hv = (hv ^ (unsigned char)*p) * 16777619u;
+    series **bucket = &f->ht[hv % HBUCKETS];
+    for (series *s = *bucket; s; s = s->hnext)
         if (!strcmp(s->labels, labels)) return s;
     if (f->n >= MAX_SERIES) return NULL;
     series *s = calloc(1, sizeof *s);
@@ -112,6 +120,8 @@ static series *get_series(family *f, va_list ap)
     if (f->tail) f->tail->next = s;
     else f->head = s;
     f->tail = s;
+    s->hnext = *bucket;
+    *bucket = s;
     f->n++;
     return s;
 }
@@ -239,6 +249,7 @@ void miaw_metrics_free(void)
             free(s);
         }
         f->head = f->tail = NULL;
+        memset(f->ht, 0, sizeof f->ht);
         f->n = 0;
         f->warned = 0;
     }

@@ -1,6 +1,7 @@
 /* core/engine/engine_auto.c - what the configuration makes the engine do by itself, and
  * unlinking: whatsapp.auto_mark_read (a read receipt for every incoming 1:1 message) and
- * whatsapp.auto_reply (a text sent back to every incoming 1:1 message); unlinking the
+ * whatsapp.auto_reply (a text sent back to every incoming 1:1 message, at most 5 per chat and
+ * minute so that two auto-replying accounts cannot loop); unlinking the
  * companion device from the account (`<iq xmlns="md" type="set" to="s.whatsapp.net">
  * <remove-companion-device jid=<own device> reason="user_initiated"/></iq>`, as whatsmeow's
  * Logout and Baileys' logout send it) for POST /instances/{id}/logout and for

@@ -41,6 +41,27 @@ static void test_counters_and_escaping(void)
     free(t);
 }
 
+static void test_many_series(void)
+{
+    miaw_metrics_free();
+    char route[32];
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 400; i++) {
+            snprintf(route, sizeof route, "/r%d", i);
+            miaw_metric_add("miaw_http_requests_total", 1, "method", "GET", "route", route, "status", "200", NULL);
+        }
+    char *t = render();
+    int lines = 0;
+    for (const char *p = t; (p = strstr(p, "\nmiaw_http_requests_total{")); p++) lines++;
+    CU_ASSERT_EQUAL(lines, 400);
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "\nmiaw_http_requests_total{method=\"GET\",route=\"/r0\",status=\"200\"} 3\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "\nmiaw_http_requests_total{method=\"GET\",route=\"/r399\",status=\"200\"} 3\n"));
+    /* creation order is kept */
+    CU_ASSERT_TRUE(strstr(t, "route=\"/r1\"") < strstr(t, "route=\"/r2\""));
+    free(t);
+    miaw_metrics_free();
+}
+
 static void test_histogram(void)
 {
     miaw_metrics_free();
@@ -103,5 +124,5 @@ static void test_escape_and_printf(void)
     free(buf);
 }
 
-MIAW_TESTS("base_metrics", MIAW_T(test_counters_and_escaping), MIAW_T(test_histogram), MIAW_T(test_dropped),
+MIAW_TESTS("base_metrics", MIAW_T(test_counters_and_escaping), MIAW_T(test_many_series), MIAW_T(test_histogram), MIAW_T(test_dropped),
            MIAW_T(test_escape_and_printf))
