@@ -10,6 +10,10 @@
 #include "base/memstats.h"
 #include <malloc.h>
 #include "http/openapi.h"
+#include "http/metrics.h"
+#include "http/events_stream.h"
+#include "http/dashboard.h"
+#include "base/metrics.h"
 #include "plugins/plugin_host.h"
 #include "plugins/services.h"
 #include "http/router.h"
@@ -32,6 +36,7 @@ typedef struct miaw_server {
     miaw_router router;
     miaw_instances *inst;
     miaw_webhooks *wh;
+    miaw_events_stream *events; /* GET /events (after wh: its bus subscription follows the outbox's) */
     miaw_engine *engine; /* protocol engine */
     miaw_plugin_host *plugins;
     miaw_http *http;
@@ -59,6 +64,8 @@ static const struct { const char *type, *desc; uint32_t flags; } CORE_EVENTS[] =
 };
 
 static int exists_cb(void *ud, const char *id) { return miaw_instances_find(ud, id) != NULL; }
+
+static json_t *state_counts_cb(void *ud) { return miaw_instances_state_counts(ud); }
 
 static json_t *instance_json_cb(void *ud, const char *id)
 {
@@ -210,6 +217,19 @@ int miaw_server_run(miaw_config *cfg)
         MIAW_ERR("server", "webhooks: %s", err);
         goto out;
     }
+    s.events = miaw_events_stream_new(s.loop, cfg, s.bus, &s.db, exists_cb, s.inst, &s.router, err, sizeof err);
+    if (!s.events) {
+        MIAW_ERR("server", "event stream: %s", err);
+        goto out;
+    }
+    miaw_metrics_src ms = {.cfg = cfg, .state_counts = state_counts_cb, .state_ud = s.inst, .db = &s.db,
+                           .started_mono = s.started_mono,
+                           .stream_clients = miaw_events_stream_clients, .stream_ud = s.events};
+    if (miaw_metrics_routes(&s.router, &ms, err, sizeof err) != 0 ||
+        miaw_dashboard_routes(&s.router, cfg, err, sizeof err) != 0) {
+        MIAW_ERR("server", "metrics / dashboard routes: %s", err);
+        goto out;
+    }
     /* protocol engine: after the registry and the webhook subscriber (it emits at start) */
     s.engine = miaw_engine_new(s.loop, cfg, &s.db, s.bus, s.inst, &s.router, NULL, err, sizeof err);
     if (!s.engine) {
@@ -255,12 +275,14 @@ out:
     /* h2o closes its own handles in context dispose; everything else is closed here */
     miaw_http_free(s.http);
     s.http = NULL;
+    miaw_events_stream_free(s.events); /* its streams went with the HTTP server */
     uv_run(s.loop, UV_RUN_NOWAIT);
     uv_walk(s.loop, close_walk, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);
     miaw_router_free(&s.router);
     miaw_instances_free(s.inst);
     miaw_bus_free(s.bus);
+    miaw_metrics_free();
     miaw_storage_close(&s.db);
     free(s.api_key);
     free(s.webhook_secret);

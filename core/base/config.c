@@ -29,6 +29,9 @@ static const struct key KEYS[] = {
     {"server.tls.key", K_STR, O(tls_key), 0, 0},
     {"auth", K_SECTION, 0, 0, 0},
     {"auth.api_key", K_STR, O(api_key), 0, 0},
+    {"auth.metrics_token", K_STR, O(metrics_token), 0, 0},
+    {"server.dashboard_dir", K_STR, O(dashboard_dir), 0, 0},
+    {"server.events_max_clients", K_INT, O(events_max_clients), 1, 10000},
     {"auth.basic_auth", K_LIST, O(basic_auth), 0, 0},
     {"data_dir", K_STR, O(data_dir), 0, 0},
     {"log", K_SECTION, 0, 0, 0},
@@ -152,6 +155,9 @@ static void set_defaults(miaw_config *c)
     c->tls_key = strdup("");
     c->docs_dir = strdup("./web/node_modules/swagger-ui-dist");
     c->api_key = strdup("");
+    c->metrics_token = strdup("");
+    c->dashboard_dir = strdup("./web/dashboard");
+    c->events_max_clients = 64;
     c->data_dir = strdup("./data");
     c->log_level = strdup("info");
     c->plugin_dir = strdup("./build/plugins");
@@ -169,6 +175,7 @@ static void set_defaults(miaw_config *c)
     c->wa_device_name = strdup("miaw");
     c->auto_reply = strdup("");
     c->chat_storage = 1;
+    c->account_validation = 1;
     c->wa_root_key = strdup("");
     c->wa_version = strdup("2.3000.1035194821");
     c->wa_qr_first_ms = 60000;
@@ -385,6 +392,8 @@ static int apply_env(miaw_config *c, char *err, size_t errlen)
     env_str("MIAW_BASE_PATH", &c->base_path);
     env_str("MIAW_PLUGIN_DIR", &c->plugin_dir);
     env_str("MIAW_DOCS_DIR", &c->docs_dir);
+    env_str("MIAW_METRICS_TOKEN", &c->metrics_token);
+    env_str("MIAW_DASHBOARD_DIR", &c->dashboard_dir);
     env_str("MIAW_DEVICE_NAME", &c->wa_device_name);
     env_str("MIAW_AUTO_REPLY", &c->auto_reply);
     env_str("WA_WS_URL", &c->wa_ws_url);
@@ -399,6 +408,7 @@ static int apply_env(miaw_config *c, char *err, size_t errlen)
     if ((v = getenv("WA_MEDIA_UPLOAD_HOSTS")) && *v) list_from_csv(&c->wa_media_upload_hosts, v);
     int mb = 0;
     if (env_int("API_PORT", 1, 65535, &c->port, err, errlen) ||
+        env_int("MIAW_EVENTS_MAX_CLIENTS", 1, 10000, &c->events_max_clients, err, errlen) ||
         env_int("WEBHOOK_TIMEOUT_MS", 100, 600000, &c->webhook_timeout_ms, err, errlen) ||
         env_int("WEBHOOK_MAX_RETRIES", 1, 100, &c->webhook_max_retries, err, errlen) ||
         env_int("WEBHOOK_RETRY_DELAY_MS", 1, 86400000, &c->webhook_retry_delay_ms, err, errlen) ||
@@ -498,7 +508,7 @@ void miaw_config_free(miaw_config *c)
                      &c->tls_cert, &c->tls_key, &c->docs_dir, &c->api_key, &c->data_dir, &c->log_level,
                      &c->plugin_dir, &c->webhook_secret, &c->wa_ws_url, &c->wa_ca_file,
                      &c->wa_device_name, &c->auto_reply, &c->wa_root_key, &c->wa_version,
-                     &c->wa_media_ca_file};
+                     &c->wa_media_ca_file, &c->metrics_token, &c->dashboard_dir};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;

@@ -45,6 +45,10 @@ typedef struct miaw_config {
     int wa_qr_first_ms, wa_qr_next_ms, wa_qr_max;
     int wa_keepalive_ms, wa_dead_ms, wa_handshake_timeout_ms;
     int wa_backoff_min_ms, wa_backoff_max_ms, wa_handshakes_per_sec, wa_prekeys;
+    /* observability: GET /metrics, GET {api}/events, the dashboard */
+    char *metrics_token;     /* "" = /metrics needs the API key; else this bearer token is accepted too */
+    char *dashboard_dir;     /* the dashboard's static files (web/dashboard) */
+    int events_max_clients;  /* open event streams at once */
     /* media transfers (engine/media*.c) */
     char *wa_media_ca_file;  /* extra CA (PEM) trusted for media hosts, "" = none */
     miaw_strlist wa_media_upload_hosts; /* "host[:port]" tried before media_conn's for uploads */

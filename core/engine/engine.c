@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "base/metrics.h"
 #include "engine/media.h"
 #include "engine/engine_event.h"
 #include "base/log.h"
@@ -95,6 +96,7 @@ static void retry(eng_inst *ei, const char *reason)
     uint64_t d = backoff(&ei->e->o, a);
     MIAW_INFO("engine", "%s: %s; reconnecting in %llu ms (attempt %u)", ei->id, reason, (unsigned long long)d, a);
     set_state(ei, MIAW_ST_CONNECTING, reason);
+    miaw_metric_add("miaw_reconnects_total", 1, NULL);
     emit(ei, "reconnecting", json_pack("{s:i,s:I,s:s}", "attempt", (int)a, "delayMs", (json_int_t)d, "reason", reason));
     schedule_connect(ei, d);
 }

@@ -98,6 +98,15 @@ void miaw_engine_send_cancel(miaw_engine *e, uint64_t handle);
 int miaw_engine_iq(miaw_engine *e, miaw_instance *in, miaw_node *iq, unsigned timeout_ms, miaw_wa_iq_cb cb,
                    void *udata);
 
+/* ---- unlinking (engine_auto.c) ---- */
+/* ok 1 when the server removed the device (the instance is then logged out), 0 when not,
+ * -1 when the engine is shutting down (do nothing more), with a short reason (borrowed) */
+typedef void (*miaw_engine_unlink_cb)(void *ud, int ok, const char *why);
+/* Asks WhatsApp to remove this companion device from the account (remove-companion-device
+ * over the live connection). 0: cb runs exactly once later (also when the connection
+ * drops first); MIAW_E_STATE: not connected and logged in (cb never runs); MIAW_E_NOMEM. */
+int miaw_engine_unlink(miaw_engine *e, miaw_instance *in, miaw_engine_unlink_cb cb, void *ud);
+
 /* ---- the engine as services for the plugin host (services.c) ---- */
 struct miaw_engine_services;
 void miaw_engine_services_fill(miaw_engine *e, struct miaw_engine_services *out);

@@ -58,6 +58,7 @@ typedef struct eng_inst {
     struct { char id[64]; unsigned n; } fails[16]; /* retry receipts sent per message id */
     size_t fail_i;
     eng_linkcode *lc;      /* pairing by phone-number code (engine_linkcode.c, owned) */
+    struct { char chat[MIAW_JID_STR_MAX]; uint64_t since; unsigned n; } autor[8]; /* auto replies per chat (engine_auto.c) */
     struct eng_inst *next, *prev;
 } eng_inst;
 
@@ -79,6 +80,7 @@ struct miaw_engine {
     void *tap_ud;
     struct eng_media *media; /* media transfers (engine/media.h; owned, eng_media_free) */
     struct eng_hist *hist;   /* chat storage retention sweeper (engine_history.c; owned, eng_hist_stop) */
+    int closing;             /* miaw_engine_free runs: pending unlinks are cancelled */
 };
 
 eng_inst *eng_get(miaw_engine *e, miaw_instance *in);
@@ -220,6 +222,7 @@ struct eng_send {
     void *udata;
     int cancelled, inflight, done, step;
     uint64_t deadline;
+    uint64_t started_ns;         /* uv_hrtime() at enqueue (send latency metric) */
     eng_gsend *g;                /* group sends: their state (owned, engine_send_group.c) */
     eng_send *next;
 };
@@ -329,4 +332,13 @@ int eng_proto_apply(eng_inst *ei, const char *chat, const char *actor, int from_
 void eng_proto_on_acked(eng_inst *ei, const eng_send *s, int64_t ts);
 /* the `message` event's typed fields from raw (the Message JSON): location, contacts */
 void eng_proto_event_fields(json_t *d, const json_t *raw);
+
+/* ==== engine_auto.c: the configuration's automatic answers; logout ==== */
+/* a new incoming 1:1 message n (not from the account itself) in chat (user JID) was stored
+ * and emitted: read receipt (whatsapp.auto_mark_read), auto reply (whatsapp.auto_reply) */
+void eng_auto_on_message(eng_inst *ei, const miaw_node *n, const char *chat);
+/* POST /instances/{instanceId}/logout; 0 or -1 */
+int eng_auto_routes(miaw_engine *e, miaw_router *rt, char *err, size_t errlen);
+/* DELETE /instances/{id} unlinks through the engine (on 1) or no longer (on 0) */
+void eng_auto_attach(miaw_engine *e, int on);
 #endif

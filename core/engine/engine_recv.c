@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "base/metrics.h"
 #include "base/log.h"
 #include "wa/msgcontent.h"
 #include "wa/proto_json.h"
@@ -246,7 +247,7 @@ void eng_recv_message(eng_inst *ei, const miaw_node *n)
         return;
     }
     free(pt);
-    int ok = 1;
+    int ok = 1, fresh = 0;
     if (eng_proto_visible(&c)) { /* a revoke or an edit: applied to the stored target, emitted, not stored */
         ok = eng_proto_apply(ei, chat_s, sender_s, from_me, &c, miaw_node_attr(n, "edit"), (int64_t)t) >= 0;
         if (ok)
@@ -259,6 +260,8 @@ void eng_recv_message(eng_inst *ei, const miaw_node *n)
                            .raw = c.inner, .raw_len = c.inner_len};
         int ins = eng_chat_insert(ei->e, ei->id, &row);
         ok = ins >= 0;
+        fresh = ins == 1 && !from_me && c.type != MIAW_WA_CONTENT_REACTION;
+        if (ins == 1) miaw_metric_add("miaw_messages_received_total", 1, "type", row.type, "chat", "user", NULL);
         if (ins == 1)
             eng_emit(ei, "message", event_data(id, sender_s, have_pn ? &pn : NULL, chat_s, from_me ? NULL : notify, &c,
                                                (int64_t)t, from_me));
@@ -270,6 +273,7 @@ void eng_recv_message(eng_inst *ei, const miaw_node *n)
         return;
     }
     send_free_node(ei, miaw_wa_receipt_for(n, from_me ? "sender" : NULL));
+    if (fresh) eng_auto_on_message(ei, n, chat_s); /* auto_mark_read, auto_reply */
 }
 
 void eng_recv_receipt(eng_inst *ei, const miaw_node *n)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "base/metrics.h"
 #include "base/log.h"
 #include "wa/signal_group.h"
 #include "wa/wamsg.h"
@@ -174,6 +175,7 @@ static int deliver(eng_inst *ei, const miaw_node *n, const char *chat, int is_gr
                        .status = from_me ? "sent" : "received", .from_me = from_me, .ts = (int64_t)t,
                        .raw = c->inner, .raw_len = c->inner_len};
     int ins = eng_chat_insert(ei->e, ei->id, &row);
+    if (ins == 1) miaw_metric_add("miaw_messages_received_total", 1, "type", row.type, "chat", is_group ? "group" : "broadcast", NULL);
     if (ins == 1) eng_emit(ei, "message", event_data(n, chat, is_group, snd, from_me, own_s, c, (int64_t)t));
     return ins < 0 ? -1 : 0;
 }

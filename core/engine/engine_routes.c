@@ -174,6 +174,7 @@ int eng_routes(miaw_engine *e, miaw_router *rt, char *err, size_t errlen)
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (miaw_router_add(rt, &routes[i], 0, NULL, err, errlen) != 0) return -1;
+    if (eng_auto_routes(e, rt, err, errlen) != 0) return -1;
     return eng_linkcode_routes(e, rt, err, errlen);
 }
 
@@ -221,6 +222,7 @@ miaw_engine *miaw_engine_new(uv_loop_t *loop, const miaw_config *cfg, miaw_stora
         snprintf(err, errlen, "cannot subscribe to instance.deleted");
         goto fail;
     }
+    eng_auto_attach(e, 1);
     if (!e->o.has_root && strncmp(cfg->wa_ws_url, "wss://web.whatsapp.com", 22) != 0)
         MIAW_WARN("engine", "whatsapp.ws_url is not WhatsApp's but WA_ROOT_KEY is unset: handshakes will fail");
     char **ids;
@@ -249,6 +251,8 @@ fail:
 void miaw_engine_free(miaw_engine *e)
 {
     if (!e) return;
+    e->closing = 1;
+    eng_auto_attach(e, 0);
     /* shutdown: nobody is left to hear about pending sends (plugins are unloaded) */
     for (eng_inst *ei = e->list; ei; ei = ei->next) eng_send_cancel_all(ei);
     while (e->list) eng_release(e->list);

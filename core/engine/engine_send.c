@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "base/metrics.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "wa/msgcontent.h"
@@ -31,10 +32,27 @@ static void send_free(eng_send *s)
     free(s);
 }
 
+/* metrics of a finished send: sent by content type with its latency, or failed by reason */
+static void count_send(const eng_send *s, int err)
+{
+    if (err) {
+        const char *why = err == MIAW_E_NOTFOUND ? "not_found" : err == MIAW_E_STATE ? "not_connected"
+                          : err == MIAW_E_TIMEOUT ? "timeout" : err == MIAW_E_IO ? "refused" : "other";
+        miaw_metric_add("miaw_messages_send_failed_total", 1, "reason", why, NULL);
+        return;
+    }
+    miaw_wa_content c;
+    int parsed = s->msg && miaw_wa_content_parse(s->msg, s->msg_len, &c) == 0;
+    miaw_metric_add("miaw_messages_sent_total", 1, "type", parsed ? miaw_wa_content_type_name(c.type) : "unknown", NULL);
+    if (parsed) miaw_wa_content_clear(&c);
+    miaw_metric_observe("miaw_message_send_duration_seconds", (double)(uv_hrtime() - s->started_ns) / 1e9, NULL);
+}
+
 void eng_send_finish(eng_send *s, int err, int64_t ts, const char *detail)
 {
     if (s->done) return;
     s->done = 1;
+    if (!s->cancelled || !err) count_send(s, err);
     eng_send **pp = &s->ei->sends;
     while (*pp && *pp != s) pp = &(*pp)->next;
     if (*pp) *pp = s->next;
@@ -131,7 +149,10 @@ static void step_encrypt(eng_send *s)
     }
     miaw_wa_enc encs[MAX_DEVS];
     uint8_t *cts[MAX_DEVS];
-    size_t k = 0, peers = 0;
+    size_t k = 0, peers = 0, listed = 0;
+    for (size_t i = 0; i < d.n; i++) listed += !d.own[i];
+    /* no device listed for the recipient and no validation asked: own devices only */
+    int unchecked = !listed && !ei->e->cfg->account_validation;
     for (size_t i = 0; i < d.n; i++) {
         int type = 0;
         size_t len = 0;
@@ -150,12 +171,12 @@ static void step_encrypt(eng_send *s)
     free(pm);
     free(pd);
     miaw_node *st = NULL;
-    if (peers) st = miaw_wa_message_stanza(s->id, &s->chat, s->stype, encs, k, ei->creds.adv, ei->creds.adv_len);
+    if (peers || (unchecked && k)) st = miaw_wa_message_stanza(s->id, &s->chat, s->stype, encs, k, ei->creds.adv, ei->creds.adv_len);
     if (st && s->edit) miaw_node_set_attr(st, "edit", s->edit);
     if (st) eng_send_mark_encs(st, s);
     for (size_t i = 0; st && i < s->nextra; i++) miaw_node_add_copy(st, s->extra[i]);
     for (size_t i = 0; i < k; i++) free(cts[i]);
-    if (!peers) {
+    if (!peers && !(unchecked && k)) {
         finish(s, MIAW_E_IO, 0, "no device of the recipient could be reached (no Signal session)");
         return;
     }
@@ -239,7 +260,8 @@ static void step_keys(eng_send *s)
     collect(s, &d);
     size_t peers = 0;
     for (size_t i = 0; i < d.n; i++) peers += !d.own[i];
-    if (!peers) {
+    /* whatsapp.account_validation off: no check, the stanza goes to the account's own devices */
+    if (!peers && (s->ei->e->cfg->account_validation || !d.n)) {
         finish(s, MIAW_E_NOTFOUND, 0, "the recipient is not on WhatsApp (no devices)");
         return;
     }
@@ -356,6 +378,7 @@ void eng_send_enqueue(miaw_engine *e, eng_send *s, miaw_engine_send_cb cb, void 
     s->cb = cb;
     s->udata = udata;
     s->handle = ++e->next_send;
+    s->started_ns = uv_hrtime();
     s->step = ENG_SEND_START;
     s->deadline = uv_now(e->loop) + (timeout_ms ? timeout_ms : SEND_TIMEOUT_MS);
     s->next = s->ei->sends;

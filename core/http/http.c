@@ -7,6 +7,7 @@
 #include "http/http_int.h"
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/util.h"
 #include "http/schema.h"
 
@@ -97,6 +98,11 @@ void miaw_http_log_request(miaw_req *r, int status)
 {
     uint64_t us = now_us() - r->start_us;
     h2o_req_t *q = r->h2o;
+    const char *route = r->match.route ? r->match.route->path : "unmatched", *m = r->match.route ? r->method : "other";
+    char st[8];
+    snprintf(st, sizeof st, "%d", status);
+    miaw_metric_add("miaw_http_requests_total", 1, "method", m, "route", route, "status", st, NULL);
+    miaw_metric_observe("miaw_http_request_duration_seconds", (double)us / 1e6, "method", m, "route", route, NULL);
     miaw_log(status >= 500 ? MIAW_LVL_WARN : MIAW_LVL_INFO, "http", "%s %s %d %.3fms id=%s%s", r->method, r->path,
              status, (double)us / 1000.0, r->id, q && q->version >= 0x200 ? " h2" : "");
 }
@@ -369,6 +375,8 @@ static int check_auth(miaw_req *r)
     }
     return 0;
 }
+
+int miaw_req_authorized(miaw_req *r) { return check_auth(r); }
 
 /* ------------------------------------------------------------------ pipeline */
 static int is_json_ct(const char *ct)

@@ -47,6 +47,9 @@ const json_t *miaw_req_body(miaw_req *r);
 int miaw_req_upload(miaw_req *r, const char *name, miaw_upload *out);
 const char *miaw_req_id(miaw_req *r);
 const char *miaw_req_method(miaw_req *r);
+/* 1 when the request carries valid credentials (API key, or Basic when configured) -
+ * for public routes that authorize by themselves (GET /metrics) */
+int miaw_req_authorized(miaw_req *r);
 int miaw_req_suspend(miaw_req *r, miaw_abort_fn on_abort, void *udata);
 /* success envelope; data stolen */
 int miaw_req_reply_data(miaw_req *r, int status, json_t *data);

@@ -151,15 +151,17 @@ json_t *miaw_openapi_build(const miaw_router *rt, const miaw_bus *bus, const mia
         json_array_append_new(codes, json_pack("{s:s,s:i,s:s}", "code", miaw_err_code((miaw_err)i), "status",
                                                miaw_err_status((miaw_err)i), "description",
                                                miaw_err_description((miaw_err)i)));
-    return json_pack(
+    json_t *doc = json_pack(
         "{s:s,s:{s:s,s:s,s:s,s:o},s:[{s:s}],s:[{s:[]},{s:[]}],s:o,s:o,s:{s:{s:{s:s,s:s},s:{s:s,s:s,s:s},s:{s:s,s:s}},s:{s:o}}}",
         "openapi", "3.1.0", "info", "title", "miaw API", "version", MIAW_VERSION, "description",
-        "Self-hosted WhatsApp gateway. Every response is an envelope: {success:true,data} or "
+        "Self-hosted WhatsApp gateway. Every JSON response is an envelope: {success:true,data} or "
         "{success:false,error:{code,message,details}}. Authenticate with `Authorization: Bearer KEY` or `X-API-Key: KEY`.",
         "x-error-codes", codes, "servers", "url", server, "security", "bearerAuth", "apiKeyHeader", "paths", paths,
         "webhooks", hooks, "components", "securitySchemes", "bearerAuth", "type", "http", "scheme", "bearer",
         "apiKeyHeader", "type", "apiKey", "in", "header", "name", "X-API-Key", "basicAuth", "type", "http", "scheme",
         "basic", "schemas", "ErrorEnvelope", error_envelope_schema());
+    if (doc) miaw_openapi_extras(doc);
+    return doc;
 }
 
 /* ------------------------------------------------------------------ routes */

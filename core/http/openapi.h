@@ -11,6 +11,9 @@
 
 /* new reference */
 json_t *miaw_openapi_build(const miaw_router *rt, const miaw_bus *bus, const miaw_config *cfg);
+/* openapi_extras.c: patches what routes cannot declare (non-JSON answers, query and header
+ * parameters) into a built document */
+void miaw_openapi_extras(json_t *doc);
 /* registers GET /openapi.json (root and API), GET / and GET /docs/{file} */
 int miaw_openapi_routes(miaw_router *rt, const miaw_bus *bus, const miaw_config *cfg, char *err, size_t errlen);
 #endif

@@ -16,7 +16,15 @@ struct miaw_instances {
     miaw_bus *bus;
     miaw_instance **v;
     size_t n, cap;
+    miaw_inst_unlink_fn unlink; /* see miaw_instances_set_unlink */
+    void *unlink_ud;
 };
+
+void miaw_instances_set_unlink(miaw_instances *r, miaw_inst_unlink_fn fn, void *udata)
+{
+    r->unlink = fn;
+    r->unlink_ud = udata;
+}
 
 static const char *STATE_NAMES[MIAW_ST__COUNT] = {"disconnected", "connecting", "qr", "connected", "logged_out"};
 
@@ -289,25 +297,82 @@ static int h_get(miaw_req *q, void *ud)
     return MIAW_OK;
 }
 
-static int h_delete(miaw_req *q, void *ud)
+/* removes instance id with its rows and files and answers q (when not NULL) */
+static void delete_now(miaw_instances *r, miaw_req *q, const char *id, int unlinked)
 {
-    miaw_instances *r = ud;
-    const char *id = miaw_req_param(q, "instanceId");
     size_t i = lower_bound(r, id);
+    if (i >= r->n || strcmp(r->v[i]->id, id) != 0) { /* deleted meanwhile by another request */
+        if (q) miaw_req_reply_err(q, MIAW_ERR_INSTANCE_NOT_FOUND, json_pack("{s:s}", "instanceId", id),
+                                  "instance '%s' does not exist", id);
+        return;
+    }
     miaw_instance *in = r->v[i];
     /* let the engine, the webhook outbox and plugins drop their state first */
     miaw_bus_emit(r->bus, NULL, "instance.deleted", in->id, json_pack("{s:s}", "instanceId", in->id));
-    if (miaw_storage_purge_instance(r->db, in->id) != 0)
-        return miaw_req_reply_err(q, MIAW_ERR_INTERNAL, NULL, "cannot delete the instance's rows"), MIAW_OK;
+    if (miaw_storage_purge_instance(r->db, in->id) != 0) {
+        if (q) miaw_req_reply_err(q, MIAW_ERR_INTERNAL, NULL, "cannot delete the instance's rows");
+        return;
+    }
     char sp[4096];
     session_path(r, in->id, sp, sizeof sp);
     if (miaw_rm_rf(sp) != 0) MIAW_WARN("instances", "%s: could not remove %s completely", in->id, sp);
     memmove(r->v + i, r->v + i + 1, (r->n - i - 1) * sizeof *r->v);
     r->n--;
     MIAW_INFO("instances", "deleted %s", in->id);
-    json_t *d = json_pack("{s:s,s:b}", "instanceId", in->id, "deleted", 1);
+    json_t *d = json_pack("{s:s,s:b,s:b}", "instanceId", in->id, "deleted", 1, "unlinked", unlinked);
     inst_free(in);
-    miaw_req_reply_data(q, 200, d);
+    if (q) miaw_req_reply_data(q, 200, d);
+    else json_decref(d);
+}
+
+typedef struct del_req {
+    miaw_instances *r;
+    miaw_req *q; /* NULL once the client left: the deletion still completes */
+    char id[65];
+} del_req;
+
+static void del_abort(miaw_req *q, int reason, void *ud)
+{
+    (void)q;
+    (void)reason;
+    ((del_req *)ud)->q = NULL; /* freed by del_unlinked, which always runs */
+}
+
+static void del_unlinked(void *ud, int ok, const char *why)
+{
+    del_req *d = ud;
+    if (ok < 0) { /* shutdown: the instance stays */
+        free(d);
+        return;
+    }
+    if (!ok) MIAW_WARN("instances", "%s: deleting without unlinking the device: %s", d->id, why ? why : "");
+    delete_now(d->r, d->q, d->id, ok);
+    free(d);
+}
+
+static int h_delete(miaw_req *q, void *ud)
+{
+    miaw_instances *r = ud;
+    const char *id = miaw_req_param(q, "instanceId");
+    const char *keep = miaw_req_query(q, "keepSession");
+    if (keep && strcmp(keep, "true") && strcmp(keep, "false") && strcmp(keep, "1") && strcmp(keep, "0"))
+        return miaw_req_reply_err(q, MIAW_ERR_INVALID_REQUEST, json_pack("{s:s}", "field", "keepSession"),
+                                  "keepSession must be true or false"),
+               MIAW_OK;
+    int keep_session = keep && (!strcmp(keep, "true") || !strcmp(keep, "1"));
+    miaw_instance *in = miaw_instances_find(r, id);
+    if (!keep_session && r->unlink && in) {
+        del_req *d = calloc(1, sizeof *d);
+        if (!d) return miaw_req_reply_err(q, MIAW_ERR_INTERNAL, NULL, "out of memory"), MIAW_OK;
+        *d = (del_req){.r = r, .q = q};
+        snprintf(d->id, sizeof d->id, "%s", id);
+        if (r->unlink(r->unlink_ud, in, del_unlinked, d) == 0) {
+            if (miaw_req_suspend(q, del_abort, d) != MIAW_OK) d->q = NULL; /* answered by the pipeline */
+            return d->q ? MIAW_ASYNC : MIAW_E_NOMEM;
+        }
+        free(d); /* not connected: nothing can be unlinked now */
+    }
+    delete_now(r, q, id, 0);
     return MIAW_OK;
 }
 
@@ -344,8 +409,12 @@ int miaw_instances_routes(miaw_instances *r, miaw_router *rt, char *err, size_t 
          .tag = "Instances", .response_example = INSTANCE_EXAMPLE},
         {MIAW_ROUTE_INIT, .method = "DELETE", .path = "/instances/{instanceId}", .flags = MIAW_ROUTE_INSTANCE,
          .handler = h_delete, .udata = r, .operation_id = "deleteInstance", .summary = "Delete instance",
-         .description = "Disconnects and removes the instance with all its data (rows and files).", .tag = "Instances",
-         .response_example = "{\"instanceId\":\"my-bot-1\",\"deleted\":true}"},
+         .description = "Unlinks the device from the phone when the instance is connected (the phone's linked "
+                        "devices no longer show it; `unlinked` says whether that happened), then disconnects and "
+                        "removes the instance with all its data (rows and files). `?keepSession=true` skips the "
+                        "unlink: the device stays linked on the phone.",
+         .tag = "Instances",
+         .response_example = "{\"instanceId\":\"my-bot-1\",\"deleted\":true,\"unlinked\":true}"},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (miaw_router_add(rt, &routes[i], 0, NULL, err, errlen) != 0) return -1;

@@ -50,6 +50,12 @@ const char *miaw_inst_state_name(miaw_inst_state s);
 int miaw_instance_id_valid(const char *id);
 /* persists a new webhook config (url may be NULL, events stolen); 0 or -1 */
 int miaw_instance_set_webhook(miaw_instances *r, miaw_instance *in, const char *url, json_t *events, int enabled);
+/* DELETE /instances/{id} first unlinks the device from the phone through fn (the engine's
+ * miaw_engine_unlink semantics: 0 = done_cb(done_ud, ok, why) runs once later, else
+ * nothing to unlink now), unless the request says ?keepSession=true. udata borrowed. */
+typedef void (*miaw_inst_unlink_done)(void *done_ud, int ok, const char *why);
+typedef int (*miaw_inst_unlink_fn)(void *udata, miaw_instance *in, miaw_inst_unlink_done done, void *done_ud);
+void miaw_instances_set_unlink(miaw_instances *r, miaw_inst_unlink_fn fn, void *udata);
 /* sets state + reason, persists, emits `connection` (webhook) */
 void miaw_instance_set_state(miaw_instances *r, miaw_instance *in, miaw_inst_state s, const char *reason);
 #endif

@@ -5,6 +5,7 @@
 #include "webhooks/webhook_dispatch.h"
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/util.h"
 #include "webhooks/webhook_htab.h"
 #include "webhooks/webhook_util.h"
@@ -339,6 +340,8 @@ static void finish(miaw_wh_dispatch *d, struct inflight *f, CURLcode res)
     int64_t next_at = ok || dead ? now : now + miaw_wh_retry_delay(attempt + 1, d->cfg->webhook_retry_delay_ms,
                                                                     (double)(rand() % 10000) / 10000.0);
     int status = ok ? MIAW_WH_DELIVERED : dead ? MIAW_WH_FAILED : MIAW_WH_PENDING;
+    miaw_metric_add("miaw_webhook_deliveries_total", 1, "result", ok ? "delivered" : dead ? "dead" : "retry", NULL);
+    miaw_metric_observe("miaw_webhook_delivery_duration_seconds", ms / 1000.0, NULL);
     if (miaw_wh_store_record(d->store, &f->row, status, attempt, next_at, (int)code, ok ? NULL : err, (int64_t)ms,
                              now) != 0)
         MIAW_ERR("webhooks", "%s: cannot record the attempt of %s; it stays pending", f->row.instance,
