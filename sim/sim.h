@@ -79,6 +79,7 @@ typedef struct miaw_sim_account {
     char status[140];          /* about text (usync <status>) */
     uint64_t last_seen;        /* presence: when the last device went unavailable */
     uint64_t created_at;
+    void *appstate;            /* app-state server and phone side (appstate.h; owned) */
     struct miaw_sim_account *next;
 } miaw_sim_account;
 

@@ -1,0 +1,295 @@
+/* sim/appstate.c - miaw-sim's app-state sync server (see appstate.h): per-account
+ * collections of version-stamped patches and live records, the w:sync:app:state IQ
+ * (fetch patches after a version, in pages with has_more_patches; upload a patch at the
+ * current version, 409 conflict otherwise) and server_sync notifications to the
+ * account's other companions. The server never decrypts: the phone (appstate_phone.c)
+ * does that on its own side. */
+#include "appstate.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "base/log.h"
+#include "miaw/status.h"
+#include "queue.h"
+#include "session.h"
+#include "state.h"
+#include "wa/noise.h"
+#include "wa/proto_json.h"
+#include "wa_syncd.pb-c.h"
+
+#define PAGE 50 /* patches per fetch answer; more are announced with has_more_patches */
+
+int miaw_sim_appstate_coll(const char *name)
+{
+    for (int i = 0; name && i < 5; i++)
+        if (!strcmp(name, miaw_as_collections[i])) return i;
+    return -1;
+}
+
+miaw_sim_as *miaw_sim_appstate_get(miaw_sim_account *a)
+{
+    if (a->appstate) return a->appstate;
+    miaw_sim_as *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    /* the key: derived from the account's identity, so it survives a restart */
+    static const char info[] = "miaw-sim app-state sync key";
+    if (miaw_hkdf_sha256(NULL, 0, a->identity.priv, 32, (const uint8_t *)info, sizeof info - 1, s->key_data, 32)) {
+        free(s);
+        return NULL;
+    }
+    s->key_id[0] = 0;
+    s->key_id[1] = 0;
+    s->key_id[2] = (uint8_t)(a->raw_id >> 24);
+    s->key_id[3] = (uint8_t)(a->raw_id >> 16);
+    s->key_id[4] = (uint8_t)(a->raw_id >> 8);
+    s->key_id[5] = (uint8_t)a->raw_id;
+    for (int i = 0; i < 5; i++) miaw_as_state_init(&s->c[i].phone);
+    s->log = json_array();
+    a->appstate = s;
+    return s;
+}
+
+void miaw_sim_appstate_free(miaw_sim_account *a)
+{
+    miaw_sim_as *s = a->appstate;
+    if (!s) return;
+    for (int i = 0; i < 5; i++) {
+        sim_as_coll *c = &s->c[i];
+        for (size_t j = 0; j < c->np; j++) free(c->p[j].b);
+        for (size_t j = 0; j < c->nr; j++) free(c->r[j].b);
+        free(c->p);
+        free(c->r);
+        miaw_as_state_free(&c->phone);
+    }
+    json_decref(s->log);
+    OPENSSL_cleanse(s->key_data, sizeof s->key_data);
+    free(s);
+    a->appstate = NULL;
+}
+
+/* ------------------------------------------------------------------ records */
+
+static sim_as_rec *rec_find(sim_as_coll *c, const uint8_t *im, size_t *at)
+{
+    for (size_t i = 0; i < c->nr; i++)
+        if (!memcmp(c->r[i].im, im, 32)) {
+            if (at) *at = i;
+            return &c->r[i];
+        }
+    return NULL;
+}
+
+static int rec_apply(sim_as_coll *c, const Miaw__Wa__SyncdMutation *m)
+{
+    const Miaw__Wa__SyncdRecord *r = m->record;
+    size_t at;
+    sim_as_rec *old = rec_find(c, r->index->blob.data, &at);
+    if (m->has_operation && m->operation == MIAW__WA__SYNCD_MUTATION__SYNCD_OPERATION__REMOVE) {
+        if (old) {
+            free(old->b);
+            c->r[at] = c->r[--c->nr];
+        }
+        return 0;
+    }
+    size_t n = protobuf_c_message_get_packed_size(&r->base);
+    uint8_t *b = malloc(n ? n : 1);
+    if (!b) return MIAW_E_NOMEM;
+    protobuf_c_message_pack(&r->base, b);
+    if (old) {
+        free(old->b);
+        old->b = b;
+        old->n = n;
+        return 0;
+    }
+    if (c->nr == c->capr) {
+        size_t nc = c->capr ? 2 * c->capr : 16;
+        sim_as_rec *nr = realloc(c->r, nc * sizeof *nr);
+        if (!nr) {
+            free(b);
+            return MIAW_E_NOMEM;
+        }
+        c->r = nr;
+        c->capr = nc;
+    }
+    memcpy(c->r[c->nr].im, r->index->blob.data, 32);
+    c->r[c->nr].b = b;
+    c->r[c->nr++].n = n;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ accept */
+
+static void notify_others(miaw_sim *sim, miaw_sim_account *a, uint32_t dev, const char *name, uint64_t v)
+{
+    char id[48], from[64];
+    miaw_sim_next_id(sim, id, sizeof id);
+    miaw_sim_device_jid(a, 0, 0, from, sizeof from);
+    miaw_node *n = miaw_node_newv("notification", "from", from, "type", "server_sync", "id", id, NULL);
+    miaw_node *col = n ? miaw_node_addv(n, "collection", "name", name, NULL) : NULL;
+    if (!col) {
+        miaw_node_free(n);
+        return;
+    }
+    miaw_node_set_attrf(n, "t", "%" PRIu64, miaw_sim_now());
+    miaw_node_set_attrf(col, "version", "%" PRIu64, v);
+    for (size_t i = 0; i < a->ndevices; i++)
+        if (a->devices[i].id != dev) miaw_sim_deliver(sim, a, a->devices[i].id, n, "notification");
+    miaw_node_free(n);
+}
+
+int miaw_sim_appstate_accept(miaw_sim *sim, miaw_sim_account *a, int ci, uint32_t dev, uint64_t base,
+                             const uint8_t *patch, size_t len, uint64_t *newv, const char **why)
+{
+    miaw_sim_as *s = miaw_sim_appstate_get(a);
+    if (!s) return MIAW_E_NOMEM;
+    sim_as_coll *c = &s->c[ci];
+    if (base != c->version) {
+        *why = "the patch is not based on the collection's current version";
+        return MIAW_E_EXIST;
+    }
+    Miaw__Wa__SyncdPatch *p = (Miaw__Wa__SyncdPatch *)miaw_pb_unpack(&miaw__wa__syncd_patch__descriptor, patch, len);
+    int rc = MIAW_E_INVAL;
+    *why = "not a SyncdPatch with MACs, a key id and mutations";
+    if (!p || !p->has_snapshotmac || !p->has_patchmac || !p->keyid || !p->n_mutations) goto done;
+    for (size_t i = 0; i < p->n_mutations; i++) {
+        const Miaw__Wa__SyncdRecord *r = p->mutations[i]->record;
+        if (!r || !r->index || r->index->blob.len != 32 || !r->value || r->value->blob.len < 64 || !r->keyid) goto done;
+    }
+    if (c->np == c->capp) {
+        size_t nc = c->capp ? 2 * c->capp : 16;
+        sim_as_patch *np = realloc(c->p, nc * sizeof *np);
+        if (!np) {
+            rc = MIAW_E_NOMEM;
+            goto done;
+        }
+        c->p = np;
+        c->capp = nc;
+    }
+    Miaw__Wa__SyncdVersion v = MIAW__WA__SYNCD_VERSION__INIT, *oldv = p->version;
+    v.has_version = 1;
+    v.version = c->version + 1;
+    p->version = &v; /* the server stamps the version */
+    size_t n = protobuf_c_message_get_packed_size(&p->base);
+    uint8_t *b = malloc(n);
+    if (b) protobuf_c_message_pack(&p->base, b);
+    p->version = oldv;
+    if (!b) {
+        rc = MIAW_E_NOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < p->n_mutations; i++)
+        if (rec_apply(c, p->mutations[i])) {
+            free(b);
+            rc = MIAW_E_NOMEM; /* records may be partly applied: out of memory in a test tool */
+            goto done;
+        }
+    c->version++;
+    c->p[c->np].version = c->version;
+    c->p[c->np].b = b;
+    c->p[c->np++].n = n;
+    *newv = c->version;
+    rc = 0;
+    MIAW_INFO("sim", "account %s: app-state %s version %" PRIu64 " (%zu mutations from device %u)", a->phone,
+              miaw_as_collections[ci], c->version, p->n_mutations, dev);
+    miaw_sim_appstate_phone_apply(a, ci, dev, b, n);
+    notify_others(sim, a, dev, miaw_as_collections[ci], c->version);
+done:
+    if (p) protobuf_c_message_free_unpacked(&p->base, NULL);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ the IQ */
+
+static int send_and_free(miaw_sim_conn *c, miaw_node *n)
+{
+    int rc = n ? miaw_sim_conn_send(c, n) : MIAW_E_NOMEM;
+    miaw_node_free(n);
+    return rc;
+}
+
+/* the answer's <collection> for a fetch of c after version `after` */
+static int fetch_into(miaw_node *sync, const char *name, sim_as_coll *c, uint64_t after)
+{
+    miaw_node *col = miaw_node_addv(sync, "collection", "name", name, NULL);
+    if (!col) return MIAW_E_NOMEM;
+    size_t first = 0, n = 0;
+    while (first < c->np && c->p[first].version <= after) first++;
+    n = c->np - first;
+    int more = n > PAGE;
+    if (more) n = PAGE;
+    uint64_t last = n ? c->p[first + n - 1].version : (after < c->version ? c->version : after);
+    miaw_node_set_attrf(col, "version", "%" PRIu64, last);
+    miaw_node_set_attr(col, "has_more_patches", more ? "true" : "false");
+    if (!n) return 0;
+    miaw_node *ps = miaw_node_add(col, "patches");
+    for (size_t i = 0; ps && i < n; i++) {
+        miaw_node *pn = miaw_node_add(ps, "patch");
+        if (!pn || miaw_node_set_bytes(pn, c->p[first + i].b, c->p[first + i].n)) return MIAW_E_NOMEM;
+    }
+    return ps ? 0 : MIAW_E_NOMEM;
+}
+
+int miaw_sim_appstate_on_iq(miaw_sim_conn *c, const miaw_node *iq)
+{
+    const char *xmlns = miaw_node_attr(iq, "xmlns");
+    if (!xmlns || strcmp(xmlns, "w:sync:app:state")) return 0;
+    const miaw_node *sync = miaw_node_child(iq, "sync");
+    miaw_sim_as *s = c->account ? miaw_sim_appstate_get(c->account) : NULL;
+    if (!sync || !miaw_node_attr_is(iq, "type", "set") || !s) {
+        miaw_sim_iq_error(c, iq, 400, "bad-request");
+        return 1;
+    }
+    /* validate every collection first: an error answers the whole IQ */
+    for (const miaw_node *col = miaw_node_child(sync, "collection"); col; col = miaw_node_next(sync, col, "collection")) {
+        uint64_t v = 0;
+        const char *vs = miaw_node_attr(col, "version");
+        if (miaw_sim_appstate_coll(miaw_node_attr(col, "name")) < 0 || (vs && miaw_node_attr_u64(col, "version", &v))) {
+            miaw_sim_iq_error(c, iq, 400, "bad-request");
+            return 1;
+        }
+        const miaw_node *p = miaw_node_child(col, "patch");
+        int ci = miaw_sim_appstate_coll(miaw_node_attr(col, "name"));
+        if (p && v != s->c[ci].version) {
+            miaw_sim_iq_error(c, iq, 409, "conflict");
+            return 1;
+        }
+    }
+    miaw_node *r = miaw_sim_iq_result(iq);
+    miaw_node *out = r ? miaw_node_add(r, "sync") : NULL;
+    for (const miaw_node *col = miaw_node_child(sync, "collection"); out && col;
+         col = miaw_node_next(sync, col, "collection")) {
+        const char *name = miaw_node_attr(col, "name");
+        int ci = miaw_sim_appstate_coll(name);
+        uint64_t v = 0;
+        miaw_node_attr_u64(col, "version", &v);
+        const miaw_node *p = miaw_node_child(col, "patch");
+        if (p) {
+            size_t len = 0;
+            const uint8_t *b = miaw_node_bytes(p, &len);
+            uint64_t nv = 0;
+            const char *why = "";
+            int rc = b ? miaw_sim_appstate_accept(c->sim, c->account, ci, c->device_id, v, b, len, &nv, &why)
+                       : MIAW_E_INVAL;
+            miaw_node *rc_col = miaw_node_addv(out, "collection", "name", name, NULL);
+            if (rc) {
+                MIAW_WARN("sim", "account %s: app-state patch for %s refused: %s", c->account->phone, name, why);
+                miaw_node_set_attr(rc_col, "type", "error");
+                miaw_node *e = miaw_node_add(rc_col, "error");
+                miaw_node_set_attr(e, "code", rc == MIAW_E_EXIST ? "409" : "400");
+                miaw_node_set_attr(e, "text", rc == MIAW_E_EXIST ? "conflict" : "bad-request");
+            } else {
+                miaw_node_set_attrf(rc_col, "version", "%" PRIu64, nv);
+            }
+        } else if (fetch_into(out, name, &s->c[ci], v)) {
+            break;
+        }
+    }
+    send_and_free(c, r);
+    return 1;
+}
