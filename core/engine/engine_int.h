@@ -58,6 +58,7 @@ typedef struct eng_inst {
     struct { char id[64]; unsigned n; } fails[16]; /* retry receipts sent per message id */
     size_t fail_i;
     eng_linkcode *lc;      /* pairing by phone-number code (engine_linkcode.c, owned) */
+    struct eng_as *as;     /* app-state sync (engine_appstate.c, owned; made on first use) */
     struct eng_inst *next, *prev;
 } eng_inst;
 
@@ -79,6 +80,8 @@ struct miaw_engine {
     void *tap_ud;
     struct eng_media *media; /* media transfers (engine/media.h; owned, eng_media_free) */
     struct eng_hist *hist;   /* chat storage retention sweeper (engine_history.c; owned, eng_hist_stop) */
+    void (*as_tap)(void *ud, const char *inst, const json_t *mutation); /* app-state mutations (services.c) */
+    void *as_tap_ud;
 };
 
 eng_inst *eng_get(miaw_engine *e, miaw_instance *in);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "engine/engine_appstate.h"
 #include "base/log.h"
 #include "wa/msgcontent.h"
 #include "wa/proto_json.h"
@@ -245,6 +246,7 @@ void eng_recv_message(eng_inst *ei, const miaw_node *n)
         ack(ei, n, "message", "491");
         return;
     }
+    if (from_me && c.type == MIAW_WA_CONTENT_PROTOCOL) eng_as_on_own_message(ei, pt, len); /* key shares */
     free(pt);
     int ok = 1;
     if (eng_proto_visible(&c)) { /* a revoke or an edit: applied to the stored target, emitted, not stored */
@@ -317,6 +319,10 @@ void eng_recv_notification(eng_inst *ei, const miaw_node *n)
     if (!type || miaw_node_attr_jid(n, "from", &from) != 0) return;
     if (!strcmp(type, "w:gp2")) {
         eng_group_on_notification(ei, n);
+        return;
+    }
+    if (!strcmp(type, "server_sync")) { /* app-state collections changed on another device */
+        eng_as_on_server_sync(ei, n);
         return;
     }
     int mine = own_user(ei, &from);

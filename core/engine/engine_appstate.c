@@ -1,0 +1,667 @@
+/* core/engine/engine_appstate.c - app-state sync (syncd) of an instance: the keys the
+ * phone shares (appStateSyncKeyShare, stored; a missing key is asked for with an
+ * appStateSyncKeyRequest peer message), fetches of the five collections with the
+ * w:sync:app:state IQ (from the stored version; pages while has_more_patches), every
+ * patch verified and applied (core/wa/appstate.h) and the state persisted
+ * (engine_appstate_store.c), a full resync of a collection whose MACs or LTHash do not
+ * match (twice per connection at most), server_sync notifications followed by a fetch,
+ * and outgoing patches (queued; one IQ in flight per instance; a 409 conflict fetches
+ * and makes the patch again). Verified incoming mutations go to the engine's app-state
+ * tap (the plugin host). Snapshots and mutations stored as media (external blob
+ * references) are not downloaded yet: such a collection is reported in error. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "engine/engine_appstate.h"
+#include "engine/engine_int.h"
+#include "wa/wamsg.h"
+#include "wa_message.pb-c.h"
+
+#define NCOLL 5
+#define MAX_RESYNC 2
+#define MAX_PUSH_TRIES 3
+#define MAX_MUTATIONS 100
+
+enum { CS_OK, CS_BLOCKED, CS_ERROR };
+static const char *const CS_NAME[] = {"synced", "blocked", "error"};
+
+typedef struct as_push {
+    json_t *patch; /* {collection, mutations} (owned) */
+    int ci;
+    eng_as_push_cb cb;
+    void *ud;
+    int tries;
+    struct as_push *next;
+} as_push;
+
+struct eng_as {
+    eng_inst *ei;
+    miaw_as_state st[NCOLL];
+    int loaded[NCOLL], status[NCOLL], resyncs[NCOLL], fetched[NCOLL];
+    unsigned fetch_mask; /* collections to fetch */
+    int busy;            /* an IQ is in flight */
+    as_push *q;          /* patches waiting, oldest first */
+    as_push *inflight;
+    miaw_as_state next;  /* the state after the patch in flight */
+    int key_requested;
+    char err[NCOLL][160];
+};
+
+static eng_as *get_as(eng_inst *ei)
+{
+    if (!ei->as && (ei->as = calloc(1, sizeof *ei->as))) {
+        ei->as->ei = ei;
+        for (int i = 0; i < NCOLL; i++) miaw_as_state_init(&ei->as->st[i]);
+        miaw_as_state_init(&ei->as->next);
+    }
+    return ei->as;
+}
+
+static void push_free(as_push *p)
+{
+    json_decref(p->patch);
+    free(p);
+}
+
+static void fail_pushes(eng_as *as, int status, const char *why)
+{
+    as_push *all = as->inflight;
+    if (all) all->next = as->q;
+    else all = as->q;
+    as->inflight = NULL;
+    as->q = NULL;
+    while (all) {
+        as_push *p = all;
+        all = p->next;
+        p->cb(status, NULL, why, p->ud);
+        push_free(p);
+    }
+}
+
+void eng_as_free(eng_inst *ei)
+{
+    eng_as *as = ei->as;
+    if (!as) return;
+    fail_pushes(as, MIAW_E_GONE, "the instance went away");
+    for (int i = 0; i < NCOLL; i++) miaw_as_state_free(&as->st[i]);
+    miaw_as_state_free(&as->next);
+    free(as);
+    ei->as = NULL;
+}
+
+/* the collection's state, loaded from the database on first use */
+static miaw_as_state *coll(eng_as *as, int ci)
+{
+    if (!as->loaded[ci]) {
+        int rc = eas_state_load(as->ei->e->db, as->ei->id, miaw_as_collections[ci], &as->st[ci]);
+        if (rc == 1) as->fetch_mask |= 1u << ci; /* corrupt: synced again from scratch */
+        as->loaded[ci] = rc >= 0;
+    }
+    return &as->st[ci];
+}
+
+static int coll_index(const char *name)
+{
+    for (int i = 0; name && i < NCOLL; i++)
+        if (!strcmp(name, miaw_as_collections[i])) return i;
+    return -1;
+}
+
+static int key_fn(void *ud, const uint8_t *id, size_t len, uint8_t kd[32])
+{
+    eng_inst *ei = ud;
+    return eas_key_get(ei->e->db, ei->id, id, len, kd) == 0 ? MIAW_OK : MIAW_E_NOTFOUND;
+}
+
+static void kick(eng_as *as);
+
+/* ------------------------------------------------------------ key request */
+
+/* asks the phone for a key it has not shared (a peer message to device 0; needs the
+ * Signal session its key share opened) */
+static void request_key(eng_as *as, const uint8_t *id, size_t len)
+{
+    eng_inst *ei = as->ei;
+    if (as->key_requested || eng_sig_open(ei) != 0) return;
+    miaw_jid me, phone;
+    miaw_sig_addr addr;
+    if (miaw_jid_parse(&me, ei->creds.jid) || miaw_jid_init(&phone, me.user, me.server, 0, 0) ||
+        miaw_sig_addr_from_jid(&phone, &addr) || miaw_sig_store_has_session(ei->sig, addr.name, addr.device) != 1) {
+        MIAW_WARN("engine", "%s: app-state key missing; no session with the phone to ask for it", ei->id);
+        return;
+    }
+    Miaw__Wa__Message m = MIAW__WA__MESSAGE__INIT;
+    Miaw__Wa__Message__ProtocolMessage pm = MIAW__WA__MESSAGE__PROTOCOL_MESSAGE__INIT;
+    Miaw__Wa__Message__AppStateSyncKeyRequest rq = MIAW__WA__MESSAGE__APP_STATE_SYNC_KEY_REQUEST__INIT;
+    Miaw__Wa__Message__AppStateSyncKeyId kid = MIAW__WA__MESSAGE__APP_STATE_SYNC_KEY_ID__INIT, *kp = &kid;
+    kid.has_keyid = 1;
+    kid.keyid.data = (uint8_t *)id;
+    kid.keyid.len = len;
+    rq.n_keyids = 1;
+    rq.keyids = &kp;
+    pm.has_type = 1;
+    pm.type = MIAW__WA__MESSAGE__PROTOCOL_MESSAGE__TYPE__APP_STATE_SYNC_KEY_REQUEST;
+    pm.appstatesynckeyrequest = &rq;
+    m.protocolmessage = &pm;
+    uint8_t *pt = NULL, *ct = NULL;
+    size_t pl = 0, cl = 0;
+    int type = 0;
+    char mid[24];
+    uint8_t r[8];
+    if (miaw_wamsg_encode(&m, &pt, &pl) || miaw_sig_encrypt(ei->sig, &addr, pt, pl, &type, &ct, &cl) ||
+        miaw_random(r, sizeof r)) {
+        free(pt);
+        free(ct);
+        return;
+    }
+    free(pt);
+    snprintf(mid, sizeof mid, "3EB0%02X%02X%02X%02X%02X%02X%02X%02X", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+    miaw_node *msg = miaw_node_newv("message", "id", mid, "type", "text", "category", "peer", "push_priority",
+                                    "high_force", NULL);
+    miaw_node *enc = msg ? miaw_node_addv(msg, "enc", "v", "2", "type", miaw_sig_type_name(type), NULL) : NULL;
+    if (enc && !miaw_node_set_jid(msg, "to", &phone) && !miaw_node_set_bytes(enc, ct, cl) && !eng_send_node(ei, msg)) {
+        as->key_requested = 1;
+        MIAW_INFO("engine", "%s: asked the phone for a missing app-state key", ei->id);
+    }
+    miaw_node_free(msg);
+    free(ct);
+}
+
+/* ------------------------------------------------------------ incoming */
+
+typedef struct mut_ctx {
+    eng_inst *ei;
+    uint64_t version;
+} mut_ctx;
+
+static void on_mutation(void *ud, const char *collection, const miaw_as_mutation *m)
+{
+    mut_ctx *mc = ud;
+    miaw_engine *e = mc->ei->e;
+    if (!e->as_tap) return;
+    json_t *idx = m->index_json ? json_incref(m->index_json) : json_string(m->index);
+    json_t *j = json_pack("{s:s,s:s,s:o,s:O,s:I,s:I}", "collection", collection, "operation",
+                          m->op == MIAW_AS_OP_REMOVE ? "remove" : "set", "index", idx, "value", m->value,
+                          "timestamp", (json_int_t)m->timestamp, "version", (json_int_t)mc->version);
+    if (j) e->as_tap(e->as_tap_ud, mc->ei->id, j);
+    json_decref(j);
+}
+
+/* a full resync of ci: forget its state (and rows), fetch from version 0 */
+static void resync(eng_as *as, int ci, const char *why)
+{
+    eng_inst *ei = as->ei;
+    if (as->resyncs[ci] >= MAX_RESYNC) {
+        as->status[ci] = CS_ERROR;
+        snprintf(as->err[ci], sizeof as->err[ci], "%s (gave up after %d full resyncs)", why, MAX_RESYNC);
+        MIAW_ERR("engine", "%s: app-state %s: %s", ei->id, miaw_as_collections[ci], as->err[ci]);
+        return;
+    }
+    as->resyncs[ci]++;
+    MIAW_WARN("engine", "%s: app-state %s: %s; full resync", ei->id, miaw_as_collections[ci], why);
+    miaw_as_state empty;
+    miaw_as_state_init(&empty);
+    eas_state_save(ei->e->db, ei->id, miaw_as_collections[ci], &as->st[ci], &empty);
+    miaw_as_state_free(&as->st[ci]);
+    as->loaded[ci] = 1;
+    as->fetch_mask |= 1u << ci;
+}
+
+static void apply_collection(eng_as *as, const miaw_node *col)
+{
+    eng_inst *ei = as->ei;
+    int ci = coll_index(miaw_node_attr(col, "name"));
+    if (ci < 0) return;
+    const char *name = miaw_as_collections[ci];
+    if (miaw_node_attr_is(col, "type", "error") || miaw_node_child(col, "error")) {
+        const miaw_node *er = miaw_node_child(col, "error");
+        as->status[ci] = CS_ERROR;
+        snprintf(as->err[ci], sizeof as->err[ci], "the server refused the fetch (%s)",
+                 er && miaw_node_attr(er, "code") ? miaw_node_attr(er, "code") : "?");
+        return;
+    }
+    miaw_as_state work;
+    miaw_as_state_init(&work);
+    if (miaw_as_state_copy(&work, coll(as, ci)) != MIAW_OK) return;
+    if (miaw_node_child(col, "snapshot") && !miaw_node_child(col, "patches") && !work.version) {
+        as->status[ci] = CS_ERROR;
+        snprintf(as->err[ci], sizeof as->err[ci], "snapshots stored as media are not supported yet");
+    }
+    const miaw_node *ps = miaw_node_child(col, "patches");
+    const miaw_node *parent = ps ? ps : col;
+    int stop = 0;
+    for (const miaw_node *p = miaw_node_child(parent, "patch"); p && !stop; p = miaw_node_next(parent, p, "patch")) {
+        size_t len = 0;
+        const uint8_t *b = miaw_node_bytes(p, &len);
+        json_t *ext = NULL;
+        uint64_t pv = 0;
+        if (!b || miaw_as_patch_peek(b, len, &pv, &ext) != MIAW_OK) {
+            resync(as, ci, "a patch that is not a SyncdPatch");
+            stop = 2;
+            break;
+        }
+        if (ext) {
+            json_decref(ext);
+            as->status[ci] = CS_ERROR;
+            snprintf(as->err[ci], sizeof as->err[ci], "patch %" PRIu64 ": mutations stored as media are not supported yet",
+                     pv);
+            stop = 1;
+            break;
+        }
+        mut_ctx mc = {ei, pv ? pv : work.version + 1};
+        miaw_as_ctx ctx = {.name = name, .key_fn = key_fn, .key_ud = ei, .mut_fn = on_mutation, .mut_ud = &mc};
+        int rc = miaw_as_decode_patch(&ctx, &work, b, len, work.version + 1, NULL, 0);
+        if (rc == MIAW_OK || rc == MIAW_E_EXIST) continue;
+        if (rc == MIAW_E_NOTFOUND) {
+            as->status[ci] = CS_BLOCKED;
+            snprintf(as->err[ci], sizeof as->err[ci], "waiting for an app-state key from the phone");
+            MIAW_INFO("engine", "%s: app-state %s blocked: key missing", ei->id, name);
+            request_key(as, ctx.missing_key, ctx.missing_key_len);
+            stop = 1;
+        } else if (rc == MIAW_E_NOMEM) {
+            stop = 1;
+        } else {
+            resync(as, ci, ctx.err);
+            stop = 2;
+        }
+    }
+    if (stop != 2 && work.version != as->st[ci].version) {
+        if (eas_state_save(ei->e->db, ei->id, name, &as->st[ci], &work) == 0) {
+            miaw_as_state_free(&as->st[ci]);
+            as->st[ci] = work;
+            miaw_as_state_init(&work);
+            MIAW_INFO("engine", "%s: app-state %s at version %" PRIu64, ei->id, name, as->st[ci].version);
+        }
+    }
+    if (!stop) {
+        as->status[ci] = CS_OK;
+        as->err[ci][0] = 0;
+        as->fetched[ci] = 1;
+        if (miaw_node_attr_is(col, "has_more_patches", "true")) as->fetch_mask |= 1u << ci;
+    }
+    miaw_as_state_free(&work);
+}
+
+static void on_fetch(miaw_wa_conn *c, const miaw_node *reply, int err, void *ud)
+{
+    (void)c;
+    eng_as *as = ud;
+    as->busy = 0;
+    if (err == MIAW_E_GONE) return;
+    const miaw_node *sync = reply ? miaw_node_child(reply, "sync") : NULL;
+    if (err || !reply || !miaw_node_attr_is(reply, "type", "result") || !sync) {
+        MIAW_WARN("engine", "%s: app-state fetch failed (%s)", as->ei->id, err ? "timeout" : "server error");
+        for (int i = 0; i < NCOLL; i++) as->status[i] = as->status[i] == CS_OK && !as->fetched[i] ? CS_ERROR : as->status[i];
+        return;
+    }
+    for (const miaw_node *col = miaw_node_child(sync, "collection"); col; col = miaw_node_next(sync, col, "collection")) {
+        apply_collection(as, col);
+    }
+    kick(as);
+}
+
+static void send_fetch(eng_as *as)
+{
+    eng_inst *ei = as->ei;
+    if (eas_key_count(ei->e->db, ei->id) <= 0) return; /* the phone has not shared keys yet */
+    miaw_node *iq = miaw_node_newv("iq", "to", "JID:@s.whatsapp.net", "type", "set", "xmlns", "w:sync:app:state", NULL);
+    miaw_node *sync = iq ? miaw_node_add(iq, "sync") : NULL;
+    int n = 0;
+    for (int ci = 0; sync && ci < NCOLL; ci++) {
+        if (!(as->fetch_mask & (1u << ci)) || as->status[ci] == CS_BLOCKED) continue;
+        miaw_as_state *st = coll(as, ci);
+        miaw_node *col = miaw_node_addv(sync, "collection", "name", miaw_as_collections[ci], NULL);
+        if (!col) break;
+        miaw_node_set_attrf(col, "version", "%" PRIu64, st->version);
+        miaw_node_set_attr(col, "return_snapshot", st->version ? "false" : "true");
+        as->fetch_mask &= ~(1u << ci);
+        n++;
+    }
+    if (!n || !sync) {
+        miaw_node_free(iq);
+        return;
+    }
+    as->busy = 1;
+    if (miaw_wa_conn_iq(ei->conn, iq, 0, on_fetch, as) != 0) as->busy = 0;
+}
+
+/* ------------------------------------------------------------ outgoing */
+
+static int push_encode(eng_as *as, as_push *p, uint8_t **out, size_t *out_len, char *err, size_t errlen,
+                       const uint8_t *key_id, size_t key_id_len, const uint8_t key_data[32], miaw_as_state *st)
+{
+    json_t *muts = json_object_get(p->patch, "mutations");
+    size_t n = json_array_size(muts), i;
+    miaw_as_out *o = calloc(n ? n : 1, sizeof *o);
+    json_t *m;
+    if (!o) return MIAW_E_NOMEM;
+    json_array_foreach(muts, i, m)
+    {
+        const char *op = json_string_value(json_object_get(m, "operation"));
+        o[i].op = op && !strcmp(op, "remove") ? MIAW_AS_OP_REMOVE : MIAW_AS_OP_SET;
+        o[i].index = json_object_get(m, "index");
+        o[i].value = json_object_get(m, "value");
+        json_t *v = json_object_get(m, "version");
+        o[i].action_version = json_is_integer(v) ? (int32_t)json_integer_value(v) : 2;
+    }
+    miaw_as_ctx ctx = {.name = miaw_as_collections[p->ci]};
+    int rc = miaw_as_encode_patch(&ctx, st, key_id, key_id_len, key_data, o, n, NULL, out, out_len);
+    if (rc && err) snprintf(err, errlen, "%s", ctx.err[0] ? ctx.err : "the patch could not be encoded");
+    free(o);
+    (void)as;
+    return rc;
+}
+
+static void push_done(eng_as *as, int status, const json_t *result, const char *detail)
+{
+    as_push *p = as->inflight;
+    as->inflight = NULL;
+    miaw_as_state_free(&as->next);
+    if (p) {
+        p->cb(status, result, detail, p->ud);
+        push_free(p);
+    }
+}
+
+static void push_conflict(eng_as *as)
+{
+    as_push *p = as->inflight;
+    as->inflight = NULL;
+    miaw_as_state_free(&as->next);
+    if (++p->tries >= MAX_PUSH_TRIES) {
+        p->cb(MIAW_E_IO, NULL, "the collection kept changing on the server (409 conflict)", p->ud);
+        push_free(p);
+        return;
+    }
+    p->next = as->q; /* again, first, after a fetch */
+    as->q = p;
+    as->fetch_mask |= 1u << p->ci;
+}
+
+static void on_push(miaw_wa_conn *c, const miaw_node *reply, int err, void *ud)
+{
+    (void)c;
+    eng_as *as = ud;
+    eng_inst *ei = as->ei;
+    as->busy = 0;
+    if (err == MIAW_E_GONE) return; /* eng_as_on_conn_lost fails it */
+    if (err) {
+        push_done(as, MIAW_E_TIMEOUT, NULL, "the server did not answer the patch");
+        kick(as);
+        return;
+    }
+    int ci = as->inflight->ci;
+    const miaw_node *sync = miaw_node_child(reply, "sync");
+    const miaw_node *col = sync ? miaw_node_child(sync, "collection") : NULL;
+    const miaw_node *er = miaw_node_attr_is(reply, "type", "error") ? miaw_node_child(reply, "error")
+                          : col && miaw_node_child(col, "error") ? miaw_node_child(col, "error")
+                                                                 : NULL;
+    if (er || !miaw_node_attr_is(reply, "type", "result")) {
+        const char *code = er ? miaw_node_attr(er, "code") : NULL;
+        if (code && !strcmp(code, "409")) {
+            MIAW_INFO("engine", "%s: app-state %s patch conflicts: fetching first", ei->id, miaw_as_collections[ci]);
+            push_conflict(as);
+        } else {
+            char d[96];
+            snprintf(d, sizeof d, "the server refused the patch (%s %s)", code ? code : "?",
+                     er && miaw_node_attr(er, "text") ? miaw_node_attr(er, "text") : "");
+            push_done(as, MIAW_E_IO, NULL, d);
+        }
+        kick(as);
+        return;
+    }
+    const char *name = miaw_as_collections[ci];
+    if (eas_state_save(ei->e->db, ei->id, name, &as->st[ci], &as->next) != 0) {
+        /* the server has it; our rows do not: sync the collection again */
+        resync(as, ci, "the state could not be saved");
+    } else {
+        miaw_as_state_free(&as->st[ci]);
+        as->st[ci] = as->next;
+        miaw_as_state_init(&as->next);
+    }
+    json_t *res = json_pack("{s:s,s:I}", "collection", name, "version", (json_int_t)as->st[ci].version);
+    MIAW_INFO("engine", "%s: app-state %s patch sent, version %" PRIu64, ei->id, name, as->st[ci].version);
+    push_done(as, MIAW_OK, res, NULL);
+    json_decref(res);
+    kick(as);
+}
+
+static void send_push(eng_as *as)
+{
+    eng_inst *ei = as->ei;
+    as_push *p = as->q;
+    as->q = p->next;
+    p->next = NULL;
+    as->inflight = p;
+    uint8_t kid[MIAW_AS_KEY_ID_MAX], kd[32], *b = NULL;
+    size_t kl = 0, bl = 0;
+    char err[200];
+    miaw_as_state *st = coll(as, p->ci);
+    if (eas_key_latest(ei->e->db, ei->id, kid, &kl, kd) != 0) {
+        push_done(as, MIAW_E_STATE, NULL, "no app-state key received from the phone yet");
+        return;
+    }
+    int rc = miaw_as_state_copy(&as->next, st);
+    if (!rc) rc = push_encode(as, p, &b, &bl, err, sizeof err, kid, kl, kd, &as->next);
+    OPENSSL_cleanse(kd, sizeof kd);
+    if (rc) {
+        push_done(as, rc == MIAW_E_INVAL ? MIAW_E_INVAL : MIAW_E_INTERNAL, NULL, err);
+        return;
+    }
+    miaw_node *iq = miaw_node_newv("iq", "to", "JID:@s.whatsapp.net", "type", "set", "xmlns", "w:sync:app:state", NULL);
+    miaw_node *sync = iq ? miaw_node_add(iq, "sync") : NULL;
+    miaw_node *col = sync ? miaw_node_addv(sync, "collection", "name", miaw_as_collections[p->ci], "return_snapshot",
+                                           "false", NULL)
+                          : NULL;
+    miaw_node *pn = col ? miaw_node_add(col, "patch") : NULL;
+    if (!pn || miaw_node_set_attrf(col, "version", "%" PRIu64, st->version) || miaw_node_set_bytes(pn, b, bl)) {
+        free(b);
+        miaw_node_free(iq);
+        push_done(as, MIAW_E_NOMEM, NULL, "out of memory");
+        return;
+    }
+    free(b);
+    as->busy = 1;
+    if (miaw_wa_conn_iq(ei->conn, iq, 0, on_push, as) != 0) {
+        as->busy = 0;
+        push_done(as, MIAW_E_STATE, NULL, "the connection closed");
+    }
+}
+
+static void kick(eng_as *as)
+{
+    eng_inst *ei = as->ei;
+    /* fetches first; a patch goes when nothing can be fetched (no key yet, or only
+     * blocked collections left): a stale base is answered 409 and fetched then */
+    while (!as->busy && ei->conn && ei->logged_in) {
+        if (as->fetch_mask) send_fetch(as);
+        if (as->busy || !as->q) return;
+        send_push(as);
+    }
+}
+
+/* ------------------------------------------------------------ engine hooks */
+
+void eng_as_on_login(eng_inst *ei)
+{
+    eng_as *as = get_as(ei);
+    if (!as) return;
+    as->key_requested = 0;
+    for (int i = 0; i < NCOLL; i++) as->resyncs[i] = 0;
+    as->fetch_mask = (1u << NCOLL) - 1;
+    kick(as);
+}
+
+void eng_as_on_conn_lost(eng_inst *ei)
+{
+    eng_as *as = ei->as;
+    if (!as) return;
+    as->busy = 0;
+    fail_pushes(as, MIAW_E_STATE, "the connection closed before the server took the patch");
+    miaw_as_state_free(&as->next);
+}
+
+void eng_as_on_own_message(eng_inst *ei, const uint8_t *msg, size_t len)
+{
+    Miaw__Wa__Message *m = miaw__wa__message__unpack(NULL, len, msg);
+    const Miaw__Wa__Message__AppStateSyncKeyShare *sh =
+        m && m->protocolmessage ? m->protocolmessage->appstatesynckeyshare : NULL;
+    size_t stored = 0;
+    for (size_t i = 0; sh && i < sh->n_keys; i++) {
+        const Miaw__Wa__Message__AppStateSyncKey *k = sh->keys[i];
+        if (!k || !k->keyid || !k->keyid->has_keyid || !k->keyid->keyid.len || k->keyid->keyid.len > MIAW_AS_KEY_ID_MAX ||
+            !k->keydata || !k->keydata->has_keydata || k->keydata->keydata.len != 32) {
+            MIAW_WARN("engine", "%s: an app-state key of a key share is malformed: skipped", ei->id);
+            continue;
+        }
+        if (eas_key_put(ei->e->db, ei->id, k->keyid->keyid.data, k->keyid->keyid.len, k->keydata->keydata.data,
+                        k->keydata->has_timestamp ? k->keydata->timestamp : 0) == 0)
+            stored++;
+    }
+    if (m) miaw__wa__message__free_unpacked(m, NULL);
+    if (!stored) return;
+    MIAW_INFO("engine", "%s: %zu app-state key(s) received from the phone", ei->id, stored);
+    eng_as *as = get_as(ei);
+    if (!as) return;
+    for (int i = 0; i < NCOLL; i++) {
+        if (as->status[i] == CS_BLOCKED) as->status[i] = CS_OK;
+        as->fetch_mask |= 1u << i;
+    }
+    as->key_requested = 0;
+    kick(as);
+}
+
+void eng_as_on_server_sync(eng_inst *ei, const miaw_node *n)
+{
+    eng_as *as = get_as(ei);
+    if (!as) return;
+    for (const miaw_node *c = miaw_node_child(n, "collection"); c; c = miaw_node_next(n, c, "collection")) {
+        int ci = coll_index(miaw_node_attr(c, "name"));
+        uint64_t v = 0;
+        if (ci < 0) continue;
+        if (miaw_node_attr_u64(c, "version", &v) == 0 && v && v <= coll(as, ci)->version) continue; /* known */
+        as->fetch_mask |= 1u << ci;
+    }
+    kick(as);
+}
+
+/* ------------------------------------------------------------ services */
+
+static int bad(const char **field, const char *f, char *err, size_t errlen, const char *msg)
+{
+    if (field) *field = f;
+    snprintf(err, errlen, "%s", msg);
+    return MIAW_E_INVAL;
+}
+
+int eng_as_push(eng_inst *ei, const json_t *patch, eng_as_push_cb cb, void *ud, const char **field, char *err,
+                size_t errlen)
+{
+    if (field) *field = NULL;
+    if (!json_is_object(patch) || !cb) return bad(field, NULL, err, errlen, "the patch must be a JSON object");
+    int ci = coll_index(json_string_value(json_object_get(patch, "collection")));
+    json_t *muts = json_object_get(patch, "mutations");
+    if (ci < 0)
+        return bad(field, "collection", err, errlen,
+                   "collection must be critical_block, critical_unblock_low, regular_high, regular_low or regular");
+    if (!json_is_array(muts) || !json_array_size(muts) || json_array_size(muts) > MAX_MUTATIONS)
+        return bad(field, "mutations", err, errlen, "mutations must be an array of 1 to 100 mutations");
+    size_t i;
+    json_t *m;
+    json_array_foreach(muts, i, m)
+    {
+        const char *op = json_string_value(json_object_get(m, "operation"));
+        json_t *v = json_object_get(m, "version");
+        if (!json_is_object(m) || !op || (strcmp(op, "set") && strcmp(op, "remove")) ||
+            (v && (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT32_MAX))) {
+            snprintf(err, errlen, "mutations[%zu]: operation must be \"set\" or \"remove\" (version an int32)", i);
+            if (field) *field = "mutations";
+            return MIAW_E_INVAL;
+        }
+    }
+    /* a trial encoding under a throw-away key: index and value errors now, with their path */
+    as_push trial = {.patch = (json_t *)patch, .ci = ci};
+    miaw_as_state tmp;
+    miaw_as_state_init(&tmp);
+    static const uint8_t zk[32], zid[1];
+    uint8_t *b = NULL;
+    size_t bl = 0;
+    int rc = push_encode(NULL, &trial, &b, &bl, err, errlen, zid, 1, zk, &tmp);
+    free(b);
+    miaw_as_state_free(&tmp);
+    if (rc) {
+        if (field) *field = "mutations";
+        return rc;
+    }
+    if (!ei->conn || !ei->logged_in) return snprintf(err, errlen, "the instance is not connected"), MIAW_E_STATE;
+    uint8_t kid[MIAW_AS_KEY_ID_MAX], kd[32];
+    size_t kl = 0;
+    rc = eas_key_latest(ei->e->db, ei->id, kid, &kl, kd);
+    OPENSSL_cleanse(kd, sizeof kd);
+    if (rc) return snprintf(err, errlen, "no app-state key received from the phone yet"), MIAW_E_STATE;
+    eng_as *as = get_as(ei);
+    as_push *p = as ? calloc(1, sizeof *p) : NULL;
+    json_t *copy = p ? json_deep_copy(patch) : NULL;
+    if (!copy) {
+        free(p);
+        return snprintf(err, errlen, "out of memory"), MIAW_E_NOMEM;
+    }
+    p->patch = copy;
+    p->ci = ci;
+    p->cb = cb;
+    p->ud = ud;
+    as_push **pp = &as->q;
+    while (*pp) pp = &(*pp)->next;
+    *pp = p;
+    kick(as);
+    return MIAW_OK;
+}
+
+int eng_as_sync(eng_inst *ei, const char *name, int full)
+{
+    int ci = name ? coll_index(name) : -1;
+    if (name && ci < 0) return MIAW_E_INVAL;
+    if (!ei->conn || !ei->logged_in) return MIAW_E_STATE;
+    eng_as *as = get_as(ei);
+    if (!as) return MIAW_E_NOMEM;
+    for (int i = 0; i < NCOLL; i++) {
+        if (name && i != ci) continue;
+        if (full) {
+            as->resyncs[i] = 0;
+            resync(as, i, "a full resync was asked for");
+        }
+        if (as->status[i] == CS_ERROR) as->status[i] = CS_OK;
+        as->fetch_mask |= 1u << i;
+    }
+    kick(as);
+    return MIAW_OK;
+}
+
+json_t *eng_as_state_json(miaw_storage *db, const char *inst, eng_inst *ei)
+{
+    eng_as *as = ei ? ei->as : NULL;
+    json_t *cols = json_object();
+    for (int i = 0; i < NCOLL; i++) {
+        miaw_as_state tmp, *st = &tmp;
+        miaw_as_state_init(&tmp);
+        if (as && as->loaded[i]) st = &as->st[i];
+        else if (eas_state_load(db, inst, miaw_as_collections[i], &tmp) < 0) continue;
+        char h[2 * MIAW_AS_HASH_LEN + 1];
+        for (size_t j = 0; j < MIAW_AS_HASH_LEN; j++) snprintf(h + 2 * j, 3, "%02x", st->hash[j]);
+        int status = as ? as->status[i] : CS_OK;
+        json_t *c = json_pack("{s:I,s:s,s:I,s:s}", "version", (json_int_t)st->version, "hash", h, "entries",
+                              (json_int_t)st->n, "status", CS_NAME[status]);
+        if (as && as->err[i][0]) json_object_set_new(c, "error", json_string(as->err[i]));
+        json_object_set_new(cols, miaw_as_collections[i], c);
+        miaw_as_state_free(&tmp);
+    }
+    long keys = eas_key_count(db, inst);
+    return json_pack("{s:I,s:o,s:I}", "keys", (json_int_t)(keys < 0 ? 0 : keys), "collections", cols, "pending",
+                     (json_int_t)(as ? (as->busy ? 1 : 0) + (as->q ? 1 : 0) : 0));
+}

@@ -1,0 +1,68 @@
+/* core/engine/engine_appstate.h - app-state sync (syncd) in the engine, internal:
+ * engine_appstate_store.c (sqlite: the sync keys the phone shared, and per collection
+ * the version, LTHash and index MAC -> value MAC map) and engine_appstate.c (key shares
+ * and key requests, fetching patches with the w:sync:app:state IQ, verifying and
+ * applying them, full resync on a mismatch, server_sync notifications, outgoing
+ * patches, and the mutations handed to the plugin host). Not a public interface. */
+#ifndef MIAW_ENGINE_APPSTATE_H
+#define MIAW_ENGINE_APPSTATE_H
+#include <jansson.h>
+#include <stdint.h>
+
+#include "base/storage.h"
+#include "wa/appstate.h"
+#include "wa/node.h"
+
+struct eng_inst;
+
+/* ---- engine_appstate_store.c; 0 or -1 (logged) unless said otherwise ---- */
+int eas_store_init(miaw_storage *db);
+int eas_key_put(miaw_storage *db, const char *inst, const uint8_t *id, size_t id_len, const uint8_t data[32],
+                int64_t ts);
+/* 0 and data, MIAW_E_NOTFOUND, or -1 */
+int eas_key_get(miaw_storage *db, const char *inst, const uint8_t *id, size_t id_len, uint8_t data[32]);
+/* the newest key (highest timestamp, then the last stored): 0, MIAW_E_NOTFOUND or -1 */
+int eas_key_latest(miaw_storage *db, const char *inst, uint8_t *id, size_t *id_len, uint8_t data[32]);
+long eas_key_count(miaw_storage *db, const char *inst);
+/* the stored state of a collection into st (initialised by the caller, replaced): 0; 1
+ * when a row was corrupt (st is then empty: the collection needs a full resync); -1 */
+int eas_state_load(miaw_storage *db, const char *inst, const char *name, miaw_as_state *st);
+/* writes what changed from old to cur (both sorted maps) and the version and hash, in
+ * one savepoint */
+int eas_state_save(miaw_storage *db, const char *inst, const char *name, const miaw_as_state *old,
+                   const miaw_as_state *cur);
+void eas_purge(miaw_storage *db, const char *inst);
+
+/* ---- engine_appstate.c ---- */
+typedef struct eng_as eng_as;
+/* the receiving side of a plugin host: every verified incoming mutation as
+ * {collection, operation, index, value, timestamp, version} (borrowed for the call) */
+typedef void (*eng_as_tap_fn)(void *ud, const char *inst, const json_t *mutation);
+/* an outgoing patch's outcome: MIAW_OK + {collection, version}; MIAW_E_STATE (not
+ * connected / no key / closed), MIAW_E_IO (refused), MIAW_E_TIMEOUT, with detail */
+typedef void (*eng_as_push_cb)(int status, const json_t *result, const char *detail, void *ud);
+
+void eng_as_free(struct eng_inst *ei);
+/* logged in: catch up on every collection when keys are known */
+void eng_as_on_login(struct eng_inst *ei);
+/* a decrypted Message from the account's own device (padding removed): key shares */
+void eng_as_on_own_message(struct eng_inst *ei, const uint8_t *msg, size_t len);
+/* <notification type="server_sync"> */
+void eng_as_on_server_sync(struct eng_inst *ei, const miaw_node *n);
+/* the connection is gone (after its IQ callbacks ran) */
+void eng_as_on_conn_lost(struct eng_inst *ei);
+/* An outgoing patch from JSON {collection, mutations: [{operation: "set" | "remove",
+ * index: [strings], value: SyncActionValue JSON, version?: int}]} (borrowed). 0: cb runs
+ * once, later (queued behind fetches and earlier patches; a stale base version is
+ * fetched and the patch made again, up to 3 times). Errors, no callback: MIAW_E_INVAL
+ * with *field ("collection", "mutations", "mutations[i].index", ...), MIAW_E_STATE (not
+ * connected, or no app-state key received yet), MIAW_E_NOMEM. */
+int eng_as_push(struct eng_inst *ei, const json_t *patch, eng_as_push_cb cb, void *ud, const char **field, char *err,
+                size_t errlen);
+/* Fetch collection name (NULL = all) now; full: forget the local state first (a full
+ * resync). 0, MIAW_E_INVAL (unknown collection), MIAW_E_STATE (not connected). */
+int eng_as_sync(struct eng_inst *ei, const char *name, int full);
+/* {keys: n, collections: {name: {version, hash (hex), entries, status}}} (new reference);
+ * ei may be NULL (an instance without a running engine: from the database) */
+json_t *eng_as_state_json(miaw_storage *db, const char *inst, struct eng_inst *ei);
+#endif
