@@ -291,6 +291,24 @@ const json_t *miaw_mock_events(miaw_mock *m);
  * string "tag". */
 int miaw_mock_deliver(miaw_mock *m, const char *instance_id, const char *node_json);
 
+/* ------------------------------------------------------------ app-state (ABI 1.4) */
+/* appstate_push and appstate_sync calls, in call order: {kind: "appstate_push", handle,
+ * plugin, instance, patch, state ("pending" | "done" | "cancelled"), result} or {kind:
+ * "appstate_sync", plugin, instance, collection (or absent), full}. Borrowed. A push is
+ * checked as the server checks it before encoding (collection, 1-100 mutations with
+ * operation "set"/"remove", a non-empty index of strings, an object value); the value
+ * itself is not checked against WAProto here. */
+const json_t *miaw_mock_appstate_calls(miaw_mock *m);
+/* Complete the i-th appstate_push (counting pushes only). MIAW_OK: the collection's
+ * version (per instance, from 0) goes up by one and the callback gets {collection,
+ * version}; else the status with detail (NULL = a default). MIAW_E_NOTFOUND, MIAW_E_STATE
+ * (already done) or MIAW_E_GONE (cancelled). */
+int miaw_mock_complete_appstate(miaw_mock *m, size_t i, int status, const char *detail);
+/* An incoming app-state mutation (JSON {collection, operation, index, value, timestamp,
+ * version}) for instance_id, handed to every matching appstate_subscribe subscription.
+ * The number of callbacks run, or MIAW_E_INVAL. */
+int miaw_mock_appstate_deliver(miaw_mock *m, const char *instance_id, const char *mutation_json);
+
 /* ------------------------------------------------------------ timers, kv, logs */
 /* Move the virtual clock forward by advance_ms, firing in time order every plugin timer
  * that falls due (repeating ones as often as they fall due), and the deadlines of pending
