@@ -193,3 +193,109 @@ test('a snapshot of Baileys\' records decodes in C; tampering is refused', async
   assert.equal(bad.ok, false)
   assert.match(bad.error, /key missing/)
 })
+
+// ---------------------------------------------------------------- second companion
+// Baileys as a second companion of the miaw instance's account on miaw-sim: both get the
+// phone's app-state key; miaw's pushes (a contact action, the push-name setting, through
+// the ABI 1.4 fixture plugin) reach Baileys as contacts.upsert / creds.update with
+// Baileys' LTHash equal to miaw's; Baileys' chatModify (archive, pin, mute) and
+// addOrEditContact reach the plugin's subscription, with miaw's LTHash equal to
+// Baileys'; the simulated phone verified every patch of both.
+test('Baileys as a second companion: app-state mutations both ways, LTHash equal', { timeout: 240000 }, async (t) => {
+  const fs = await import('node:fs')
+  const { execFileSync } = await import('node:child_process')
+  const { startServer, waitFor, tempDir } = await import('../integration/lib/harness.mjs')
+  const { startSim, simEnv, pairByQr } = await import('../integration/lib/sim.mjs')
+  const { pairBaileys, until } = await import('./sim_helpers.mjs')
+  const A = '15550008801'
+  const C1 = '15550008811@s.whatsapp.net'
+  const C2 = '15550008822@s.whatsapp.net'
+  const tmp = tempDir('miaw-as-baileys-')
+  const pluginDir = path.join(tmp, 'plugins')
+  fs.mkdirSync(pluginDir)
+  execFileSync('cc', ['-std=c11', '-shared', '-fPIC', '-Wall', '-Wextra', '-Werror', '-fvisibility=hidden', '-I',
+    path.join(repo, 'sdk/include'), '-o', path.join(pluginDir, 'asprobe.so'),
+    path.join(repo, 'tests/integration/fixtures/plugin_appstate.c'), '-ljansson'])
+  const sim = await startSim({ stateDir: path.join(tmp, 'sim') })
+  const ctx = { srv: null, sock: null }
+  t.after(async () => {
+    try { ctx.sock?.end(undefined) } catch {}
+    if (ctx.srv) await ctx.srv.stop().catch(() => {})
+    await sim.stop().catch(() => {})
+    fs.rmSync(tmp, { recursive: true, force: true })
+  })
+  const dataDir = path.join(tmp, 'miaw')
+  fs.mkdirSync(dataDir)
+  ctx.srv = await startServer({ env: simEnv(sim), dataDir, pluginDir, config: `plugins:\n  dir: ${pluginDir}\n  enabled: [asprobe]\n` })
+  const srv = ctx.srv
+  assert.equal((await srv.api('POST', '/api/v1/instances', { instanceId: 'bot' })).status, 201)
+  await pairByQr(srv, sim, 'bot', A, { name: 'Alice' })
+  const mstate = async () => (await srv.api('GET', '/api/v1/asprobe/bot/state')).json.data
+  const seen = async () => (await srv.api('GET', '/api/v1/asprobe/mutations')).json.data.mutations
+  const push = async (patch) => (await srv.api('POST', '/api/v1/asprobe/bot/push', { patch })).json.data
+  await waitFor(async () => (await mstate()).keys >= 1, { what: 'miaw got the key', timeoutMs: 20000 })
+
+  // Baileys joins the same account as a second companion
+  const simB = { url: sim.info.ws, api: async (m, p, b) => { const r = await sim.api(m, p, b); return { status: r.status, body: r.json } } }
+  const b = await pairBaileys(simB, A, path.join(tmp, 'baileys'))
+  ctx.sock = b.sock
+  const contacts = []
+  const names = []
+  b.sock.ev.on('contacts.upsert', (cs) => contacts.push(...cs))
+  b.sock.ev.on('creds.update', (u) => { if (u.me?.name) names.push(u.me.name) })
+  await until(() => b.state.creds.myAppStateKeyId, 'Baileys got the app-state key', 20000)
+  const bhash = async (coll) => {
+    const st = (await b.state.keys.get('app-state-sync-version', [coll]))[coll]
+    return st && { version: st.version, hash: Buffer.from(st.hash).toString('hex') }
+  }
+
+  // miaw -> Baileys
+  let r = await push({ collection: 'critical_unblock_low', mutations: [{ operation: 'set', index: ['contact', C1], version: 2,
+    value: { timestamp: String(Date.now()), contactAction: { fullName: 'Ada Lovelace', firstName: 'Ada' } } }] })
+  assert.equal(r.status, 0, JSON.stringify(r))
+  r = await push({ collection: 'critical_block', mutations: [{ operation: 'set', index: ['setting_pushName'], version: 1,
+    value: { timestamp: String(Date.now()), pushNameSetting: { name: 'Miaw Bot' } } }] })
+  assert.equal(r.status, 0, JSON.stringify(r))
+  await until(() => contacts.find((x) => x.id === C1), 'contacts.upsert in Baileys', 30000)
+  assert.equal(contacts.find((x) => x.id === C1).name, 'Ada Lovelace')
+  await until(() => names.includes('Miaw Bot'), 'push name in Baileys', 30000)
+  for (const coll of ['critical_unblock_low', 'critical_block']) {
+    const bh = await until(async () => { const h = await bhash(coll); return h && h.version >= 1 && h }, `${coll} synced in Baileys`, 20000)
+    const ms = (await mstate()).collections[coll]
+    assert.equal(bh.version, ms.version, coll)
+    assert.equal(bh.hash, ms.hash, `${coll}: Baileys' LTHash equals miaw's`)
+  }
+
+  // Baileys -> miaw
+  const ts = Math.floor(Date.now() / 1000)
+  await b.sock.chatModify({ archive: true, lastMessages: [{ key: { remoteJid: C2, fromMe: true, id: '3EB0AABBCCDDEEFF0011' }, messageTimestamp: ts }] }, C2)
+  await b.sock.chatModify({ pin: true }, C2)
+  await b.sock.chatModify({ mute: Date.now() + 8 * 3600 * 1000 }, C2)
+  await b.sock.addOrEditContact(C2, { fullName: 'Bob Baileys', firstName: 'Bob' })
+  const want = ['archive', 'pin_v1', 'mute', 'contact']
+  await waitFor(async () => {
+    const got = (await seen()).map((x) => x.mutation.index[0])
+    return want.every((w) => got.includes(w))
+  }, { what: 'Baileys\' mutations in miaw', timeoutMs: 30000 })
+  const muts = (await seen()).map((x) => x.mutation)
+  const by = (k) => muts.find((m) => m.index[0] === k && m.index[1] === C2)
+  assert.equal(by('archive').collection, 'regular_low')
+  assert.equal(by('archive').value.archiveChatAction.archived, true)
+  assert.equal(by('archive').value.archiveChatAction.messageRange.messages[0].key.id, '3EB0AABBCCDDEEFF0011')
+  assert.equal(by('pin_v1').value.pinAction.pinned, true)
+  assert.equal(by('mute').collection, 'regular_high')
+  assert.equal(by('mute').value.muteAction.muted, true)
+  assert.equal(by('contact').collection, 'critical_unblock_low')
+  assert.deepEqual(by('contact').value.contactAction, { fullName: 'Bob Baileys', firstName: 'Bob' })
+  for (const coll of ['regular_low', 'regular_high', 'critical_unblock_low']) {
+    const bh = await bhash(coll)
+    await waitFor(async () => (await mstate()).collections[coll].version === bh.version, { what: `${coll} version in miaw`, timeoutMs: 20000 })
+    const ms = (await mstate()).collections[coll]
+    assert.equal(ms.status, 'synced')
+    assert.equal(ms.hash, bh.hash, `${coll}: miaw's LTHash equals Baileys'`)
+  }
+  // the phone decoded and verified every patch, from either companion
+  const ph = (await sim.api('GET', `/sim/accounts/${A}/appstate`)).json
+  assert.ok(ph.mutations.length >= 6)
+  assert.deepEqual(ph.mutations.filter((x) => x.error), [])
+})
