@@ -5,8 +5,8 @@
  * patch verified and applied (core/wa/appstate.h) and the state persisted
  * (engine_appstate_store.c), a full resync of a collection whose MACs or LTHash do not
  * match (twice per connection at most), server_sync notifications followed by a fetch,
- * and outgoing patches (queued; one IQ in flight per instance; a 409 conflict fetches
- * and makes the patch again). Verified incoming mutations go to the engine's app-state
+ * and the queue that runs fetches and outgoing patches (engine_appstate_out.c) one IQ
+ * at a time per instance. Verified incoming mutations go to the engine's app-state
  * tap (the plugin host). Snapshots and mutations stored as media (external blob
  * references) are not downloaded yet: such a collection is reported in error. */
 #include <inttypes.h>
@@ -23,37 +23,9 @@
 #include "wa/wamsg.h"
 #include "wa_message.pb-c.h"
 
-#define NCOLL 5
-#define MAX_RESYNC 2
-#define MAX_PUSH_TRIES 3
-#define MAX_MUTATIONS 100
-
-enum { CS_OK, CS_BLOCKED, CS_ERROR };
 static const char *const CS_NAME[] = {"synced", "blocked", "error"};
 
-typedef struct as_push {
-    json_t *patch; /* {collection, mutations} (owned) */
-    int ci;
-    eng_as_push_cb cb;
-    void *ud;
-    int tries;
-    struct as_push *next;
-} as_push;
-
-struct eng_as {
-    eng_inst *ei;
-    miaw_as_state st[NCOLL];
-    int loaded[NCOLL], status[NCOLL], resyncs[NCOLL], fetched[NCOLL];
-    unsigned fetch_mask; /* collections to fetch */
-    int busy;            /* an IQ is in flight */
-    as_push *q;          /* patches waiting, oldest first */
-    as_push *inflight;
-    miaw_as_state next;  /* the state after the patch in flight */
-    int key_requested;
-    char err[NCOLL][160];
-};
-
-static eng_as *get_as(eng_inst *ei)
+eng_as *eas_get(eng_inst *ei)
 {
     if (!ei->as && (ei->as = calloc(1, sizeof *ei->as))) {
         ei->as->ei = ei;
@@ -63,7 +35,7 @@ static eng_as *get_as(eng_inst *ei)
     return ei->as;
 }
 
-static void push_free(as_push *p)
+void eas_push_free(as_push *p)
 {
     json_decref(p->patch);
     free(p);
@@ -80,7 +52,7 @@ static void fail_pushes(eng_as *as, int status, const char *why)
         as_push *p = all;
         all = p->next;
         p->cb(status, NULL, why, p->ud);
-        push_free(p);
+        eas_push_free(p);
     }
 }
 
@@ -96,7 +68,7 @@ void eng_as_free(eng_inst *ei)
 }
 
 /* the collection's state, loaded from the database on first use */
-static miaw_as_state *coll(eng_as *as, int ci)
+miaw_as_state *eas_coll(eng_as *as, int ci)
 {
     if (!as->loaded[ci]) {
         int rc = eas_state_load(as->ei->e->db, as->ei->id, miaw_as_collections[ci], &as->st[ci]);
@@ -106,7 +78,7 @@ static miaw_as_state *coll(eng_as *as, int ci)
     return &as->st[ci];
 }
 
-static int coll_index(const char *name)
+int eas_coll_index(const char *name)
 {
     for (int i = 0; name && i < NCOLL; i++)
         if (!strcmp(name, miaw_as_collections[i])) return i;
@@ -119,7 +91,6 @@ static int key_fn(void *ud, const uint8_t *id, size_t len, uint8_t kd[32])
     return eas_key_get(ei->e->db, ei->id, id, len, kd) == 0 ? MIAW_OK : MIAW_E_NOTFOUND;
 }
 
-static void kick(eng_as *as);
 
 /* ------------------------------------------------------------ key request */
 
@@ -194,7 +165,7 @@ static void on_mutation(void *ud, const char *collection, const miaw_as_mutation
 }
 
 /* a full resync of ci: forget its state (and rows), fetch from version 0 */
-static void resync(eng_as *as, int ci, const char *why)
+void eas_resync(eng_as *as, int ci, const char *why)
 {
     eng_inst *ei = as->ei;
     if (as->resyncs[ci] >= MAX_RESYNC) {
@@ -216,7 +187,7 @@ static void resync(eng_as *as, int ci, const char *why)
 static void apply_collection(eng_as *as, const miaw_node *col)
 {
     eng_inst *ei = as->ei;
-    int ci = coll_index(miaw_node_attr(col, "name"));
+    int ci = eas_coll_index(miaw_node_attr(col, "name"));
     if (ci < 0) return;
     const char *name = miaw_as_collections[ci];
     if (miaw_node_attr_is(col, "type", "error") || miaw_node_child(col, "error")) {
@@ -228,7 +199,7 @@ static void apply_collection(eng_as *as, const miaw_node *col)
     }
     miaw_as_state work;
     miaw_as_state_init(&work);
-    if (miaw_as_state_copy(&work, coll(as, ci)) != MIAW_OK) return;
+    if (miaw_as_state_copy(&work, eas_coll(as, ci)) != MIAW_OK) return;
     if (miaw_node_child(col, "snapshot") && !miaw_node_child(col, "patches") && !work.version) {
         as->status[ci] = CS_ERROR;
         snprintf(as->err[ci], sizeof as->err[ci], "snapshots stored as media are not supported yet");
@@ -242,7 +213,7 @@ static void apply_collection(eng_as *as, const miaw_node *col)
         json_t *ext = NULL;
         uint64_t pv = 0;
         if (!b || miaw_as_patch_peek(b, len, &pv, &ext) != MIAW_OK) {
-            resync(as, ci, "a patch that is not a SyncdPatch");
+            eas_resync(as, ci, "a patch that is not a SyncdPatch");
             stop = 2;
             break;
         }
@@ -267,7 +238,7 @@ static void apply_collection(eng_as *as, const miaw_node *col)
         } else if (rc == MIAW_E_NOMEM) {
             stop = 1;
         } else {
-            resync(as, ci, ctx.err);
+            eas_resync(as, ci, ctx.err);
             stop = 2;
         }
     }
@@ -303,7 +274,7 @@ static void on_fetch(miaw_wa_conn *c, const miaw_node *reply, int err, void *ud)
     for (const miaw_node *col = miaw_node_child(sync, "collection"); col; col = miaw_node_next(sync, col, "collection")) {
         apply_collection(as, col);
     }
-    kick(as);
+    eas_kick(as);
 }
 
 static void send_fetch(eng_as *as)
@@ -315,7 +286,7 @@ static void send_fetch(eng_as *as)
     int n = 0;
     for (int ci = 0; sync && ci < NCOLL; ci++) {
         if (!(as->fetch_mask & (1u << ci)) || as->status[ci] == CS_BLOCKED) continue;
-        miaw_as_state *st = coll(as, ci);
+        miaw_as_state *st = eas_coll(as, ci);
         miaw_node *col = miaw_node_addv(sync, "collection", "name", miaw_as_collections[ci], NULL);
         if (!col) break;
         miaw_node_set_attrf(col, "version", "%" PRIu64, st->version);
@@ -331,150 +302,7 @@ static void send_fetch(eng_as *as)
     if (miaw_wa_conn_iq(ei->conn, iq, 0, on_fetch, as) != 0) as->busy = 0;
 }
 
-/* ------------------------------------------------------------ outgoing */
-
-static int push_encode(eng_as *as, as_push *p, uint8_t **out, size_t *out_len, char *err, size_t errlen,
-                       const uint8_t *key_id, size_t key_id_len, const uint8_t key_data[32], miaw_as_state *st)
-{
-    json_t *muts = json_object_get(p->patch, "mutations");
-    size_t n = json_array_size(muts), i;
-    miaw_as_out *o = calloc(n ? n : 1, sizeof *o);
-    json_t *m;
-    if (!o) return MIAW_E_NOMEM;
-    json_array_foreach(muts, i, m)
-    {
-        const char *op = json_string_value(json_object_get(m, "operation"));
-        o[i].op = op && !strcmp(op, "remove") ? MIAW_AS_OP_REMOVE : MIAW_AS_OP_SET;
-        o[i].index = json_object_get(m, "index");
-        o[i].value = json_object_get(m, "value");
-        json_t *v = json_object_get(m, "version");
-        o[i].action_version = json_is_integer(v) ? (int32_t)json_integer_value(v) : 2;
-    }
-    miaw_as_ctx ctx = {.name = miaw_as_collections[p->ci]};
-    int rc = miaw_as_encode_patch(&ctx, st, key_id, key_id_len, key_data, o, n, NULL, out, out_len);
-    if (rc && err) snprintf(err, errlen, "%s", ctx.err[0] ? ctx.err : "the patch could not be encoded");
-    free(o);
-    (void)as;
-    return rc;
-}
-
-static void push_done(eng_as *as, int status, const json_t *result, const char *detail)
-{
-    as_push *p = as->inflight;
-    as->inflight = NULL;
-    miaw_as_state_free(&as->next);
-    if (p) {
-        p->cb(status, result, detail, p->ud);
-        push_free(p);
-    }
-}
-
-static void push_conflict(eng_as *as)
-{
-    as_push *p = as->inflight;
-    as->inflight = NULL;
-    miaw_as_state_free(&as->next);
-    if (++p->tries >= MAX_PUSH_TRIES) {
-        p->cb(MIAW_E_IO, NULL, "the collection kept changing on the server (409 conflict)", p->ud);
-        push_free(p);
-        return;
-    }
-    p->next = as->q; /* again, first, after a fetch */
-    as->q = p;
-    as->fetch_mask |= 1u << p->ci;
-}
-
-static void on_push(miaw_wa_conn *c, const miaw_node *reply, int err, void *ud)
-{
-    (void)c;
-    eng_as *as = ud;
-    eng_inst *ei = as->ei;
-    as->busy = 0;
-    if (err == MIAW_E_GONE) return; /* eng_as_on_conn_lost fails it */
-    if (err) {
-        push_done(as, MIAW_E_TIMEOUT, NULL, "the server did not answer the patch");
-        kick(as);
-        return;
-    }
-    int ci = as->inflight->ci;
-    const miaw_node *sync = miaw_node_child(reply, "sync");
-    const miaw_node *col = sync ? miaw_node_child(sync, "collection") : NULL;
-    const miaw_node *er = miaw_node_attr_is(reply, "type", "error") ? miaw_node_child(reply, "error")
-                          : col && miaw_node_child(col, "error") ? miaw_node_child(col, "error")
-                                                                 : NULL;
-    if (er || !miaw_node_attr_is(reply, "type", "result")) {
-        const char *code = er ? miaw_node_attr(er, "code") : NULL;
-        if (code && !strcmp(code, "409")) {
-            MIAW_INFO("engine", "%s: app-state %s patch conflicts: fetching first", ei->id, miaw_as_collections[ci]);
-            push_conflict(as);
-        } else {
-            char d[96];
-            snprintf(d, sizeof d, "the server refused the patch (%s %s)", code ? code : "?",
-                     er && miaw_node_attr(er, "text") ? miaw_node_attr(er, "text") : "");
-            push_done(as, MIAW_E_IO, NULL, d);
-        }
-        kick(as);
-        return;
-    }
-    const char *name = miaw_as_collections[ci];
-    if (eas_state_save(ei->e->db, ei->id, name, &as->st[ci], &as->next) != 0) {
-        /* the server has it; our rows do not: sync the collection again */
-        resync(as, ci, "the state could not be saved");
-    } else {
-        miaw_as_state_free(&as->st[ci]);
-        as->st[ci] = as->next;
-        miaw_as_state_init(&as->next);
-    }
-    json_t *res = json_pack("{s:s,s:I}", "collection", name, "version", (json_int_t)as->st[ci].version);
-    MIAW_INFO("engine", "%s: app-state %s patch sent, version %" PRIu64, ei->id, name, as->st[ci].version);
-    push_done(as, MIAW_OK, res, NULL);
-    json_decref(res);
-    kick(as);
-}
-
-static void send_push(eng_as *as)
-{
-    eng_inst *ei = as->ei;
-    as_push *p = as->q;
-    as->q = p->next;
-    p->next = NULL;
-    as->inflight = p;
-    uint8_t kid[MIAW_AS_KEY_ID_MAX], kd[32], *b = NULL;
-    size_t kl = 0, bl = 0;
-    char err[200];
-    miaw_as_state *st = coll(as, p->ci);
-    if (eas_key_latest(ei->e->db, ei->id, kid, &kl, kd) != 0) {
-        push_done(as, MIAW_E_STATE, NULL, "no app-state key received from the phone yet");
-        return;
-    }
-    int rc = miaw_as_state_copy(&as->next, st);
-    if (!rc) rc = push_encode(as, p, &b, &bl, err, sizeof err, kid, kl, kd, &as->next);
-    OPENSSL_cleanse(kd, sizeof kd);
-    if (rc) {
-        push_done(as, rc == MIAW_E_INVAL ? MIAW_E_INVAL : MIAW_E_INTERNAL, NULL, err);
-        return;
-    }
-    miaw_node *iq = miaw_node_newv("iq", "to", "JID:@s.whatsapp.net", "type", "set", "xmlns", "w:sync:app:state", NULL);
-    miaw_node *sync = iq ? miaw_node_add(iq, "sync") : NULL;
-    miaw_node *col = sync ? miaw_node_addv(sync, "collection", "name", miaw_as_collections[p->ci], "return_snapshot",
-                                           "false", NULL)
-                          : NULL;
-    miaw_node *pn = col ? miaw_node_add(col, "patch") : NULL;
-    if (!pn || miaw_node_set_attrf(col, "version", "%" PRIu64, st->version) || miaw_node_set_bytes(pn, b, bl)) {
-        free(b);
-        miaw_node_free(iq);
-        push_done(as, MIAW_E_NOMEM, NULL, "out of memory");
-        return;
-    }
-    free(b);
-    as->busy = 1;
-    if (miaw_wa_conn_iq(ei->conn, iq, 0, on_push, as) != 0) {
-        as->busy = 0;
-        push_done(as, MIAW_E_STATE, NULL, "the connection closed");
-    }
-}
-
-static void kick(eng_as *as)
+void eas_kick(eng_as *as)
 {
     eng_inst *ei = as->ei;
     /* fetches first; a patch goes when nothing can be fetched (no key yet, or only
@@ -482,7 +310,7 @@ static void kick(eng_as *as)
     while (!as->busy && ei->conn && ei->logged_in) {
         if (as->fetch_mask) send_fetch(as);
         if (as->busy || !as->q) return;
-        send_push(as);
+        eas_send_push(as);
     }
 }
 
@@ -490,12 +318,12 @@ static void kick(eng_as *as)
 
 void eng_as_on_login(eng_inst *ei)
 {
-    eng_as *as = get_as(ei);
+    eng_as *as = eas_get(ei);
     if (!as) return;
     as->key_requested = 0;
     for (int i = 0; i < NCOLL; i++) as->resyncs[i] = 0;
     as->fetch_mask = (1u << NCOLL) - 1;
-    kick(as);
+    eas_kick(as);
 }
 
 void eng_as_on_conn_lost(eng_inst *ei)
@@ -527,119 +355,49 @@ void eng_as_on_own_message(eng_inst *ei, const uint8_t *msg, size_t len)
     if (m) miaw__wa__message__free_unpacked(m, NULL);
     if (!stored) return;
     MIAW_INFO("engine", "%s: %zu app-state key(s) received from the phone", ei->id, stored);
-    eng_as *as = get_as(ei);
+    eng_as *as = eas_get(ei);
     if (!as) return;
     for (int i = 0; i < NCOLL; i++) {
         if (as->status[i] == CS_BLOCKED) as->status[i] = CS_OK;
         as->fetch_mask |= 1u << i;
     }
     as->key_requested = 0;
-    kick(as);
+    eas_kick(as);
 }
 
 void eng_as_on_server_sync(eng_inst *ei, const miaw_node *n)
 {
-    eng_as *as = get_as(ei);
+    eng_as *as = eas_get(ei);
     if (!as) return;
     for (const miaw_node *c = miaw_node_child(n, "collection"); c; c = miaw_node_next(n, c, "collection")) {
-        int ci = coll_index(miaw_node_attr(c, "name"));
+        int ci = eas_coll_index(miaw_node_attr(c, "name"));
         uint64_t v = 0;
         if (ci < 0) continue;
-        if (miaw_node_attr_u64(c, "version", &v) == 0 && v && v <= coll(as, ci)->version) continue; /* known */
+        if (miaw_node_attr_u64(c, "version", &v) == 0 && v && v <= eas_coll(as, ci)->version) continue; /* known */
         as->fetch_mask |= 1u << ci;
     }
-    kick(as);
+    eas_kick(as);
 }
 
 /* ------------------------------------------------------------ services */
 
-static int bad(const char **field, const char *f, char *err, size_t errlen, const char *msg)
-{
-    if (field) *field = f;
-    snprintf(err, errlen, "%s", msg);
-    return MIAW_E_INVAL;
-}
-
-int eng_as_push(eng_inst *ei, const json_t *patch, eng_as_push_cb cb, void *ud, const char **field, char *err,
-                size_t errlen)
-{
-    if (field) *field = NULL;
-    if (!json_is_object(patch) || !cb) return bad(field, NULL, err, errlen, "the patch must be a JSON object");
-    int ci = coll_index(json_string_value(json_object_get(patch, "collection")));
-    json_t *muts = json_object_get(patch, "mutations");
-    if (ci < 0)
-        return bad(field, "collection", err, errlen,
-                   "collection must be critical_block, critical_unblock_low, regular_high, regular_low or regular");
-    if (!json_is_array(muts) || !json_array_size(muts) || json_array_size(muts) > MAX_MUTATIONS)
-        return bad(field, "mutations", err, errlen, "mutations must be an array of 1 to 100 mutations");
-    size_t i;
-    json_t *m;
-    json_array_foreach(muts, i, m)
-    {
-        const char *op = json_string_value(json_object_get(m, "operation"));
-        json_t *v = json_object_get(m, "version");
-        if (!json_is_object(m) || !op || (strcmp(op, "set") && strcmp(op, "remove")) ||
-            (v && (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT32_MAX))) {
-            snprintf(err, errlen, "mutations[%zu]: operation must be \"set\" or \"remove\" (version an int32)", i);
-            if (field) *field = "mutations";
-            return MIAW_E_INVAL;
-        }
-    }
-    /* a trial encoding under a throw-away key: index and value errors now, with their path */
-    as_push trial = {.patch = (json_t *)patch, .ci = ci};
-    miaw_as_state tmp;
-    miaw_as_state_init(&tmp);
-    static const uint8_t zk[32], zid[1];
-    uint8_t *b = NULL;
-    size_t bl = 0;
-    int rc = push_encode(NULL, &trial, &b, &bl, err, errlen, zid, 1, zk, &tmp);
-    free(b);
-    miaw_as_state_free(&tmp);
-    if (rc) {
-        if (field) *field = "mutations";
-        return rc;
-    }
-    if (!ei->conn || !ei->logged_in) return snprintf(err, errlen, "the instance is not connected"), MIAW_E_STATE;
-    uint8_t kid[MIAW_AS_KEY_ID_MAX], kd[32];
-    size_t kl = 0;
-    rc = eas_key_latest(ei->e->db, ei->id, kid, &kl, kd);
-    OPENSSL_cleanse(kd, sizeof kd);
-    if (rc) return snprintf(err, errlen, "no app-state key received from the phone yet"), MIAW_E_STATE;
-    eng_as *as = get_as(ei);
-    as_push *p = as ? calloc(1, sizeof *p) : NULL;
-    json_t *copy = p ? json_deep_copy(patch) : NULL;
-    if (!copy) {
-        free(p);
-        return snprintf(err, errlen, "out of memory"), MIAW_E_NOMEM;
-    }
-    p->patch = copy;
-    p->ci = ci;
-    p->cb = cb;
-    p->ud = ud;
-    as_push **pp = &as->q;
-    while (*pp) pp = &(*pp)->next;
-    *pp = p;
-    kick(as);
-    return MIAW_OK;
-}
-
 int eng_as_sync(eng_inst *ei, const char *name, int full)
 {
-    int ci = name ? coll_index(name) : -1;
+    int ci = name ? eas_coll_index(name) : -1;
     if (name && ci < 0) return MIAW_E_INVAL;
     if (!ei->conn || !ei->logged_in) return MIAW_E_STATE;
-    eng_as *as = get_as(ei);
+    eng_as *as = eas_get(ei);
     if (!as) return MIAW_E_NOMEM;
     for (int i = 0; i < NCOLL; i++) {
         if (name && i != ci) continue;
         if (full) {
             as->resyncs[i] = 0;
-            resync(as, i, "a full resync was asked for");
+            eas_resync(as, i, "a full resync was asked for");
         }
         if (as->status[i] == CS_ERROR) as->status[i] = CS_OK;
         as->fetch_mask |= 1u << i;
     }
-    kick(as);
+    eas_kick(as);
     return MIAW_OK;
 }
 

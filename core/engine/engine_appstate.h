@@ -65,4 +65,46 @@ int eng_as_sync(struct eng_inst *ei, const char *name, int full);
 /* {keys: n, collections: {name: {version, hash (hex), entries, status}}} (new reference);
  * ei may be NULL (an instance without a running engine: from the database) */
 json_t *eng_as_state_json(miaw_storage *db, const char *inst, struct eng_inst *ei);
+
+/* ---- shared by engine_appstate.c and engine_appstate_out.c ---- */
+#include "engine/engine_int.h"
+
+#define NCOLL 5 /* miaw_as_collections */
+#define MAX_RESYNC 2
+#define MAX_PUSH_TRIES 3
+#define MAX_MUTATIONS 100
+
+enum { CS_OK, CS_BLOCKED, CS_ERROR };
+
+typedef struct as_push {
+    json_t *patch; /* {collection, mutations} (owned) */
+    int ci;
+    eng_as_push_cb cb;
+    void *ud;
+    int tries;
+    struct as_push *next;
+} as_push;
+
+struct eng_as {
+    eng_inst *ei;
+    miaw_as_state st[NCOLL];
+    int loaded[NCOLL], status[NCOLL], resyncs[NCOLL], fetched[NCOLL];
+    unsigned fetch_mask; /* collections to fetch */
+    int busy;            /* an IQ is in flight */
+    as_push *q;          /* patches waiting, oldest first */
+    as_push *inflight;
+    miaw_as_state next;  /* the state after the patch in flight */
+    int key_requested;
+    char err[NCOLL][160];
+};
+
+eng_as *eas_get(eng_inst *ei);          /* made on first use; NULL without memory */
+miaw_as_state *eas_coll(eng_as *as, int ci); /* loaded from the database on first use */
+int eas_coll_index(const char *name);        /* -1 when unknown */
+void eas_push_free(as_push *p);
+void eas_kick(eng_as *as);                   /* starts the next fetch or patch if idle */
+void eas_resync(eng_as *as, int ci, const char *why);
+void eas_send_push(eng_as *as);
+int eas_push_encode(eng_as *as, as_push *p, uint8_t **out, size_t *out_len, char *err, size_t errlen,
+                    const uint8_t *key_id, size_t key_id_len, const uint8_t key_data[32], miaw_as_state *st);
 #endif
