@@ -71,6 +71,8 @@ int miaw_sim_appstate_accept(miaw_sim *sim, miaw_sim_account *a, int ci, uint32_
 void miaw_sim_appstate_phone_apply(miaw_sim_account *a, int ci, uint32_t dev, const uint8_t *patch, size_t len);
 /* companion dev of a logged in: the phone shares the key unless it did in this run */
 void miaw_sim_appstate_on_login(miaw_sim *sim, miaw_sim_account *a, uint32_t dev);
+/* companion dev of a asked for the key (appStateSyncKeyRequest): the phone shares it */
+void miaw_sim_appstate_on_key_request(miaw_sim *sim, miaw_sim_account *a, uint32_t dev);
 /* POST / GET /sim/accounts/{phone}/appstate: 1 when the path was one (answered) */
 int miaw_sim_appstate_control(miaw_sim *sim, h2o_req_t *req);
 #endif

@@ -1,6 +1,7 @@
 /* sim/appstate_phone.c - the simulated phone's side of app-state sync: it shares the
  * account's app-state sync key with each companion (an appStateSyncKeyShare protocol
- * message, once per companion and run, when it logs in), decodes every patch the server
+ * message, once per companion and run, when it logs in, and whenever a companion asks
+ * with an appStateSyncKeyRequest), decodes every patch the server
  * accepts with that key (all MACs and the LTHash checked, its own state per collection)
  * and logs the mutations, and creates mutations of its own for the control API
  * (POST / GET /sim/accounts/{phone}/appstate, see sim/README.md). */
@@ -135,6 +136,14 @@ void miaw_sim_appstate_on_login(miaw_sim *sim, miaw_sim_account *a, uint32_t dev
     }
     if (s->nshared < sizeof s->shared / sizeof s->shared[0]) s->shared[s->nshared++] = dev;
     MIAW_INFO("sim", "phone %s: app-state sync key shared with device %u", a->phone, dev);
+}
+
+void miaw_sim_appstate_on_key_request(miaw_sim *sim, miaw_sim_account *a, uint32_t dev)
+{
+    miaw_sim_as *s = dev ? miaw_sim_appstate_get(a) : NULL;
+    if (!s) return;
+    int rc = send_share(sim, a, s, dev);
+    MIAW_INFO("sim", "phone %s: device %u asked for the app-state key: %s", a->phone, dev, rc ? "share failed" : "shared");
 }
 
 /* ------------------------------------------------------------------ control */

@@ -280,7 +280,8 @@ static void on_fetch(miaw_wa_conn *c, const miaw_node *reply, int err, void *ud)
 static void send_fetch(eng_as *as)
 {
     eng_inst *ei = as->ei;
-    if (eas_key_count(ei->e->db, ei->id) <= 0) return; /* the phone has not shared keys yet */
+    /* also without keys: a patch under a key we lack blocks the collection and asks the
+     * phone for that key; empty collections need none */
     miaw_node *iq = miaw_node_newv("iq", "to", "JID:@s.whatsapp.net", "type", "set", "xmlns", "w:sync:app:state", NULL);
     miaw_node *sync = iq ? miaw_node_add(iq, "sync") : NULL;
     int n = 0;

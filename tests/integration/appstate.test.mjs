@@ -173,4 +173,32 @@ test('app-state: key share, phone mutations, plugin pushes, restart, resync', { 
   assert.equal(st.collections.regular_high.hash, ph.collections.regular_high.phoneHash);
   r = (await srv.api('POST', '/api/v1/asprobe/a/sync', { collection: 'nope' })).json.data;
   assert.equal(r.status, -1);
+
+  // ---- a lost key: the stored keys are deleted while miaw is down; the next patch is
+  // blocked, miaw asks the phone (appStateSyncKeyRequest), the phone shares, sync goes on
+  await srv.stop();
+  srv = null;
+  execFileSync('sqlite3', [join(dataDir, 'miaw.db'), 'DELETE FROM wa_as_keys']);
+  const v5 = await phoneMutate('regular_high', [{ operation: 'set', index: ['mute', CONTACT],
+    value: { timestamp: '1700000006000', muteAction: { muted: true, muteEndTimestamp: '1800000000000' } } }]);
+  assert.equal(v5, 5);
+  srv = await start();
+  await waitFor(async () => (await seen()).mutations.some((x) => x.mutation.index[0] === 'mute'),
+    { what: 'mutation after the key was asked for again', timeoutMs: 30000 });
+  st = await state();
+  assert.equal(st.keys, 1);
+  assert.equal(st.collections.regular_high.version, 5);
+  assert.equal(st.collections.regular_high.status, 'synced');
+  assert.equal(st.collections.regular_high.hash, (await simState()).collections.regular_high.phoneHash);
+  assert.match(srv.logs(), /asked the phone for a missing app-state key/);
+
+  // ---- a corrupt stored state (a hash of the wrong size): detected, synced from scratch
+  await srv.stop();
+  srv = null;
+  execFileSync('sqlite3', [join(dataDir, 'miaw.db'), "UPDATE wa_as_state SET hash=x'0102' WHERE name='regular_high'"]);
+  srv = await start();
+  await waitFor(async () => { const c = (await state()).collections.regular_high; return c.version === 5 && c.status === 'synced' },
+    { what: 'resynced after a corrupt row', timeoutMs: 30000 });
+  assert.equal((await state()).collections.regular_high.hash, (await simState()).collections.regular_high.phoneHash);
+  assert.match(srv.logs(), /stored state is corrupt/);
 });
