@@ -23,7 +23,7 @@
 #include "wa/proto_json.h"
 #include "wa_syncd.pb-c.h"
 
-#define PAGE 50 /* patches per fetch answer; more are announced with has_more_patches */
+#define AS_PAGE 50 /* patches per fetch answer; more are announced with has_more_patches */
 
 int miaw_sim_appstate_coll(const char *name)
 {
@@ -75,7 +75,7 @@ void miaw_sim_appstate_free(miaw_sim_account *a)
 
 /* ------------------------------------------------------------------ records */
 
-static sim_as_rec *rec_find(sim_as_coll *c, const uint8_t *im, size_t *at)
+static sim_as_rec *as_rec_find(sim_as_coll *c, const uint8_t *im, size_t *at)
 {
     for (size_t i = 0; i < c->nr; i++)
         if (!memcmp(c->r[i].im, im, 32)) {
@@ -85,11 +85,11 @@ static sim_as_rec *rec_find(sim_as_coll *c, const uint8_t *im, size_t *at)
     return NULL;
 }
 
-static int rec_apply(sim_as_coll *c, const Miaw__Wa__SyncdMutation *m)
+static int as_rec_apply(sim_as_coll *c, const Miaw__Wa__SyncdMutation *m)
 {
     const Miaw__Wa__SyncdRecord *r = m->record;
     size_t at;
-    sim_as_rec *old = rec_find(c, r->index->blob.data, &at);
+    sim_as_rec *old = as_rec_find(c, r->index->blob.data, &at);
     if (m->has_operation && m->operation == MIAW__WA__SYNCD_MUTATION__SYNCD_OPERATION__REMOVE) {
         if (old) {
             free(old->b);
@@ -125,7 +125,7 @@ static int rec_apply(sim_as_coll *c, const Miaw__Wa__SyncdMutation *m)
 
 /* ------------------------------------------------------------------ accept */
 
-static void notify_others(miaw_sim *sim, miaw_sim_account *a, uint32_t dev, const char *name, uint64_t v)
+static void as_notify_others(miaw_sim *sim, miaw_sim_account *a, uint32_t dev, const char *name, uint64_t v)
 {
     char id[48], from[64];
     miaw_sim_next_id(sim, id, sizeof id);
@@ -184,7 +184,7 @@ int miaw_sim_appstate_accept(miaw_sim *sim, miaw_sim_account *a, int ci, uint32_
         goto done;
     }
     for (size_t i = 0; i < p->n_mutations; i++)
-        if (rec_apply(c, p->mutations[i])) {
+        if (as_rec_apply(c, p->mutations[i])) {
             free(b);
             rc = MIAW_E_NOMEM; /* records may be partly applied: out of memory in a test tool */
             goto done;
@@ -198,7 +198,7 @@ int miaw_sim_appstate_accept(miaw_sim *sim, miaw_sim_account *a, int ci, uint32_
     MIAW_INFO("sim", "account %s: app-state %s version %" PRIu64 " (%zu mutations from device %u)", a->phone,
               miaw_as_collections[ci], c->version, p->n_mutations, dev);
     miaw_sim_appstate_phone_apply(a, ci, dev, b, n);
-    notify_others(sim, a, dev, miaw_as_collections[ci], c->version);
+    as_notify_others(sim, a, dev, miaw_as_collections[ci], c->version);
 done:
     if (p) protobuf_c_message_free_unpacked(&p->base, NULL);
     return rc;
@@ -206,7 +206,7 @@ done:
 
 /* ------------------------------------------------------------------ the IQ */
 
-static int send_and_free(miaw_sim_conn *c, miaw_node *n)
+static int as_send_and_free(miaw_sim_conn *c, miaw_node *n)
 {
     int rc = n ? miaw_sim_conn_send(c, n) : MIAW_E_NOMEM;
     miaw_node_free(n);
@@ -214,15 +214,15 @@ static int send_and_free(miaw_sim_conn *c, miaw_node *n)
 }
 
 /* the answer's <collection> for a fetch of c after version `after` */
-static int fetch_into(miaw_node *sync, const char *name, sim_as_coll *c, uint64_t after)
+static int as_fetch_into(miaw_node *sync, const char *name, sim_as_coll *c, uint64_t after)
 {
     miaw_node *col = miaw_node_addv(sync, "collection", "name", name, NULL);
     if (!col) return MIAW_E_NOMEM;
     size_t first = 0, n = 0;
     while (first < c->np && c->p[first].version <= after) first++;
     n = c->np - first;
-    int more = n > PAGE;
-    if (more) n = PAGE;
+    int more = n > AS_PAGE;
+    if (more) n = AS_PAGE;
     uint64_t last = n ? c->p[first + n - 1].version : (after < c->version ? c->version : after);
     miaw_node_set_attrf(col, "version", "%" PRIu64, last);
     miaw_node_set_attr(col, "has_more_patches", more ? "true" : "false");
@@ -286,10 +286,10 @@ int miaw_sim_appstate_on_iq(miaw_sim_conn *c, const miaw_node *iq)
             } else {
                 miaw_node_set_attrf(rc_col, "version", "%" PRIu64, nv);
             }
-        } else if (fetch_into(out, name, &s->c[ci], v)) {
+        } else if (as_fetch_into(out, name, &s->c[ci], v)) {
             break;
         }
     }
-    send_and_free(c, r);
+    as_send_and_free(c, r);
     return 1;
 }

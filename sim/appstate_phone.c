@@ -23,10 +23,10 @@
 #include "state.h"
 #include "wa_message.pb-c.h"
 
-#define LOG_MAX 1000
-#define BODY_MAX (256 * 1024)
+#define ASP_LOG_MAX 1000
+#define ASP_BODY_MAX (256 * 1024)
 
-static int key_fn(void *ud, const uint8_t *id, size_t len, uint8_t kd[32])
+static int asp_key_fn(void *ud, const uint8_t *id, size_t len, uint8_t kd[32])
 {
     miaw_sim_as *s = ud;
     if (len != sizeof s->key_id || memcmp(id, s->key_id, len)) return MIAW_E_NOTFOUND;
@@ -34,22 +34,22 @@ static int key_fn(void *ud, const uint8_t *id, size_t len, uint8_t kd[32])
     return MIAW_OK;
 }
 
-typedef struct logctx {
+typedef struct asp_logctx {
     miaw_sim_as *s;
     uint64_t version;
     uint32_t dev;
-} logctx;
+} asp_logctx;
 
-static void log_add(miaw_sim_as *s, json_t *e)
+static void asp_log_add(miaw_sim_as *s, json_t *e)
 {
     json_array_append_new(s->log, e);
-    while (json_array_size(s->log) > LOG_MAX) json_array_remove(s->log, 0);
+    while (json_array_size(s->log) > ASP_LOG_MAX) json_array_remove(s->log, 0);
 }
 
-static void on_mut(void *ud, const char *coll, const miaw_as_mutation *m)
+static void asp_on_mut(void *ud, const char *coll, const miaw_as_mutation *m)
 {
-    logctx *l = ud;
-    log_add(l->s, json_pack("{s:s,s:I,s:I,s:s,s:O?,s:s,s:O,s:I}", "collection", coll, "version",
+    asp_logctx *l = ud;
+    asp_log_add(l->s, json_pack("{s:s,s:I,s:I,s:s,s:O?,s:s,s:O,s:I}", "collection", coll, "version",
                             (json_int_t)l->version, "fromDevice", (json_int_t)l->dev, "operation",
                             m->op == MIAW_AS_OP_REMOVE ? "remove" : "set", "index", m->index_json, "indexText",
                             m->index, "value", m->value, "timestamp", (json_int_t)m->timestamp));
@@ -58,20 +58,20 @@ static void on_mut(void *ud, const char *coll, const miaw_as_mutation *m)
 void miaw_sim_appstate_phone_apply(miaw_sim_account *a, int ci, uint32_t dev, const uint8_t *patch, size_t len)
 {
     miaw_sim_as *s = a->appstate;
-    logctx l = {s, s->c[ci].version, dev};
-    miaw_as_ctx ctx = {.name = miaw_as_collections[ci], .key_fn = key_fn, .key_ud = s, .mut_fn = on_mut, .mut_ud = &l};
+    asp_logctx l = {s, s->c[ci].version, dev};
+    miaw_as_ctx ctx = {.name = miaw_as_collections[ci], .key_fn = asp_key_fn, .key_ud = s, .mut_fn = asp_on_mut, .mut_ud = &l};
     int rc = miaw_as_decode_patch(&ctx, &s->c[ci].phone, patch, len, s->c[ci].version, NULL, 0);
     if (rc) {
         MIAW_WARN("sim", "phone %s: app-state %s version %" PRIu64 " from device %u does not verify: %s", a->phone,
                   miaw_as_collections[ci], s->c[ci].version, dev, ctx.err);
-        log_add(s, json_pack("{s:s,s:I,s:I,s:s}", "collection", miaw_as_collections[ci], "version",
+        asp_log_add(s, json_pack("{s:s,s:I,s:I,s:s}", "collection", miaw_as_collections[ci], "version",
                              (json_int_t)s->c[ci].version, "fromDevice", (json_int_t)dev, "error", ctx.err));
     }
 }
 
 /* ------------------------------------------------------------------ key share */
 
-static int send_share(miaw_sim *sim, miaw_sim_account *a, miaw_sim_as *s, uint32_t dev)
+static int asp_send_share(miaw_sim *sim, miaw_sim_account *a, miaw_sim_as *s, uint32_t dev)
 {
     Miaw__Wa__Message m = MIAW__WA__MESSAGE__INIT;
     Miaw__Wa__Message__ProtocolMessage pm = MIAW__WA__MESSAGE__PROTOCOL_MESSAGE__INIT;
@@ -129,7 +129,7 @@ void miaw_sim_appstate_on_login(miaw_sim *sim, miaw_sim_account *a, uint32_t dev
     for (size_t i = 0; i < s->nshared; i++)
         if (s->shared[i] == dev) return;
     if (miaw_sim_phone_open(sim, a)) return;
-    int rc = send_share(sim, a, s, dev);
+    int rc = asp_send_share(sim, a, s, dev);
     if (rc) {
         MIAW_WARN("sim", "phone %s: app-state key share to device %u failed (%d)", a->phone, dev, rc);
         return;
@@ -142,18 +142,18 @@ void miaw_sim_appstate_on_key_request(miaw_sim *sim, miaw_sim_account *a, uint32
 {
     miaw_sim_as *s = dev ? miaw_sim_appstate_get(a) : NULL;
     if (!s) return;
-    int rc = send_share(sim, a, s, dev);
+    int rc = asp_send_share(sim, a, s, dev);
     MIAW_INFO("sim", "phone %s: device %u asked for the app-state key: %s", a->phone, dev, rc ? "share failed" : "shared");
 }
 
 /* ------------------------------------------------------------------ control */
 
-static void bad(h2o_req_t *req, int status, const char *code, const char *field, const char *msg)
+static void asp_bad(h2o_req_t *req, int status, const char *code, const char *field, const char *msg)
 {
     miaw_sim_http_json(req, status, json_pack("{s:o}", "error", miaw_sim_error_json(code, field, msg)));
 }
 
-static json_t *state_json(miaw_sim_account *a, miaw_sim_as *s)
+static json_t *asp_state_json(miaw_sim_account *a, miaw_sim_as *s)
 {
     char kid[16];
     for (size_t i = 0; i < sizeof s->key_id; i++) snprintf(kid + 2 * i, 3, "%02x", s->key_id[i]);
@@ -170,14 +170,14 @@ static json_t *state_json(miaw_sim_account *a, miaw_sim_as *s)
     return json_pack("{s:s,s:o,s:O}", "keyIdHex", kid, "collections", cols, "mutations", s->log);
 }
 
-static int op_of(const char *s)
+static int asp_op_of(const char *s)
 {
     return !s ? -1 : !strcmp(s, "set") ? MIAW_AS_OP_SET : !strcmp(s, "remove") ? MIAW_AS_OP_REMOVE : -1;
 }
 
-static void post(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a, miaw_sim_as *s)
+static void asp_post(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a, miaw_sim_as *s)
 {
-    if (req->entity.len > BODY_MAX) return bad(req, 413, "PAYLOAD_TOO_LARGE", "body", "body larger than 256 KiB");
+    if (req->entity.len > ASP_BODY_MAX) return asp_bad(req, 413, "PAYLOAD_TOO_LARGE", "body", "body larger than 256 KiB");
     json_t *b = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, NULL);
     const char *name = json_string_value(json_object_get(b, "collection"));
     json_t *muts = json_object_get(b, "mutations");
@@ -185,18 +185,18 @@ static void post(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a, miaw_sim_as
     size_t n = json_array_size(muts);
     miaw_as_out *o = n && n <= 100 ? calloc(n, sizeof *o) : NULL;
     if (!json_is_object(b)) {
-        bad(req, 400, "INVALID_REQUEST", "body", "the body is not a JSON object");
+        asp_bad(req, 400, "INVALID_REQUEST", "body", "the body is not a JSON object");
     } else if (ci < 0) {
-        bad(req, 400, "INVALID_REQUEST", "collection", "collection must name one of the five app-state collections");
+        asp_bad(req, 400, "INVALID_REQUEST", "collection", "collection must name one of the five app-state collections");
     } else if (!o) {
-        bad(req, 400, "INVALID_REQUEST", "mutations", "mutations must be an array of 1 to 100 objects");
+        asp_bad(req, 400, "INVALID_REQUEST", "mutations", "mutations must be an array of 1 to 100 objects");
     } else {
         size_t i;
         json_t *m;
         const char *field = NULL;
         json_array_foreach(muts, i, m)
         {
-            o[i].op = op_of(json_string_value(json_object_get(m, "operation")));
+            o[i].op = asp_op_of(json_string_value(json_object_get(m, "operation")));
             o[i].index = json_object_get(m, "index");
             o[i].value = json_object_get(m, "value");
             json_t *v = json_object_get(m, "version");
@@ -214,9 +214,9 @@ static void post(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a, miaw_sim_as
         if (field) snprintf(ctx.err, sizeof ctx.err, "operation must be \"set\" or \"remove\"");
         if (!rc) rc = miaw_as_encode_patch(&ctx, &tmp, s->key_id, sizeof s->key_id, s->key_data, o, n, NULL, &p, &pl);
         if (rc == MIAW_E_INVAL) {
-            bad(req, 400, "INVALID_REQUEST", "mutations", ctx.err);
+            asp_bad(req, 400, "INVALID_REQUEST", "mutations", ctx.err);
         } else if (rc || (rc = miaw_sim_appstate_accept(sim, a, ci, 0, s->c[ci].version, p, pl, &nv, &why))) {
-            bad(req, 500, "INTERNAL_ERROR", NULL, rc == MIAW_E_EXIST ? why : "the patch could not be made");
+            asp_bad(req, 500, "INTERNAL_ERROR", NULL, rc == MIAW_E_EXIST ? why : "the patch could not be made");
         } else {
             miaw_sim_http_json(req, 201, json_pack("{s:s,s:I}", "collection", name, "version", (json_int_t)nv));
         }
@@ -244,14 +244,14 @@ int miaw_sim_appstate_control(miaw_sim *sim, h2o_req_t *req)
     int get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
     int is_post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
     if (!a)
-        bad(req, 404, "NOT_FOUND", "phone", "no account with this phone");
+        asp_bad(req, 404, "NOT_FOUND", "phone", "no account with this phone");
     else if (!s)
-        bad(req, 500, "INTERNAL_ERROR", NULL, "out of memory");
+        asp_bad(req, 500, "INTERNAL_ERROR", NULL, "out of memory");
     else if (get)
-        miaw_sim_http_json(req, 200, state_json(a, s));
+        miaw_sim_http_json(req, 200, asp_state_json(a, s));
     else if (is_post)
-        post(sim, req, a, s);
+        asp_post(sim, req, a, s);
     else
-        bad(req, 405, "METHOD_NOT_ALLOWED", NULL, "method not allowed on this endpoint");
+        asp_bad(req, 405, "METHOD_NOT_ALLOWED", NULL, "method not allowed on this endpoint");
     return 1;
 }
