@@ -7,8 +7,7 @@
  * match (twice per connection at most), server_sync notifications followed by a fetch,
  * and the queue that runs fetches and outgoing patches (engine_appstate_out.c) one IQ
  * at a time per instance. Verified incoming mutations go to the engine's app-state
- * tap (the plugin host). Snapshots and mutations stored as media (external blob
- * references) are not downloaded yet: such a collection is reported in error. */
+ * tap (the plugin host). The answers of fetches are applied by engine_appstate_in.c. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +59,7 @@ void eng_as_free(eng_inst *ei)
 {
     eng_as *as = ei->as;
     if (!as) return;
+    eas_job_cancel(as);
     fail_pushes(as, MIAW_E_GONE, "the instance went away");
     for (int i = 0; i < NCOLL; i++) miaw_as_state_free(&as->st[i]);
     miaw_as_state_free(&as->next);
@@ -85,7 +85,7 @@ int eas_coll_index(const char *name)
     return -1;
 }
 
-static int key_fn(void *ud, const uint8_t *id, size_t len, uint8_t kd[32])
+int eas_key_fn(void *ud, const uint8_t *id, size_t len, uint8_t kd[32])
 {
     eng_inst *ei = ud;
     return eas_key_get(ei->e->db, ei->id, id, len, kd) == 0 ? MIAW_OK : MIAW_E_NOTFOUND;
@@ -96,7 +96,7 @@ static int key_fn(void *ud, const uint8_t *id, size_t len, uint8_t kd[32])
 
 /* asks the phone for a key it has not shared (a peer message to device 0; needs the
  * Signal session its key share opened) */
-static void request_key(eng_as *as, const uint8_t *id, size_t len)
+void eas_request_key(eng_as *as, const uint8_t *id, size_t len)
 {
     eng_inst *ei = as->ei;
     if (as->key_requested || eng_sig_open(ei) != 0) return;
@@ -146,24 +146,6 @@ static void request_key(eng_as *as, const uint8_t *id, size_t len)
 
 /* ------------------------------------------------------------ incoming */
 
-typedef struct mut_ctx {
-    eng_inst *ei;
-    uint64_t version;
-} mut_ctx;
-
-static void on_mutation(void *ud, const char *collection, const miaw_as_mutation *m)
-{
-    mut_ctx *mc = ud;
-    miaw_engine *e = mc->ei->e;
-    if (!e->as_tap) return;
-    json_t *idx = m->index_json ? json_incref(m->index_json) : json_string(m->index);
-    json_t *j = json_pack("{s:s,s:s,s:o,s:O,s:I,s:I}", "collection", collection, "operation",
-                          m->op == MIAW_AS_OP_REMOVE ? "remove" : "set", "index", idx, "value", m->value,
-                          "timestamp", (json_int_t)m->timestamp, "version", (json_int_t)mc->version);
-    if (j) e->as_tap(e->as_tap_ud, mc->ei->id, j);
-    json_decref(j);
-}
-
 /* a full resync of ci: forget its state (and rows), fetch from version 0 */
 void eas_resync(eng_as *as, int ci, const char *why)
 {
@@ -182,99 +164,6 @@ void eas_resync(eng_as *as, int ci, const char *why)
     miaw_as_state_free(&as->st[ci]);
     as->loaded[ci] = 1;
     as->fetch_mask |= 1u << ci;
-}
-
-static void apply_collection(eng_as *as, const miaw_node *col)
-{
-    eng_inst *ei = as->ei;
-    int ci = eas_coll_index(miaw_node_attr(col, "name"));
-    if (ci < 0) return;
-    const char *name = miaw_as_collections[ci];
-    if (miaw_node_attr_is(col, "type", "error") || miaw_node_child(col, "error")) {
-        const miaw_node *er = miaw_node_child(col, "error");
-        as->status[ci] = CS_ERROR;
-        snprintf(as->err[ci], sizeof as->err[ci], "the server refused the fetch (%s)",
-                 er && miaw_node_attr(er, "code") ? miaw_node_attr(er, "code") : "?");
-        return;
-    }
-    miaw_as_state work;
-    miaw_as_state_init(&work);
-    if (miaw_as_state_copy(&work, eas_coll(as, ci)) != MIAW_OK) return;
-    if (miaw_node_child(col, "snapshot") && !miaw_node_child(col, "patches") && !work.version) {
-        as->status[ci] = CS_ERROR;
-        snprintf(as->err[ci], sizeof as->err[ci], "snapshots stored as media are not supported yet");
-    }
-    const miaw_node *ps = miaw_node_child(col, "patches");
-    const miaw_node *parent = ps ? ps : col;
-    int stop = 0;
-    for (const miaw_node *p = miaw_node_child(parent, "patch"); p && !stop; p = miaw_node_next(parent, p, "patch")) {
-        size_t len = 0;
-        const uint8_t *b = miaw_node_bytes(p, &len);
-        json_t *ext = NULL;
-        uint64_t pv = 0;
-        if (!b || miaw_as_patch_peek(b, len, &pv, &ext) != MIAW_OK) {
-            eas_resync(as, ci, "a patch that is not a SyncdPatch");
-            stop = 2;
-            break;
-        }
-        if (ext) {
-            json_decref(ext);
-            as->status[ci] = CS_ERROR;
-            snprintf(as->err[ci], sizeof as->err[ci], "patch %" PRIu64 ": mutations stored as media are not supported yet",
-                     pv);
-            stop = 1;
-            break;
-        }
-        mut_ctx mc = {ei, pv ? pv : work.version + 1};
-        miaw_as_ctx ctx = {.name = name, .key_fn = key_fn, .key_ud = ei, .mut_fn = on_mutation, .mut_ud = &mc};
-        int rc = miaw_as_decode_patch(&ctx, &work, b, len, work.version + 1, NULL, 0);
-        if (rc == MIAW_OK || rc == MIAW_E_EXIST) continue;
-        if (rc == MIAW_E_NOTFOUND) {
-            as->status[ci] = CS_BLOCKED;
-            snprintf(as->err[ci], sizeof as->err[ci], "waiting for an app-state key from the phone");
-            MIAW_INFO("engine", "%s: app-state %s blocked: key missing", ei->id, name);
-            request_key(as, ctx.missing_key, ctx.missing_key_len);
-            stop = 1;
-        } else if (rc == MIAW_E_NOMEM) {
-            stop = 1;
-        } else {
-            eas_resync(as, ci, ctx.err);
-            stop = 2;
-        }
-    }
-    if (stop != 2 && work.version != as->st[ci].version) {
-        if (eas_state_save(ei->e->db, ei->id, name, &as->st[ci], &work) == 0) {
-            miaw_as_state_free(&as->st[ci]);
-            as->st[ci] = work;
-            miaw_as_state_init(&work);
-            MIAW_INFO("engine", "%s: app-state %s at version %" PRIu64, ei->id, name, as->st[ci].version);
-        }
-    }
-    if (!stop) {
-        as->status[ci] = CS_OK;
-        as->err[ci][0] = 0;
-        as->fetched[ci] = 1;
-        if (miaw_node_attr_is(col, "has_more_patches", "true")) as->fetch_mask |= 1u << ci;
-    }
-    miaw_as_state_free(&work);
-}
-
-static void on_fetch(miaw_wa_conn *c, const miaw_node *reply, int err, void *ud)
-{
-    (void)c;
-    eng_as *as = ud;
-    as->busy = 0;
-    if (err == MIAW_E_GONE) return;
-    const miaw_node *sync = reply ? miaw_node_child(reply, "sync") : NULL;
-    if (err || !reply || !miaw_node_attr_is(reply, "type", "result") || !sync) {
-        MIAW_WARN("engine", "%s: app-state fetch failed (%s)", as->ei->id, err ? "timeout" : "server error");
-        for (int i = 0; i < NCOLL; i++) as->status[i] = as->status[i] == CS_OK && !as->fetched[i] ? CS_ERROR : as->status[i];
-        return;
-    }
-    for (const miaw_node *col = miaw_node_child(sync, "collection"); col; col = miaw_node_next(sync, col, "collection")) {
-        apply_collection(as, col);
-    }
-    eas_kick(as);
 }
 
 static void send_fetch(eng_as *as)
@@ -300,7 +189,7 @@ static void send_fetch(eng_as *as)
         return;
     }
     as->busy = 1;
-    if (miaw_wa_conn_iq(ei->conn, iq, 0, on_fetch, as) != 0) as->busy = 0;
+    if (miaw_wa_conn_iq(ei->conn, iq, 0, eas_on_fetch, as) != 0) as->busy = 0;
 }
 
 void eas_kick(eng_as *as)
@@ -331,6 +220,7 @@ void eng_as_on_conn_lost(eng_inst *ei)
 {
     eng_as *as = ei->as;
     if (!as) return;
+    eas_job_cancel(as);
     as->busy = 0;
     fail_pushes(as, MIAW_E_STATE, "the connection closed before the server took the patch");
     miaw_as_state_free(&as->next);

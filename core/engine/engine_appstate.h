@@ -1,9 +1,10 @@
 /* core/engine/engine_appstate.h - app-state sync (syncd) in the engine, internal:
  * engine_appstate_store.c (sqlite: the sync keys the phone shared, and per collection
- * the version, LTHash and index MAC -> value MAC map) and engine_appstate.c (key shares
- * and key requests, fetching patches with the w:sync:app:state IQ, verifying and
- * applying them, full resync on a mismatch, server_sync notifications, outgoing
- * patches, and the mutations handed to the plugin host). Not a public interface. */
+ * the version, LTHash and index MAC -> value MAC map), engine_appstate.c (key shares
+ * and key requests, fetches with the w:sync:app:state IQ, server_sync notifications, full
+ * resyncs, the queue), engine_appstate_in.c (applying a fetch answer: snapshots and
+ * external mutations downloaded, patches verified, mutations handed to the plugin host)
+ * and engine_appstate_out.c (outgoing patches). Not a public interface. */
 #ifndef MIAW_ENGINE_APPSTATE_H
 #define MIAW_ENGINE_APPSTATE_H
 #include <jansson.h>
@@ -96,7 +97,9 @@ struct eng_as {
     miaw_as_state next;  /* the state after the patch in flight */
     int key_requested;
     char err[NCOLL][160];
+    struct eng_as_job *job; /* a fetch answer being applied (engine_appstate_in.c, owned) */
 };
+typedef struct eng_as_job eng_as_job;
 
 eng_as *eas_get(eng_inst *ei);          /* made on first use; NULL without memory */
 miaw_as_state *eas_coll(eng_as *as, int ci); /* loaded from the database on first use */
@@ -105,6 +108,11 @@ void eas_push_free(as_push *p);
 void eas_kick(eng_as *as);                   /* starts the next fetch or patch if idle */
 void eas_resync(eng_as *as, int ci, const char *why);
 void eas_send_push(eng_as *as);
+int eas_key_fn(void *ud, const uint8_t *id, size_t len, uint8_t kd[32]); /* ud = the eng_inst */
+void eas_request_key(eng_as *as, const uint8_t *id, size_t len);
+/* engine_appstate_in.c: the fetch IQ's callback (ud = as), and the end of a job in progress */
+void eas_on_fetch(miaw_wa_conn *c, const miaw_node *reply, int err, void *ud);
+void eas_job_cancel(eng_as *as);
 int eas_push_encode(eng_as *as, as_push *p, uint8_t **out, size_t *out_len, char *err, size_t errlen,
                     const uint8_t *key_id, size_t key_id_len, const uint8_t key_data[32], miaw_as_state *st);
 #endif
