@@ -1,7 +1,8 @@
 /* sim/appstate.c - miaw-sim's app-state sync server (see appstate.h): per-account
  * collections of version-stamped patches and live records, the w:sync:app:state IQ
  * (fetch patches after a version, in pages with has_more_patches; upload a patch at the
- * current version, 409 conflict otherwise) and server_sync notifications to the
+ * current version, 409 conflict otherwise), snapshots and external mutations stored on
+ * the media host when the account is set so, and server_sync notifications to the
  * account's other companions. The server never decrypts: the phone (appstate_phone.c)
  * does that on its own side. */
 #include "appstate.h"
@@ -15,10 +16,12 @@
 #include <openssl/crypto.h>
 
 #include "base/log.h"
+#include "media.h"
 #include "miaw/status.h"
 #include "queue.h"
 #include "session.h"
 #include "state.h"
+#include "wa/mediacrypto.h"
 #include "wa/noise.h"
 #include "wa/proto_json.h"
 #include "wa_syncd.pb-c.h"
@@ -156,7 +159,8 @@ int miaw_sim_appstate_accept(miaw_sim *sim, miaw_sim_account *a, int ci, uint32_
     Miaw__Wa__SyncdPatch *p = (Miaw__Wa__SyncdPatch *)miaw_pb_unpack(&miaw__wa__syncd_patch__descriptor, patch, len);
     int rc = MIAW_E_INVAL;
     *why = "not a SyncdPatch with MACs, a key id and mutations";
-    if (!p || !p->has_snapshotmac || !p->has_patchmac || !p->keyid || !p->n_mutations) goto done;
+    if (!p || !p->has_snapshotmac || p->snapshotmac.len != 32 || !p->has_patchmac || !p->keyid || !p->n_mutations)
+        goto done;
     for (size_t i = 0; i < p->n_mutations; i++) {
         const Miaw__Wa__SyncdRecord *r = p->mutations[i]->record;
         if (!r || !r->index || r->index->blob.len != 32 || !r->value || r->value->blob.len < 64 || !r->keyid) goto done;
@@ -190,6 +194,9 @@ int miaw_sim_appstate_accept(miaw_sim *sim, miaw_sim_account *a, int ci, uint32_
             goto done;
         }
     c->version++;
+    memcpy(c->smac, p->snapshotmac.data, 32);
+    c->kidn = p->keyid->has_id && p->keyid->id.len <= sizeof c->kid ? p->keyid->id.len : 0;
+    memcpy(c->kid, p->keyid->id.data, c->kidn);
     c->p[c->np].version = c->version;
     c->p[c->np].b = b;
     c->p[c->np++].n = n;
@@ -213,11 +220,125 @@ static int as_send_and_free(miaw_sim_conn *c, miaw_node *n)
     return rc;
 }
 
-/* the answer's <collection> for a fetch of c after version `after` */
-static int as_fetch_into(miaw_node *sync, const char *name, sim_as_coll *c, uint64_t after)
+/* pt encrypted as "md-app-state" media, stored on the media host; *ref = the packed
+ * ExternalBlobReference (malloc'd). 0 or MIAW_E_* */
+static int as_store_blob(const uint8_t *pt, size_t len, uint8_t **ref, size_t *ref_len)
+{
+    uint8_t mk[32], *blob = NULL;
+    size_t bl = 0;
+    miaw_wa_media_hashes h;
+    char url[300], dpath[256];
+    int rc = miaw_wa_media_key_generate(mk);
+    if (!rc) rc = miaw_wa_media_encrypt(mk, "md-app-state", pt, len, &blob, &bl, &h);
+    if (!rc) rc = miaw_sim_media_put("md-app-state", blob, bl, url, sizeof url, dpath, sizeof dpath);
+    free(blob);
+    if (rc) return rc;
+    Miaw__Wa__ExternalBlobReference r = MIAW__WA__EXTERNAL_BLOB_REFERENCE__INIT;
+    r.has_mediakey = r.has_filesizebytes = r.has_filesha256 = r.has_fileencsha256 = 1;
+    r.mediakey.data = mk;
+    r.mediakey.len = 32;
+    r.directpath = dpath;
+    r.filesizebytes = h.file_length;
+    r.filesha256.data = h.file_sha256;
+    r.filesha256.len = 32;
+    r.fileencsha256.data = h.file_enc_sha256;
+    r.fileencsha256.len = 32;
+    *ref_len = protobuf_c_message_get_packed_size(&r.base);
+    if (!(*ref = malloc(*ref_len))) return MIAW_E_NOMEM;
+    protobuf_c_message_pack(&r.base, *ref);
+    return 0;
+}
+
+/* <snapshot> of c (its live records at its version) stored as media */
+static int as_snapshot_into(miaw_node *col, sim_as_coll *c)
+{
+    Miaw__Wa__SyncdSnapshot sn = MIAW__WA__SYNCD_SNAPSHOT__INIT;
+    Miaw__Wa__SyncdVersion v = MIAW__WA__SYNCD_VERSION__INIT;
+    Miaw__Wa__KeyId k = MIAW__WA__KEY_ID__INIT;
+    Miaw__Wa__SyncdRecord **recs = calloc(c->nr ? c->nr : 1, sizeof *recs);
+    int rc = recs ? 0 : MIAW_E_NOMEM;
+    for (size_t i = 0; !rc && i < c->nr; i++)
+        if (!(recs[i] = miaw__wa__syncd_record__unpack(NULL, c->r[i].n, c->r[i].b))) rc = MIAW_E_INTERNAL;
+    uint8_t *pt = NULL, *ref = NULL;
+    size_t pl = 0, rl = 0;
+    if (!rc) {
+        v.has_version = 1;
+        v.version = c->version;
+        k.has_id = 1;
+        k.id.data = c->kid;
+        k.id.len = c->kidn;
+        sn.version = &v;
+        sn.n_records = c->nr;
+        sn.records = recs;
+        sn.has_mac = 1;
+        sn.mac.data = c->smac;
+        sn.mac.len = 32;
+        sn.keyid = &k;
+        pl = protobuf_c_message_get_packed_size(&sn.base);
+        if (!(pt = malloc(pl ? pl : 1))) rc = MIAW_E_NOMEM;
+        else protobuf_c_message_pack(&sn.base, pt);
+    }
+    if (!rc) rc = as_store_blob(pt, pl, &ref, &rl);
+    miaw_node *s = rc ? NULL : miaw_node_add(col, "snapshot");
+    if (!rc) rc = s ? miaw_node_set_bytes(s, ref, rl) : MIAW_E_NOMEM;
+    for (size_t i = 0; recs && i < c->nr; i++)
+        if (recs[i]) miaw__wa__syncd_record__free_unpacked(recs[i], NULL);
+    free(recs);
+    free(pt);
+    free(ref);
+    return rc;
+}
+
+/* patch bytes b with their mutations moved into an external blob: *out malloc'd */
+static int as_externalize(const uint8_t *b, size_t n, uint8_t **out, size_t *out_len)
+{
+    Miaw__Wa__SyncdPatch *p = miaw__wa__syncd_patch__unpack(NULL, n, b);
+    if (!p) return MIAW_E_INVAL;
+    Miaw__Wa__SyncdMutations ms = MIAW__WA__SYNCD_MUTATIONS__INIT;
+    ms.n_mutations = p->n_mutations;
+    ms.mutations = p->mutations;
+    size_t ml = protobuf_c_message_get_packed_size(&ms.base);
+    uint8_t *mb = malloc(ml ? ml : 1), *ref = NULL;
+    size_t rl = 0;
+    int rc = mb ? 0 : MIAW_E_NOMEM;
+    if (!rc) {
+        protobuf_c_message_pack(&ms.base, mb);
+        rc = as_store_blob(mb, ml, &ref, &rl);
+    }
+    Miaw__Wa__ExternalBlobReference *er = rc ? NULL : miaw__wa__external_blob_reference__unpack(NULL, rl, ref);
+    if (!rc && !er) rc = MIAW_E_INTERNAL;
+    if (!rc) {
+        size_t keep = p->n_mutations;
+        Miaw__Wa__SyncdMutation **km = p->mutations;
+        p->n_mutations = 0;
+        p->mutations = NULL;
+        p->externalmutations = er;
+        *out_len = protobuf_c_message_get_packed_size(&p->base);
+        if ((*out = malloc(*out_len))) protobuf_c_message_pack(&p->base, *out);
+        else rc = MIAW_E_NOMEM;
+        p->externalmutations = NULL;
+        p->n_mutations = keep;
+        p->mutations = km;
+    }
+    if (er) miaw__wa__external_blob_reference__free_unpacked(er, NULL);
+    free(mb);
+    free(ref);
+    miaw__wa__syncd_patch__free_unpacked(p, NULL);
+    return rc;
+}
+
+/* the answer's <collection> for a fetch of c after version `after`: a snapshot instead
+ * of the history when asked and the account is set so */
+static int as_fetch_into(miaw_sim_as *s, miaw_node *sync, const char *name, sim_as_coll *c, uint64_t after,
+                         int want_snapshot)
 {
     miaw_node *col = miaw_node_addv(sync, "collection", "name", name, NULL);
     if (!col) return MIAW_E_NOMEM;
+    if (s->snapshots && want_snapshot && c->version > after && c->kidn) {
+        miaw_node_set_attrf(col, "version", "%" PRIu64, c->version);
+        miaw_node_set_attr(col, "has_more_patches", "false");
+        return as_snapshot_into(col, c);
+    }
     size_t first = 0, n = 0;
     while (first < c->np && c->p[first].version <= after) first++;
     n = c->np - first;
@@ -230,7 +351,13 @@ static int as_fetch_into(miaw_node *sync, const char *name, sim_as_coll *c, uint
     miaw_node *ps = miaw_node_add(col, "patches");
     for (size_t i = 0; ps && i < n; i++) {
         miaw_node *pn = miaw_node_add(ps, "patch");
-        if (!pn || miaw_node_set_bytes(pn, c->p[first + i].b, c->p[first + i].n)) return MIAW_E_NOMEM;
+        if (!pn) return MIAW_E_NOMEM;
+        uint8_t *eb = NULL;
+        size_t el = 0;
+        int rc = s->external ? as_externalize(c->p[first + i].b, c->p[first + i].n, &eb, &el) : 0;
+        if (!rc) rc = miaw_node_set_bytes(pn, eb ? eb : c->p[first + i].b, eb ? el : c->p[first + i].n);
+        free(eb);
+        if (rc) return rc;
     }
     return ps ? 0 : MIAW_E_NOMEM;
 }
@@ -286,7 +413,7 @@ int miaw_sim_appstate_on_iq(miaw_sim_conn *c, const miaw_node *iq)
             } else {
                 miaw_node_set_attrf(rc_col, "version", "%" PRIu64, nv);
             }
-        } else if (as_fetch_into(out, name, &s->c[ci], v)) {
+        } else if (as_fetch_into(s, out, name, &s->c[ci], v, miaw_node_attr_is(col, "return_snapshot", "true"))) {
             break;
         }
     }

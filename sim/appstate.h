@@ -2,8 +2,10 @@
  * it. Server (appstate.c): per account and collection (critical_block,
  * critical_unblock_low, regular_high, regular_low, regular) a version, every patch
  * accepted (version-stamped), the live records (index MAC -> SyncdRecord) and the last
- * snapshot MAC; the `w:sync:app:state` IQ (fetch patches after a version, upload a patch
- * at the current version: 409 when stale) and `server_sync` notifications to the
+ * snapshot MAC; the `w:sync:app:state` IQ (fetch patches after a version, or, when the
+ * account is set so, a snapshot and patches whose mutations are external blobs, both
+ * stored on the media host as "md-app-state"; upload a patch at the current version:
+ * 409 when stale) and `server_sync` notifications to the
  * account's other companions. Like the real server it never decrypts. Phone
  * (appstate_phone.c): holds the account's app-state sync key (derived from its identity,
  * so stable across restarts with --state-dir), shares it with each companion by an
@@ -40,6 +42,9 @@ typedef struct sim_as_coll {
     sim_as_rec *r;
     size_t nr, capr;
     miaw_as_state phone; /* the phone's decoded state of the collection */
+    uint8_t smac[32];    /* the last patch's snapshot MAC and key id: a snapshot's */
+    uint8_t kid[64];
+    size_t kidn;
 } sim_as_coll;
 
 typedef struct miaw_sim_as {
@@ -49,6 +54,8 @@ typedef struct miaw_sim_as {
     uint32_t shared[MIAW_SIM_MAX_DEVICES * 4]; /* devices the key went to in this run */
     size_t nshared;
     void *log;             /* json_t array: mutations the phone decoded (last 1000) */
+    int snapshots;         /* serve snapshots (as media) when a client asks for one */
+    int external;          /* serve patches with their mutations stored as media */
 } miaw_sim_as;
 
 /* a's app-state (created on first use; NULL when out of memory) */

@@ -167,7 +167,8 @@ static json_t *asp_state_json(miaw_sim_account *a, miaw_sim_as *s)
                                       (json_int_t)s->c[i].phone.version, "phoneHash", h));
     }
     (void)a;
-    return json_pack("{s:s,s:o,s:O}", "keyIdHex", kid, "collections", cols, "mutations", s->log);
+    return json_pack("{s:s,s:o,s:O,s:b,s:b}", "keyIdHex", kid, "collections", cols, "mutations", s->log, "snapshots",
+                     s->snapshots, "externalMutations", s->external);
 }
 
 static int asp_op_of(const char *s)
@@ -184,8 +185,18 @@ static void asp_post(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a, miaw_si
     int ci = miaw_sim_appstate_coll(name);
     size_t n = json_array_size(muts);
     miaw_as_out *o = n && n <= 100 ? calloc(n, sizeof *o) : NULL;
+    json_t *snap = json_object_get(b, "snapshots"), *ext = json_object_get(b, "externalMutations");
     if (!json_is_object(b)) {
         asp_bad(req, 400, "INVALID_REQUEST", "body", "the body is not a JSON object");
+    } else if (!name && (snap || ext)) { /* how the server answers fetches */
+        if ((snap && !json_is_boolean(snap)) || (ext && !json_is_boolean(ext))) {
+            asp_bad(req, 400, "INVALID_REQUEST", snap && !json_is_boolean(snap) ? "snapshots" : "externalMutations",
+                    "must be a boolean");
+        } else {
+            if (snap) s->snapshots = json_is_true(snap);
+            if (ext) s->external = json_is_true(ext);
+            miaw_sim_http_json(req, 200, json_pack("{s:b,s:b}", "snapshots", s->snapshots, "externalMutations", s->external));
+        }
     } else if (ci < 0) {
         asp_bad(req, 400, "INVALID_REQUEST", "collection", "collection must name one of the five app-state collections");
     } else if (!o) {

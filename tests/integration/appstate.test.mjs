@@ -11,7 +11,7 @@
 // Env: MIAW_BUILD_DIR (default build), MIAW_SIM_LOG=1 to see the simulator's log.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ROOT, startServer, tempDir, waitFor } from './lib/harness.mjs';
@@ -42,7 +42,10 @@ test('app-state: key share, phone mutations, plugin pushes, restart, resync', { 
     rmSync(simDir, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
   });
-  const start = async () => startServer({ env: simEnv(sim), dataDir, pluginDir, config: cfg() });
+  // snapshots and external mutations come from the simulator's media host: trust its CA
+  const caFile = join(simDir, 'media-ca.pem');
+  writeFileSync(caFile, await (await fetch(`http://127.0.0.1:${sim.info.port}/sim/media-ca`)).text());
+  const start = async () => startServer({ env: simEnv(sim, { WA_MEDIA_CA_FILE: caFile }), dataDir, pluginDir, config: cfg() });
   srv = await start();
   assert.equal((await srv.api('POST', '/api/v1/instances', { instanceId: 'a' })).status, 201);
   await pairByQr(srv, sim, 'a', A, { name: 'Ann' });
@@ -201,4 +204,31 @@ test('app-state: key share, phone mutations, plugin pushes, restart, resync', { 
     { what: 'resynced after a corrupt row', timeoutMs: 30000 });
   assert.equal((await state()).collections.regular_high.hash, (await simState()).collections.regular_high.phoneHash);
   assert.match(srv.logs(), /stored state is corrupt/);
+
+  // ---- snapshots and external mutations (stored on the media host as md-app-state)
+  let cfgr = await sim.api('POST', `/sim/accounts/${A}/appstate`, { snapshots: true, externalMutations: true });
+  assert.equal(cfgr.status, 200, JSON.stringify(cfgr.json));
+  const before = (await seen()).mutations.length;
+  r = (await srv.api('POST', '/api/v1/asprobe/a/sync', { collection: 'regular_high', full: true })).json.data;
+  assert.equal(r.status, 0, JSON.stringify(r));
+  // the snapshot holds the live records only: the contact, the pin and the mute
+  await waitFor(async () => (await seen()).mutations.length >= before + 3, { what: 'snapshot records delivered', timeoutMs: 30000 });
+  await waitFor(async () => (await state()).collections.regular_high.status === 'synced', { what: 'synced from the snapshot', timeoutMs: 20000 });
+  s = await seen();
+  assert.deepEqual(s.mutations.slice(before).map((x) => x.mutation.index[0]).sort(), ['contact', 'mute', 'pin_v1']);
+  assert.ok(s.mutations.slice(before).every((x) => x.mutation.operation === 'set' && x.mutation.version === 5));
+  st = await state();
+  assert.equal(st.collections.regular_high.version, 5);
+  assert.equal(st.collections.regular_high.hash, (await simState()).collections.regular_high.phoneHash);
+  assert.match(srv.logs(), /restored from a snapshot at version 5/);
+  // a new patch, served with its mutations as an external blob
+  await phoneMutate('regular_high', [{ operation: 'set', index: ['star', CONTACT, '3EB0AA', '1', '0'],
+    value: { timestamp: '1700000007000', starAction: { starred: true } } }]);
+  await waitFor(async () => (await seen()).mutations.some((x) => x.mutation.index[0] === 'star'),
+    { what: 'external mutations delivered', timeoutMs: 30000 });
+  st = await state();
+  assert.equal(st.collections.regular_high.version, 6);
+  assert.equal(st.collections.regular_high.hash, (await simState()).collections.regular_high.phoneHash);
+  cfgr = await sim.api('POST', `/sim/accounts/${A}/appstate`, { snapshots: 'yes' });
+  assert.equal(cfgr.status, 400);
 });
