@@ -2530,6 +2530,7 @@ int miaw_mock_set_abi_minor(miaw_mock *m, unsigned minor)
     if (minor == 0) m->api.struct_size = (uint32_t)offsetof(miaw_host_api, send_text);
     else if (minor == 1) m->api.struct_size = (uint32_t)offsetof(miaw_host_api, iq);
     else if (minor == 2) m->api.struct_size = (uint32_t)offsetof(miaw_host_api, req_upload);
+    else if (minor == 3) m->api.struct_size = (uint32_t)offsetof(miaw_host_api, appstate_push);
     return MIAW_OK;
 }
 

@@ -151,4 +151,18 @@ static void t_subscriptions(void)
     miaw_mock_free(m);
 }
 
-MIAW_TESTS("mock_appstate", MIAW_T(t_push), MIAW_T(t_subscriptions))
+static void t_older_host(void)
+{
+    miaw_mock *m = miaw_mock_new();
+    char err[256];
+    CU_ASSERT_EQUAL(miaw_mock_set_abi_minor(m, 3), MIAW_OK);
+    CU_ASSERT_FALSE(MIAW_HOST_HAS(miaw_mock_api(m), appstate_push));
+    CU_ASSERT_TRUE(MIAW_HOST_HAS(miaw_mock_api(m), fetch));
+    CU_ASSERT_PTR_NULL(miaw_mock_load_desc(m, &DESC, NULL, err, sizeof err)); /* needs 1.4 */
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "minor 4"));
+    CU_ASSERT_EQUAL(miaw_mock_set_abi_minor(m, 4), MIAW_OK);
+    CU_ASSERT_TRUE(MIAW_HOST_HAS(miaw_mock_api(m), appstate_state));
+    miaw_mock_free(m);
+}
+
+MIAW_TESTS("mock_appstate", MIAW_T(t_push), MIAW_T(t_subscriptions), MIAW_T(t_older_host))

@@ -71,7 +71,7 @@ miaw_mock *miaw_mock_new(void);
 void miaw_mock_free(miaw_mock *m);
 /* The host table plugins get (borrowed, lives with the mock). */
 const miaw_host_api *miaw_mock_api(miaw_mock *m);
-/* Offer an older host: minor 0, 1 or 2 shrinks the table (struct_size) to that ABI, so
+/* Offer an older host: minor 0, 1, 2 or 3 shrinks the table (struct_size) to that ABI, so
  * MIAW_HOST_HAS is false for later members and plugins needing a later minor are refused
  * at load. Call before loading. MIAW_OK or MIAW_E_INVAL. */
 int miaw_mock_set_abi_minor(miaw_mock *m, unsigned minor);
