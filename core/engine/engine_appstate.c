@@ -169,14 +169,17 @@ void eas_resync(eng_as *as, int ci, const char *why)
 static void send_fetch(eng_as *as)
 {
     eng_inst *ei = as->ei;
-    /* also without keys: a patch under a key we lack blocks the collection and asks the
-     * phone for that key; empty collections need none */
+    /* Without any key, a fresh companion waits for the phone's key share (it triggers the
+     * fetch); a collection synced before is fetched anyway: a patch under a key we lost
+     * blocks it and asks the phone for that key. */
+    int keys = eas_key_count(ei->e->db, ei->id) > 0;
     miaw_node *iq = miaw_node_newv("iq", "to", "JID:@s.whatsapp.net", "type", "set", "xmlns", "w:sync:app:state", NULL);
     miaw_node *sync = iq ? miaw_node_add(iq, "sync") : NULL;
     int n = 0;
     for (int ci = 0; sync && ci < NCOLL; ci++) {
         if (!(as->fetch_mask & (1u << ci)) || as->status[ci] == CS_BLOCKED) continue;
         miaw_as_state *st = eas_coll(as, ci);
+        if (!keys && !st->version) continue; /* stays in the mask until keys arrive */
         miaw_node *col = miaw_node_addv(sync, "collection", "name", miaw_as_collections[ci], NULL);
         if (!col) break;
         miaw_node_set_attrf(col, "version", "%" PRIu64, st->version);
