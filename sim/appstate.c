@@ -205,7 +205,7 @@ int miaw_sim_appstate_accept(miaw_sim *sim, miaw_sim_account *a, int ci, uint32_
     MIAW_INFO("sim", "account %s: app-state %s version %" PRIu64 " (%zu mutations from device %u)", a->phone,
               miaw_as_collections[ci], c->version, p->n_mutations, dev);
     miaw_sim_appstate_phone_apply(a, ci, dev, b, n);
-    as_notify_others(sim, a, dev, miaw_as_collections[ci], c->version);
+    if (!s->quiet) as_notify_others(sim, a, dev, miaw_as_collections[ci], c->version);
 done:
     if (p) protobuf_c_message_free_unpacked(&p->base, NULL);
     return rc;

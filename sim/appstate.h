@@ -56,6 +56,7 @@ typedef struct miaw_sim_as {
     void *log;             /* json_t array: mutations the phone decoded (last 1000) */
     int snapshots;         /* serve snapshots (as media) when a client asks for one */
     int external;          /* serve patches with their mutations stored as media */
+    int quiet;             /* send no server_sync notifications (a lost notification) */
 } miaw_sim_as;
 
 /* a's app-state (created on first use; NULL when out of memory) */

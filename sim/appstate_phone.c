@@ -186,16 +186,22 @@ static void asp_post(miaw_sim *sim, h2o_req_t *req, miaw_sim_account *a, miaw_si
     size_t n = json_array_size(muts);
     miaw_as_out *o = n && n <= 100 ? calloc(n, sizeof *o) : NULL;
     json_t *snap = json_object_get(b, "snapshots"), *ext = json_object_get(b, "externalMutations");
+    json_t *noti = json_object_get(b, "notifications");
     if (!json_is_object(b)) {
         asp_bad(req, 400, "INVALID_REQUEST", "body", "the body is not a JSON object");
-    } else if (!name && (snap || ext)) { /* how the server answers fetches */
-        if ((snap && !json_is_boolean(snap)) || (ext && !json_is_boolean(ext))) {
-            asp_bad(req, 400, "INVALID_REQUEST", snap && !json_is_boolean(snap) ? "snapshots" : "externalMutations",
+    } else if (!name && (snap || ext || noti)) { /* how the server answers fetches, notifies */
+        if ((snap && !json_is_boolean(snap)) || (ext && !json_is_boolean(ext)) || (noti && !json_is_boolean(noti))) {
+            asp_bad(req, 400, "INVALID_REQUEST",
+                    snap && !json_is_boolean(snap)  ? "snapshots"
+                    : ext && !json_is_boolean(ext) ? "externalMutations"
+                                                   : "notifications",
                     "must be a boolean");
         } else {
             if (snap) s->snapshots = json_is_true(snap);
             if (ext) s->external = json_is_true(ext);
-            miaw_sim_http_json(req, 200, json_pack("{s:b,s:b}", "snapshots", s->snapshots, "externalMutations", s->external));
+            if (noti) s->quiet = !json_is_true(noti);
+            miaw_sim_http_json(req, 200, json_pack("{s:b,s:b,s:b}", "snapshots", s->snapshots, "externalMutations",
+                                                   s->external, "notifications", !s->quiet));
         }
     } else if (ci < 0) {
         asp_bad(req, 400, "INVALID_REQUEST", "collection", "collection must name one of the five app-state collections");

@@ -6,8 +6,11 @@
 // same LTHash as the phone's; patches the plugin pushes (a contact action, the push-name
 // setting, a remove) are taken by the server and decode on the phone with every MAC
 // checked; bad patches are refused with the field named; the state survives a restart
-// (only the new mutation arrives afterwards); a full resync delivers the live records
-// again; a corrupt stored state is detected and synced again from scratch.
+// (only the new mutation arrives afterwards); a full resync replays the collection; lost
+// keys are asked for again (appStateSyncKeyRequest); a corrupt stored state is detected
+// and synced again from scratch; a snapshot and external mutations are downloaded from
+// the media host and verified; a lost notification makes a push stale: 409, fetch, the
+// patch made again on top.
 // Env: MIAW_BUILD_DIR (default build), MIAW_SIM_LOG=1 to see the simulator's log.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -231,4 +234,24 @@ test('app-state: key share, phone mutations, plugin pushes, restart, resync', { 
   assert.equal(st.collections.regular_high.hash, (await simState()).collections.regular_high.phoneHash);
   cfgr = await sim.api('POST', `/sim/accounts/${A}/appstate`, { snapshots: 'yes' });
   assert.equal(cfgr.status, 400);
+
+  // ---- a lost notification: miaw's base is stale, the server answers 409, miaw fetches
+  // (the phone's mutation arrives) and makes its patch again on top
+  cfgr = await sim.api('POST', `/sim/accounts/${A}/appstate`, { notifications: false, snapshots: false, externalMutations: false });
+  assert.equal(cfgr.status, 200, JSON.stringify(cfgr.json));
+  assert.equal(await phoneMutate('regular_high', [{ operation: 'set', index: ['mute', '15550007700@s.whatsapp.net'],
+    value: { timestamp: '1700000008000', muteAction: { muted: false } } }]), 7);
+  assert.equal((await state()).collections.regular_high.version, 6, 'miaw did not hear of version 7');
+  r = await push({ collection: 'regular_high', mutations: [{ operation: 'set', index: ['pin_v1', '15550007700@s.whatsapp.net'],
+    value: { timestamp: String(Date.now()), pinAction: { pinned: true } } }] });
+  assert.equal(r.status, 0, JSON.stringify(r));
+  assert.deepEqual(r.result, { collection: 'regular_high', version: 8 });
+  assert.ok((await seen()).mutations.some((x) => x.mutation.index[0] === 'mute' && x.mutation.index[1] === '15550007700@s.whatsapp.net'),
+    'the fetch after the conflict delivered the phone\'s mutation');
+  ph = await simState();
+  assert.equal(ph.collections.regular_high.version, 8);
+  assert.deepEqual(ph.mutations.filter((x) => x.error), [], 'the phone verified the re-made patch');
+  st = await state();
+  assert.equal(st.collections.regular_high.hash, ph.collections.regular_high.phoneHash);
+  assert.match(srv.logs(), /conflicts: fetching first/);
 });
