@@ -55,6 +55,8 @@ static void fail_pushes(eng_as *as, int status, const char *why)
     }
 }
 
+static void on_timer_closed(uv_handle_t *h) { free(h); }
+
 void eng_as_free(eng_inst *ei)
 {
     eng_as *as = ei->as;
@@ -63,6 +65,7 @@ void eng_as_free(eng_inst *ei)
     fail_pushes(as, MIAW_E_GONE, "the instance went away");
     for (int i = 0; i < NCOLL; i++) miaw_as_state_free(&as->st[i]);
     miaw_as_state_free(&as->next);
+    if (as->kick_timer) uv_close((uv_handle_t *)as->kick_timer, on_timer_closed);
     free(as);
     ei->as = NULL;
 }

@@ -98,6 +98,7 @@ struct eng_as {
     int key_requested;
     char err[NCOLL][160];
     struct eng_as_job *job; /* a fetch answer being applied (engine_appstate_in.c, owned) */
+    uv_timer_t *kick_timer; /* starts a queued patch from the loop (made on the first push; closed at free) */
 };
 typedef struct eng_as_job eng_as_job;
 

@@ -166,6 +166,11 @@ static int bad(const char **field, const char *f, char *err, size_t errlen, cons
     return MIAW_E_INVAL;
 }
 
+static void on_kick_timer(uv_timer_t *t)
+{
+    eas_kick(t->data);
+}
+
 int eng_as_push(eng_inst *ei, const json_t *patch, eng_as_push_cb cb, void *ud, const char **field, char *err,
                 size_t errlen)
 {
@@ -225,7 +230,12 @@ int eng_as_push(eng_inst *ei, const json_t *patch, eng_as_push_cb cb, void *ud, 
     as_push **pp = &as->q;
     while (*pp) pp = &(*pp)->next;
     *pp = p;
-    eas_kick(as);
+    /* started from the loop, never inside this call: cb must not run before it returns */
+    if (!as->kick_timer && (as->kick_timer = malloc(sizeof *as->kick_timer))) {
+        uv_timer_init(ei->e->loop, as->kick_timer);
+        as->kick_timer->data = as;
+    }
+    if (as->kick_timer) uv_timer_start(as->kick_timer, on_kick_timer, 0, 0);
     return MIAW_OK;
 }
 
