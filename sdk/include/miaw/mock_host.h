@@ -1,11 +1,13 @@
 /* miaw/mock_host.h - a mock plugin host for unit tests: a complete miaw_host_api (ABI 1.2,
  * and of 1.3 the files: req_upload, reply_file, fetch, and the chat history: msg_list,
- * chat_list) without a server, a network or WhatsApp, so a plugin's routes and event
+ * chat_list; of 1.4 app-state sync: appstate_push / _subscribe / _unsubscribe / _sync /
+ * _state) without a server, a network or WhatsApp, so a plugin's routes and event
  * handlers are tested as plain function calls. A test loads a plugin (a .so, or a descriptor compiled
  * into the test), calls its routes as the server would (route match, path and query
  * parameters, headers, body parsing and schema checks, MIAW_ASYNC, timeouts and aborts),
  * sends multipart forms with files, captures file answers, sees every engine call and
- * fetch the plugin made (msg_send, send_text, iq, stanza_send, media, fetch) and completes
+ * fetch the plugin made (msg_send, send_text, iq, stanza_send, media, fetch, appstate_push)
+ * and completes
  * each one when and how it chooses, scripts instances and stored messages,
  * emits core events and incoming stanzas, reads the events the plugin emitted, and drives
  * timers with a virtual clock. Implemented by sdk/mock/mock_host.c, which depends only on
