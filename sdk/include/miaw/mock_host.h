@@ -7,8 +7,7 @@
  * parameters, headers, body parsing and schema checks, MIAW_ASYNC, timeouts and aborts),
  * sends multipart forms with files, captures file answers, sees every engine call and
  * fetch the plugin made (msg_send, send_text, iq, stanza_send, media, fetch, appstate_push)
- * and completes
- * each one when and how it chooses, scripts instances and stored messages,
+ * and completes each one when and how it chooses, scripts instances and stored messages,
  * emits core events and incoming stanzas, reads the events the plugin emitted, and drives
  * timers with a virtual clock. Implemented by sdk/mock/mock_host.c, which depends only on
  * jansson, libdl, libc and the SDK headers: compile it with your tests (installed under
