@@ -200,7 +200,8 @@ test('a snapshot of Baileys\' records decodes in C; tampering is refused', async
 // the ABI 1.4 fixture plugin) reach Baileys as contacts.upsert / creds.update with
 // Baileys' LTHash equal to miaw's; Baileys' chatModify (archive, pin, mute) and
 // addOrEditContact reach the plugin's subscription, with miaw's LTHash equal to
-// Baileys'; the simulated phone verified every patch of both.
+// Baileys'; a remove pushed by miaw leaves both with the same LTHash; the simulated
+// phone verified every patch of both.
 test('Baileys as a second companion: app-state mutations both ways, LTHash equal', { timeout: 240000 }, async (t) => {
   const fs = await import('node:fs')
   const { execFileSync } = await import('node:child_process')
@@ -294,6 +295,17 @@ test('Baileys as a second companion: app-state mutations both ways, LTHash equal
     assert.equal(ms.status, 'synced')
     assert.equal(ms.hash, bh.hash, `${coll}: miaw's LTHash equals Baileys'`)
   }
+  // a remove from miaw (the contact Baileys added): Baileys follows, LTHash equal
+  const before = (await bhash('critical_unblock_low')).version
+  r = await push({ collection: 'critical_unblock_low', mutations: [{ operation: 'remove', index: ['contact', C2], version: 2,
+    value: { timestamp: String(Date.now()) } }] })
+  assert.equal(r.status, 0, JSON.stringify(r))
+  const after = await until(async () => { const h = await bhash('critical_unblock_low'); return h.version > before && h }, 'the remove in Baileys', 20000)
+  const ms = (await mstate()).collections.critical_unblock_low
+  assert.equal(after.version, ms.version)
+  assert.equal(after.hash, ms.hash, 'after a remove: Baileys\' LTHash equals miaw\'s')
+  assert.equal(ms.entries, 1)
+
   // the phone decoded and verified every patch, from either companion
   const ph = (await sim.api('GET', `/sim/accounts/${A}/appstate`)).json
   assert.ok(ph.mutations.length >= 6)
