@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "appstate.h"
 #include "codec.h"
 #include "base/log.h"
 #include "miaw/plugin.h"
@@ -231,6 +232,7 @@ void miaw_sim_control(miaw_sim *sim, h2o_req_t *req)
     int route = miaw_sim_route(req->path_normalized.base, plen, phone, sizeof phone);
     if (route == MIAW_SIM_ROUTE_NONE && miaw_sim_media_control(sim, req)) return; /* /sim/media-ca, /sim/media */
     if (route == MIAW_SIM_ROUTE_NONE && miaw_sim_profile_control(sim, req)) return; /* /sim/profile, /sim/pps */
+    if (miaw_sim_appstate_control(sim, req)) return; /* /sim/accounts/{phone}/appstate */
     int get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
     int post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
     int del = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE"));

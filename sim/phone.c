@@ -19,6 +19,7 @@
 #include "phone_kinds.h"
 #include "base/log.h"
 #include "miaw/plugin.h"
+#include "appstate.h"
 #include "route.h"
 #include "state.h"
 #include "base/util.h"
@@ -222,6 +223,8 @@ static void on_message(miaw_sim *sim, miaw_sim_account *a, const miaw_node *n)
     else json_object_set_new(e, "text", json_null());
     if (!rc) miaw_sim_phone_media_describe(body, e); /* images, documents…: fetched and checked */
     if (!rc) miaw_sim_phone_kinds_describe(body, e); /* reactions, edits, revokes, locations, cards */
+    if (!rc && m && m->protocolmessage && m->protocolmessage->appstatesynckeyrequest && from.account == a)
+        miaw_sim_appstate_on_key_request(sim, a, from.device); /* a companion misses the app-state key */
     json_array_append_new(box(&a->inbox), e);
     if (m) miaw__wa__message__free_unpacked(m, NULL);
     MIAW_INFO("sim", "phone %s: message %s from %s %s", a->phone, id, fdev, rc ? miaw_sig_strerror(rc) : "decrypted");

@@ -112,7 +112,12 @@ int miaw_sim_route_message(miaw_sim *sim, miaw_sim_account *a, uint32_t dev, con
         if (!deliver_copy(sim, a, dev, n, &chat, to.account, to.device, to.lid, n)) delivered++;
         return delivered;
     }
-    /* a peer message to the sender's own phone: the phone serves no peer requests yet */
+    /* a peer message from a companion to its own phone (app-state key requests) */
+    if (to.account == a && dev != 0 && miaw_node_attr_is(n, "category", "peer")) {
+        if (!deliver_copy(sim, a, dev, n, &to, a, 0, 0, n)) delivered++;
+        return delivered;
+    }
+    /* a peer message the phone does not serve */
     MIAW_INFO("sim", "account %s: %s message %s without participants not delivered", a->phone,
               miaw_node_attr_is(n, "category", "peer") ? "peer" : "user-addressed", miaw_node_attr(n, "id"));
     return 0;

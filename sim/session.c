@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "appstate.h"
 #include "codec.h"
 #include "base/log.h"
 #include "miaw/plugin.h"
@@ -117,6 +118,7 @@ static void login(miaw_sim_conn *c, const Miaw__Wa__ClientPayload *p)
     send_and_free(c, s);
     /* what arrived while it was away, then <ib><offline count/> ends the backlog */
     miaw_sim_queue_flush_login(c->sim, d, c);
+    miaw_sim_appstate_on_login(c->sim, a, d->id); /* the phone shares its app-state key */
     MIAW_INFO("sim", "conn %llu: login %s device %u (%s)", (unsigned long long)c->id, a->phone, d->id,
               c->push_name[0] ? c->push_name : "no push name");
 }
@@ -330,6 +332,7 @@ static void on_iq(miaw_sim_conn *c, const miaw_node *iq)
     if (xmlns && !strcmp(xmlns, "w:g2") && miaw_sim_group_on_iq(c, iq)) return;
     if (xmlns && !strcmp(xmlns, "w:m") && miaw_sim_media_on_iq(c, iq)) return;
     if (xmlns && miaw_sim_profile_on_iq(c, iq, xmlns, type)) return; /* pictures, about, block list */
+    if (xmlns && miaw_sim_appstate_on_iq(c, iq)) return;
     if (xmlns && on_settings(c, iq, xmlns, type)) return;
     /* the generic answer: an empty result (an error child is fatal for some clients) */
     miaw_node *first = miaw_node_child_at(iq, 0);

@@ -80,6 +80,7 @@ typedef struct miaw_sim_account {
     uint64_t last_seen;        /* presence: when the last device went unavailable */
     void *presence;            /* json_t: the phone's presence state (presence.c; not persisted) */
     uint64_t created_at;
+    void *appstate;            /* app-state server and phone side (appstate.h; owned) */
     struct miaw_sim_account *next;
 } miaw_sim_account;
 

@@ -11,6 +11,7 @@
 #include "codec.h"
 #include "group.h"
 #include "presence.h"
+#include "appstate.h"
 #include "queue.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -390,6 +391,7 @@ void miaw_sim_state_close(miaw_sim *sim)
         json_decref(a->inbox);
         json_decref(a->outbox);
         miaw_sim_presence_free(a);
+        miaw_sim_appstate_free(a);
         memset(&a->identity, 0, sizeof a->identity);
         free(a);
         a = n;

@@ -8,6 +8,7 @@
 
 #include "engine/engine_int.h"
 #include "base/metrics.h"
+#include "engine/engine_appstate.h"
 #include "engine/media.h"
 #include "engine/engine_event.h"
 #include "base/log.h"
@@ -55,6 +56,7 @@ static void drop_conn(eng_inst *ei)
     ei->logged_in = 0;
     miaw_wa_conn_free(c); /* pending IQs of sends fail here */
     eng_linkcode_on_conn_lost(ei);
+    eng_as_on_conn_lost(ei);
     if (ei->sends) eng_send_fail_all(ei, MIAW_E_STATE, "the connection closed before the server acknowledged");
 }
 
@@ -124,6 +126,8 @@ void eng_logout(eng_inst *ei, const char *reason)
     eng_sig_purge(ei->e, ei->id);
     eng_devlist_free(ei);
     eng_sent_free_all(ei);
+    eng_as_free(ei);
+    eas_purge(ei->e->db, ei->id);
     miaw_wa_creds_clear(&ei->creds);
     ei->have_creds = 0;
     stop(ei, MIAW_ST_LOGGED_OUT, reason, 1);
@@ -279,6 +283,7 @@ static void on_success(eng_inst *ei, const miaw_node *n)
     if (iq && miaw_node_add(iq, "active")) miaw_wa_conn_iq(ei->conn, iq, 0, on_ignore, NULL);
     else miaw_node_free(iq);
     if (ei->conn) query_prekey_count(ei);
+    if (ei->conn) eng_as_on_login(ei); /* app-state: catch up when the phone shared keys */
 }
 
 static void on_failure(eng_inst *ei, const miaw_node *n)
@@ -553,6 +558,7 @@ void eng_release(eng_inst *ei)
     eng_sig_close(ei);
     eng_devlist_free(ei);
     eng_sent_free_all(ei);
+    eng_as_free(ei);
     miaw_wa_creds_clear(&ei->creds);
     if (ei->prev) ei->prev->next = ei->next;
     else e->list = ei->next;

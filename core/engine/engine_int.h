@@ -59,6 +59,7 @@ typedef struct eng_inst {
     size_t fail_i;
     eng_linkcode *lc;      /* pairing by phone-number code (engine_linkcode.c, owned) */
     struct { char chat[MIAW_JID_STR_MAX]; uint64_t since; unsigned n; } autor[8]; /* auto replies per chat (engine_auto.c) */
+    struct eng_as *as;     /* app-state sync (engine_appstate.c, owned; made on first use) */
     struct eng_inst *next, *prev;
 } eng_inst;
 
@@ -81,6 +82,8 @@ struct miaw_engine {
     struct eng_media *media; /* media transfers (engine/media.h; owned, eng_media_free) */
     struct eng_hist *hist;   /* chat storage retention sweeper (engine_history.c; owned, eng_hist_stop) */
     int closing;             /* miaw_engine_free runs: pending unlinks are cancelled */
+    void (*as_tap)(void *ud, const char *inst, const json_t *mutation); /* app-state mutations (services.c) */
+    void *as_tap_ud;
 };
 
 eng_inst *eng_get(miaw_engine *e, miaw_instance *in);

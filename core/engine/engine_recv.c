@@ -14,6 +14,7 @@
 
 #include "engine/engine_int.h"
 #include "base/metrics.h"
+#include "engine/engine_appstate.h"
 #include "base/log.h"
 #include "wa/msgcontent.h"
 #include "wa/proto_json.h"
@@ -246,6 +247,7 @@ void eng_recv_message(eng_inst *ei, const miaw_node *n)
         ack(ei, n, "message", "491");
         return;
     }
+    if (from_me && c.type == MIAW_WA_CONTENT_PROTOCOL) eng_as_on_own_message(ei, pt, len); /* key shares */
     free(pt);
     int ok = 1, fresh = 0;
     if (eng_proto_visible(&c)) { /* a revoke or an edit: applied to the stored target, emitted, not stored */
@@ -321,6 +323,10 @@ void eng_recv_notification(eng_inst *ei, const miaw_node *n)
     if (!type || miaw_node_attr_jid(n, "from", &from) != 0) return;
     if (!strcmp(type, "w:gp2")) {
         eng_group_on_notification(ei, n);
+        return;
+    }
+    if (!strcmp(type, "server_sync")) { /* app-state collections changed on another device */
+        eng_as_on_server_sync(ei, n);
         return;
     }
     int mine = own_user(ei, &from);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "engine/engine_appstate.h"
 #include "engine/media.h"
 #include "http/http.h"
 #include "base/log.h"
@@ -188,6 +189,7 @@ static void on_deleted(const miaw_event *ev, void *ud)
     eng_store_delete(e->db, ev->instance_id);
     eng_sig_purge(e, ev->instance_id);
     eng_chat_delete(e, ev->instance_id);
+    eas_purge(e->db, ev->instance_id);
 }
 
 miaw_engine *miaw_engine_new(uv_loop_t *loop, const miaw_config *cfg, miaw_storage *db, miaw_bus *bus,
@@ -203,7 +205,7 @@ miaw_engine *miaw_engine_new(uv_loop_t *loop, const miaw_config *cfg, miaw_stora
     e->inst = inst;
     if (opts) e->o = *opts;
     else if (miaw_engine_opts_from_config(&e->o, cfg, err, errlen) != 0) goto fail;
-    if (eng_store_init(db) != 0 || eng_chat_init(db) != 0 || eng_hist_init(db) != 0 ||
+    if (eng_store_init(db) != 0 || eng_chat_init(db) != 0 || eng_hist_init(db) != 0 || eas_store_init(db) != 0 ||
         miaw_sig_db_open(db->db, &e->sdb) != 0) {
         snprintf(err, errlen, "cannot create the engine's tables");
         goto fail;

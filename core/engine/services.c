@@ -1,12 +1,14 @@
 /* core/engine/services.c - the engine as the plugin host's services table
  * (plugins/services.h): instance lookup by id, IQs and stanzas on an instance's
- * connection, generic end-to-end sends, stored messages, and the tap through which every
- * incoming stanza reaches plugins' subscriptions. Owns nothing: each function borrows the
+ * connection, generic end-to-end sends, stored messages, app-state sync (outgoing
+ * patches, fetches, state, and the tap of incoming mutations), and the tap through which
+ * every incoming stanza reaches plugins' subscriptions. Owns nothing: each function borrows the
  * engine and hands ownership of nodes as plugins/services.h says. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine_appstate.h"
 #include "engine/engine_int.h"
 #include "engine/media.h"
 
@@ -123,6 +125,40 @@ static void s_set_tap(void *ctx, miaw_svc_tap_fn fn, void *udata)
     e->tap_ud = udata;
 }
 
+/* ------------------------------------------------------------ app-state sync */
+static int s_as_push(void *ctx, const char *instance_id, const json_t *patch, miaw_svc_appstate_cb cb, void *udata,
+                     const char **field, char *err, size_t errlen)
+{
+    miaw_instance *in = find(ctx, instance_id);
+    if (!in) return snprintf(err, errlen, "no such instance"), MIAW_E_NOTFOUND;
+    if (!in->engine) return snprintf(err, errlen, "the instance is not connected"), MIAW_E_STATE;
+    return eng_as_push(in->engine, patch, cb, udata, field, err, errlen);
+}
+
+static int s_as_sync(void *ctx, const char *instance_id, const char *collection, int full, char *err, size_t errlen)
+{
+    miaw_instance *in = find(ctx, instance_id);
+    if (!in) return snprintf(err, errlen, "no such instance"), MIAW_E_NOTFOUND;
+    int rc = in->engine ? eng_as_sync(in->engine, collection, full) : MIAW_E_STATE;
+    if (rc == MIAW_E_INVAL) snprintf(err, errlen, "unknown app-state collection");
+    else if (rc == MIAW_E_STATE) snprintf(err, errlen, "the instance is not connected");
+    return rc;
+}
+
+static json_t *s_as_state(void *ctx, const char *instance_id)
+{
+    miaw_engine *e = ctx;
+    miaw_instance *in = find(e, instance_id);
+    return in ? eng_as_state_json(e->db, instance_id, in->engine) : NULL;
+}
+
+static void s_set_as_tap(void *ctx, miaw_svc_appstate_fn fn, void *udata)
+{
+    miaw_engine *e = ctx;
+    e->as_tap = fn;
+    e->as_tap_ud = udata;
+}
+
 void miaw_engine_services_fill(miaw_engine *e, miaw_engine_services *out)
 {
     *out = (miaw_engine_services){.ctx = e,
@@ -137,5 +173,9 @@ void miaw_engine_services_fill(miaw_engine *e, miaw_engine_services *out)
                                   .media_cancel = eng_media_cancel,
                                   .set_tap = s_set_tap,
                                   .msg_list = s_msg_list,
-                                  .chat_list = s_chat_list};
+                                  .chat_list = s_chat_list,
+                                  .appstate_push = s_as_push,
+                                  .appstate_sync = s_as_sync,
+                                  .appstate_state = s_as_state,
+                                  .set_appstate_tap = s_set_as_tap};
 }

@@ -226,6 +226,11 @@ static const miaw_host_api HOST_API = {
     .reply_file = miaw_req_reply_file,
     .fetch = pw_fetch,
     .reply_header = miaw_req_add_header,
+    .appstate_push = pas_push,
+    .appstate_subscribe = pas_subscribe,
+    .appstate_unsubscribe = pas_unsubscribe,
+    .appstate_sync = pas_sync,
+    .appstate_state = pas_state,
 };
 
 const miaw_host_api *miaw_plugin_host_api(void) { return &HOST_API; }
@@ -237,6 +242,7 @@ miaw_plugin_host *miaw_plugin_host_new(const miaw_plugin_services *svc)
     if (!h) return NULL;
     h->svc = *svc;
     if (h->svc.engine.set_tap) h->svc.engine.set_tap(h->svc.engine.ctx, pw_tap, h);
+    if (h->svc.engine.set_appstate_tap) h->svc.engine.set_appstate_tap(h->svc.engine.ctx, pas_tap, h);
     return h;
 }
 
@@ -252,6 +258,7 @@ static int valid_name(const char *n)
 static void unregister_all(struct miaw_plugin *p)
 {
     pw_unload(p);
+    pas_unload(p);
     miaw_router_remove_owner(p->host->svc.router, p);
     miaw_bus_remove_owner(p->host->svc.bus, p);
     while (p->timers) {
@@ -394,6 +401,8 @@ void miaw_plugin_host_free(miaw_plugin_host *h)
         plugin_destroy(p);
     }
     if (h->svc.engine.set_tap) h->svc.engine.set_tap(h->svc.engine.ctx, NULL, NULL);
+    if (h->svc.engine.set_appstate_tap) h->svc.engine.set_appstate_tap(h->svc.engine.ctx, NULL, NULL);
     pw_host_free(h);
+    pas_host_free(h);
     free(h);
 }

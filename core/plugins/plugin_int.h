@@ -9,6 +9,8 @@
 struct ptimer;
 struct pcall;
 struct psub;
+struct pas_sub;
+struct pas_call;
 
 struct miaw_plugin {
     miaw_owner own; /* first: name and version for the router, bus and OpenAPI */
@@ -31,6 +33,8 @@ struct miaw_plugin_host {
     struct psub *subs;   /* stanza subscriptions of every plugin (plugin_wa.c) */
     miaw_id next_call;   /* handles of asynchronous calls and subscriptions */
     struct miaw_httpc *httpc; /* fetch's client, made on first use (plugin_wa.c) */
+    struct pas_sub *as_subs;  /* app-state subscriptions of every plugin (plugin_appstate.c) */
+    struct pas_call *as_calls;/* app-state pushes in flight (plugin_appstate.c) */
 };
 
 /* ---- plugin_wa.c: host functions of ABI 1.1 and 1.2 ---- */
@@ -66,4 +70,20 @@ void pw_host_free(miaw_plugin_host *h);
 void pw_unload(struct miaw_plugin *p);
 /* the engine's tap: dispatches a stanza to matching subscriptions */
 void pw_tap(void *host, const char *instance_id, const miaw_node *n);
+
+/* ---- plugin_appstate.c: host functions of ABI 1.4 (app-state sync) ---- */
+int pas_push(miaw_plugin *p, const char *instance_id, const json_t *patch, miaw_appstate_push_fn cb, void *udata,
+             miaw_id *handle, const char **field, char *err, size_t errlen);
+int pas_subscribe(miaw_plugin *p, const char *collection, miaw_appstate_fn fn, void *udata, miaw_id *out);
+int pas_unsubscribe(miaw_plugin *p, miaw_id sub);
+int pas_sync(miaw_plugin *p, const char *instance_id, const char *collection, int full, char *err, size_t errlen);
+json_t *pas_state(miaw_plugin *p, const char *instance_id);
+/* cancel (pw_cancel): 1 when handle was an app-state push of p */
+int pas_cancel(miaw_plugin *p, miaw_id handle);
+/* unload: p's pushes get no callback, its subscriptions go */
+void pas_unload(miaw_plugin *p);
+/* at host free: pushes still in flight no longer reach the host */
+void pas_host_free(miaw_plugin_host *h);
+/* the engine's app-state tap: dispatches a mutation to matching subscriptions */
+void pas_tap(void *host, const char *instance_id, const json_t *mutation);
 #endif

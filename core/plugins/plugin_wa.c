@@ -128,6 +128,7 @@ void pw_cancel(miaw_plugin *p, miaw_id handle)
             call_cancel(c);
             return;
         }
+    pas_cancel(p, handle); /* an app-state push (plugin_appstate.c) */
 }
 
 void pw_unload(struct miaw_plugin *p)

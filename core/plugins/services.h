@@ -18,6 +18,11 @@
 /* err: MIAW_OK with reply (type=result), MIAW_E_IO with reply (type=error),
  * MIAW_E_TIMEOUT or MIAW_E_STATE with reply NULL */
 typedef void (*miaw_svc_iq_cb)(int err, const miaw_node *reply, void *udata);
+/* app-state sync (ABI 1.4): a verified incoming mutation {collection, operation, index,
+ * value, timestamp, version} (borrowed), and the outcome of an outgoing patch
+ * (MIAW_OK + {collection, version}, or an error with detail; result borrowed) */
+typedef void (*miaw_svc_appstate_fn)(void *udata, const char *instance_id, const json_t *mutation);
+typedef void (*miaw_svc_appstate_cb)(int status, const json_t *result, const char *detail, void *udata);
 /* an incoming stanza after the engine handled and acknowledged it */
 typedef void (*miaw_svc_tap_fn)(void *udata, const char *instance_id, const miaw_node *n);
 
@@ -57,5 +62,17 @@ typedef struct miaw_engine_services {
      * NULL for an unknown instance. NULL members = not available. */
     json_t *(*msg_list)(void *ctx, const char *instance_id, const json_t *query);
     json_t *(*chat_list)(void *ctx, const char *instance_id, const json_t *query);
+    /* App-state sync. push: an outgoing patch (JSON {collection, mutations}, borrowed); 0
+     * and cb runs exactly once later (also when the instance goes away: MIAW_E_GONE), or
+     * MIAW_E_NOTFOUND / MIAW_E_STATE / MIAW_E_INVAL (*field, err) and no callback. sync:
+     * fetch a collection (NULL = all) now, full = from scratch. state: {keys,
+     * collections, pending} (new reference) or NULL for an unknown instance. The tap gets
+     * every verified incoming mutation. NULL members = not available. */
+    int (*appstate_push)(void *ctx, const char *instance_id, const json_t *patch, miaw_svc_appstate_cb cb,
+                         void *udata, const char **field, char *err, size_t errlen);
+    int (*appstate_sync)(void *ctx, const char *instance_id, const char *collection, int full, char *err,
+                         size_t errlen);
+    json_t *(*appstate_state)(void *ctx, const char *instance_id);
+    void (*set_appstate_tap)(void *ctx, miaw_svc_appstate_fn fn, void *udata);
 } miaw_engine_services;
 #endif

@@ -18,6 +18,7 @@
 #include "wa_device_props.pb-c.h"
 #include "wa_handshake.pb-c.h"
 #include "wa_message.pb-c.h"
+#include "wa_syncd.pb-c.h"
 
 /* ------------------------------------------------------------------ type names */
 
@@ -41,6 +42,12 @@ static const struct {
     {"ContextInfo", &miaw__wa__context_info__descriptor},
     {"MessageContextInfo", &miaw__wa__message_context_info__descriptor},
     {"DeviceListMetadata", &miaw__wa__device_list_metadata__descriptor},
+    {"SyncActionValue", &miaw__wa__sync_action_value__descriptor},
+    {"SyncActionData", &miaw__wa__sync_action_data__descriptor},
+    {"SyncdPatch", &miaw__wa__syncd_patch__descriptor},
+    {"SyncdSnapshot", &miaw__wa__syncd_snapshot__descriptor},
+    {"SyncdMutations", &miaw__wa__syncd_mutations__descriptor},
+    {"ExternalBlobReference", &miaw__wa__external_blob_reference__descriptor},
 };
 #define NTYPES (sizeof TYPES / sizeof TYPES[0])
 

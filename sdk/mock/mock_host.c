@@ -1,6 +1,7 @@
 /* sdk/mock/mock_host.c - the mock plugin host of miaw/mock_host.h: a complete
  * miaw_host_api (ABI 1.2, and of 1.3 the files: req_upload, reply_file, fetch, and the chat
- * history: msg_list, chat_list) for unit tests, with no server, network or WhatsApp.
+ * history: msg_list, chat_list, and of 1.4 app-state sync: appstate_push / _subscribe /
+ * _unsubscribe / _sync / _state) for unit tests, with no server, network or WhatsApp.
  * Owns the mock (struct miaw_mock) and everything in it: loaded plugins, routes with
  * deep-copied body schemas, requests (kept until miaw_mock_free, so a late answer from a
  * plugin is caught and reported instead of touching freed memory), asynchronous calls
@@ -35,7 +36,7 @@
 #define MOCK_SEND_TIMEOUT_MS 45000u
 
 enum { ST_PENDING, ST_DONE, ST_CANCELLED };
-enum { K_MSG, K_TEXT, K_IQ, K_UPLOAD, K_DOWNLOAD, K_FETCH };
+enum { K_MSG, K_TEXT, K_IQ, K_UPLOAD, K_DOWNLOAD, K_FETCH, K_APPSTATE };
 #define MOCK_FETCH_MAX_BYTES (100ull << 20)
 #define MOCK_FETCH_TIMEOUT_MS 60000u
 #define MOCK_FILE_READ_MAX (64u << 20) /* reply_file: bytes captured in the reply */
@@ -109,6 +110,7 @@ typedef struct mcall {
     miaw_media_fn media_cb;
     miaw_media_chunk_fn chunk_cb;
     miaw_fetch_fn fetch_cb;
+    miaw_appstate_push_fn as_cb;
     uint64_t max_bytes; /* fetch */
     uint32_t timeout_ms;
     void *udata;
@@ -147,6 +149,22 @@ typedef struct equeued {
     uint64_t id;
     struct equeued *next;
 } equeued;
+
+typedef struct asub { /* an app-state subscription (ABI 1.4) */
+    miaw_id id;
+    miaw_plugin *p;
+    char *coll; /* NULL = all */
+    miaw_appstate_fn fn;
+    void *udata;
+    struct asub *next;
+} asub;
+
+typedef struct asver { /* a collection's version per instance, advanced by completed pushes */
+    char *inst;
+    uint64_t v[5];
+    size_t entries[5];
+    struct asver *next;
+} asver;
 
 typedef struct ssub {
     miaw_id id;
@@ -206,8 +224,11 @@ struct miaw_mock {
     struct miaw_req *reqs;
     uint64_t next_req, next_msgid, next_iqid, next_event, next_seq, next_media;
     miaw_id next_call, next_esub;
-    cvec sendv, iqv, mediav, fetchv;
+    cvec sendv, iqv, mediav, fetchv, asv;
     json_t *sends, *iqs, *media, *fetches, *stanzas, *events, *logs, *violations;
+    json_t *appstate;  /* appstate_push / appstate_sync calls (miaw_mock_appstate_calls) */
+    asub *asubs;
+    asver *asvers;
     etype *etypes;
     esub *esubs;
     equeued *qhead, *qtail;
@@ -1500,8 +1521,8 @@ static void call_cancel(mcall *c)
 
 static mcall *call_by_handle(miaw_mock *m, miaw_plugin *p, miaw_id h)
 {
-    cvec *vs[] = {&m->sendv, &m->iqv, &m->mediav, &m->fetchv};
-    for (size_t k = 0; k < 4; k++)
+    cvec *vs[] = {&m->sendv, &m->iqv, &m->mediav, &m->fetchv, &m->asv};
+    for (size_t k = 0; k < 5; k++)
         for (size_t i = 0; i < vs[k]->n; i++)
             if (vs[k]->v[i]->id == h && vs[k]->v[i]->p == p) return vs[k]->v[i];
     return NULL;
@@ -2303,6 +2324,150 @@ static json_t *h_chat_list(miaw_plugin *p, const char *inst, const json_t *query
     return p ? hist_answer(p, "chat_list", inst, query) : NULL;
 }
 
+/* ================================================================ app-state (ABI 1.4) */
+static const char *const AS_COLLS[] = {"critical_block", "critical_unblock_low", "regular_high", "regular_low",
+                                       "regular"};
+
+static int as_coll(const char *c)
+{
+    for (int i = 0; c && i < 5; i++)
+        if (!strcmp(c, AS_COLLS[i])) return i;
+    return -1;
+}
+
+static asver *as_ver(miaw_mock *m, const char *inst)
+{
+    for (asver *a = m->asvers; a; a = a->next)
+        if (!strcmp(a->inst, inst)) return a;
+    asver *a = calloc(1, sizeof *a);
+    if (!a || !(a->inst = strdup(inst))) {
+        free(a);
+        return NULL;
+    }
+    a->next = m->asvers;
+    m->asvers = a;
+    return a;
+}
+
+/* the shape the server checks before anything is encoded (core/engine/engine_appstate.c) */
+static int as_patch_valid(const json_t *patch, const char **field, char *err, size_t errlen)
+{
+    json_t *muts = json_object_get(patch, "mutations");
+    *field = "collection";
+    if (as_coll(json_string_value(json_object_get(patch, "collection"))) < 0)
+        return snprintf(err, errlen, "collection must be one of the five app-state collections"), MIAW_E_INVAL;
+    *field = "mutations";
+    if (!json_is_array(muts) || !json_array_size(muts) || json_array_size(muts) > 100)
+        return snprintf(err, errlen, "mutations must be an array of 1 to 100 mutations"), MIAW_E_INVAL;
+    size_t i, j;
+    json_t *mu, *s;
+    json_array_foreach(muts, i, mu)
+    {
+        const char *op = json_string_value(json_object_get(mu, "operation"));
+        json_t *idx = json_object_get(mu, "index");
+        if (!op || (strcmp(op, "set") && strcmp(op, "remove")))
+            return snprintf(err, errlen, "mutation %zu: operation must be \"set\" or \"remove\"", i), MIAW_E_INVAL;
+        if (!json_is_array(idx) || !json_array_size(idx))
+            return snprintf(err, errlen, "mutation %zu: index must be a non-empty array of strings", i), MIAW_E_INVAL;
+        json_array_foreach(idx, j, s) if (!json_is_string(s)) return snprintf(
+            err, errlen, "mutation %zu: index must be a non-empty array of strings", i), MIAW_E_INVAL;
+        if (!json_is_object(json_object_get(mu, "value")))
+            return snprintf(err, errlen, "mutation %zu: value must be a SyncActionValue object", i), MIAW_E_INVAL;
+    }
+    *field = NULL;
+    return MIAW_OK;
+}
+
+static int h_as_push(miaw_plugin *p, const char *inst, const json_t *patch, miaw_appstate_push_fn cb, void *udata,
+                     miaw_id *handle, const char **field, char *err, size_t errlen)
+{
+    ERRBUF(err, errlen);
+    if (field) *field = NULL;
+    const char *f = NULL;
+    if (!p || !cb || !patch) return snprintf(err, errlen, "missing argument"), MIAW_E_INVAL;
+    if (!inst) return snprintf(err, errlen, "missing instance id"), MIAW_E_INVAL;
+    miaw_mock *m = p->m;
+    int rc = as_patch_valid(patch, &f, err, errlen);
+    if (!rc) rc = refused(m, "appstate_push", &f, err, errlen);
+    if (!rc) rc = inst_usable(m, inst, err, errlen);
+    if (rc) {
+        if (field) *field = f;
+        return rc;
+    }
+    mcall *c = call_new(p, K_APPSTATE, &m->asv, m->appstate,
+                        json_pack("{s:s,s:O}", "kind", "appstate_push", "patch", (json_t *)patch), inst, udata);
+    if (!c) return snprintf(err, errlen, "out of memory"), MIAW_E_NOMEM;
+    c->as_cb = cb;
+    c->message = json_deep_copy(patch);
+    if (handle) *handle = c->id;
+    return MIAW_OK;
+}
+
+static int h_as_subscribe(miaw_plugin *p, const char *coll, miaw_appstate_fn fn, void *udata, miaw_id *out)
+{
+    if (!p || !fn || (coll && as_coll(coll) < 0)) return MIAW_E_INVAL;
+    asub *a = calloc(1, sizeof *a);
+    if (!a || (coll && !(a->coll = strdup(coll)))) {
+        free(a);
+        return MIAW_E_NOMEM;
+    }
+    a->id = ++p->m->next_call;
+    a->p = p;
+    a->fn = fn;
+    a->udata = udata;
+    asub **pp = &p->m->asubs;
+    while (*pp) pp = &(*pp)->next;
+    *pp = a;
+    if (out) *out = a->id;
+    return MIAW_OK;
+}
+
+static int h_as_unsubscribe(miaw_plugin *p, miaw_id id)
+{
+    if (!p) return MIAW_E_INVAL;
+    for (asub **pp = &p->m->asubs; *pp; pp = &(*pp)->next)
+        if ((*pp)->p == p && (*pp)->id == id) {
+            asub *a = *pp;
+            *pp = a->next;
+            free(a->coll);
+            free(a);
+            return MIAW_OK;
+        }
+    return MIAW_E_NOTFOUND;
+}
+
+static int h_as_sync(miaw_plugin *p, const char *inst, const char *coll, int full, char *err, size_t errlen)
+{
+    ERRBUF(err, errlen);
+    if (!p || !inst) return snprintf(err, errlen, "missing instance id"), MIAW_E_INVAL;
+    if (coll && as_coll(coll) < 0) return snprintf(err, errlen, "unknown app-state collection"), MIAW_E_INVAL;
+    int rc = refused(p->m, "appstate_sync", NULL, err, errlen);
+    if (!rc) rc = inst_usable(p->m, inst, err, errlen);
+    if (rc) return rc;
+    json_array_append_new(p->m->appstate, json_pack("{s:s,s:s,s:s,s:s?,s:b}", "kind", "appstate_sync", "plugin",
+                                                    p->name, "instance", inst, "collection", coll, "full", full));
+    return MIAW_OK;
+}
+
+static json_t *h_as_state(miaw_plugin *p, const char *inst)
+{
+    if (!p || !inst || !inst_find(p->m, inst)) return NULL;
+    asver *a = as_ver(p->m, inst);
+    json_t *cols = json_object();
+    size_t pending = 0;
+    for (size_t i = 0; i < p->m->asv.n; i++)
+        if (p->m->asv.v[i]->state == ST_PENDING && !strcmp(p->m->asv.v[i]->inst, inst)) pending++;
+    for (int i = 0; i < 5; i++)
+        json_object_set_new(cols, AS_COLLS[i],
+                            json_pack("{s:I,s:s,s:I,s:s}", "version", (json_int_t)(a ? a->v[i] : 0), "hash",
+                                      "00000000000000000000000000000000000000000000000000000000000000000000000000"
+                                      "000000000000000000000000000000000000000000000000000000000000000000000000000"
+                                      "00000000000000000000000000000000000000000000000000000000000000000000000000"
+                                      "000000000000000000000000000000",
+                                      "entries", (json_int_t)(a ? a->entries[i] : 0), "status", "synced"));
+    return json_pack("{s:i,s:I,s:o}", "keys", 1, "pending", (json_int_t)pending, "collections", cols);
+}
+
 /* ================================================================ the host table */
 static const miaw_host_api MOCK_API = {
     .struct_size = sizeof(miaw_host_api),
@@ -2348,6 +2513,11 @@ static const miaw_host_api MOCK_API = {
     .msg_list = h_msg_list,
     .chat_list = h_chat_list,
     .reply_header = h_reply_header,
+    .appstate_push = h_as_push,
+    .appstate_subscribe = h_as_subscribe,
+    .appstate_unsubscribe = h_as_unsubscribe,
+    .appstate_sync = h_as_sync,
+    .appstate_state = h_as_state,
 };
 
 /* ================================================================ public: the mock */
@@ -2360,6 +2530,7 @@ miaw_mock *miaw_mock_new(void)
     m->sends = json_array();
     m->iqs = json_array();
     m->media = json_array();
+    m->appstate = json_array();
     m->fetches = json_array();
     m->stanzas = json_array();
     m->events = json_array();
@@ -2387,6 +2558,7 @@ int miaw_mock_set_abi_minor(miaw_mock *m, unsigned minor)
     if (minor == 0) m->api.struct_size = (uint32_t)offsetof(miaw_host_api, send_text);
     else if (minor == 1) m->api.struct_size = (uint32_t)offsetof(miaw_host_api, iq);
     else if (minor == 2) m->api.struct_size = (uint32_t)offsetof(miaw_host_api, req_upload);
+    else if (minor == 3) m->api.struct_size = (uint32_t)offsetof(miaw_host_api, appstate_push);
     return MIAW_OK;
 }
 
@@ -2404,10 +2576,18 @@ static int valid_plugin_name(const char *n)
 /* removes everything p registered or has in flight; its kv rows stay */
 static void unregister_all(miaw_mock *m, miaw_plugin *p)
 {
-    cvec *vs[] = {&m->sendv, &m->iqv, &m->mediav, &m->fetchv};
-    for (size_t k = 0; k < 4; k++)
+    cvec *vs[] = {&m->sendv, &m->iqv, &m->mediav, &m->fetchv, &m->asv};
+    for (size_t k = 0; k < 5; k++)
         for (size_t i = 0; i < vs[k]->n; i++)
             if (vs[k]->v[i]->p == p) call_cancel(vs[k]->v[i]);
+    for (asub **pp = &m->asubs; *pp;) {
+        asub *a = *pp;
+        if (a->p == p) {
+            *pp = a->next;
+            free(a->coll);
+            free(a);
+        } else pp = &a->next;
+    }
     for (mroute **pp = &m->routes; *pp;) {
         mroute *r = *pp;
         if (r->owner == p) {
@@ -3059,7 +3239,8 @@ void miaw_mock_set_message_check(miaw_mock *m, miaw_mock_message_check_fn fn, vo
 /* ================================================================ public: engine calls */
 int miaw_mock_refuse(miaw_mock *m, const char *service, int status, const char *field, const char *err)
 {
-    static const char *known[] = {"msg_send", "send_text", "iq", "stanza_send", "media_upload", "media_download", "fetch"};
+    static const char *known[] = {"msg_send",       "send_text", "iq",           "stanza_send", "media_upload",
+                                  "media_download", "fetch",     "appstate_push", "appstate_sync"};
     int ok = 0;
     for (size_t i = 0; service && i < sizeof known / sizeof known[0]; i++) ok |= strcmp(service, known[i]) == 0;
     if (!m || !ok || status >= 0) return MIAW_E_INVAL;
@@ -3189,6 +3370,68 @@ static json_t *fake_upload_result(miaw_mock *m, mcall *c)
                           "fileSha256", b[1], "fileEncSha256", b[2], "fileLength", len, "mediaKeyTimestamp", ts);
     for (int n = 0; n < 3; n++) free(b[n]);
     return r;
+}
+
+/* ---- app-state (ABI 1.4) ---- */
+const json_t *miaw_mock_appstate_calls(miaw_mock *m) { return m ? m->appstate : NULL; }
+
+int miaw_mock_complete_appstate(miaw_mock *m, size_t i, int status, const char *detail)
+{
+    mcall *c = NULL;
+    for (size_t k = 0, n = 0; m && k < m->asv.n; k++) /* i counts pushes only, as in the records */
+        if (n++ == i) c = m->asv.v[k];
+    if (!c) return MIAW_E_NOTFOUND;
+    int rc = call_ready(c);
+    if (rc) return rc;
+    json_t *result = NULL;
+    if (status == MIAW_OK) {
+        const char *coll = json_string_value(json_object_get(c->message, "collection"));
+        int ci = as_coll(coll);
+        asver *a = as_ver(m, c->inst);
+        if (!a || ci < 0) return MIAW_E_NOMEM;
+        a->v[ci]++;
+        size_t j;
+        json_t *mu;
+        json_array_foreach(json_object_get(c->message, "mutations"), j, mu)
+        {
+            int rm = streq(json_string_value(json_object_get(mu, "operation")), "remove");
+            if (!rm) a->entries[ci]++;
+            else if (a->entries[ci]) a->entries[ci]--;
+        }
+        result = json_pack("{s:s,s:I}", "collection", coll, "version", (json_int_t)a->v[ci]);
+    } else if (!detail) {
+        detail = status == MIAW_E_STATE ? "the instance is not connected" : "the server refused the patch";
+    }
+    miaw_appstate_push_fn cb = c->as_cb;
+    void *ud = c->udata;
+    call_done(c, json_pack("{s:i,s:O?,s:s?}", "status", status, "result", result, "detail", detail));
+    cb(status, result, detail, ud);
+    json_decref(result);
+    return MIAW_OK;
+}
+
+int miaw_mock_appstate_deliver(miaw_mock *m, const char *instance_id, const char *mutation_json)
+{
+    json_t *mu = NULL;
+    if (!m || !instance_id || parse_json(mutation_json, "app-state mutation", &mu) != MIAW_OK) return MIAW_E_INVAL;
+    const char *coll = json_string_value(json_object_get(mu, "collection"));
+    if (!json_is_object(mu) || as_coll(coll) < 0 || !json_is_array(json_object_get(mu, "index"))) {
+        json_decref(mu);
+        return MIAW_E_INVAL;
+    }
+    int n = 0;
+    miaw_id last = 0;
+    for (;;) { /* a handler may unsubscribe: walk by id */
+        asub *a = m->asubs;
+        while (a && a->id <= last) a = a->next;
+        if (!a) break;
+        last = a->id;
+        if (a->coll && strcmp(a->coll, coll)) continue;
+        a->fn(instance_id, mu, a->udata);
+        n++;
+    }
+    json_decref(mu);
+    return n;
 }
 
 int miaw_mock_complete_media(miaw_mock *m, size_t i, int status, const char *result_json, const char *detail)
@@ -3456,11 +3699,18 @@ void miaw_mock_free(miaw_mock *m)
         }
         req_free(r);
     }
-    cvec *vs[] = {&m->sendv, &m->iqv, &m->mediav, &m->fetchv};
-    for (size_t k = 0; k < 4; k++) {
+    cvec *vs[] = {&m->sendv, &m->iqv, &m->mediav, &m->fetchv, &m->asv};
+    for (size_t k = 0; k < 5; k++) {
         for (size_t i = 0; i < vs[k]->n; i++) call_free(vs[k]->v[i]);
         free(vs[k]->v);
     }
+    while (m->asvers) {
+        asver *a = m->asvers;
+        m->asvers = a->next;
+        free(a->inst);
+        free(a);
+    }
+    json_decref(m->appstate);
     while (m->qhead) {
         equeued *q = m->qhead;
         m->qhead = q->next;

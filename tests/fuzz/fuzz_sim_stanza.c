@@ -3,7 +3,8 @@
  * usync queries, pre-key fetches and uploads, messages (fan-out to the other device and
  * to both simulated phones, which try to decrypt), receipts, acks, presence, chat state,
  * logout IQs, groups (w:g2 IQs, group messages with SKDM and skmsg decrypted by the
- * phones, group receipts and chat states) and media_conn all see arbitrary input (what
+ * phones, group receipts and chat states), media_conn and app-state IQs (patch uploads
+ * the phone then decodes, fetches) all see arbitrary input (what
  * a phone does with a decrypted media message is fuzz_sim_media.c's). The network is
  * fixed: accounts A and B, each with a phone (Signal store in memory) and one
  * companion; the companion of A is the fuzzed connection, B's companion another live
@@ -47,6 +48,8 @@
 #include "sim/phone_kinds.c"
 #include "sim/presence.c"
 #include "sim/profile.c"
+#include "sim/appstate.c"
+#include "sim/appstate_phone.c"
 
 /* ------------------------------------------------------------------ conn.c stubs */
 int miaw_sim_conn_send(miaw_sim_conn *c, const miaw_node *n)

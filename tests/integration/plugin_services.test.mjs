@@ -183,7 +183,7 @@ test('iq, stanzas and subscriptions, msg_send, msg_get, cancel, a 1.1 plugin', {
   // ---- a plugin built against 1.1 loads, is listed with its minor, and its send_text works
   const plugins = (await api('GET', '/api/v1/plugins')).json.data;
   assert.equal(plugins.find((p) => p.name === 'v11').abiMinor, 1);
-  assert.equal(plugins.find((p) => p.name === 'probe').abiMinor, 3); // built against the current SDK (ABI 1.3)
+  assert.equal(plugins.find((p) => p.name === 'probe').abiMinor, 4); // built against the current SDK (ABI 1.4)
   r = await api('POST', '/api/v1/v11/a/text', { to: BOB, text: 'from a 1.1 plugin' });
   assert.equal(r.status, 200, r.text);
   await waitFor(async () => (await inbox(sim, BOB)).some((m) => m.id === r.json.data.messageId), { what: 'v11 text', timeoutMs: 10000 });

@@ -1,12 +1,13 @@
 /* miaw/mock_host.h - a mock plugin host for unit tests: a complete miaw_host_api (ABI 1.2,
  * and of 1.3 the files: req_upload, reply_file, fetch, and the chat history: msg_list,
- * chat_list) without a server, a network or WhatsApp, so a plugin's routes and event
+ * chat_list; of 1.4 app-state sync: appstate_push / _subscribe / _unsubscribe / _sync /
+ * _state) without a server, a network or WhatsApp, so a plugin's routes and event
  * handlers are tested as plain function calls. A test loads a plugin (a .so, or a descriptor compiled
  * into the test), calls its routes as the server would (route match, path and query
  * parameters, headers, body parsing and schema checks, MIAW_ASYNC, timeouts and aborts),
  * sends multipart forms with files, captures file answers, sees every engine call and
- * fetch the plugin made (msg_send, send_text, iq, stanza_send, media, fetch) and completes
- * each one when and how it chooses, scripts instances and stored messages,
+ * fetch the plugin made (msg_send, send_text, iq, stanza_send, media, fetch, appstate_push)
+ * and completes each one when and how it chooses, scripts instances and stored messages,
  * emits core events and incoming stanzas, reads the events the plugin emitted, and drives
  * timers with a virtual clock. Implemented by sdk/mock/mock_host.c, which depends only on
  * jansson, libdl, libc and the SDK headers: compile it with your tests (installed under
@@ -74,7 +75,7 @@ miaw_mock *miaw_mock_new(void);
 void miaw_mock_free(miaw_mock *m);
 /* The host table plugins get (borrowed, lives with the mock). */
 const miaw_host_api *miaw_mock_api(miaw_mock *m);
-/* Offer an older host: minor 0, 1 or 2 shrinks the table (struct_size) to that ABI, so
+/* Offer an older host: minor 0, 1, 2 or 3 shrinks the table (struct_size) to that ABI, so
  * MIAW_HOST_HAS is false for later members and plugins needing a later minor are refused
  * at load. Call before loading. MIAW_OK or MIAW_E_INVAL. */
 int miaw_mock_set_abi_minor(miaw_mock *m, unsigned minor);
@@ -293,6 +294,24 @@ const json_t *miaw_mock_events(miaw_mock *m);
  * number of subscriptions called, or MIAW_E_INVAL for a node that is not an object with a
  * string "tag". */
 int miaw_mock_deliver(miaw_mock *m, const char *instance_id, const char *node_json);
+
+/* ------------------------------------------------------------ app-state (ABI 1.4) */
+/* appstate_push and appstate_sync calls, in call order: {kind: "appstate_push", handle,
+ * plugin, instance, patch, state ("pending" | "done" | "cancelled"), result} or {kind:
+ * "appstate_sync", plugin, instance, collection (or absent), full}. Borrowed. A push is
+ * checked as the server checks it before encoding (collection, 1-100 mutations with
+ * operation "set"/"remove", a non-empty index of strings, an object value); the value
+ * itself is not checked against WAProto here. */
+const json_t *miaw_mock_appstate_calls(miaw_mock *m);
+/* Complete the i-th appstate_push (counting pushes only). MIAW_OK: the collection's
+ * version (per instance, from 0) goes up by one and the callback gets {collection,
+ * version}; else the status with detail (NULL = a default). MIAW_E_NOTFOUND, MIAW_E_STATE
+ * (already done) or MIAW_E_GONE (cancelled). */
+int miaw_mock_complete_appstate(miaw_mock *m, size_t i, int status, const char *detail);
+/* An incoming app-state mutation (JSON {collection, operation, index, value, timestamp,
+ * version}) for instance_id, handed to every matching appstate_subscribe subscription.
+ * The number of callbacks run, or MIAW_E_INVAL. */
+int miaw_mock_appstate_deliver(miaw_mock *m, const char *instance_id, const char *mutation_json);
 
 /* ------------------------------------------------------------ timers, kv, logs */
 /* Move the virtual clock forward by advance_ms, firing in time order every plugin timer

@@ -24,7 +24,7 @@ extern "C" {
 
 /* ---------------------------------------------------------------- versions */
 #define MIAW_ABI_MAJOR 1u /* must equal the host's; bumped only on breakage      */
-#define MIAW_ABI_MINOR 3u /* additive changes; host minor must be >= required   */
+#define MIAW_ABI_MINOR 4u /* additive changes; host minor must be >= required   */
 #define MIAW_PLUGIN_MAGIC 0x6d696177u /* "miaw" */
 #define MIAW_PLUGIN_ENTRY "miaw_plugin_entry"
 
@@ -233,6 +233,26 @@ typedef void (*miaw_fetch_fn)(int status, const char *path, const char *content_
 #define MIAW_FILE_F_UNLINK (1u << 1)     /* remove the file: its name goes at once, its bytes
                                             once sent (or when the client left) */
 
+/* ------------------------------------------------- 1.4: app-state sync (syncd)
+ * WhatsApp keeps settings, contacts and chat states (archive, pin, mute, read, labels...)
+ * in five app-state collections ("critical_block", "critical_unblock_low",
+ * "regular_high", "regular_low", "regular") that every device of the account syncs. The
+ * host does the keys, LTHash and MACs; plugins see mutations as JSON:
+ *   {"collection": "regular_high", "operation": "set" | "remove",
+ *    "index": ["contact", "15551234567@s.whatsapp.net"],
+ *    "value": <WAProto.SyncActionValue in protobufjs shape, e.g.
+ *              {"timestamp": "1700000000000", "contactAction": {"fullName": "Ada"}}>,
+ *    "timestamp": <value.timestamp as an integer, ms>, "version": <collection version>}
+ * See sdk/README.md for the indexes and values of common actions. */
+/* A verified incoming mutation (another device of the account made it), borrowed for
+ * the call. */
+typedef void (*miaw_appstate_fn)(const char *instance_id, const json_t *mutation, void *udata); /* [loop] */
+/* The outcome of appstate_push: MIAW_OK with result {collection, version} (the server
+ * took the patch); MIAW_E_STATE (the connection closed first, or no app-state key),
+ * MIAW_E_IO (the server refused it, or it conflicted 3 times), MIAW_E_TIMEOUT,
+ * MIAW_E_GONE (the instance went away). result borrowed, NULL on errors. */
+typedef void (*miaw_appstate_push_fn)(int status, const json_t *result, const char *detail, void *udata); /* [loop] */
+
 /* ------------------------------------------------------------- host table */
 typedef struct miaw_host_api {
     uint32_t struct_size;
@@ -398,6 +418,37 @@ typedef struct miaw_host_api {
      * than 16 per request are refused: MIAW_E_INVAL. MIAW_E_GONE when the request was
      * answered or aborted. Check with MIAW_HOST_HAS(api, reply_header). */
     int (*reply_header)(miaw_req *r, const char *name, const char *value);
+    /* 1.4: app-state sync [loop] */
+    /* Push one patch: patch (borrowed) = {"collection": "<one of the five>", "mutations":
+     * [{"operation": "set" | "remove", "index": [strings, at least one], "value":
+     * SyncActionValue JSON, "version": action version (int, default 2)}, ...]} (1 to 100
+     * mutations). The host encodes, encrypts (AES-CBC) and MACs them under the newest
+     * app-state key the phone shared, sends them as the collection's next version
+     * (fetching first and re-making the patch on a 409 conflict) and advances the stored
+     * state. Asynchronous like msg_send (cancel stops the callback only: the patch may
+     * still be sent). MIAW_E_INVAL with *field ("collection", "mutations") and errbuf
+     * ("mutation 0: value: contactAction.fullNam: unknown field"); MIAW_E_NOTFOUND;
+     * MIAW_E_STATE (not connected, or no app-state key received from the phone yet). */
+    int (*appstate_push)(miaw_plugin *p, const char *instance_id, const json_t *patch, miaw_appstate_push_fn cb,
+                         void *udata, miaw_id *handle, const char **field, char *errbuf, size_t errlen);
+    /* Get every verified incoming mutation of collection (NULL = all five), for every
+     * instance, from now on; mutations the plugin itself pushed are not echoed. Ends at
+     * unload or with appstate_unsubscribe. MIAW_E_INVAL for an unknown collection. */
+    int (*appstate_subscribe)(miaw_plugin *p, const char *collection, miaw_appstate_fn fn, void *udata,
+                              miaw_id *out);
+    int (*appstate_unsubscribe)(miaw_plugin *p, miaw_id sub);
+    /* Fetch collection (NULL = all) from the server now; full != 0 forgets the local
+     * state first (a full resync: every record comes again as a "set" mutation).
+     * MIAW_E_INVAL (unknown collection), MIAW_E_NOTFOUND, MIAW_E_STATE. */
+    int (*appstate_sync)(miaw_plugin *p, const char *instance_id, const char *collection, int full, char *errbuf,
+                         size_t errlen);
+    /* The app-state of an instance (new reference): {"keys": n, "pending": n,
+     * "collections": {"<name>": {"version", "hash" (LTHash, hex), "entries", "status":
+     * "synced" | "blocked" (a key is missing) | "error"[, "error": "..."]}}}; NULL for an
+     * unknown instance. */
+    json_t *(*appstate_state)(miaw_plugin *p, const char *instance_id);
+
+    /* since 1.5: append below only */
 } miaw_host_api;
 
 #define MIAW_HOST_HAS(api, member) \
