@@ -66,6 +66,8 @@ static json_t *known_of(ct_state *st, ct_inst *in)
 }
 
 const json_t *ct_known_get(ct_state *st, ct_inst *in, const char *jid) { return json_object_get(known_of(st, in), jid); }
+json_t *ct_known_map(ct_state *st, ct_inst *in) { return known_of(st, in); }
+void ct_known_touch(ct_inst *in) { in->known_dirty = 1; }
 
 static void on_message(const miaw_event *ev, void *ud)
 {
@@ -88,9 +90,13 @@ static void on_message(const miaw_event *ev, void *ud)
     const char *old = json_string_value(json_object_get(cur, "pushName"));
     int64_t now_s = st->api->now_ms() / 1000;
     if (cur && old && !strcmp(old, name) && now_s - json_integer_value(json_object_get(cur, "lastSeen")) < 60) return;
-    json_object_set_new(k, jid, json_pack("{s:s,s:o,s:s,s:I}", "jid", jid, "phone",
-                                          phone && *phone ? json_string(phone) : json_null(), "pushName", name,
-                                          "lastSeen", (json_int_t)now_s));
+    json_t *e = json_pack("{s:s,s:o,s:s,s:I}", "jid", jid, "phone", phone && *phone ? json_string(phone) : json_null(),
+                          "pushName", name, "lastSeen", (json_int_t)now_s);
+    if (cur && json_object_get(cur, "name")) { /* the saved name (app-state) stays */
+        json_object_set(e, "name", json_object_get(cur, "name"));
+        json_object_set(e, "firstName", json_object_get(cur, "firstName"));
+    }
+    json_object_set_new(k, jid, e);
     in->known_dirty = 1;
 }
 
@@ -144,7 +150,7 @@ static int h_list(miaw_req *req, void *ud)
     json_t *arr = json_array();
     for (i = 0; i < n; i++) {
         json_t *c = json_deep_copy(v[i]);
-        json_object_set_new(c, "name", json_null()); /* the saved name comes with app-state */
+        if (!json_object_get(c, "name")) json_object_set_new(c, "name", json_null()); /* not saved (app-state) */
         json_array_append_new(arr, c);
     }
     free(v);
@@ -158,7 +164,9 @@ int ct_known_register(ct_state *st, char *err, size_t n)
                     .flags = MIAW_ROUTE_INSTANCE, .handler = h_list, .udata = st, .tag = "Contacts",
                     .operation_id = "listContacts", .summary = "List known contacts",
                     .description = "The contacts this instance knows: everyone whose push name it saw on a received "
-                                   "message (name = the saved contact name, null until app-state sync provides it).",
+                                   "message, and the contacts saved in the account's address book (app-state sync: "
+                                   "added through POST .../contacts or on the phone; name = the saved name, null when "
+                                   "not saved).",
                     .response_example = "{\"contacts\":[{\"jid\":\"15551234567@s.whatsapp.net\",\"phone\":"
                                         "\"15551234567\",\"pushName\":\"Bob\",\"name\":null,\"lastSeen\":1735118400}],"
                                         "\"total\":1}"};
@@ -216,6 +224,7 @@ static int ct_init(miaw_plugin *self, const miaw_host_api *api, const json_t *co
     if (rc == MIAW_OK) rc = ct_block_register(st, err, n); /* literal /contacts/blocklist before {jid} */
     if (rc == MIAW_OK) rc = ct_info_register(st, err, n);
     if (rc == MIAW_OK) rc = ct_known_register(st, err, n);
+    if (rc == MIAW_OK) rc = ct_saved_register(st, err, n);
     if (rc != MIAW_OK) {
         free(st);
         return rc;
@@ -226,7 +235,8 @@ static int ct_init(miaw_plugin *self, const miaw_host_api *api, const json_t *co
 
 static const miaw_plugin_desc DESC = {
     MIAW_PLUGIN_DESC_INIT, .abi_minor_required = 3, .name = "contacts", .version = "1.0.0",
-    .description = "check numbers on WhatsApp, contact info and pictures, known contacts, block list (spec 4.4.3)",
+    .description = "check numbers on WhatsApp, contact info and pictures, known and saved contacts (app-state), "
+                   "block list (spec 4.4.3)",
     .init = ct_init, .fini = ct_fini,
 };
 MIAW_EXPORT const miaw_plugin_desc *miaw_plugin_entry(void) { return &DESC; }

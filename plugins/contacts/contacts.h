@@ -20,7 +20,7 @@ typedef struct ct_inst {
     json_t *cache;       /* digits -> {"e": exists, "j": jid, "l": lid|null, "t": ms stored} */
     double tokens;       /* rate-limit bucket: numbers that may be asked now */
     int64_t refill_ms;   /* when tokens was last brought up to date */
-    json_t *known;       /* jid -> {jid, phone, pushName, lastSeen}; NULL until loaded */
+    json_t *known;       /* jid -> {jid, phone, pushName, lastSeen[, name, firstName]}; NULL until loaded */
     int known_dirty;
     struct ct_inst *next;
 } ct_inst;
@@ -45,6 +45,10 @@ int64_t ct_rate_take(ct_state *st, ct_inst *in, size_t n);
 /* The known contact jid (borrowed, NULL when unknown). */
 const json_t *ct_known_get(ct_state *st, ct_inst *in, const char *jid);
 int ct_known_register(ct_state *st, char *err, size_t n);
+/* The known-contacts map of an instance (borrowed; loaded from kv on first use) and the
+ * mark that it changed (flushed to kv by the timer). */
+json_t *ct_known_map(ct_state *st, ct_inst *in);
+void ct_known_touch(ct_inst *in);
 
 /* node helpers (node.c) */
 const char *ct_attr(const json_t *node, const char *key); /* string or {"jid"} attribute */
@@ -67,4 +71,5 @@ void ct_reply_iq_error(ct_state *st, miaw_req *req, int status, const json_t *re
 int ct_check_register(ct_state *st, char *err, size_t n);
 int ct_info_register(ct_state *st, char *err, size_t n);
 int ct_block_register(ct_state *st, char *err, size_t n);
+int ct_saved_register(ct_state *st, char *err, size_t n); /* saved.c: needs ABI 1.4 (app-state) */
 #endif

@@ -96,7 +96,8 @@ static void info_finish(info_job *j)
     json_object_set_new(o, "phone", phone[0] ? json_string(phone) : json_null());
     json_object_set_new(o, "lid", lid ? json_string(lid) : json_null());
     json_object_set_new(o, "exists", json_boolean(exists));
-    json_object_set_new(o, "name", json_null()); /* the saved contact name comes with app-state */
+    const char *saved = json_string_value(json_object_get(known, "name"));
+    json_object_set_new(o, "name", saved ? json_string(saved) : json_null()); /* the saved name (app-state) */
     json_object_set_new(o, "pushName", push ? json_string(push) : json_null());
     json_t *vname = ct_verified_name(vn);
     json_object_set_new(o, "verifiedName", vname ? vname : json_null());

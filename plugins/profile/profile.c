@@ -2,8 +2,9 @@
  * services: init/fini, the own JID of each instance (from its ready event, kept in kv),
  * GET /profile (usync status + w:profile:picture for the own JID), PATCH /profile/status
  * (the status IQ, facts 11.5) and PATCH /profile/name (the presence name: <presence
- * name>, kept in kv and sent again at every connect). The app-state half of the push name
- * (pushNameSetting) is not here yet. Pictures are picture.c's. */
+ * name>, kept in kv and sent again at every connect; and the account-wide pushNameSetting
+ * through app-state sync, followed when another device changes it). Pictures are
+ * picture.c's. */
 #include "profile.h"
 
 #include <miaw/plugin_util.h>
@@ -303,6 +304,39 @@ static int h_status(miaw_req *req, void *ud)
     return MIAW_ASYNC;
 }
 
+/* the account-wide push name through app-state (critical_block, setting_pushName v1) */
+typedef struct name_push {
+    pf_state *st;
+    miaw_req *req;
+    miaw_id handle;
+    char *name;
+} name_push;
+
+static void name_reply(pf_state *st, miaw_req *req, const char *name, const json_t *as, const char *as_err)
+{
+    json_t *d = json_pack("{s:s,s:O?}", "name", name, "appState", as);
+    if (as_err) json_object_set_new(d, "appStateError", json_string(as_err));
+    st->api->reply_json(req, 200, d);
+}
+
+static void on_name_pushed(int status, const json_t *result, const char *detail, void *ud)
+{
+    name_push *np = ud;
+    name_reply(np->st, np->req, np->name, status == MIAW_OK ? result : NULL,
+               status == MIAW_OK ? NULL : detail ? detail : "the app-state patch was not accepted");
+    free(np->name);
+    free(np);
+}
+
+static void on_name_abort(miaw_req *req, int reason, void *ud)
+{
+    (void)req, (void)reason;
+    name_push *np = ud;
+    np->st->api->cancel(np->st->self, np->handle);
+    free(np->name);
+    free(np);
+}
+
 static int h_name(miaw_req *req, void *ud)
 {
     pf_state *st = ud;
@@ -319,8 +353,42 @@ static int h_name(miaw_req *req, void *ud)
     json_decref(p);
     if (rc != MIAW_OK) return st->api->reply_status(req, rc, NULL, "%s", err), MIAW_OK;
     st->api->kv_put(st->self, inst, "pushName", json_string(name));
-    st->api->reply_json(req, 200, json_pack("{s:s}", "name", name));
-    return MIAW_OK;
+    if (!MIAW_HOST_HAS(st->api, appstate_push)) return name_reply(st, req, name, NULL, "the host has no app-state sync"), MIAW_OK;
+    char ts[24];
+    snprintf(ts, sizeof ts, "%lld", (long long)st->api->now_ms());
+    json_t *patch = json_pack("{s:s,s:[{s:s,s:[s],s:i,s:{s:s,s:{s:s}}}]}", "collection", "critical_block", "mutations",
+                              "operation", "set", "index", "setting_pushName", "version", 1, "value", "timestamp", ts,
+                              "pushNameSetting", "name", name);
+    name_push *np = calloc(1, sizeof *np);
+    const char *f = NULL;
+    err[0] = 0;
+    if (np && (np->name = strdup(name))) {
+        np->st = st;
+        np->req = req;
+        rc = st->api->appstate_push(st->self, inst, patch, on_name_pushed, np, &np->handle, &f, err, sizeof err);
+    } else {
+        rc = MIAW_E_NOMEM;
+    }
+    json_decref(patch);
+    if (rc != MIAW_OK) {
+        if (np) free(np->name);
+        free(np);
+        /* the presence name went out; the account-wide setting could not (e.g. no key from the phone yet) */
+        return name_reply(st, req, name, NULL, *err ? err : "the app-state patch could not be made"), MIAW_OK;
+    }
+    st->api->req_suspend(req, on_name_abort, np);
+    return MIAW_ASYNC;
+}
+
+/* the push name changed on another device of the account (the phone) */
+static void on_setting(const char *inst, const json_t *m, void *ud)
+{
+    pf_state *st = ud;
+    const char *what = json_string_value(json_array_get(json_object_get(m, "index"), 0));
+    const char *name = json_string_value(
+        json_object_get(json_object_get(json_object_get(m, "value"), "pushNameSetting"), "name"));
+    if (inst && what && !strcmp(what, "setting_pushName") && name && *name)
+        st->api->kv_put(st->self, inst, "pushName", json_string(name));
 }
 
 /* ------------------------------------------------------------------ init */
@@ -355,8 +423,9 @@ static int pf_init(miaw_plugin *self, const miaw_host_api *api, const json_t *co
     miaw_route rg = {MIAW_ROUTE_INIT, .method = "GET", .path = "/instances/{instanceId}/profile",
                      .flags = MIAW_ROUTE_INSTANCE, .handler = h_get, .udata = st, .tag = "Profile",
                      .operation_id = "getProfile", .summary = "Get the own profile",
-                     .description = "The account's JID, the push name set through this API (null until then), the "
-                                    "about text and the profile picture as WhatsApp has them.",
+                     .description = "The account's JID, the push name (set through this API or on the phone, followed "
+                                    "through app-state sync; null until either happens), the about text and the "
+                                    "profile picture as WhatsApp has them.",
                      .response_example = "{\"jid\":\"15551234567@s.whatsapp.net\",\"phone\":\"15551234567\",\"lid\":"
                                          "\"123456789012345@lid\",\"name\":\"Support Bot\",\"about\":\"Available\","
                                          "\"aboutSetAt\":1735118400,\"picture\":{\"url\":\"https://...\",\"id\":\"3\"}}"};
@@ -368,15 +437,22 @@ static int pf_init(miaw_plugin *self, const miaw_host_api *api, const json_t *co
                      .flags = MIAW_ROUTE_INSTANCE, .handler = h_name, .udata = st, .body = NAME_BODY, .tag = "Profile",
                      .operation_id = "setProfileName", .summary = "Update the push name",
                      .description = "Sent as the presence name (what contacts see on messages from this instance) "
-                                    "now and at every connect. The account-wide setting through app-state sync is not "
-                                    "sent yet.",
-                     .response_example = "{\"name\":\"Support Bot\"}"};
+                                    "now and at every connect, and as the account-wide setting through app-state sync "
+                                    "(pushNameSetting in critical_block: the phone and other devices take it); the "
+                                    "answer waits for the server to take that patch. appState is null, with "
+                                    "appStateError saying why, when the setting could not be sent (e.g. the phone has "
+                                    "not shared its app-state keys yet): the presence name was sent all the same.",
+                     .response_example = "{\"name\":\"Support Bot\",\"appState\":{\"collection\":\"critical_block\","
+                                         "\"version\":3}}"};
     int rc = api->route_add(self, &rg, err, n);
     if (rc == MIAW_OK) rc = api->route_add(self, &rs, err, n);
     if (rc == MIAW_OK) rc = api->route_add(self, &rn, err, n);
     if (rc == MIAW_OK) rc = pf_picture_register(st, err, n);
     if (rc == MIAW_OK && (rc = api->event_subscribe(self, "ready", on_ready, st, NULL)) != MIAW_OK)
         snprintf(err, n, "cannot subscribe to ready (%d)", rc);
+    if (rc == MIAW_OK && MIAW_HOST_HAS(api, appstate_subscribe) &&
+        (rc = api->appstate_subscribe(self, "critical_block", on_setting, st, NULL)) != MIAW_OK)
+        snprintf(err, n, "cannot subscribe to app-state critical_block (%d)", rc);
     if (rc != MIAW_OK) {
         free(st);
         return rc;

@@ -248,3 +248,75 @@ test('contact info, pictures, known contacts and the block list', { timeout: 120
   const batch = doc.paths[paths.find((k) => k.endsWith('/contacts/check-batch'))].post;
   assert.match(JSON.stringify(batch.requestBody), /"maxItems":500/);
 });
+
+test('saved contacts through app-state: add, edit, remove, and the phone\'s own edits followed', { timeout: 120000 }, async (t) => {
+  const { sim, api } = await setup(t);
+  const phoneState = async () => (await sim.api('GET', `/sim/accounts/${ME}/appstate`)).json;
+  // the phone shares its app-state key at login: until then the push is refused (503)
+  let r;
+  await waitFor(async () => {
+    r = await api('POST', '', { phone: `+${BOB}`, firstName: 'Ada', lastName: 'Lovelace' });
+    return r.status !== 503;
+  }, { what: 'the app-state key shared by the phone', timeoutMs: 20000 });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.jid, pj(BOB));
+  assert.equal(r.json.data.name, 'Ada Lovelace');
+  assert.equal(r.json.data.firstName, 'Ada');
+  assert.equal(r.json.data.removed, false);
+  assert.equal(r.json.data.appState.collection, 'critical_unblock_low');
+  const v1 = r.json.data.appState.version;
+  // the phone decoded and verified it (patch and value MACs, LTHash)
+  let ph = await phoneState();
+  let mine = ph.mutations.filter((m) => m.collection === 'critical_unblock_low' && m.fromDevice !== 0);
+  assert.equal(mine.length, 1, JSON.stringify(ph.mutations));
+  assert.ok(!mine[0].error, mine[0].error);
+  assert.deepEqual(mine[0].index, ['contact', pj(BOB)]);
+  assert.equal(mine[0].value.contactAction.fullName, 'Ada Lovelace');
+  assert.equal(ph.collections.critical_unblock_low.version, v1);
+
+  // the saved name shows in the contact and the list
+  r = await api('GET', `/${BOB}`);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.name, 'Ada Lovelace');
+  r = await api('GET', '');
+  assert.equal(r.json.data.contacts.find((c) => c.jid === pj(BOB))?.name, 'Ada Lovelace');
+
+  // edit: a second set of the same index
+  r = await api('POST', '', { phone: BOB, firstName: 'Augusta' });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.name, 'Augusta');
+  assert.equal(r.json.data.appState.version, v1 + 1);
+  assert.equal((await api('GET', `/${BOB}`)).json.data.name, 'Augusta');
+
+  // the phone saves Carol: miaw follows (server_sync -> fetch -> verified mutation)
+  const pr = await sim.api('POST', `/sim/accounts/${ME}/appstate`, { collection: 'critical_unblock_low', mutations: [
+    { operation: 'set', index: ['contact', pj(CAROL)], value: { timestamp: String(Date.now()), contactAction: { fullName: 'Carol Phone', firstName: 'Carol' } } }] });
+  assert.equal(pr.status, 201, JSON.stringify(pr.json));
+  await waitFor(async () => (await api('GET', '')).json.data.contacts.find((c) => c.jid === pj(CAROL))?.name === 'Carol Phone',
+    { what: 'the phone\'s contact in GET /contacts', timeoutMs: 20000 });
+  assert.equal((await api('GET', `/${CAROL}`)).json.data.name, 'Carol Phone');
+
+  // remove: the phone sees the remove; the name goes
+  r = await api('DELETE', `/${BOB}`);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.removed, true);
+  ph = await phoneState();
+  mine = ph.mutations.filter((m) => m.collection === 'critical_unblock_low' && m.fromDevice !== 0);
+  assert.equal(mine.at(-1).operation, 'remove');
+  assert.ok(!mine.at(-1).error, mine.at(-1).error);
+  assert.equal((await api('GET', `/${BOB}`)).json.data.name, null);
+  assert.equal((await api('GET', '')).json.data.contacts.find((c) => c.jid === pj(BOB)), undefined);
+
+  // bad input
+  for (const [body, field] of [[{ phone: BOB }, 'firstName'], [{ phone: BOB, firstName: '' }, 'firstName'],
+    [{ phone: '12', firstName: 'x' }, 'phone'], [{ firstName: 'x' }, 'phone'], [{ phone: BOB, firstName: 7 }, 'firstName'],
+    [{ phone: BOB, firstName: 'x', lastName: 'y'.repeat(300) }, 'lastName']]) {
+    r = await api('POST', '', body);
+    assert.equal(r.status, 400, JSON.stringify(body) + r.text);
+    assert.equal(r.json.error.details.field, field, r.text);
+  }
+  r = await api('DELETE', '/abc');
+  assert.equal(r.status, 400, r.text);
+  r = await api('POST', '', { phone: BOB, firstName: 'x' }, 'ghost');
+  assert.equal(r.status, 404, r.text);
+});

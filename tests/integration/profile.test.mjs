@@ -92,10 +92,29 @@ test('profile: read, about text, push name, picture set three ways and removed',
   assert.equal(r.status, 400, r.text);
 
   // ---- push name: bot2 sees it on bot's next message
+  // (the account-wide setting goes through app-state once the phone shared its keys)
+  await waitFor(async () => {
+    r = await api('PATCH', '/name', { name: 'Miaw Bot' });
+    assert.equal(r.status, 200, r.text);
+    return r.json.data.appState !== null;
+  }, { what: 'the push name sent through app-state', timeoutMs: 20000 });
+  assert.equal(r.json.data.name, 'Miaw Bot');
+  assert.equal(r.json.data.appState.collection, 'critical_block');
+  assert.equal(r.json.data.appStateError, undefined);
+  assert.equal((await api('GET', '')).json.data.name, 'Miaw Bot');
+  // the phone decoded and verified the pushNameSetting
+  const ph = (await sim.api('GET', `/sim/accounts/${ME}/appstate`)).json;
+  const pn = ph.mutations.filter((m) => m.collection === 'critical_block' && m.fromDevice !== 0).at(-1);
+  assert.ok(pn && !pn.error, JSON.stringify(ph.mutations));
+  assert.deepEqual(pn.index, ['setting_pushName']);
+  assert.equal(pn.value.pushNameSetting.name, 'Miaw Bot');
+  // renamed on the phone: the profile follows
+  const pr = await sim.api('POST', `/sim/accounts/${ME}/appstate`, { collection: 'critical_block', mutations: [
+    { operation: 'set', index: ['setting_pushName'], version: 1, value: { timestamp: String(Date.now()), pushNameSetting: { name: 'Phone Name' } } }] });
+  assert.equal(pr.status, 201, JSON.stringify(pr.json));
+  await waitFor(async () => (await api('GET', '')).json.data.name === 'Phone Name', { what: 'the name set on the phone', timeoutMs: 20000 });
   r = await api('PATCH', '/name', { name: 'Miaw Bot' });
   assert.equal(r.status, 200, r.text);
-  assert.deepEqual(r.json.data, { name: 'Miaw Bot' });
-  assert.equal((await api('GET', '')).json.data.name, 'Miaw Bot');
   assert.equal((await srv.api('POST', `${G}/bot/messages/text`, { to: CAROL, text: 'hello' })).status, 200);
   await waitFor(async () => {
     const k = (await srv.api('GET', `${G}/bot2/contacts`)).json.data.contacts;
