@@ -14,6 +14,7 @@
 #include "codec.h"
 #include "control.h"
 #include "directory.h"
+#include "group.h"
 #include "miaw/plugin.h"
 #include "queue.h"
 #include "session.h"
@@ -232,14 +233,21 @@ static int pic_get(miaw_sim_conn *c, const miaw_node *iq)
     if (strcmp(type, "image") && strcmp(type, "preview")) return miaw_sim_iq_error(c, iq, 400, "bad-request");
     if (miaw_node_attr_jid(iq, "target", &j) && miaw_node_attr_jid(iq, "to", &j))
         return miaw_sim_iq_error(c, iq, 400, "bad-request");
-    int rc = miaw_sim_resolve(c->sim, &j, &ad);
-    if (rc == MIAW_E_INVAL && !strcmp(j.server, "g.us")) return PF_SKIP; /* group pictures: not simulated */
-    if (!ad.account) return miaw_sim_iq_error(c, iq, 404, "item-not-found");
     uint32_t id;
-    pf_rec *r = pf_find(c->sim, ad.account->phone, 0);
-    if (!r || !r->pic_id) return miaw_sim_iq_error(c, iq, 404, "item-not-found");
-    if (!miaw_sim_profile_picture_id(c->sim, ad.account, c->account, &id))
-        return miaw_sim_iq_error(c, iq, 401, "not-authorized");
+    pf_rec *r;
+    if (!strcmp(j.server, "g.us")) { /* a group's picture: its record is keyed by the group id */
+        if (!miaw_sim_group_find(c->sim, j.user)) return miaw_sim_iq_error(c, iq, 404, "item-not-found");
+        r = pf_find(c->sim, j.user, 0);
+        if (!r || !r->pic_id) return miaw_sim_iq_error(c, iq, 404, "item-not-found");
+        id = r->pic_id;
+    } else {
+        miaw_sim_resolve(c->sim, &j, &ad);
+        if (!ad.account) return miaw_sim_iq_error(c, iq, 404, "item-not-found");
+        r = pf_find(c->sim, ad.account->phone, 0);
+        if (!r || !r->pic_id) return miaw_sim_iq_error(c, iq, 404, "item-not-found");
+        if (!miaw_sim_profile_picture_id(c->sim, ad.account, c->account, &id))
+            return miaw_sim_iq_error(c, iq, 401, "not-authorized");
+    }
     miaw_node *res = miaw_sim_iq_result(iq);
     const char *known = p ? miaw_node_attr(p, "id") : NULL;
     char sid[16], url[320], dp[256];
@@ -260,10 +268,19 @@ static int pic_set(miaw_sim_conn *c, const miaw_node *iq)
 {
     miaw_jid j;
     miaw_sim_addr ad;
+    const char *key = c->account->phone; /* whose record: the account's, or the group's (its id) */
     if (!miaw_node_attr_jid(iq, "target", &j)) {
-        if (!strcmp(j.server, "g.us")) return PF_SKIP; /* group pictures: not simulated */
-        if (miaw_sim_resolve(c->sim, &j, &ad) == MIAW_E_INVAL || ad.account != c->account)
+        if (!strcmp(j.server, "g.us")) {
+            /* a group's picture: members may set it, only admins when the group is locked */
+            miaw_sim_group *g = miaw_sim_group_find(c->sim, j.user);
+            if (!g) return miaw_sim_iq_error(c, iq, 404, "item-not-found");
+            miaw_sim_member *m = miaw_sim_group_member(g, c->account);
+            if (!m) return miaw_sim_iq_error(c, iq, 403, "forbidden");
+            if (g->locked && m->rank < MIAW_SIM_ADMIN) return miaw_sim_iq_error(c, iq, 401, "not-authorized");
+            key = g->id;
+        } else if (miaw_sim_resolve(c->sim, &j, &ad) == MIAW_E_INVAL || ad.account != c->account) {
             return miaw_sim_iq_error(c, iq, 401, "not-authorized");
+        }
     }
     const uint8_t *img = NULL, *pre = NULL;
     size_t ilen = 0, plen = 0;
@@ -277,14 +294,15 @@ static int pic_set(miaw_sim_conn *c, const miaw_node *iq)
         else img = b, ilen = n;
     }
     if (!img && pre) return miaw_sim_iq_error(c, iq, 400, "bad-request"); /* a preview alone */
-    pf_rec *r = pf_find(c->sim, c->account->phone, 1);
+    pf_rec *r = pf_find(c->sim, key, 1);
     if (!r || pf_set_picture(c->sim, r, img, ilen, pre, plen)) return miaw_sim_iq_error(c, iq, 500, "internal-error");
     miaw_node *res = miaw_sim_iq_result(iq);
     if (res && r->pic_id) {
         miaw_node *pn = miaw_node_add(res, "picture");
         if (pn) miaw_node_set_attrf(pn, "id", "%" PRIu32, r->pic_id);
     }
-    MIAW_INFO("sim", "account %s: picture %s", c->account->phone, r->pic_id ? "set" : "removed");
+    MIAW_INFO("sim", "%s %s: picture %s", key == c->account->phone ? "account" : "group", key,
+              r->pic_id ? "set" : "removed");
     return pf_send(c, res);
 }
 

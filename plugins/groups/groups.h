@@ -90,6 +90,14 @@ json_t *grp_node(const char *tag, json_t *attrs, json_t *content);
 int grp_path(miaw_plugin_base *b, miaw_req *req, char *group, size_t n);
 
 /* ------------------------------------------------------------ registration */
+/* The plugin's state: the base first (every module takes a miaw_plugin_base *), then the
+ * group pictures' jobs (plugins/profile/pics.h; joined at unload). */
+#include "pics.h"
+typedef struct grp_state {
+    miaw_plugin_base b;
+    pf_pics pics;
+} grp_state;
+int grp_picture_register(grp_state *g, char *err, size_t errlen); /* group_picture.c */
 int grp_routes_register(miaw_plugin_base *b, char *err, size_t errlen);  /* group_routes.c */
 int grp_invite_register(miaw_plugin_base *b, char *err, size_t errlen);  /* group_invite.c */
 int grp_events_register(miaw_plugin_base *b, char *err, size_t errlen);  /* group_events.c */

@@ -3,7 +3,7 @@
  * API, alpha composed onto white), the centred square cropped, scaled by area averaging to
  * each size asked (WhatsApp's 640 full picture and 96 preview) and encoded as baseline
  * JPEG. Pure and thread-safe: runs on the plugin's worker thread; owns nothing past a call. */
-#include "profile.h"
+#include "pics.h"
 
 #include <png.h>
 #include <setjmp.h>

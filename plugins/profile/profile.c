@@ -34,24 +34,6 @@ static const json_t *child(const json_t *node, const char *tag)
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-json_t *pf_b64_json(const uint8_t *b, size_t n)
-{
-    char *s = malloc(4 * ((n + 2) / 3) + 1);
-    if (!s) return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)b[i] << 16 | (i + 1 < n ? (uint32_t)b[i + 1] << 8 : 0) | (i + 2 < n ? b[i + 2] : 0);
-        s[o++] = B64[v >> 18 & 63];
-        s[o++] = B64[v >> 12 & 63];
-        s[o++] = i + 1 < n ? B64[v >> 6 & 63] : '=';
-        s[o++] = i + 2 < n ? B64[v & 63] : '=';
-    }
-    s[o] = 0;
-    json_t *r = json_pack("{s:s}", "b64", s);
-    free(s);
-    return r;
-}
-
 /* text content: a string, or base64 bytes that are UTF-8 (new reference or NULL) */
 static json_t *text_of(const json_t *node)
 {
@@ -420,6 +402,8 @@ static int pf_init(miaw_plugin *self, const miaw_host_api *api, const json_t *co
     if (!st) return MIAW_E_NOMEM;
     st->self = self;
     st->api = api;
+    st->pics.api = api;
+    st->pics.self = self;
     miaw_route rg = {MIAW_ROUTE_INIT, .method = "GET", .path = "/instances/{instanceId}/profile",
                      .flags = MIAW_ROUTE_INSTANCE, .handler = h_get, .udata = st, .tag = "Profile",
                      .operation_id = "getProfile", .summary = "Get the own profile",

@@ -3,7 +3,8 @@
 // BOB and DAVE. bot creates a group (per-participant outcome, description), lists it,
 // reads it, promotes/demotes, removes/adds (results per participant), PATCHes every
 // field, gets and revokes the invite link, reads a code's group without joining, lists
-// join requests and leaves; bot2, a plain member, is refused (403 NOT_GROUP_ADMIN)
+// join requests and leaves; sets and removes the group picture (640/96 px JPEGs kept by
+// the simulator under the group); bot2, a plain member, is refused (403 NOT_GROUP_ADMIN)
 // and sees every change as group_join / group_participants / group_update webhooks; bot2
 // leaves and joins again by code (group_join once). A phone's group: the instance is
 // added (group_join "added"), promoted, removed (404 afterwards). Bad JIDs and codes are
@@ -12,8 +13,9 @@
 // Env: MIAW_BUILD_DIR (default build), MIAW_SIM_LOG=1 to see the simulator's log.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { startServer, tempDir, waitFor, sleep } from './lib/harness.mjs';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, startServer, tempDir, waitFor, sleep } from './lib/harness.mjs';
 import { startReceiver } from './lib/receiver.mjs';
 import { startSim, simEnv, pairByQr } from './lib/sim.mjs';
 
@@ -184,6 +186,41 @@ test('an admin instance runs every group route; a plain member is refused and se
   assert.equal(r.json.error.code, 'NOT_GROUP_ADMIN');
   r = await api('bot2', 'POST', `/${jid}/participants`, { participants: [NOBODY] });
   assert.equal(r.status, 403, r.text);
+  // ---- the group picture: locked, only admins set it
+  const jpeg = readFileSync(join(ROOT, 'tests/integration/fixtures/media/img.jpg')).toString('base64');
+  r = await api('bot2', 'POST', `/${jid}/picture`, { image: jpeg });
+  assert.equal(r.status, 403, r.text);
+  assert.equal(r.json.error.code, 'NOT_GROUP_ADMIN');
+  r = await api('bot', 'POST', `/${jid}/picture`, { image: jpeg });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.size, 640);
+  assert.deepEqual(r.json.data.source, { width: 320, height: 240 });
+  const gid = jid.split('@')[0];
+  let pic = await fetch(`http://127.0.0.1:${sim.info.port}/sim/pps/${gid}/${r.json.data.id}/image.jpg`);
+  assert.equal(pic.status, 200);
+  const px = Buffer.from(await pic.arrayBuffer());
+  assert.deepEqual([px[0], px[1]], [0xff, 0xd8]); // the JPEG miaw made, stored under the group
+  pic = await fetch(`http://127.0.0.1:${sim.info.port}/sim/pps/${gid}/${r.json.data.id}/preview.jpg`);
+  assert.equal(pic.status, 200);
+  await pic.arrayBuffer();
+  for (const [body, field] of [[{}, 'image'], [{ image: 'not base64!' }, 'image'], [{ image: Buffer.from('GIF89a....').toString('base64') }, 'image']]) {
+    r = await api('bot', 'POST', `/${jid}/picture`, body);
+    assert.equal(r.status, 400, JSON.stringify(body) + r.text);
+    assert.equal(r.json.error.details.field, field, r.text);
+  }
+  r = await api('bot', 'POST', '/120363000000000001@g.us/picture', { image: jpeg });
+  assert.equal(r.status, 404, r.text);
+  r = await api('bot', 'POST', '/not-a-group/picture', { image: jpeg });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error.details.field, 'groupJid');
+  r = await api('bot2', 'DELETE', `/${jid}/picture`);
+  assert.equal(r.status, 403, r.text);
+  r = await api('bot', 'DELETE', `/${jid}/picture`);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.removed, true);
+  pic = await fetch(`http://127.0.0.1:${sim.info.port}/sim/pps/${gid}/1/image.jpg`);
+  assert.equal(pic.status, 404);
+  await pic.arrayBuffer();
   r = await api('bot', 'PATCH', `/${jid}`, { description: null, announce: false, locked: false, ephemeral: 0, memberAddMode: 'all_member_add', approvalMode: false });
   assert.equal(r.status, 200, r.text);
   m = r.json.data;

@@ -139,8 +139,22 @@ static void test_routes(void)
     miaw_mock_reply_clear(&r);
 
     /* the push name: a presence stanza now, again at the next ready */
-    CU_ASSERT_EQUAL(miaw_mock_call(m, "PATCH", PP "/name", "{\"name\":\"Bot\"}", &r), 200);
+    /* ... and the account-wide setting through app-state: the answer waits for the server */
+    CU_ASSERT_EQUAL(miaw_mock_call(m, "PATCH", PP "/name", "{\"name\":\"Bot\"}", &r), 0);
+    const json_t *asc = miaw_mock_appstate_calls(m);
+    CU_ASSERT_EQUAL_FATAL(json_array_size(asc), 1);
+    CU_ASSERT_STRING_EQUAL(str(json_array_get(asc, 0), "patch.collection"), "critical_block");
+    CU_ASSERT_STRING_EQUAL(str(json_array_get(asc, 0), "patch.mutations[0].index[0]"), "setting_pushName");
+    CU_ASSERT_STRING_EQUAL(str(json_array_get(asc, 0), "patch.mutations[0].value.pushNameSetting.name"), "Bot");
+    CU_ASSERT_EQUAL(miaw_mock_complete_appstate(m, 0, MIAW_OK, NULL), MIAW_OK);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_STRING_EQUAL(str(r.json, "data.appState.collection"), "critical_block");
     miaw_mock_reply_clear(&r);
+    /* the phone renames the account: the profile follows */
+    CU_ASSERT_EQUAL(miaw_mock_appstate_deliver(m, "i1", "{\"collection\":\"critical_block\",\"operation\":\"set\","
+                                               "\"index\":[\"setting_pushName\"],\"value\":{\"pushNameSetting\":"
+                                               "{\"name\":\"Phone\"}},\"timestamp\":1,\"version\":2}"), 1);
+    CU_ASSERT_STRING_EQUAL(json_string_value(miaw_mock_kv(m, "profile", "i1", "pushName")), "Phone");
     CU_ASSERT_EQUAL(miaw_mock_call(m, "PATCH", PP "/name", "{\"name\":\"a\\u0007b\"}", &r), 400);
     miaw_mock_reply_clear(&r);
     const json_t *sts = miaw_mock_stanzas(m);
@@ -170,7 +184,7 @@ static void test_routes(void)
     CU_ASSERT_EQUAL(r.status, 200);
     CU_ASSERT_STRING_EQUAL(str(r.json, "data.jid"), "15550000001@s.whatsapp.net");
     CU_ASSERT_STRING_EQUAL(str(r.json, "data.lid"), "81000000000001@lid");
-    CU_ASSERT_STRING_EQUAL(str(r.json, "data.name"), "Bot");
+    CU_ASSERT_STRING_EQUAL(str(r.json, "data.name"), "Phone") /* renamed on the phone (app-state) */;
     CU_ASSERT_STRING_EQUAL(str(r.json, "data.about"), "hi \xc3\xa9");
     CU_ASSERT_EQUAL(json_integer_value(miaw_mock_get(r.json, "data.aboutSetAt")), 1735118400);
     CU_ASSERT_TRUE(json_is_null(miaw_mock_get(r.json, "data.picture")));
