@@ -1,0 +1,189 @@
+/* core/webhooks/webhook_space.c - outbox quota counters and disk space reclaim (see
+ * webhook_space.h). */
+#include "webhooks/webhook_space.h"
+
+#include "base/log.h"
+#include "base/util.h"
+#include "webhooks/webhook_htab.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RECLAIM_PAGES 256  /* pages given back per step (1 MiB with 4 KiB pages) */
+#define RECLAIM_GAP_MS 5   /* loop turns left to others between two steps */
+
+struct usage {
+    int64_t events, bytes, dropped;
+    int full; /* an episode of refusals is going on (logged once) */
+};
+
+struct miaw_wh_space {
+    sqlite3 *db;
+    int64_t max_events, max_bytes;
+    miaw_wh_htab use;
+    uv_timer_t *timer;
+    int reclaiming;
+};
+
+static int exec1(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
+    MIAW_WARN("webhooks", "%s: %s", sql, msg ? msg : "error");
+    sqlite3_free(msg);
+    return -1;
+}
+
+static int64_t pragma_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+miaw_wh_space *miaw_wh_space_new(uv_loop_t *loop, sqlite3 *db, int64_t max_events, int64_t max_bytes)
+{
+    miaw_wh_space *s = calloc(1, sizeof *s);
+    if (!s || !(s->timer = malloc(sizeof *s->timer))) {
+        free(s);
+        return NULL;
+    }
+    s->db = db;
+    s->max_events = max_events;
+    s->max_bytes = max_bytes;
+    uv_timer_init(loop, s->timer);
+    s->timer->data = s;
+    uv_unref((uv_handle_t *)s->timer);
+    /* without incremental auto-vacuum the pages of deleted rows stay in the file for
+     * ever (reused, never returned); the mode only takes effect through one VACUUM */
+    if (pragma_int(db, "PRAGMA auto_vacuum") != 2) {
+        uint64_t t0 = uv_hrtime();
+        if (exec1(db, "PRAGMA auto_vacuum=INCREMENTAL") == 0 && exec1(db, "VACUUM") == 0)
+            MIAW_INFO("webhooks", "database switched to incremental vacuum (once, %.0f ms)",
+                      (double)(uv_hrtime() - t0) / 1e6);
+        else
+            MIAW_WARN("webhooks", "cannot switch the database to incremental vacuum: deleted outbox rows will "
+                                  "be reused but not returned to the file system");
+    }
+    return s;
+}
+
+static void on_closed(uv_handle_t *h) { free(h); }
+
+void miaw_wh_space_free(miaw_wh_space *s)
+{
+    if (!s) return;
+    uv_close((uv_handle_t *)s->timer, on_closed);
+    miaw_wh_hfree(&s->use, free);
+    free(s);
+}
+
+static struct usage *usage_get(miaw_wh_space *s, const char *instance)
+{
+    struct usage *u = miaw_wh_hget(&s->use, instance);
+    if (u) return u;
+    if (!(u = calloc(1, sizeof *u))) return NULL;
+    sqlite3_stmt *st;
+    /* undelivered rows: pending and dead letters (status 0 and 2) */
+    if (sqlite3_prepare_v2(s->db, "SELECT COUNT(*), COALESCE(SUM(length(CAST(body AS BLOB))),0) FROM webhook_outbox "
+                                  "WHERE instance=?1 AND status<>1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        free(u);
+        return NULL;
+    }
+    sqlite3_bind_text(st, 1, instance, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        u->events = sqlite3_column_int64(st, 0);
+        u->bytes = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (miaw_wh_hput(&s->use, instance, u) != 0) {
+        free(u);
+        return NULL;
+    }
+    return u;
+}
+
+int miaw_wh_space_fits(miaw_wh_space *s, const char *instance, int64_t events, int64_t bytes)
+{
+    struct usage *u = usage_get(s, instance);
+    if (!u) return 0; /* cannot tell: refuse rather than grow blind */
+    int fits = u->events + events <= s->max_events && u->bytes + bytes <= s->max_bytes;
+    if (fits) u->full = 0;
+    return fits;
+}
+
+void miaw_wh_space_add(miaw_wh_space *s, const char *instance, int64_t events, int64_t bytes)
+{
+    struct usage *u = miaw_wh_hget(&s->use, instance); /* unknown: loaded from the table later */
+    if (!u) return;
+    u->events += events;
+    u->bytes += bytes;
+    if (u->events < 0) u->events = 0;
+    if (u->bytes < 0) u->bytes = 0;
+}
+
+void miaw_wh_space_forget(miaw_wh_space *s, const char *instance)
+{
+    struct usage *u = miaw_wh_hget(&s->use, instance);
+    if (!u) return;
+    miaw_wh_hdel(&s->use, instance);
+    free(u);
+}
+
+void miaw_wh_space_forget_all(miaw_wh_space *s)
+{
+    miaw_wh_hfree(&s->use, free);
+    memset(&s->use, 0, sizeof s->use);
+}
+
+int miaw_wh_space_dropped(miaw_wh_space *s, const char *instance)
+{
+    struct usage *u = usage_get(s, instance);
+    if (!u) return 1;
+    u->dropped++;
+    int first = !u->full;
+    u->full = 1;
+    return first;
+}
+
+json_t *miaw_wh_space_json(miaw_wh_space *s, const char *instance)
+{
+    struct usage *u = usage_get(s, instance);
+    return json_pack("{s:I,s:I,s:I,s:I,s:I}", "events", (json_int_t)(u ? u->events : 0), "bytes",
+                     (json_int_t)(u ? u->bytes : 0), "maxEvents", (json_int_t)s->max_events, "maxBytes",
+                     (json_int_t)s->max_bytes, "droppedOverQuota", (json_int_t)(u ? u->dropped : 0));
+}
+
+/* one step: at most RECLAIM_PAGES free pages are moved out of the file's tail */
+static void on_reclaim(uv_timer_t *t)
+{
+    miaw_wh_space *s = t->data;
+    if (!sqlite3_get_autocommit(s->db)) { /* someone's transaction is open: later */
+        uv_timer_start(s->timer, on_reclaim, 50, 0);
+        return;
+    }
+    int64_t free_pages = pragma_int(s->db, "PRAGMA freelist_count");
+    if (free_pages > 0) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)", RECLAIM_PAGES);
+        if (exec1(s->db, sql) == 0 && free_pages > RECLAIM_PAGES) {
+            uv_timer_start(s->timer, on_reclaim, RECLAIM_GAP_MS, 0);
+            return;
+        }
+    }
+    /* the WAL keeps its largest size unless truncated; done once the free list is empty */
+    exec1(s->db, "PRAGMA wal_checkpoint(TRUNCATE)");
+    s->reclaiming = 0;
+}
+
+void miaw_wh_space_reclaim(miaw_wh_space *s)
+{
+    if (s->reclaiming) return;
+    s->reclaiming = 1;
+    uv_timer_start(s->timer, on_reclaim, 0, 0);
+}

@@ -1,0 +1,37 @@
+/* core/webhooks/webhook_space.h - the disk budget of the webhook outbox: per-instance quota
+ * counters (undelivered events and payload bytes, i.e. pending rows and dead letters),
+ * loaded from the outbox on first use and kept up to date by the webhook module, and the
+ * giving back of disk space after rows are deleted (sqlite incremental vacuum in small
+ * steps on a timer, then a WAL truncation, so the loop is never held for long). Owns its
+ * counters and its timer; the sqlite handle is borrowed. Loop thread only. */
+#ifndef MIAW_WEBHOOK_SPACE_H
+#define MIAW_WEBHOOK_SPACE_H
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct miaw_wh_space miaw_wh_space;
+
+/* Switches the database to incremental auto-vacuum when it is not (a one-time VACUUM,
+ * logged), then answers quota questions against max_events / max_bytes per instance.
+ * NULL on failure. */
+miaw_wh_space *miaw_wh_space_new(uv_loop_t *loop, sqlite3 *db, int64_t max_events, int64_t max_bytes);
+/* closes the timer (its memory is released by the loop's close callback) */
+void miaw_wh_space_free(miaw_wh_space *s);
+/* 1 when `events` more rows holding `bytes` fit within the instance's quota, else 0 */
+int miaw_wh_space_fits(miaw_wh_space *s, const char *instance, int64_t events, int64_t bytes);
+/* rows stored (positive) or no longer counted (negative: delivered) */
+void miaw_wh_space_add(miaw_wh_space *s, const char *instance, int64_t events, int64_t bytes);
+/* the counters of an instance are unknown again (replay, purge): reloaded on next use */
+void miaw_wh_space_forget(miaw_wh_space *s, const char *instance);
+void miaw_wh_space_forget_all(miaw_wh_space *s);
+/* an event refused for lack of room: returns 1 for the first of an episode (to log it;
+ * the episode ends when something fits again), 0 after */
+int miaw_wh_space_dropped(miaw_wh_space *s, const char *instance);
+/* {"events","bytes","maxEvents","maxBytes","droppedOverQuota"} of an instance; new ref */
+json_t *miaw_wh_space_json(miaw_wh_space *s, const char *instance);
+/* rows were deleted: give the free pages back to the file system in steps of a few MB
+ * per loop turn, then truncate the WAL */
+void miaw_wh_space_reclaim(miaw_wh_space *s);
+#endif
