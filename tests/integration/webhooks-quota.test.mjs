@@ -1,0 +1,131 @@
+// tests/integration/webhooks-quota.test.mjs - the outbox cannot be used to fill the disk or
+// hold the loop: POST .../webhook/test is bounded in count x payload size, each instance
+// has an outbox quota answered with 429 + Retry-After when full (and room comes back as
+// deliveries catch up), /health stays quick during the largest test request allowed, and
+// deleting an instance gives its outbox's disk space back (incremental vacuum + WAL
+// truncation).
+import assert from 'node:assert/strict';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+
+import { startServer, waitFor } from './lib/harness.mjs';
+import { startReceiver } from './lib/receiver.mjs';
+
+const ENV = { API_WEBHOOK_SECRET: 'quota', WEBHOOK_RETRY_DELAY_MS: '60000' };
+const dbBytes = (dir) => ['miaw.db', 'miaw.db-wal'].map((f) => join(dir, f))
+  .reduce((n, f) => n + (existsSync(f) ? statSync(f).size : 0), 0);
+
+describe('webhooks: outbox bounds', () => {
+  test('count x payload is bounded per request; nothing is queued when refused', async () => {
+    const rcv = await startReceiver({ mode: 503 });
+    const srv = await startServer({ env: { ...ENV, MIAW_MAX_BODY_BYTES: String(4 << 20) } });
+    try {
+      await srv.api('POST', '/api/v1/instances', { instanceId: 'amp', webhookUrl: rcv.url });
+      const big = 'x'.repeat(512 * 1024);
+      let r = await srv.api('POST', '/api/v1/instances/amp/webhook/test', { count: 1000, data: { x: big } });
+      assert.equal(r.status, 400, r.text.slice(0, 300));
+      assert.equal(r.json.error.code, 'INVALID_REQUEST');
+      assert.equal(r.json.error.details.field, 'count');
+      assert.ok(r.json.error.details.bytes > r.json.error.details.maxBytes);
+      // a single event larger than the per-request bound is refused too (field data)
+      r = await srv.api('POST', '/api/v1/instances/amp/webhook/test', { data: { x: 'y'.repeat(2 << 20) } });
+      assert.equal(r.status, 400);
+      assert.equal(r.json.error.details.field, 'data');
+      const s = await srv.api('GET', '/api/v1/instances/amp/webhook/status');
+      assert.equal(s.json.data.queueDepth, 0, 'nothing was written');
+      // the largest request allowed (about 1 MiB) does not hold /health
+      const slow = [];
+      const load = srv.api('POST', '/api/v1/instances/amp/webhook/test', { count: 1000, data: { x: 'z'.repeat(800) } });
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        const h = await fetch(srv.url + '/health');
+        assert.equal(h.status, 200);
+        slow.push(performance.now() - t0);
+      }
+      r = await load;
+      assert.equal(r.status, 202, r.text.slice(0, 300));
+      assert.equal(r.json.data.queued, 1000);
+      console.log(`/health during the largest test request: ${slow.map((x) => x.toFixed(1)).join(', ')} ms`);
+      assert.ok(Math.max(...slow) < 1000, `/health answered in ${slow.map((x) => x.toFixed(0)).join(', ')} ms`);
+    } finally {
+      await srv.stop();
+      await rcv.close();
+    }
+  });
+
+  test('a full outbox answers 429 with Retry-After; other instances keep their own quota', async () => {
+    const rcv = await startReceiver({ mode: 503 });
+    const srv = await startServer({ env: { ...ENV, MIAW_WEBHOOK_QUOTA_EVENTS: '50' } });
+    try {
+      await srv.api('POST', '/api/v1/instances', { instanceId: 'q1', webhookUrl: rcv.url });
+      let r = await srv.api('POST', '/api/v1/instances/q1/webhook/test', { count: 40 });
+      assert.equal(r.status, 202);
+      r = await srv.api('POST', '/api/v1/instances/q1/webhook/test', { count: 20 });
+      assert.equal(r.status, 429, r.text);
+      assert.equal(r.json.error.code, 'RATE_LIMITED');
+      assert.ok(Number(r.headers.get('retry-after')) > 0, 'Retry-After is set');
+      assert.equal(r.json.error.details.quota.events, 40);
+      assert.equal(r.json.error.details.quota.maxEvents, 50);
+      r = await srv.api('POST', '/api/v1/instances/q1/webhook/test', { count: 10 });
+      assert.equal(r.status, 202, 'what still fits is accepted');
+      r = await srv.api('POST', '/api/v1/instances/q1/webhook/test', {});
+      assert.equal(r.status, 429, 'the single test event as well');
+      const s = await srv.api('GET', '/api/v1/instances/q1/webhook/status');
+      assert.equal(s.json.data.queueDepth, 50);
+      assert.equal(s.json.data.quota.events, 50);
+      // other instances are not affected
+      await srv.api('POST', '/api/v1/instances', { instanceId: 'q2', webhookUrl: rcv.url });
+      r = await srv.api('POST', '/api/v1/instances/q2/webhook/test', { count: 5 });
+      assert.equal(r.status, 202);
+    } finally {
+      await srv.stop();
+      await rcv.close();
+    }
+  });
+
+  test('room comes back as events are delivered', async () => {
+    const rcv = await startReceiver({ mode: 200, delayMs: 20 });
+    const srv = await startServer({ env: { ...ENV, MIAW_WEBHOOK_QUOTA_EVENTS: '30' } });
+    try {
+      await srv.api('POST', '/api/v1/instances', { instanceId: 'q3', webhookUrl: rcv.url });
+      let r = await srv.api('POST', '/api/v1/instances/q3/webhook/test', { count: 30 });
+      assert.equal(r.status, 202);
+      r = await srv.api('POST', '/api/v1/instances/q3/webhook/test', { count: 30 });
+      assert.equal(r.status, 429, 'full while the 30 are pending');
+      await waitFor(async () => (await srv.api('GET', '/api/v1/instances/q3/webhook/status')).json.data.queueDepth === 0,
+        { timeoutMs: 20000, what: 'backlog delivered' });
+      r = await srv.api('POST', '/api/v1/instances/q3/webhook/test', { count: 30 });
+      assert.equal(r.status, 202, 'delivered rows do not count');
+    } finally {
+      await srv.stop();
+      await rcv.close();
+    }
+  });
+
+  test('deleting an instance gives its disk space back', async () => {
+    const rcv = await startReceiver({ mode: 503 });
+    const srv = await startServer({ env: ENV });
+    try {
+      await srv.api('POST', '/api/v1/instances', { instanceId: 'big', webhookUrl: rcv.url });
+      const before = dbBytes(srv.dataDir);
+      for (let i = 0; i < 12; i++) {
+        const r = await srv.api('POST', '/api/v1/instances/big/webhook/test', { count: 1000, data: { x: 'p'.repeat(800) } });
+        assert.equal(r.status, 202, r.text.slice(0, 200));
+      }
+      const full = dbBytes(srv.dataDir);
+      assert.ok(full - before > 8e6, `the outbox holds about 12 MB (${before} -> ${full})`);
+      const r = await srv.api('DELETE', '/api/v1/instances/big');
+      assert.ok(r.status === 200 || r.status === 204, r.text);
+      const after = await waitFor(() => { const n = dbBytes(srv.dataDir); return n < before + 2e6 ? n : 0; },
+        { timeoutMs: 20000, intervalMs: 100, what: `disk space back (was ${full}, now ${dbBytes(srv.dataDir)})` });
+      assert.ok(after < full / 4, `${full} -> ${after} bytes`);
+      console.log(`outbox disk: ${before} -> ${full} -> ${after} bytes after the delete`);
+      const h = await fetch(srv.url + '/health');
+      assert.equal(h.status, 200);
+    } finally {
+      await srv.stop();
+      await rcv.close();
+    }
+  });
+});
