@@ -575,29 +575,12 @@ void miaw_wh_dispatch_drop_instance(miaw_wh_dispatch *d, const char *instance)
     kick(d);
 }
 
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* p50/p99 of n samples, multiplied by scale and rounded to integers */
-static json_t *pct(const float *v, unsigned n, double scale)
-{
-    if (!n) return json_pack("{s:n,s:n,s:i}", "p50", "p99", "samples", 0);
-    float tmp[NSAMPLES];
-    memcpy(tmp, v, n * sizeof *v);
-    qsort(tmp, n, sizeof *tmp, cmp_float);
-    unsigned i50 = (n - 1) * 50 / 100, i99 = (n - 1) * 99 / 100;
-    return json_pack("{s:I,s:I,s:i}", "p50", (json_int_t)(tmp[i50] * scale + 0.5), "p99",
-                     (json_int_t)(tmp[i99] * scale + 0.5), "samples", (int)n);
-}
-
 json_t *miaw_wh_dispatch_stats(miaw_wh_dispatch *d, const char *instance)
 {
     struct istats *s = istats_get(d, instance, 0);
     return json_pack("{s:i,s:o,s:o}", "inFlight", s ? s->inflight : 0, "latencyUs",
-                     pct(s ? s->rtt : NULL, s ? s->n : 0, 1000.0), "lagMs", pct(s ? s->lag : NULL, s ? s->n : 0, 1.0));
+                     miaw_wh_percentiles(s ? s->rtt : NULL, s ? s->n : 0, 1000.0), "lagMs",
+                     miaw_wh_percentiles(s ? s->lag : NULL, s ? s->n : 0, 1.0));
 }
 
 int miaw_wh_dispatch_inflight(const miaw_wh_dispatch *d) { return d->inflight; }

@@ -456,9 +456,13 @@ static int add_routes(miaw_webhooks *w, miaw_router *rt, char *err, size_t errle
          .description = "Without `count`: stores a `test` event (even when webhooks are disabled or filtered), "
                         "waits for its first delivery attempt and answers with the receiver's statusCode and "
                         "latencyMs, or 500 WEBHOOK_FAILED with the same details when the receiver did not answer "
-                        "2xx (the event is then retried like any other). It is queued behind the instance's "
+                        "2xx (the event is then retried like any other); `error` is a category (`HTTP 503`, "
+                        "`timed out after N ms`, `connection failed`, `blocked by the webhook target policy`), "
+                        "never the receiver's body. It is queued behind the instance's "
                         "pending events. With `count` (1-1000): queues that many test events through the normal "
-                        "pipeline and answers 202 with their eventIds, for load, ordering and failover checks.",
+                        "pipeline and answers 202 with their eventIds, for load, ordering and failover checks. "
+                        "400 INVALID_REQUEST when count x event size exceeds webhook.quota.test_max_kb; 429 "
+                        "RATE_LIMITED with Retry-After when the instance's outbox quota is full.",
          .response_example = "{\"eventId\":\"evt_01JG6Z0000AAAAAAAAAAAAAAAA\",\"url\":\"https://myapp.com/webhook\","
                              "\"delivered\":true,\"attempt\":1,\"latencyMs\":12,\"latencyUs\":12480,\"statusCode\":200}"},
         {MIAW_ROUTE_INIT, .method = "GET", .path = "/instances/{instanceId}/webhook/deliveries",
@@ -484,11 +488,13 @@ static int add_routes(miaw_webhooks *w, miaw_router *rt, char *err, size_t errle
          .summary = "Webhook delivery status", .tag = "Webhooks",
          .description = "queueDepth (pending), deadLetters, delivered and failed totals, lastError, requests "
                         "inFlight, latencyUs (HTTP round trip, microseconds) and lagMs (event to delivery) p50/p99 over the last "
-                        "512 deliveries of this process.",
+                        "512 deliveries of this process; quota (undelivered events and bytes held against "
+                        "maxEvents and maxBytes) and droppedOverQuota (events not stored because it was full).",
          .response_example = "{\"instanceId\":\"my-bot-1\",\"webhookEnabled\":true,\"queueDepth\":0,\"delivered\":"
                              "120,\"failed\":1,\"deadLetters\":1,\"lastError\":null,\"inFlight\":0,\"latencyUs\":"
                              "{\"p50\":3200,\"p99\":15800,\"samples\":120},\"lagMs\":{\"p50\":4,\"p99\":30,"
-                             "\"samples\":120}}"},
+                             "\"samples\":120},\"quota\":{\"events\":1,\"bytes\":230,\"maxEvents\":100000,"
+                             "\"maxBytes\":268435456},\"droppedOverQuota\":0}"},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (miaw_router_add(rt, &routes[i], 0, NULL, err, errlen) != 0) return -1;
