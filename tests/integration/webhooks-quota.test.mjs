@@ -9,7 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
-import { startServer, waitFor } from './lib/harness.mjs';
+import { freePort, startServer, waitFor } from './lib/harness.mjs';
 import { startReceiver } from './lib/receiver.mjs';
 
 const ENV = { API_WEBHOOK_SECRET: 'quota', WEBHOOK_RETRY_DELAY_MS: '60000' };
@@ -78,6 +78,29 @@ describe('webhooks: outbox bounds', () => {
       await srv.api('POST', '/api/v1/instances', { instanceId: 'q2', webhookUrl: rcv.url });
       r = await srv.api('POST', '/api/v1/instances/q2/webhook/test', { count: 5 });
       assert.equal(r.status, 202);
+    } finally {
+      await srv.stop();
+      await rcv.close();
+    }
+  });
+
+  test('events of a full instance are dropped, counted and logged once, not stored', async () => {
+    // an instance connecting to a WhatsApp endpoint that is down emits connection events
+    // in a loop (fast backoff here): the outbox of 3 events fills, the rest is dropped
+    const rcv = await startReceiver({ mode: 503 });
+    const closed = await freePort();
+    const srv = await startServer({ env: { ...ENV, WA_WS_URL: `ws://127.0.0.1:${closed}/ws/chat`,
+      MIAW_WA_BACKOFF_MIN_MS: '10', MIAW_WA_BACKOFF_MAX_MS: '50', MIAW_WEBHOOK_QUOTA_EVENTS: '3' } });
+    try {
+      await srv.api('POST', '/api/v1/instances', { instanceId: 'e1', webhookUrl: rcv.url });
+      assert.equal((await srv.api('POST', '/api/v1/instances/e1/connect', {})).status, 200);
+      const st = await waitFor(async () => {
+        const s = (await srv.api('GET', '/api/v1/instances/e1/webhook/status')).json.data;
+        return s.droppedOverQuota >= 5 ? s : null;
+      }, { timeoutMs: 15000, what: 'events dropped over quota' });
+      assert.equal(st.quota.events, 3);
+      assert.equal(st.queueDepth, 3, 'the outbox did not grow past the quota');
+      assert.equal(srv.logs().match(/the webhook outbox is full/g).length, 1, 'logged once per episode');
     } finally {
       await srv.stop();
       await rcv.close();
