@@ -26,6 +26,8 @@ struct miaw_wh_space {
     int reclaiming;
 };
 
+static int preload(miaw_wh_space *s);
+
 static int exec1(sqlite3 *db, const char *sql)
 {
     char *msg = NULL;
@@ -69,6 +71,11 @@ miaw_wh_space *miaw_wh_space_new(uv_loop_t *loop, sqlite3 *db, int64_t max_event
             MIAW_WARN("webhooks", "cannot switch the database to incremental vacuum: deleted outbox rows will "
                                   "be reused but not returned to the file system");
     }
+    if (preload(s) != 0) {
+        MIAW_ERR("webhooks", "outbox quota: cannot read the outbox: %s", sqlite3_errmsg(db));
+        miaw_wh_space_free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -82,30 +89,90 @@ void miaw_wh_space_free(miaw_wh_space *s)
     free(s);
 }
 
+/* the counters of an instance; created at zero (everything undelivered was counted by
+ * the preload at start and kept up to date since) */
 static struct usage *usage_get(miaw_wh_space *s, const char *instance)
 {
     struct usage *u = miaw_wh_hget(&s->use, instance);
     if (u) return u;
     if (!(u = calloc(1, sizeof *u))) return NULL;
-    sqlite3_stmt *st;
-    /* undelivered rows: pending and dead letters (status 0 and 2) */
-    if (sqlite3_prepare_v2(s->db, "SELECT COUNT(*), COALESCE(SUM(length(CAST(body AS BLOB))),0) FROM webhook_outbox "
-                                  "WHERE instance=?1 AND status<>1",
-                           -1, &st, NULL) != SQLITE_OK) {
-        free(u);
-        return NULL;
-    }
-    sqlite3_bind_text(st, 1, instance, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        u->events = sqlite3_column_int64(st, 0);
-        u->bytes = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_finalize(st);
     if (miaw_wh_hput(&s->use, instance, u) != 0) {
         free(u);
         return NULL;
     }
     return u;
+}
+
+/* adds (sign 1) or subtracts (-1) the rows the statement selects: instance, count, bytes */
+static int apply_rows(miaw_wh_space *s, sqlite3_stmt *st, int sign)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *inst = (const char *)sqlite3_column_text(st, 0);
+        struct usage *u = inst ? usage_get(s, inst) : NULL;
+        if (!u) continue;
+        u->events += sign * sqlite3_column_int64(st, 1);
+        u->bytes += sign * sqlite3_column_int64(st, 2);
+        if (u->events < 0) u->events = 0;
+        if (u->bytes < 0) u->bytes = 0;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+#define SUM_COLS "instance, COUNT(*), COALESCE(SUM(length(CAST(body AS BLOB))),0)"
+
+/* undelivered rows (pending and dead letters, status 0 and 2) of every instance, read once
+ * at start, before the server serves: no later quota check scans the table */
+static int preload(miaw_wh_space *s)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT " SUM_COLS " FROM webhook_outbox WHERE status<>1 GROUP BY instance", -1,
+                           &st, NULL) != SQLITE_OK)
+        return -1;
+    return apply_rows(s, st, 1);
+}
+
+int miaw_wh_space_replaying(miaw_wh_space *s, const char *instance, const char *event_id)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT " SUM_COLS " FROM webhook_outbox WHERE instance=?1 AND event_id=?2 AND "
+                                  "status=1 GROUP BY instance",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, instance, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, event_id, -1, SQLITE_TRANSIENT);
+    return apply_rows(s, st, 1);
+}
+
+void miaw_wh_space_reload(miaw_wh_space *s, const char *instance)
+{
+    miaw_wh_space_forget(s, instance);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT " SUM_COLS " FROM webhook_outbox WHERE instance=?1 AND status<>1 "
+                                  "GROUP BY instance",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_text(st, 1, instance, -1, SQLITE_TRANSIENT);
+    apply_rows(s, st, 1);
+}
+
+void miaw_wh_space_reload_all(miaw_wh_space *s)
+{
+    miaw_wh_hfree(&s->use, free);
+    memset(&s->use, 0, sizeof s->use);
+    if (preload(s) != 0) MIAW_ERR("webhooks", "outbox quota: cannot read the outbox: %s", sqlite3_errmsg(s->db));
+}
+
+int miaw_wh_space_pruning(miaw_wh_space *s, int64_t failed_before)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT " SUM_COLS " FROM webhook_outbox WHERE status=2 AND updated_at<?1 "
+                                  "GROUP BY instance",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, failed_before);
+    return apply_rows(s, st, -1);
 }
 
 int miaw_wh_space_fits(miaw_wh_space *s, const char *instance, int64_t events, int64_t bytes)
@@ -119,7 +186,7 @@ int miaw_wh_space_fits(miaw_wh_space *s, const char *instance, int64_t events, i
 
 void miaw_wh_space_add(miaw_wh_space *s, const char *instance, int64_t events, int64_t bytes)
 {
-    struct usage *u = miaw_wh_hget(&s->use, instance); /* unknown: loaded from the table later */
+    struct usage *u = usage_get(s, instance);
     if (!u) return;
     u->events += events;
     u->bytes += bytes;
@@ -133,12 +200,6 @@ void miaw_wh_space_forget(miaw_wh_space *s, const char *instance)
     if (!u) return;
     miaw_wh_hdel(&s->use, instance);
     free(u);
-}
-
-void miaw_wh_space_forget_all(miaw_wh_space *s)
-{
-    miaw_wh_hfree(&s->use, free);
-    memset(&s->use, 0, sizeof s->use);
 }
 
 int miaw_wh_space_dropped(miaw_wh_space *s, const char *instance)

@@ -1,6 +1,7 @@
 /* core/webhooks/webhook_space.h - the disk budget of the webhook outbox: per-instance quota
  * counters (undelivered events and payload bytes, i.e. pending rows and dead letters),
- * loaded from the outbox on first use and kept up to date by the webhook module, and the
+ * read from the outbox once at start and kept up to date by the webhook module (so no
+ * quota check scans the table), and the
  * giving back of disk space after rows are deleted (sqlite incremental vacuum in small
  * steps on a timer, then a WAL truncation, so the loop is never held for long). Owns its
  * counters and its timer; the sqlite handle is borrowed. Loop thread only. */
@@ -14,8 +15,9 @@
 typedef struct miaw_wh_space miaw_wh_space;
 
 /* Switches the database to incremental auto-vacuum when it is not (a one-time VACUUM,
- * logged), then answers quota questions against max_events / max_bytes per instance.
- * NULL on failure. */
+ * logged), reads the undelivered rows of every instance (the outbox tables must exist),
+ * then answers quota questions against max_events / max_bytes per instance. NULL on
+ * failure. */
 miaw_wh_space *miaw_wh_space_new(uv_loop_t *loop, sqlite3 *db, int64_t max_events, int64_t max_bytes);
 /* closes the timer (its memory is released by the loop's close callback) */
 void miaw_wh_space_free(miaw_wh_space *s);
@@ -23,9 +25,16 @@ void miaw_wh_space_free(miaw_wh_space *s);
 int miaw_wh_space_fits(miaw_wh_space *s, const char *instance, int64_t events, int64_t bytes);
 /* rows stored (positive) or no longer counted (negative: delivered) */
 void miaw_wh_space_add(miaw_wh_space *s, const char *instance, int64_t events, int64_t bytes);
-/* the counters of an instance are unknown again (replay, purge): reloaded on next use */
+/* the instance's rows are gone (purge): its counters restart at zero */
 void miaw_wh_space_forget(miaw_wh_space *s, const char *instance);
-void miaw_wh_space_forget_all(miaw_wh_space *s);
+/* call BEFORE the update: the delivered rows of an event about to become pending again
+ * are counted again; 0 or -1 */
+int miaw_wh_space_replaying(miaw_wh_space *s, const char *instance, const char *event_id);
+/* recounts an instance from the table (after an error left the counters unsure) */
+void miaw_wh_space_reload(miaw_wh_space *s, const char *instance);
+void miaw_wh_space_reload_all(miaw_wh_space *s);
+/* call BEFORE deleting dead letters older than failed_before: they stop counting; 0 or -1 */
+int miaw_wh_space_pruning(miaw_wh_space *s, int64_t failed_before);
 /* an event refused for lack of room: returns 1 for the first of an episode (to log it;
  * the episode ends when something fits again), 0 after */
 int miaw_wh_space_dropped(miaw_wh_space *s, const char *instance);

@@ -369,8 +369,13 @@ static int h_retry(miaw_req *q, void *ud)
     miaw_webhooks *w = ud;
     miaw_instance *in = miaw_instances_find(w->inst, miaw_req_param(q, "instanceId"));
     const char *eid = miaw_req_param(q, "eventId");
-    /* a replay goes to the instance's own URL when it has one (it may have been fixed) */
+    /* a replay goes to the instance's own URL when it has one (it may have been fixed);
+     * its delivered rows count against the quota again (dead letters always did) */
+    int opened = miaw_wh_store_begin(w->store);
+    miaw_wh_space_replaying(w->space, in->id, eid);
     int n = miaw_wh_store_retry(w->store, in->id, eid, in->webhook_url, miaw_now_ms());
+    if (miaw_wh_store_end(w->store, opened, n >= 0 || n == -2) != 0 && n > 0) n = -1;
+    if (n == -1) miaw_wh_space_reload(w->space, in->id); /* nothing changed: recount (rare) */
     if (n == 0)
         return miaw_req_reply_err(q, MIAW_ERR_NOT_FOUND, json_pack("{s:s}", "eventId", eid),
                                   "no delivery of event '%s' is known for this instance", eid),
@@ -380,7 +385,6 @@ static int h_retry(miaw_req *q, void *ud)
                                   "event '%s' is already pending delivery", eid),
                MIAW_OK;
     if (n < 0) return miaw_req_reply_err(q, MIAW_ERR_UNAVAILABLE, NULL, "cannot update the outbox"), MIAW_OK;
-    miaw_wh_space_forget(w->space, in->id); /* delivered rows may count again */
     const char *urls[16];
     size_t nurl = targets(w, in, urls, 16);
     for (size_t i = 0; i < nurl; i++) miaw_wh_dispatch_wake(w->disp, in->id, urls[i]);
@@ -506,8 +510,15 @@ static void on_prune(uv_timer_t *t)
     miaw_webhooks *w = t->data;
     int64_t now = miaw_now_ms();
     int nd = miaw_wh_store_prune(w->store, now - KEEP_DELIVERED_MS, INT64_MIN);
-    int nf = miaw_wh_store_prune(w->store, INT64_MIN, now - KEEP_FAILED_MS);
-    if (nf > 0) miaw_wh_space_forget_all(w->space); /* dead letters counted against the quota went */
+    /* dead letters counted against the quota: uncounted in the same transaction */
+    int opened = miaw_wh_store_begin(w->store);
+    int nf = miaw_wh_space_pruning(w->space, now - KEEP_FAILED_MS) == 0
+                 ? miaw_wh_store_prune(w->store, INT64_MIN, now - KEEP_FAILED_MS)
+                 : -1;
+    if (miaw_wh_store_end(w->store, opened, nf >= 0) != 0) {
+        nf = -1;
+        miaw_wh_space_reload_all(w->space); /* nothing deleted: recount */
+    }
     if (nd > 0 || nf > 0) {
         MIAW_DEBUG("webhooks", "pruned %d old outbox rows", (nd > 0 ? nd : 0) + (nf > 0 ? nf : 0));
         miaw_wh_space_reclaim(w->space);

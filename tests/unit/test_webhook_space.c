@@ -76,17 +76,34 @@ static void test_counters_and_mark(void)
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "droppedOverQuota")), 3);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "maxEvents")), 3);
     json_decref(j);
-    /* forget: the table is the truth again (1 pending row of 10 bytes) */
-    miaw_wh_space_forget(sp, "a");
+    /* reload: the table is the truth again (1 pending row of 10 bytes) */
+    miaw_wh_space_reload(sp, "a");
     CU_ASSERT_TRUE(miaw_wh_space_fits(sp, "a", 2, 20));
     CU_ASSERT_FALSE(miaw_wh_space_fits(sp, "a", 3, 0));
-    /* another instance has its own counters; add on an unknown one is a no-op */
-    miaw_wh_space_forget_all(sp);
-    miaw_wh_space_add(sp, "b", 100, 100);
+    /* another instance has its own counters (b: 1 row of 4 bytes, read at start) */
     CU_ASSERT_TRUE(miaw_wh_space_fits(sp, "b", 2, 26));
     CU_ASSERT_FALSE(miaw_wh_space_fits(sp, "b", 2, 27));
+    /* a replay of the delivered r2 counts it again (called before the update) */
+    CU_ASSERT_EQUAL(miaw_wh_space_replaying(sp, "a", r2.event_id), 0);
+    CU_ASSERT_EQUAL(miaw_wh_store_retry(st, "a", r2.event_id, NULL, 2500), 1);
+    CU_ASSERT_FALSE(miaw_wh_space_fits(sp, "a", 2, 0));
+    CU_ASSERT_TRUE(miaw_wh_space_fits(sp, "a", 1, 15));
+    CU_ASSERT_FALSE(miaw_wh_space_fits(sp, "a", 1, 16));
+    /* dead letters pruned stop counting */
+    CU_ASSERT_EQUAL(miaw_wh_store_record(st, &r3, MIAW_WH_FAILED, 5, 0, 500, "HTTP 500", 1, 2600), 0);
+    CU_ASSERT_EQUAL(miaw_wh_space_pruning(sp, 2700), 0);
+    CU_ASSERT_EQUAL(miaw_wh_store_prune(st, INT64_MIN, 2700), 1);
+    CU_ASSERT_TRUE(miaw_wh_space_fits(sp, "b", 3, 30));
+    /* reload_all agrees with the counters kept */
+    miaw_wh_space_reload_all(sp);
+    CU_ASSERT_TRUE(miaw_wh_space_fits(sp, "b", 3, 30));
+    CU_ASSERT_FALSE(miaw_wh_space_fits(sp, "a", 1, 16));
+    /* forget (purge): zero */
+    miaw_wh_space_forget(sp, "a");
+    CU_ASSERT_TRUE(miaw_wh_space_fits(sp, "a", 3, 30));
 
     /* the attempt is counted before sending: a reload after a crash sees it */
+    CU_ASSERT_EQUAL(miaw_wh_store_record(st, &r2, MIAW_WH_DELIVERED, 1, 0, 200, NULL, 1, 2800), 0);
     CU_ASSERT_EQUAL(miaw_wh_store_mark_attempt(st, r1.id, 1, 3000), 0);
     miaw_wh_row h = {0};
     CU_ASSERT_EQUAL(miaw_wh_store_head_row(st, "a", "http://h/1", &h), 1);
