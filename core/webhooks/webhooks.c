@@ -545,6 +545,17 @@ miaw_webhooks *miaw_webhooks_new(uv_loop_t *loop, const miaw_config *cfg, miaw_s
         free(w);
         return NULL;
     }
+    for (size_t i = 0; i < cfg->webhook_urls.n; i++) { /* the operator's own receivers */
+        int v = miaw_wh_policy_check_url(&w->policy, cfg->webhook_urls.v[i]);
+        if (v != MIAW_WH_ALLOWED) {
+            snprintf(err, errlen, "webhook.url: '%.200s' is refused by the webhook target policy: %s (add its "
+                     "address to webhook.policy.allow)", cfg->webhook_urls.v[i], miaw_wh_policy_reason(v));
+            miaw_wh_policy_free(&w->policy);
+            miaw_wh_store_close(w->store);
+            free(w);
+            return NULL;
+        }
+    }
     if (!(w->space = miaw_wh_space_new(loop, db->db, cfg->webhook_quota_events,
                                        (int64_t)cfg->webhook_quota_mb * 1024 * 1024)) ||
         !(w->disp = miaw_wh_dispatch_new(loop, w->store, cfg, &w->policy, secret, on_outcome, w))) {

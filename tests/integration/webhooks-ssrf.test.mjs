@@ -90,13 +90,21 @@ describe('webhooks: target policy', () => {
     }
   });
 
-  test('a bad CIDR in the policy stops the server with a clear message', async () => {
-    const srv = await startServer({ env: { MIAW_WEBHOOK_DENY: '10.0.0.0/40' }, expectExit: true });
-    const { code } = await Promise.race([srv.exited, sleep(15000).then(() => ({ code: 'still running' }))]);
-    if (code === 'still running') await srv.kill9();
-    assert.ok(code !== 0 && code !== 'still running', `exit code ${code}`);
-    assert.match(srv.logs(), /webhook\.policy\.deny: '10\.0\.0\.0\/40' is not an address or CIDR range/);
-    await srv.stop();
+  test('a bad CIDR, or a global URL the policy refuses, stops the server with a clear message', async () => {
+    const cases = [
+      [{ MIAW_WEBHOOK_DENY: '10.0.0.0/40' }, /webhook\.policy\.deny: '10\.0\.0\.0\/40' is not an address or CIDR range/],
+      [{ MIAW_WEBHOOK_BLOCK_PRIVATE: 'true', MIAW_WEBHOOK_URL: 'http://127.0.0.1:9/hook' },
+        /webhook\.url: 'http:\/\/127\.0\.0\.1:9\/hook' is refused by the webhook target policy/],
+      [{ MIAW_WEBHOOK_HTTPS_ONLY: 'true', MIAW_WEBHOOK_URL: 'http://example.com/hook' }, /webhook\.url: .*https_only/],
+    ];
+    for (const [env, msg] of cases) {
+      const srv = await startServer({ env, expectExit: true });
+      const { code } = await Promise.race([srv.exited, sleep(15000).then(() => ({ code: 'still running' }))]);
+      if (code === 'still running') await srv.kill9();
+      assert.ok(code !== 0 && code !== 'still running', `exit code ${code}`);
+      assert.match(srv.logs(), msg);
+      await srv.stop();
+    }
   });
 
   test('https_only refuses http:// targets', async () => {
