@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "webhooks/webhook_htab.h"
+#include "webhooks/webhook_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,21 @@ void miaw_wh_space_reload_all(miaw_wh_space *s)
     miaw_wh_hfree(&s->use, free);
     memset(&s->use, 0, sizeof s->use);
     if (preload(s) != 0) MIAW_ERR("webhooks", "outbox quota: cannot read the outbox: %s", sqlite3_errmsg(s->db));
+}
+
+int miaw_wh_space_prune(miaw_wh_space *s, miaw_wh_store *store, int64_t delivered_before, int64_t failed_before)
+{
+    int nd = miaw_wh_store_prune(store, delivered_before, INT64_MIN);
+    /* dead letters count against the quota: uncounted in the same transaction */
+    int opened = miaw_wh_store_begin(store);
+    int nf = miaw_wh_space_pruning(s, failed_before) == 0 ? miaw_wh_store_prune(store, INT64_MIN, failed_before) : -1;
+    if (miaw_wh_store_end(store, opened, nf >= 0) != 0) {
+        nf = -1;
+        miaw_wh_space_reload_all(s); /* nothing deleted: recount */
+    }
+    int n = (nd > 0 ? nd : 0) + (nf > 0 ? nf : 0);
+    if (n > 0) miaw_wh_space_reclaim(s);
+    return nd < 0 && nf < 0 ? -1 : n;
 }
 
 int miaw_wh_space_pruning(miaw_wh_space *s, int64_t failed_before)

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "webhooks/webhook_store.h"
+
 typedef struct miaw_wh_space miaw_wh_space;
 
 /* Switches the database to incremental auto-vacuum when it is not (a one-time VACUUM,
@@ -40,6 +42,10 @@ int miaw_wh_space_pruning(miaw_wh_space *s, int64_t failed_before);
 int miaw_wh_space_dropped(miaw_wh_space *s, const char *instance);
 /* {"events","bytes","maxEvents","maxBytes","droppedOverQuota"} of an instance; new ref */
 json_t *miaw_wh_space_json(miaw_wh_space *s, const char *instance);
+/* drops delivered rows older than delivered_before and dead letters older than
+ * failed_before (ms epoch), uncounting the dead letters, then reclaims the space; rows
+ * removed or -1 */
+int miaw_wh_space_prune(miaw_wh_space *s, miaw_wh_store *store, int64_t delivered_before, int64_t failed_before);
 /* rows were deleted: give the free pages back to the file system in steps of a few MB
  * per loop turn, then truncate the WAL */
 void miaw_wh_space_reclaim(miaw_wh_space *s);

@@ -509,20 +509,8 @@ static void on_prune(uv_timer_t *t)
 {
     miaw_webhooks *w = t->data;
     int64_t now = miaw_now_ms();
-    int nd = miaw_wh_store_prune(w->store, now - KEEP_DELIVERED_MS, INT64_MIN);
-    /* dead letters counted against the quota: uncounted in the same transaction */
-    int opened = miaw_wh_store_begin(w->store);
-    int nf = miaw_wh_space_pruning(w->space, now - KEEP_FAILED_MS) == 0
-                 ? miaw_wh_store_prune(w->store, INT64_MIN, now - KEEP_FAILED_MS)
-                 : -1;
-    if (miaw_wh_store_end(w->store, opened, nf >= 0) != 0) {
-        nf = -1;
-        miaw_wh_space_reload_all(w->space); /* nothing deleted: recount */
-    }
-    if (nd > 0 || nf > 0) {
-        MIAW_DEBUG("webhooks", "pruned %d old outbox rows", (nd > 0 ? nd : 0) + (nf > 0 ? nf : 0));
-        miaw_wh_space_reclaim(w->space);
-    }
+    int n = miaw_wh_space_prune(w->space, w->store, now - KEEP_DELIVERED_MS, now - KEEP_FAILED_MS);
+    if (n > 0) MIAW_DEBUG("webhooks", "pruned %d old outbox rows", n);
 }
 
 static void on_closed(uv_handle_t *h) { free(h); }

@@ -91,8 +91,7 @@ static void test_counters_and_mark(void)
     CU_ASSERT_FALSE(miaw_wh_space_fits(sp, "a", 1, 16));
     /* dead letters pruned stop counting */
     CU_ASSERT_EQUAL(miaw_wh_store_record(st, &r3, MIAW_WH_FAILED, 5, 0, 500, "HTTP 500", 1, 2600), 0);
-    CU_ASSERT_EQUAL(miaw_wh_space_pruning(sp, 2700), 0);
-    CU_ASSERT_EQUAL(miaw_wh_store_prune(st, INT64_MIN, 2700), 1);
+    CU_ASSERT_EQUAL(miaw_wh_space_prune(sp, st, INT64_MIN, 2700), 1);
     CU_ASSERT_TRUE(miaw_wh_space_fits(sp, "b", 3, 30));
     /* reload_all agrees with the counters kept */
     miaw_wh_space_reload_all(sp);
