@@ -64,6 +64,8 @@ struct miaw_wh_dispatch {
     int pump_soon, closing;
     int inflight;
     miaw_wh_htab lanes, hosts, stats;
+    int (*gate)(void *ud, const char *instance);
+    void *gate_ud;
     struct lane *head, *tail; /* active lanes */
     struct sockctx *socks;
 };
@@ -433,7 +435,9 @@ static void pump(miaw_wh_dispatch *d)
     /* one pass over the lanes present now; started lanes move to the tail */
     while (l) {
         next = l == stop ? NULL : l->next;
-        if (!l->inf) {
+        if (!l->inf && d->gate && d->gate(d->gate_ud, l->instance)) {
+            wait = wait < 0 || wait > 50 ? 50 : wait; /* its old rows are being deleted */
+        } else if (!l->inf) {
             if (l->dirty) {
                 int r = miaw_wh_store_head_row(d->store, l->instance, l->url, &l->row);
                 if (r == 0) {
@@ -485,6 +489,12 @@ void miaw_wh_dispatch_wake(miaw_wh_dispatch *d, const char *instance, const char
     if (!l) return;
     if (!l->inf) l->dirty = 1;
     kick(d);
+}
+
+void miaw_wh_dispatch_set_gate(miaw_wh_dispatch *d, int (*blocked)(void *ud, const char *instance), void *ud)
+{
+    d->gate = blocked;
+    d->gate_ud = ud;
 }
 
 static void wake_cb(void *ud, const char *instance, const char *url) { miaw_wh_dispatch_wake(ud, instance, url); }

@@ -36,6 +36,9 @@ miaw_wh_dispatch *miaw_wh_dispatch_new(uv_loop_t *loop, miaw_wh_store *store, co
 /* cancels what is in flight (those rows stay pending) and closes the handles; the
  * memory of uv handles is released by their close callbacks on the next loop run. */
 void miaw_wh_dispatch_free(miaw_wh_dispatch *d);
+/* lanes of an instance for which blocked(ud, instance) is 1 do not start requests (the
+ * rows of a deleted instance of the same id are being deleted); fn may be NULL */
+void miaw_wh_dispatch_set_gate(miaw_wh_dispatch *d, int (*blocked)(void *ud, const char *instance), void *ud);
 /* a row became pending in this lane (new event or replay): schedule it */
 void miaw_wh_dispatch_wake(miaw_wh_dispatch *d, const char *instance, const char *url);
 /* forgets an instance: aborts its requests in flight and drops its lanes and stats */

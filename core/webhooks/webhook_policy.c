@@ -242,6 +242,19 @@ int miaw_wh_policy_check_url(const miaw_wh_policy *p, const char *url)
     return miaw_wh_policy_check_addr(p, a);
 }
 
+int miaw_wh_policy_check_globals(const miaw_wh_policy *p, const miaw_strlist *urls, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < urls->n; i++) {
+        int v = miaw_wh_policy_check_url(p, urls->v[i]);
+        if (v != MIAW_WH_ALLOWED) {
+            snprintf(err, errlen, "webhook.url: '%.200s' is refused by the webhook target policy: %s (add its "
+                     "address to webhook.policy.allow)", urls->v[i], miaw_wh_policy_reason(v));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 const char *miaw_wh_policy_reason(int verdict)
 {
     switch (verdict) {

@@ -53,6 +53,9 @@ int miaw_wh_addr_class(const uint8_t addr[16]);
  * an [IPv6] literal, that address. Hostnames are MIAW_WH_ALLOWED here (they are judged
  * at connect time). */
 int miaw_wh_policy_check_url(const miaw_wh_policy *p, const char *url);
+/* the operator's global receivers (webhook.url) against the policy: 0, or -1 with
+ * "webhook.url: 'x' is refused by the webhook target policy: ..." in err */
+int miaw_wh_policy_check_globals(const miaw_wh_policy *p, const miaw_strlist *urls, char *err, size_t errlen);
 /* a short human text for a verdict ("the address is in a private or loopback range") */
 const char *miaw_wh_policy_reason(int verdict);
 #endif

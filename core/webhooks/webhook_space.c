@@ -12,11 +12,21 @@
 #include <string.h>
 
 #define RECLAIM_PAGES 256  /* pages given back per step (1 MiB with 4 KiB pages) */
-#define RECLAIM_GAP_MS 5   /* loop turns left to others between two steps */
+#define RECLAIM_GAP_MS 1   /* loop turns left to others between two steps */
+#define PURGE_BATCH "16"   /* rows deleted per statement */
+#define PURGE_SLICE_MS 5   /* longest run of deletions between two loop turns */
 
 struct usage {
     int64_t events, bytes, dropped;
     int full; /* an episode of refusals is going on (logged once) */
+};
+
+/* outbox rows of a deleted instance, deleted a few at a time: ids up to max_id only, so
+ * the events of an instance created again under the same id are not touched */
+struct purge {
+    char *instance;
+    int64_t max_id;
+    struct purge *next;
 };
 
 struct miaw_wh_space {
@@ -25,6 +35,7 @@ struct miaw_wh_space {
     miaw_wh_htab use;
     uv_timer_t *timer;
     int reclaiming;
+    struct purge *jobs; /* deleted instances whose rows are being deleted, in order */
 };
 
 static int preload(miaw_wh_space *s);
@@ -86,6 +97,12 @@ void miaw_wh_space_free(miaw_wh_space *s)
 {
     if (!s) return;
     uv_close((uv_handle_t *)s->timer, on_closed);
+    while (s->jobs) { /* unfinished: the rest is found again at the next start (orphans) */
+        struct purge *j = s->jobs;
+        s->jobs = j->next;
+        free(j->instance);
+        free(j);
+    }
     miaw_wh_hfree(&s->use, free);
     free(s);
 }
@@ -236,20 +253,60 @@ json_t *miaw_wh_space_json(miaw_wh_space *s, const char *instance)
                      (json_int_t)s->max_bytes, "droppedOverQuota", (json_int_t)(u ? u->dropped : 0));
 }
 
-/* one step: at most RECLAIM_PAGES free pages are moved out of the file's tail */
-static void on_reclaim(uv_timer_t *t)
+/* deletes rows of the first job for about PURGE_SLICE_MS; 1 when the job is finished */
+static int purge_slice(miaw_wh_space *s)
+{
+    struct purge *j = s->jobs;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM webhook_outbox WHERE id IN (SELECT id FROM webhook_outbox WHERE "
+                                  "instance=?1 AND id<=?2 ORDER BY id LIMIT " PURGE_BATCH ")",
+                           -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, j->instance, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, j->max_id);
+    uint64_t t0 = uv_hrtime();
+    int done = 0, rc;
+    do {
+        rc = sqlite3_step(st);
+        done = rc != SQLITE_DONE || sqlite3_changes(s->db) < atoi(PURGE_BATCH);
+        sqlite3_reset(st);
+    } while (!done && uv_hrtime() - t0 < PURGE_SLICE_MS * 1000000ull);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        MIAW_WARN("webhooks", "%s: outbox purge: %s (retried)", j->instance, sqlite3_errmsg(s->db));
+        return 0;
+    }
+    return done;
+}
+
+/* one step of the background work: purge slices first, then reclaim steps of at most
+ * RECLAIM_PAGES free pages, with loop turns in between */
+static void on_step(uv_timer_t *t)
 {
     miaw_wh_space *s = t->data;
     if (!sqlite3_get_autocommit(s->db)) { /* someone's transaction is open: later */
-        uv_timer_start(s->timer, on_reclaim, 50, 0);
+        uv_timer_start(s->timer, on_step, 50, 0);
         return;
     }
+    if (s->jobs) {
+        if (purge_slice(s)) {
+            struct purge *j = s->jobs;
+            s->jobs = j->next;
+            MIAW_DEBUG("webhooks", "%s: outbox rows deleted", j->instance);
+            free(j->instance);
+            free(j);
+            s->reclaiming = 1;
+        }
+        uv_timer_start(s->timer, on_step, RECLAIM_GAP_MS, 0);
+        return;
+    }
+    if (!s->reclaiming) return;
     int64_t free_pages = pragma_int(s->db, "PRAGMA freelist_count");
     if (free_pages > 0) {
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)", RECLAIM_PAGES);
         if (exec1(s->db, sql) == 0 && free_pages > RECLAIM_PAGES) {
-            uv_timer_start(s->timer, on_reclaim, RECLAIM_GAP_MS, 0);
+            uv_timer_start(s->timer, on_step, RECLAIM_GAP_MS, 0);
             return;
         }
     }
@@ -262,5 +319,42 @@ void miaw_wh_space_reclaim(miaw_wh_space *s)
 {
     if (s->reclaiming) return;
     s->reclaiming = 1;
-    uv_timer_start(s->timer, on_reclaim, 0, 0);
+    if (!s->jobs) uv_timer_start(s->timer, on_step, 0, 0);
+}
+
+int miaw_wh_space_purge(miaw_wh_space *s, const char *instance)
+{
+    struct purge *j = calloc(1, sizeof *j);
+    if (!j || !(j->instance = strdup(instance))) {
+        free(j);
+        return -1;
+    }
+    j->max_id = pragma_int(s->db, "SELECT COALESCE(MAX(id),0) FROM webhook_outbox");
+    struct purge **pp = &s->jobs;
+    while (*pp) pp = &(*pp)->next;
+    *pp = j;
+    miaw_wh_space_forget(s, instance); /* its rows no longer count */
+    uv_timer_start(s->timer, on_step, 0, 0);
+    return 0;
+}
+
+int miaw_wh_space_purge_orphans(miaw_wh_space *s, int (*exists)(void *ud, const char *instance), void *ud)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT DISTINCT instance FROM webhook_outbox", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        if (id && !exists(ud, id) && miaw_wh_space_purge(s, id) == 0)
+            MIAW_INFO("webhooks", "%s: deleting the outbox rows left by this deleted instance", id);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int miaw_wh_space_purging(miaw_wh_space *s, const char *instance)
+{
+    for (struct purge *j = s->jobs; j; j = j->next)
+        if (strcmp(j->instance, instance) == 0) return 1;
+    return 0;
 }

@@ -1,10 +1,10 @@
 /* core/webhooks/webhook_space.h - the disk budget of the webhook outbox: per-instance quota
  * counters (undelivered events and payload bytes, i.e. pending rows and dead letters),
  * read from the outbox once at start and kept up to date by the webhook module (so no
- * quota check scans the table), and the
- * giving back of disk space after rows are deleted (sqlite incremental vacuum in small
- * steps on a timer, then a WAL truncation, so the loop is never held for long). Owns its
- * counters and its timer; the sqlite handle is borrowed. Loop thread only. */
+ * quota check scans the table), the deletion of a deleted instance's rows and the giving
+ * back of disk space (row deletes and sqlite incremental vacuum in slices of a few ms on
+ * a timer, then a WAL truncation, so the loop is never held for long). Owns its counters,
+ * purge jobs and timer; the sqlite handle is borrowed. Loop thread only. */
 #ifndef MIAW_WEBHOOK_SPACE_H
 #define MIAW_WEBHOOK_SPACE_H
 #include <jansson.h>
@@ -46,6 +46,15 @@ json_t *miaw_wh_space_json(miaw_wh_space *s, const char *instance);
  * failed_before (ms epoch), uncounting the dead letters, then reclaims the space; rows
  * removed or -1 */
 int miaw_wh_space_prune(miaw_wh_space *s, miaw_wh_store *store, int64_t delivered_before, int64_t failed_before);
+/* an instance was deleted: its outbox rows (those that exist now) are deleted in slices
+ * of a few ms on the timer, then the space is reclaimed; its counters restart at zero.
+ * 0 or -1. */
+int miaw_wh_space_purge(miaw_wh_space *s, const char *instance);
+/* starts a purge for every instance with outbox rows for which exists(ud, id) is 0 (a
+ * purge cut by a stop or a crash); 0 or -1 */
+int miaw_wh_space_purge_orphans(miaw_wh_space *s, int (*exists)(void *ud, const char *instance), void *ud);
+/* 1 while rows of a deleted instance of that id are being deleted (its lanes wait) */
+int miaw_wh_space_purging(miaw_wh_space *s, const char *instance);
 /* rows were deleted: give the free pages back to the file system in steps of a few MB
  * per loop turn, then truncate the WAL */
 void miaw_wh_space_reclaim(miaw_wh_space *s);

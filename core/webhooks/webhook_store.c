@@ -431,6 +431,11 @@ int miaw_wh_store_purge(miaw_wh_store *s, const char *instance)
     return miaw_wh_store_end(s, opened, ok);
 }
 
+int miaw_wh_store_drop_stats(miaw_wh_store *s, const char *instance)
+{
+    return run1(s, "DELETE FROM webhook_stats WHERE instance=?1", instance, 0, 0) >= 0 ? 0 : -1;
+}
+
 int miaw_wh_store_prune(miaw_wh_store *s, int64_t delivered_before, int64_t failed_before)
 {
     return run1(s,

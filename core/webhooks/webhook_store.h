@@ -65,6 +65,8 @@ json_t *miaw_wh_store_counts(miaw_wh_store *s, const char *instance);
 int64_t miaw_wh_store_pending_before(miaw_wh_store *s, const char *instance, const char *url, int64_t id);
 /* deletes every row of an instance; 0 or -1 */
 int miaw_wh_store_purge(miaw_wh_store *s, const char *instance);
+/* deletes the counters and sequence of an instance (its rows are deleted apart); 0 or -1 */
+int miaw_wh_store_drop_stats(miaw_wh_store *s, const char *instance);
 /* drops delivered rows older than delivered_before and dead letters older than
  * failed_before (ms); rows removed or -1 */
 int miaw_wh_store_prune(miaw_wh_store *s, int64_t delivered_before, int64_t failed_before);

@@ -144,10 +144,9 @@ static void on_deleted(const miaw_event *ev, void *ud)
     miaw_webhooks *w = ud;
     if (!ev->instance_id) return;
     miaw_wh_dispatch_drop_instance(w->disp, ev->instance_id);
-    if (miaw_wh_store_purge(w->store, ev->instance_id) != 0)
+    /* rows deleted in slices (a big backlog would hold the loop), then the space goes back */
+    if (miaw_wh_store_drop_stats(w->store, ev->instance_id) != 0 || miaw_wh_space_purge(w->space, ev->instance_id) != 0)
         MIAW_ERR("webhooks", "%s: cannot purge the outbox", ev->instance_id);
-    miaw_wh_space_forget(w->space, ev->instance_id);
-    miaw_wh_space_reclaim(w->space); /* the disk space of the deleted rows goes back */
     waiter_answer_gone(w, ev->instance_id, MIAW_ERR_INSTANCE_NOT_FOUND, "the instance was deleted");
 }
 
@@ -515,6 +514,18 @@ static void on_prune(uv_timer_t *t)
 
 static void on_closed(uv_handle_t *h) { free(h); }
 
+static int gate(void *ud, const char *instance) { return miaw_wh_space_purging(ud, instance); }
+
+static int exists(void *ud, const char *instance) { return miaw_instances_find(ud, instance) != NULL; }
+
+/* rows of instances that no longer exist (a purge cut by a stop or a crash) are deleted
+ * again; the dispatcher does not deliver them meanwhile */
+static int purge_orphans(miaw_webhooks *w)
+{
+    miaw_wh_dispatch_set_gate(w->disp, gate, w->space);
+    return miaw_wh_space_purge_orphans(w->space, exists, w->inst);
+}
+
 miaw_webhooks *miaw_webhooks_new(uv_loop_t *loop, const miaw_config *cfg, miaw_storage *db, miaw_bus *bus,
                                  miaw_instances *inst, const char *secret, miaw_router *rt, char *err, size_t errlen)
 {
@@ -533,20 +544,16 @@ miaw_webhooks *miaw_webhooks_new(uv_loop_t *loop, const miaw_config *cfg, miaw_s
         free(w);
         return NULL;
     }
-    for (size_t i = 0; i < cfg->webhook_urls.n; i++) { /* the operator's own receivers */
-        int v = miaw_wh_policy_check_url(&w->policy, cfg->webhook_urls.v[i]);
-        if (v != MIAW_WH_ALLOWED) {
-            snprintf(err, errlen, "webhook.url: '%.200s' is refused by the webhook target policy: %s (add its "
-                     "address to webhook.policy.allow)", cfg->webhook_urls.v[i], miaw_wh_policy_reason(v));
-            miaw_wh_policy_free(&w->policy);
-            miaw_wh_store_close(w->store);
-            free(w);
-            return NULL;
-        }
+    if (miaw_wh_policy_check_globals(&w->policy, &cfg->webhook_urls, err, errlen) != 0) {
+        miaw_wh_policy_free(&w->policy);
+        miaw_wh_store_close(w->store);
+        free(w);
+        return NULL;
     }
     if (!(w->space = miaw_wh_space_new(loop, db->db, cfg->webhook_quota_events,
                                        (int64_t)cfg->webhook_quota_mb * 1024 * 1024)) ||
-        !(w->disp = miaw_wh_dispatch_new(loop, w->store, cfg, &w->policy, secret, on_outcome, w))) {
+        !(w->disp = miaw_wh_dispatch_new(loop, w->store, cfg, &w->policy, secret, on_outcome, w)) ||
+        purge_orphans(w) != 0) {
         snprintf(err, errlen, "webhook dispatcher: cannot start");
         miaw_wh_space_free(w->space);
         miaw_wh_policy_free(&w->policy);
@@ -556,9 +563,8 @@ miaw_webhooks *miaw_webhooks_new(uv_loop_t *loop, const miaw_config *cfg, miaw_s
     }
     if (!w->policy.block_private && strcmp(cfg->host, "127.0.0.1") && strcmp(cfg->host, "::1") &&
         strcmp(cfg->host, "localhost"))
-        MIAW_WARN("webhooks", "webhook.policy.block_private is off while the API listens on %s: API clients can "
-                              "make miaw post to loopback and private addresses (see docs/security-webhooks.md)",
-                  cfg->host);
+        MIAW_WARN("webhooks", "webhook.policy.block_private is off while the API listens on %s: API clients can make "
+                  "miaw post to loopback and private addresses (see docs/security-webhooks.md)", cfg->host);
     if (add_routes(w, rt, err, errlen) != 0 ||
         miaw_bus_subscribe(bus, NULL, "*", on_event, w, &w->sub_events) != MIAW_OK ||
         miaw_bus_subscribe(bus, NULL, "instance.deleted", on_deleted, w, &w->sub_deleted) != MIAW_OK) {
@@ -575,10 +581,9 @@ miaw_webhooks *miaw_webhooks_new(uv_loop_t *loop, const miaw_config *cfg, miaw_s
     MIAW_INFO("webhooks", "outbox ready (timeout %d ms, %d attempts, retry unit %d ms, concurrency %d, per host %d)",
               cfg->webhook_timeout_ms, miaw_wh_max_attempts(cfg->webhook_max_retries), cfg->webhook_retry_delay_ms,
               cfg->webhook_concurrency, cfg->webhook_per_host);
-    MIAW_INFO("webhooks", "target policy: block_private %s, block_metadata %s, https_only %s, %zu allow, %zu deny; "
-                          "quota %d events / %d MiB per instance",
-              w->policy.block_private ? "on" : "off", w->policy.block_metadata ? "on" : "off",
-              w->policy.https_only ? "on" : "off", w->policy.nallow, w->policy.ndeny, cfg->webhook_quota_events,
+    MIAW_INFO("webhooks", "target policy: block_private %d, block_metadata %d, https_only %d, %zu allow, %zu deny; "
+              "quota %d events / %d MiB per instance", w->policy.block_private, w->policy.block_metadata,
+              w->policy.https_only, w->policy.nallow, w->policy.ndeny, cfg->webhook_quota_events,
               cfg->webhook_quota_mb);
     return w;
 }
