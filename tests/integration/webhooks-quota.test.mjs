@@ -2,14 +2,15 @@
 // hold the loop: POST .../webhook/test is bounded in count x payload size, each instance
 // has an outbox quota answered with 429 + Retry-After when full (and room comes back as
 // deliveries catch up), /health stays quick during the largest test request allowed, and
-// deleting an instance gives its outbox's disk space back (incremental vacuum + WAL
-// truncation).
+// deleting an instance neither holds the loop (rows deleted in slices; the same id starts
+// clean; a deletion cut by kill -9 is finished at the next start) and gives its outbox's
+// disk space back (incremental vacuum + WAL truncation).
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
-import { freePort, startServer, waitFor } from './lib/harness.mjs';
+import { freePort, startServer, tempDir, waitFor } from './lib/harness.mjs';
 import { startReceiver } from './lib/receiver.mjs';
 
 const ENV = { API_WEBHOOK_SECRET: 'quota', WEBHOOK_RETRY_DELAY_MS: '60000' };
@@ -149,6 +150,78 @@ describe('webhooks: outbox bounds', () => {
     } finally {
       await srv.stop();
       await rcv.close();
+    }
+  });
+
+  test('deleting an instance with a big backlog does not hold the loop; the same id starts clean', async () => {
+    const rcv = await startReceiver({ mode: 503 });
+    const srv = await startServer({ env: { ...ENV, MIAW_WEBHOOK_TEST_MAX_KB: '8192' } });
+    try {
+      await srv.api('POST', '/api/v1/instances', { instanceId: 'del', webhookUrl: rcv.url });
+      const old = new Set();
+      for (let i = 0; i < 10; i++) { // about 70 MB of pending events
+        const r = await srv.api('POST', '/api/v1/instances/del/webhook/test', { count: 1000, data: { x: 'p'.repeat(7000) } });
+        assert.equal(r.status, 202, r.text.slice(0, 200));
+        for (const id of r.json.data.eventIds) old.add(id);
+      }
+      const health = [];
+      let stop = false;
+      const probe = (async () => {
+        while (!stop) { const t = performance.now(); await fetch(srv.url + '/health'); health.push(performance.now() - t); }
+      })();
+      const before = rcv.requests.length;
+      const t0 = performance.now();
+      let r = await srv.api('DELETE', '/api/v1/instances/del');
+      const delMs = performance.now() - t0;
+      assert.ok(r.status === 200 || r.status === 204, r.text);
+      // the same id again, at once, while the old rows are still being deleted
+      rcv.mode = 200;
+      r = await srv.api('POST', '/api/v1/instances', { instanceId: 'del', webhookUrl: rcv.url });
+      assert.equal(r.status, 201, r.text);
+      r = await srv.api('POST', '/api/v1/instances/del/webhook/test', {});
+      assert.equal(r.status, 200, r.text);
+      const fresh = r.json.data.eventId;
+      await waitFor(async () => (await srv.api('GET', '/api/v1/instances/del/webhook/deliveries?limit=5')).json.data.items.length === 1,
+        { timeoutMs: 30000, intervalMs: 100, what: 'the old rows deleted' });
+      stop = true;
+      await probe;
+      const worst = Math.max(...health);
+      console.log(`DELETE answered in ${delMs.toFixed(0)} ms; /health worst ${worst.toFixed(0)} ms over ${health.length} probes`);
+      assert.ok(delMs < 300, `DELETE took ${delMs.toFixed(0)} ms`);
+      assert.ok(worst < 400, `/health took up to ${worst.toFixed(0)} ms while the outbox was deleted`);
+      const got = rcv.requests.map((q) => q.headers['x-miaw-event-id']);
+      assert.ok(got.slice(before).includes(fresh), 'the new instance gets its event');
+      assert.ok(!got.slice(before).some((id) => old.has(id)), 'no event of the deleted instance after the delete');
+    } finally {
+      await srv.stop();
+      await rcv.close();
+    }
+  });
+
+  test('kill -9 during the deletion: the rows left are deleted at the next start, never delivered', async () => {
+    const dataDir = tempDir('miaw-wh-purge-');
+    const rcv = await startReceiver({ mode: 503 });
+    const env = { ...ENV, MIAW_WEBHOOK_TEST_MAX_KB: '8192' };
+    let srv = await startServer({ env, dataDir, keepData: true });
+    try {
+      await srv.api('POST', '/api/v1/instances', { instanceId: 'cut', webhookUrl: rcv.url });
+      for (let i = 0; i < 6; i++) {
+        const r = await srv.api('POST', '/api/v1/instances/cut/webhook/test', { count: 1000, data: { x: 'p'.repeat(7000) } });
+        assert.equal(r.status, 202);
+      }
+      const full = dbBytes(dataDir);
+      assert.equal((await srv.api('DELETE', '/api/v1/instances/cut')).status, 200);
+      await srv.kill9();
+      rcv.mode = 200;
+      const before = rcv.requests.length;
+      srv = await startServer({ env, dataDir, keepData: true });
+      assert.match(srv.logs(), /cut: deleting the outbox rows left by this deleted instance/);
+      await waitFor(() => dbBytes(dataDir) < full / 4, { timeoutMs: 30000, intervalMs: 100, what: 'space back' });
+      assert.equal(rcv.requests.length, before, 'nothing of the deleted instance was delivered');
+    } finally {
+      await srv.stop();
+      await rcv.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
