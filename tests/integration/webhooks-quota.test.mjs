@@ -2,7 +2,7 @@
 // hold the loop: POST .../webhook/test is bounded in count x payload size, each instance
 // has an outbox quota answered with 429 + Retry-After when full (and room comes back as
 // deliveries catch up), /health stays quick during the largest test request allowed, and
-// deleting an instance neither holds the loop (rows deleted in slices; the same id starts
+// deleting an instance does not hold the loop (rows deleted in slices; the same id starts
 // clean; a deletion cut by kill -9 is finished at the next start) and gives its outbox's
 // disk space back (incremental vacuum + WAL truncation).
 import assert from 'node:assert/strict';

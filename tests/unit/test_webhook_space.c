@@ -1,7 +1,8 @@
 /* tests/unit/test_webhook_space.c - the outbox's disk budget: quota counters loaded from the
  * table (pending and dead letters count, delivered rows do not), kept up to date by add,
  * reloaded after forget; refusal episodes; the database switched to incremental
- * auto-vacuum and free pages given back by reclaim; and the attempt counted before
+ * auto-vacuum, a deleted instance's rows deleted in slices (not those of a new instance of
+ * the same id) and the free pages given back; and the attempt counted before
  * sending (miaw_wh_store_mark_attempt). */
 #include "harness.h"
 
@@ -125,11 +126,12 @@ static void test_counters_and_mark(void)
 
 /* the reclaim timer does not keep a loop alive (the server has other handles): this one
  * does, polling until the free list is empty or 10 s pass */
-struct watch { sqlite3 *db; int ticks; };
+struct watch { sqlite3 *db; miaw_wh_space *sp; int ticks; };
 static void on_watch(uv_timer_t *t)
 {
     struct watch *w = t->data;
-    if (pragma(w->db, "PRAGMA freelist_count") == 0 || ++w->ticks > 2000) uv_close((uv_handle_t *)t, NULL);
+    if ((!miaw_wh_space_purging(w->sp, "big") && pragma(w->db, "PRAGMA freelist_count") == 0) || ++w->ticks > 2000)
+        uv_close((uv_handle_t *)t, NULL);
 }
 
 static void test_reclaim(void)
@@ -161,16 +163,27 @@ static void test_reclaim(void)
     CU_ASSERT_EQUAL(miaw_wh_store_end(st, opened, 1), 0);
     free(body);
     int64_t pages = pragma(db, "PRAGMA page_count");
-    CU_ASSERT_EQUAL(miaw_wh_store_purge(st, "big"), 0);
-    CU_ASSERT(pragma(db, "PRAGMA freelist_count") > pages / 2);
-    miaw_wh_space_reclaim(sp);
+    /* the instance is deleted; a new one of the same id stores an event at once */
+    CU_ASSERT_EQUAL(miaw_wh_space_purge(sp, "big"), 0);
+    CU_ASSERT_TRUE(miaw_wh_space_purging(sp, "big"));
+    CU_ASSERT_FALSE(miaw_wh_space_purging(sp, "other"));
+    miaw_wh_row fresh;
+    row(&fresh, "big", 1, "{}");
+    miaw_wh_event_id(fresh.event_id, 9999);
+    CU_ASSERT_EQUAL(miaw_wh_store_insert(st, &fresh), 0);
     uv_timer_t watch;
-    struct watch w = {db, 0};
+    struct watch w = {db, sp, 0};
     uv_timer_init(&loop, &watch);
     watch.data = &w;
     uv_timer_start(&watch, on_watch, 5, 5);
     uv_run(&loop, UV_RUN_DEFAULT); /* the steps run until the free list is empty */
     CU_ASSERT(w.ticks > 1); /* in several steps, not one long one */
+    CU_ASSERT_FALSE(miaw_wh_space_purging(sp, "big"));
+    CU_ASSERT_EQUAL(pragma(db, "SELECT COUNT(*) FROM webhook_outbox"), 1); /* only the new row */
+    miaw_wh_row h = {0};
+    CU_ASSERT_EQUAL(miaw_wh_store_head_row(st, "big", "http://h/1", &h), 1);
+    CU_ASSERT_EQUAL(h.id, fresh.id);
+    miaw_wh_row_clear(&h);
     CU_ASSERT_EQUAL(pragma(db, "PRAGMA freelist_count"), 0);
     CU_ASSERT(pragma(db, "PRAGMA page_count") < pages / 10);
     miaw_wh_space_free(sp);
