@@ -49,6 +49,17 @@ static const struct key KEYS[] = {
     {"webhook.retry_delay_ms", K_INT, O(webhook_retry_delay_ms), 1, 86400000},
     {"webhook.concurrency", K_INT, O(webhook_concurrency), 1, 10000},
     {"webhook.per_host_concurrency", K_INT, O(webhook_per_host), 1, 1000},
+    /* webhook target policy (SSRF) and outbox quota */
+    {"webhook.policy", K_SECTION, 0, 0, 0},
+    {"webhook.policy.block_private", K_BOOL, O(webhook_block_private), 0, 0},
+    {"webhook.policy.block_metadata", K_BOOL, O(webhook_block_metadata), 0, 0},
+    {"webhook.policy.https_only", K_BOOL, O(webhook_https_only), 0, 0},
+    {"webhook.policy.allow", K_LIST, O(webhook_allow), 0, 0},
+    {"webhook.policy.deny", K_LIST, O(webhook_deny), 0, 0},
+    {"webhook.quota", K_SECTION, 0, 0, 0},
+    {"webhook.quota.max_events", K_INT, O(webhook_quota_events), 1, 100000000},
+    {"webhook.quota.max_mb", K_INT, O(webhook_quota_mb), 1, 1048576},
+    {"webhook.quota.test_max_kb", K_INT, O(webhook_test_max_kb), 1, 1048576},
     {"whatsapp", K_SECTION, 0, 0, 0},
     {"whatsapp.ws_url", K_STR, O(wa_ws_url), 0, 0},
     {"whatsapp.ca_file", K_STR, O(wa_ca_file), 0, 0},
@@ -170,6 +181,13 @@ static void set_defaults(miaw_config *c)
     c->webhook_retry_delay_ms = 60000;
     c->webhook_concurrency = 64;
     c->webhook_per_host = 8;
+    /* webhook target policy and outbox quota (see config/miaw.yaml for the reasons) */
+    c->webhook_block_private = 0;
+    c->webhook_block_metadata = 1;
+    c->webhook_https_only = 0;
+    c->webhook_quota_events = 100000;
+    c->webhook_quota_mb = 256;
+    c->webhook_test_max_kb = 1024;
     c->wa_ws_url = strdup("wss://web.whatsapp.com/ws/chat");
     c->wa_ca_file = strdup("");
     c->wa_device_name = strdup("miaw");
@@ -405,6 +423,16 @@ static int apply_env(miaw_config *c, char *err, size_t errlen)
     if ((v = getenv("MIAW_BASIC_AUTH")) && *v) list_from_csv(&c->basic_auth, v);
     if ((v = getenv("MIAW_WEBHOOK_URL")) && *v) list_from_csv(&c->webhook_urls, v);
     if ((v = getenv("MIAW_PLUGINS")) && *v) list_from_csv(&c->plugins_enabled, v);
+    /* webhook target policy and outbox quota; MIAW_WEBHOOK_ALLOW/DENY = "" clears the list */
+    if ((v = getenv("MIAW_WEBHOOK_ALLOW"))) list_from_csv(&c->webhook_allow, v);
+    if ((v = getenv("MIAW_WEBHOOK_DENY"))) list_from_csv(&c->webhook_deny, v);
+    if (env_bool("MIAW_WEBHOOK_BLOCK_PRIVATE", &c->webhook_block_private, err, errlen) ||
+        env_bool("MIAW_WEBHOOK_BLOCK_METADATA", &c->webhook_block_metadata, err, errlen) ||
+        env_bool("MIAW_WEBHOOK_HTTPS_ONLY", &c->webhook_https_only, err, errlen) ||
+        env_int("MIAW_WEBHOOK_QUOTA_EVENTS", 1, 100000000, &c->webhook_quota_events, err, errlen) ||
+        env_int("MIAW_WEBHOOK_QUOTA_MB", 1, 1048576, &c->webhook_quota_mb, err, errlen) ||
+        env_int("MIAW_WEBHOOK_TEST_MAX_KB", 1, 1048576, &c->webhook_test_max_kb, err, errlen))
+        return -1;
     if ((v = getenv("WA_MEDIA_UPLOAD_HOSTS")) && *v) list_from_csv(&c->wa_media_upload_hosts, v);
     int mb = 0;
     if (env_int("API_PORT", 1, 65535, &c->port, err, errlen) ||
@@ -516,6 +544,8 @@ void miaw_config_free(miaw_config *c)
     list_free(&c->basic_auth);
     list_free(&c->plugins_enabled);
     list_free(&c->webhook_urls);
+    list_free(&c->webhook_allow);
+    list_free(&c->webhook_deny);
     list_free(&c->wa_media_upload_hosts);
     json_decref(c->plugin_config);
     c->plugin_config = NULL;

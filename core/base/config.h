@@ -36,6 +36,14 @@ typedef struct miaw_config {
     char *webhook_secret;    /* "" = generate/load from data_dir */
     int webhook_timeout_ms, webhook_max_retries, webhook_retry_delay_ms;
     int webhook_concurrency, webhook_per_host;
+    /* webhook target policy and outbox quota (webhooks/webhook_policy.c, webhooks.c) */
+    miaw_strlist webhook_allow, webhook_deny; /* CIDR ranges; allow overrides the switches */
+    int webhook_block_private;  /* refuse loopback, private, ULA, link-local, reserved */
+    int webhook_block_metadata; /* refuse link-local and cloud metadata addresses */
+    int webhook_https_only;     /* refuse http:// targets */
+    int webhook_quota_events;   /* undelivered outbox rows per instance */
+    int webhook_quota_mb;       /* undelivered outbox bytes per instance, MiB */
+    int webhook_test_max_kb;    /* count x serialized data of one POST .../webhook/test */
     /* whatsapp */
     char *wa_ws_url, *wa_ca_file, *wa_device_name, *auto_reply;
     int account_validation, auto_mark_read, chat_storage;

@@ -8,6 +8,7 @@
 #include "base/metrics.h"
 #include "base/util.h"
 #include "webhooks/webhook_htab.h"
+#include "webhooks/webhook_policy.h"
 #include "webhooks/webhook_util.h"
 
 #include <curl/curl.h>
@@ -45,9 +46,8 @@ struct inflight {
     struct curl_slist *hdrs;
     miaw_wh_row row;
     uint64_t start_ns;
+    int blocked;  /* a verdict of the target policy refused an address (MIAW_WH_DENIED_*) */
     char errbuf[CURL_ERROR_SIZE];
-    char resp[200];
-    size_t resp_len;
 };
 
 struct sockctx { uv_poll_t poll; curl_socket_t fd; miaw_wh_dispatch *d; struct sockctx *prev, *next; };
@@ -56,6 +56,7 @@ struct miaw_wh_dispatch {
     uv_loop_t *loop;
     miaw_wh_store *store;
     const miaw_config *cfg;
+    const miaw_wh_policy *policy;
     char *secret;
     miaw_wh_outcome_fn fn;
     void *ud;
@@ -64,6 +65,8 @@ struct miaw_wh_dispatch {
     int pump_soon, closing;
     int inflight;
     miaw_wh_htab lanes, hosts, stats;
+    int (*gate)(void *ud, const char *instance);
+    void *gate_ud;
     struct lane *head, *tail; /* active lanes */
     struct sockctx *socks;
 };
@@ -219,15 +222,29 @@ static int on_timer_change(CURLM *m, long timeout_ms, void *userp)
     return 0;
 }
 
+/* the receiver's body is read and dropped: it is never stored, logged or answered (it
+ * could hold a secret of whatever answered at that address) */
 static size_t on_write(char *p, size_t sz, size_t n, void *ud)
 {
+    (void)p;
+    (void)ud;
+    return sz * n;
+}
+
+/* every address curl is about to connect to (after DNS, for each happy-eyeballs try)
+ * goes through the target policy; a refused one never gets a socket */
+static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
     struct inflight *f = ud;
-    size_t len = sz * n, room = sizeof f->resp - 1 - f->resp_len;
-    size_t take = len < room ? len : room;
-    memcpy(f->resp + f->resp_len, p, take);
-    f->resp_len += take;
-    f->resp[f->resp_len] = 0;
-    return len;
+    uint8_t addr[16];
+    int v = purpose != CURLSOCKTYPE_IPCXN || miaw_wh_addr_from_sockaddr(&a->addr, addr) != 0
+                ? MIAW_WH_DENIED_LIST
+                : miaw_wh_policy_check_addr(f->d->policy, addr);
+    if (v != MIAW_WH_ALLOWED) {
+        f->blocked = v;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
 /* detaches f from curl and its lane; frees it too unless keep (the caller then
@@ -297,12 +314,25 @@ static int start(miaw_wh_dispatch *d, struct lane *l)
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)d->cfg->webhook_timeout_ms);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, d->policy->https_only ? "https" : "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PROXY, ""); /* no proxy from the environment: the policy judges the receiver */
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, f);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
     curl_easy_setopt(e, CURLOPT_PRIVATE, f);
+    /* the attempt is counted durably before anything is sent (committed with the pump's
+     * transaction, before the loop gets to run curl): a delivery resent after a crash
+     * carries its true attempt number */
+    if (miaw_wh_store_mark_attempt(d->store, f->row.id, f->row.attempts + 1, miaw_now_ms()) != 0) {
+        curl_easy_cleanup(e);
+        curl_slist_free_all(h);
+        miaw_wh_row_clear(&f->row);
+        free(f);
+        return -1;
+    }
     f->start_ns = uv_hrtime();
     if (curl_multi_add_handle(d->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
@@ -319,6 +349,17 @@ static int start(miaw_wh_dispatch *d, struct lane *l)
     return 0;
 }
 
+/* the outcome of a failed attempt as API clients see it: "HTTP 503", "timed out after
+ * 10000 ms", "connection failed", "blocked by the webhook target policy" */
+static void error_text(char *out, size_t cap, CURLcode res, long code, int blocked, int timeout_ms)
+{
+    if (blocked) snprintf(out, cap, "blocked by the webhook target policy");
+    else if (res == CURLE_OK) snprintf(out, cap, "HTTP %ld", code);
+    else if (res == CURLE_OPERATION_TIMEDOUT) snprintf(out, cap, "timed out after %d ms", timeout_ms);
+    else if (res == CURLE_UNSUPPORTED_PROTOCOL) snprintf(out, cap, "blocked by the webhook target policy");
+    else snprintf(out, cap, "connection failed");
+}
+
 static void finish(miaw_wh_dispatch *d, struct inflight *f, CURLcode res)
 {
     long code = 0;
@@ -327,16 +368,10 @@ static void finish(miaw_wh_dispatch *d, struct inflight *f, CURLcode res)
     int64_t now = miaw_now_ms();
     int attempt = f->row.attempts + 1, ok = res == CURLE_OK && code >= 200 && code < 300;
     int dead = !ok && attempt >= miaw_wh_max_attempts(d->cfg->webhook_max_retries);
-    char err[400] = "";
-    if (res != CURLE_OK) {
-        snprintf(err, sizeof err, "%s", f->errbuf[0] ? f->errbuf : curl_easy_strerror(res));
-    } else if (!ok) {
-        size_t n = f->resp_len;
-        while (n && (f->resp[n - 1] == '\n' || f->resp[n - 1] == '\r')) n--;
-        for (size_t i = 0; i < n; i++)
-            if ((unsigned char)f->resp[i] < 0x20) f->resp[i] = ' ';
-        snprintf(err, sizeof err, "HTTP %ld%s%.*s", code, n ? ": " : "", (int)n, f->resp);
-    }
+    /* what API clients see (test answer, deliveries, status) is a category; the curl
+     * text, which would turn the endpoint into a port scanner, goes to the server log */
+    char err[200] = "";
+    if (!ok) error_text(err, sizeof err, res, code, f->blocked, d->cfg->webhook_timeout_ms);
     int64_t next_at = ok || dead ? now : now + miaw_wh_retry_delay(attempt + 1, d->cfg->webhook_retry_delay_ms,
                                                                     (double)(rand() % 10000) / 10000.0);
     int status = ok ? MIAW_WH_DELIVERED : dead ? MIAW_WH_FAILED : MIAW_WH_PENDING;
@@ -346,9 +381,14 @@ static void finish(miaw_wh_dispatch *d, struct inflight *f, CURLcode res)
                              now) != 0)
         MIAW_ERR("webhooks", "%s: cannot record the attempt of %s; it stays pending", f->row.instance,
                  f->row.event_id);
-    if (!ok)
-        MIAW_WARN("webhooks", "%s %s attempt %d to %s: %s%s", f->row.instance, f->row.event_id, attempt, f->row.url,
-                  err, dead ? " (dead-lettered)" : "");
+    if (f->blocked)
+        MIAW_WARN("webhooks", "%s %s attempt %d to %s: refused, %s%s", f->row.instance, f->row.event_id, attempt,
+                  f->row.url, miaw_wh_policy_reason(f->blocked), dead ? " (dead-lettered)" : "");
+    else if (!ok)
+        MIAW_WARN("webhooks", "%s %s attempt %d to %s: %s%s%s%s%s", f->row.instance, f->row.event_id, attempt,
+                  f->row.url, err, res != CURLE_OK ? " (" : "",
+                  res != CURLE_OK ? (f->errbuf[0] ? f->errbuf : curl_easy_strerror(res)) : "",
+                  res != CURLE_OK ? ")" : "", dead ? " (dead-lettered)" : "");
     struct istats *s = istats_get(d, f->row.instance, 1);
     if (ok && s) {
         s->rtt[s->pos] = (float)ms;
@@ -392,12 +432,15 @@ static void pump(miaw_wh_dispatch *d)
     d->pump_soon = 0;
     uv_timer_stop(d->pump_timer);
     int64_t now = miaw_now_ms(), wait = -1;
+    int tx = -1; /* one transaction for the attempts counted in this pass */
     struct lane *l = d->head, *stop = d->tail, *next;
     int cap = d->cfg->webhook_concurrency, per_host = d->cfg->webhook_per_host;
     /* one pass over the lanes present now; started lanes move to the tail */
     while (l) {
         next = l == stop ? NULL : l->next;
-        if (!l->inf) {
+        if (!l->inf && d->gate && d->gate(d->gate_ud, l->instance)) {
+            wait = wait < 0 || wait > 50 ? 50 : wait; /* its old rows are being deleted */
+        } else if (!l->inf) {
             if (l->dirty) {
                 int r = miaw_wh_store_head_row(d->store, l->instance, l->url, &l->row);
                 if (r == 0) {
@@ -417,6 +460,7 @@ static void pump(miaw_wh_dispatch *d)
                 int64_t w = l->next_at - now;
                 if (wait < 0 || w < wait) wait = w;
             } else if (d->inflight < cap && l->host->inflight < per_host) {
+                if (tx < 0) tx = miaw_wh_store_begin(d->store);
                 if (start(d, l) == 0) {
                     list_remove(d, l);
                     list_append(d, l);
@@ -427,6 +471,8 @@ static void pump(miaw_wh_dispatch *d)
         }
         l = next;
     }
+    if (tx > 0 && miaw_wh_store_end(d->store, tx, 1) != 0)
+        MIAW_ERR("webhooks", "cannot commit the attempt counters; deliveries go on");
     if (wait >= 0 && !d->closing) uv_timer_start(d->pump_timer, on_pump, (uint64_t)wait, 0);
 }
 
@@ -448,12 +494,19 @@ void miaw_wh_dispatch_wake(miaw_wh_dispatch *d, const char *instance, const char
     kick(d);
 }
 
+void miaw_wh_dispatch_set_gate(miaw_wh_dispatch *d, int (*blocked)(void *ud, const char *instance), void *ud)
+{
+    d->gate = blocked;
+    d->gate_ud = ud;
+}
+
 static void wake_cb(void *ud, const char *instance, const char *url) { miaw_wh_dispatch_wake(ud, instance, url); }
 
 static void on_handle_closed(uv_handle_t *h) { free(h); }
 
 miaw_wh_dispatch *miaw_wh_dispatch_new(uv_loop_t *loop, miaw_wh_store *store, const miaw_config *cfg,
-                                       const char *secret, miaw_wh_outcome_fn fn, void *ud)
+                                       const miaw_wh_policy *policy, const char *secret, miaw_wh_outcome_fn fn,
+                                       void *ud)
 {
     static int global_init;
     if (!global_init) {
@@ -465,6 +518,7 @@ miaw_wh_dispatch *miaw_wh_dispatch_new(uv_loop_t *loop, miaw_wh_store *store, co
     d->loop = loop;
     d->store = store;
     d->cfg = cfg;
+    d->policy = policy;
     d->secret = strdup(secret ? secret : "");
     d->fn = fn;
     d->ud = ud;
@@ -534,29 +588,12 @@ void miaw_wh_dispatch_drop_instance(miaw_wh_dispatch *d, const char *instance)
     kick(d);
 }
 
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* p50/p99 of n samples, multiplied by scale and rounded to integers */
-static json_t *pct(const float *v, unsigned n, double scale)
-{
-    if (!n) return json_pack("{s:n,s:n,s:i}", "p50", "p99", "samples", 0);
-    float tmp[NSAMPLES];
-    memcpy(tmp, v, n * sizeof *v);
-    qsort(tmp, n, sizeof *tmp, cmp_float);
-    unsigned i50 = (n - 1) * 50 / 100, i99 = (n - 1) * 99 / 100;
-    return json_pack("{s:I,s:I,s:i}", "p50", (json_int_t)(tmp[i50] * scale + 0.5), "p99",
-                     (json_int_t)(tmp[i99] * scale + 0.5), "samples", (int)n);
-}
-
 json_t *miaw_wh_dispatch_stats(miaw_wh_dispatch *d, const char *instance)
 {
     struct istats *s = istats_get(d, instance, 0);
     return json_pack("{s:i,s:o,s:o}", "inFlight", s ? s->inflight : 0, "latencyUs",
-                     pct(s ? s->rtt : NULL, s ? s->n : 0, 1000.0), "lagMs", pct(s ? s->lag : NULL, s ? s->n : 0, 1.0));
+                     miaw_wh_percentiles(s ? s->rtt : NULL, s ? s->n : 0, 1000.0), "lagMs",
+                     miaw_wh_percentiles(s ? s->lag : NULL, s ? s->n : 0, 1.0));
 }
 
 int miaw_wh_dispatch_inflight(const miaw_wh_dispatch *d) { return d->inflight; }

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "base/config.h"
+#include "webhooks/webhook_policy.h"
 #include "webhooks/webhook_store.h"
 
 typedef struct miaw_wh_dispatch miaw_wh_dispatch;
@@ -26,13 +27,18 @@ typedef struct miaw_wh_outcome {
 } miaw_wh_outcome;
 typedef void (*miaw_wh_outcome_fn)(void *ud, const miaw_wh_outcome *o);
 
-/* loop, store, cfg borrowed (must outlive the dispatcher); secret copied. Discovers
- * the lanes with pending rows (restart resume). NULL on failure. */
+/* loop, store, cfg, policy borrowed (must outlive the dispatcher); secret copied. Every
+ * address a delivery connects to is checked against policy. Discovers the lanes with
+ * pending rows (restart resume). NULL on failure. */
 miaw_wh_dispatch *miaw_wh_dispatch_new(uv_loop_t *loop, miaw_wh_store *store, const miaw_config *cfg,
-                                       const char *secret, miaw_wh_outcome_fn fn, void *ud);
+                                       const miaw_wh_policy *policy, const char *secret, miaw_wh_outcome_fn fn,
+                                       void *ud);
 /* cancels what is in flight (those rows stay pending) and closes the handles; the
  * memory of uv handles is released by their close callbacks on the next loop run. */
 void miaw_wh_dispatch_free(miaw_wh_dispatch *d);
+/* lanes of an instance for which blocked(ud, instance) is 1 do not start requests (the
+ * rows of a deleted instance of the same id are being deleted); fn may be NULL */
+void miaw_wh_dispatch_set_gate(miaw_wh_dispatch *d, int (*blocked)(void *ud, const char *instance), void *ud);
 /* a row became pending in this lane (new event or replay): schedule it */
 void miaw_wh_dispatch_wake(miaw_wh_dispatch *d, const char *instance, const char *url);
 /* forgets an instance: aborts its requests in flight and drops its lanes and stats */

@@ -25,7 +25,7 @@ static const char *SCHEMA =
     "  delivered INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,"
     "  last_error TEXT, last_error_at INTEGER, last_error_event TEXT);";
 
-enum { Q_SEQ, Q_INS, Q_HEAD, Q_HEADROW, Q_LOAD, Q_REC, Q_OKSTAT, Q_FAILSTAT, Q_ERRSTAT, Q__N };
+enum { Q_SEQ, Q_INS, Q_HEAD, Q_HEADROW, Q_LOAD, Q_REC, Q_OKSTAT, Q_FAILSTAT, Q_ERRSTAT, Q_MARK, Q__N };
 static const char *SQL[Q__N] = {
     "INSERT INTO webhook_stats(instance, last_seq) VALUES(?1, 1) "
     "ON CONFLICT(instance) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
@@ -42,6 +42,7 @@ static const char *SQL[Q__N] = {
     "UPDATE webhook_stats SET delivered = delivered + 1 WHERE instance=?1",
     "UPDATE webhook_stats SET failed = failed + 1 WHERE instance=?1",
     "UPDATE webhook_stats SET last_error=?2, last_error_at=?3, last_error_event=?4 WHERE instance=?1",
+    "UPDATE webhook_outbox SET attempts=?2, updated_at=?3 WHERE id=?1 AND status=0",
 };
 
 struct miaw_wh_store {
@@ -258,6 +259,15 @@ int miaw_wh_store_record(miaw_wh_store *s, const miaw_wh_row *r, int status, int
     return miaw_wh_store_end(s, opened, ok);
 }
 
+int miaw_wh_store_mark_attempt(miaw_wh_store *s, int64_t id, int attempts, int64_t now)
+{
+    sqlite3_stmt *st = s->q[Q_MARK];
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, attempts);
+    sqlite3_bind_int64(st, 3, now);
+    return step_done(s, st);
+}
+
 int miaw_wh_store_lanes(miaw_wh_store *s, void (*fn)(void *ud, const char *instance, const char *url), void *ud)
 {
     sqlite3_stmt *st;
@@ -419,6 +429,11 @@ int miaw_wh_store_purge(miaw_wh_store *s, const char *instance)
     int ok = run1(s, "DELETE FROM webhook_outbox WHERE instance=?1", instance, 0, 0) >= 0 &&
              run1(s, "DELETE FROM webhook_stats WHERE instance=?1", instance, 0, 0) >= 0;
     return miaw_wh_store_end(s, opened, ok);
+}
+
+int miaw_wh_store_drop_stats(miaw_wh_store *s, const char *instance)
+{
+    return run1(s, "DELETE FROM webhook_stats WHERE instance=?1", instance, 0, 0) >= 0 ? 0 : -1;
 }
 
 int miaw_wh_store_prune(miaw_wh_store *s, int64_t delivered_before, int64_t failed_before)

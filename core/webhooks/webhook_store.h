@@ -45,6 +45,9 @@ int miaw_wh_store_load(miaw_wh_store *s, int64_t id, miaw_wh_row *r);
  * (retry at next_at). error may be NULL. 0 or -1 */
 int miaw_wh_store_record(miaw_wh_store *s, const miaw_wh_row *r, int status, int attempts, int64_t next_at,
                          int http_status, const char *error, int64_t latency_ms, int64_t now);
+/* counts an attempt before it is sent (attempts = its 1-based number), so that a crash
+ * during delivery does not make the resend claim to be attempt 1 again; 0 or -1 */
+int miaw_wh_store_mark_attempt(miaw_wh_store *s, int64_t id, int attempts, int64_t now);
 /* calls fn for every (instance, url) with pending rows; 0 or -1 */
 int miaw_wh_store_lanes(miaw_wh_store *s, void (*fn)(void *ud, const char *instance, const char *url), void *ud);
 /* page of rows of one status (-1 = any) ordered by id, ids > after; items appended to `items`.
@@ -62,6 +65,8 @@ json_t *miaw_wh_store_counts(miaw_wh_store *s, const char *instance);
 int64_t miaw_wh_store_pending_before(miaw_wh_store *s, const char *instance, const char *url, int64_t id);
 /* deletes every row of an instance; 0 or -1 */
 int miaw_wh_store_purge(miaw_wh_store *s, const char *instance);
+/* deletes the counters and sequence of an instance (its rows are deleted apart); 0 or -1 */
+int miaw_wh_store_drop_stats(miaw_wh_store *s, const char *instance);
 /* drops delivered rows older than delivered_before and dead letters older than
  * failed_before (ms); rows removed or -1 */
 int miaw_wh_store_prune(miaw_wh_store *s, int64_t delivered_before, int64_t failed_before);

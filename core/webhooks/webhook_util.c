@@ -1,5 +1,5 @@
-/* core/webhooks/webhook_util.c - signature, event ids, retry schedule, URL helpers (see
- * webhook_util.h). */
+/* core/webhooks/webhook_util.c - signature, event ids, retry schedule, URL helpers, latency
+ * percentiles (see webhook_util.h). */
 #include "webhooks/webhook_util.h"
 
 #include "base/util.h"
@@ -123,4 +123,23 @@ int miaw_wh_url_hostkey(const char *url, char *out, size_t cap)
     }
     snprintf(out + hl, cap - hl, ":%ld", port);
     return 0;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+json_t *miaw_wh_percentiles(const float *v, unsigned n, double scale)
+{
+    float *tmp = n ? malloc(n * sizeof *tmp) : NULL;
+    if (!tmp) return json_pack("{s:n,s:n,s:i}", "p50", "p99", "samples", 0);
+    memcpy(tmp, v, n * sizeof *v);
+    qsort(tmp, n, sizeof *tmp, cmp_float);
+    unsigned i50 = (n - 1) * 50 / 100, i99 = (n - 1) * 99 / 100;
+    json_t *o = json_pack("{s:I,s:I,s:i}", "p50", (json_int_t)(tmp[i50] * scale + 0.5), "p99",
+                          (json_int_t)(tmp[i99] * scale + 0.5), "samples", (int)n);
+    free(tmp);
+    return o;
 }

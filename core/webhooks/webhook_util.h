@@ -1,8 +1,9 @@
 /* core/webhooks/webhook_util.h - pure helpers of the webhook dispatcher: the request signature
- * (spec 5.3), event ids, the retry schedule (spec 5.4), URL checks and host keys. No
- * state, no I/O; unit-tested in tests/unit/test_webhook_util.c. */
+ * (spec 5.3), event ids, the retry schedule (spec 5.4), URL checks and host keys, latency
+ * percentiles. No state, no I/O; unit-tested in tests/unit/test_webhook_util.c. */
 #ifndef MIAW_WEBHOOK_UTIL_H
 #define MIAW_WEBHOOK_UTIL_H
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,4 +24,7 @@ int64_t miaw_wh_retry_delay(int next_attempt, int retry_delay_ms, double rnd);
 int miaw_wh_url_valid(const char *url);
 /* "host:port" of an http(s) URL (lower-cased, default ports filled in) into out; 0 or -1 */
 int miaw_wh_url_hostkey(const char *url, char *out, size_t cap);
+/* {"p50","p99","samples"} of n samples multiplied by scale and rounded (p50/p99 null
+ * when n is 0); v is not modified. New reference. */
+json_t *miaw_wh_percentiles(const float *v, unsigned n, double scale);
 #endif

@@ -1,13 +1,17 @@
-/* core/webhooks/webhooks.c - webhook module (see webhooks.h): bus subscriber writing the outbox,
- * the per-instance webhook routes (config, test, deliveries, replay, status), the
- * waiters of POST .../webhook/test, and a periodic prune of old delivered rows. */
+/* core/webhooks/webhooks.c - webhook module (see webhooks.h): bus subscriber writing the outbox
+ * (within the instance's quota), the per-instance webhook routes (config, test,
+ * deliveries, replay, status), the waiters of POST .../webhook/test, and a periodic prune
+ * of old delivered rows. */
 #include "webhooks/webhooks.h"
 
 #include "http/http.h"
+#include "http/http_int.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "webhooks/webhook_dispatch.h"
 #include "webhooks/webhook_json.h"
+#include "webhooks/webhook_policy.h"
+#include "webhooks/webhook_space.h"
 #include "webhooks/webhook_store.h"
 #include "webhooks/webhook_util.h"
 
@@ -19,6 +23,8 @@
 #define PRUNE_EVERY_MS (10 * 60 * 1000)
 #define KEEP_DELIVERED_MS (24LL * 3600 * 1000)
 #define KEEP_FAILED_MS (30LL * 24 * 3600 * 1000)
+#define ENVELOPE_BYTES 160  /* {"event","instanceId","timestamp","data":{..."index","count"}} around data */
+#define FULL_RETRY_AFTER "30"
 
 struct waiter {
     miaw_req *req;
@@ -32,6 +38,8 @@ struct miaw_webhooks {
     miaw_instances *inst;
     miaw_wh_store *store;
     miaw_wh_dispatch *disp;
+    miaw_wh_policy policy;
+    miaw_wh_space *space;
     miaw_id sub_events, sub_deleted;
     int force;         /* the next test event ignores webhookEnabled / webhookEvents */
     json_t *captured;  /* borrowed: event ids enqueued while a test route emits */
@@ -87,6 +95,15 @@ static void on_event(const miaw_event *ev, void *ud)
         free(body);
         return;
     }
+    if (!miaw_wh_space_fits(w->space, in->id, (int64_t)nurl, (int64_t)(nurl * len))) {
+        /* the outbox of this instance is full: refuse rather than grow the disk */
+        if (miaw_wh_space_dropped(w->space, in->id))
+            MIAW_WARN("webhooks", "%s: the webhook outbox is full (webhook.quota); %s and later events are dropped "
+                                  "until deliveries catch up",
+                      in->id, ev->type);
+        free(body);
+        return;
+    }
     snprintf(r.instance, sizeof r.instance, "%s", in->id);
     snprintf(r.event, sizeof r.event, "%s", ev->type);
     r.body = body;
@@ -101,6 +118,7 @@ static void on_event(const miaw_event *ev, void *ud)
         /* nothing stored: the protocol layer must not acknowledge what it could not keep */
         MIAW_ERR("webhooks", "%s: cannot store the %s webhook", in->id, ev->type);
     } else {
+        miaw_wh_space_add(w->space, in->id, (int64_t)nurl, (int64_t)(nurl * len));
         for (size_t i = 0; i < nurl; i++) miaw_wh_dispatch_wake(w->disp, in->id, urls[i]);
         if (w->captured) json_array_append_new(w->captured, json_string(r.event_id));
     }
@@ -126,7 +144,8 @@ static void on_deleted(const miaw_event *ev, void *ud)
     miaw_webhooks *w = ud;
     if (!ev->instance_id) return;
     miaw_wh_dispatch_drop_instance(w->disp, ev->instance_id);
-    if (miaw_wh_store_purge(w->store, ev->instance_id) != 0)
+    /* rows deleted in slices (a big backlog would hold the loop), then the space goes back */
+    if (miaw_wh_store_drop_stats(w->store, ev->instance_id) != 0 || miaw_wh_space_purge(w->space, ev->instance_id) != 0)
         MIAW_ERR("webhooks", "%s: cannot purge the outbox", ev->instance_id);
     waiter_answer_gone(w, ev->instance_id, MIAW_ERR_INSTANCE_NOT_FOUND, "the instance was deleted");
 }
@@ -135,6 +154,7 @@ static void on_deleted(const miaw_event *ev, void *ud)
 static void on_outcome(void *ud, const miaw_wh_outcome *o)
 {
     miaw_webhooks *w = ud;
+    if (o->delivered) miaw_wh_space_add(w->space, o->row->instance, -1, -(int64_t)o->row->body_len);
     for (struct waiter **pp = &w->waiters; *pp;) {
         struct waiter *x = *pp;
         if (strcmp(x->event_id, o->row->event_id) != 0) {
@@ -211,6 +231,14 @@ static int h_put(miaw_req *q, void *ud)
                  *en = json_object_get(b, "webhookEnabled");
     if (url && json_is_string(url) && json_string_length(url) && !miaw_wh_url_valid(json_string_value(url)))
         return bad(q, "webhookUrl", "must be an http or https URL with a host");
+    int verdict = url && json_is_string(url) && json_string_length(url)
+                      ? miaw_wh_policy_check_url(&w->policy, json_string_value(url))
+                      : MIAW_WH_ALLOWED;
+    if (verdict != MIAW_WH_ALLOWED) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "is refused by the webhook target policy: %s", miaw_wh_policy_reason(verdict));
+        return bad(q, "webhookUrl", msg);
+    }
     size_t i;
     json_t *e;
     json_array_foreach(ev, i, e) {
@@ -243,6 +271,28 @@ static int h_test(miaw_req *q, void *ud)
     const char *urls[16];
     size_t nurl = targets(w, in, urls, 16);
     if (!nurl) return bad(q, "webhookUrl", "is not set and no global webhook URL is configured");
+    /* one request may queue at most test_max_kb: count x the size of one event */
+    json_int_t n = cnt ? json_integer_value(cnt) : 1;
+    char *dd = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    int64_t per = (int64_t)(dd ? strlen(dd) : 40) + ENVELOPE_BYTES + (int64_t)strlen(in->id);
+    free(dd);
+    int64_t max = (int64_t)w->cfg->webhook_test_max_kb * 1024;
+    if ((int64_t)n * per > max) {
+        miaw_req_reply_err(q, MIAW_ERR_INVALID_REQUEST,
+                           json_pack("{s:s,s:I,s:I}", "field", cnt ? "count" : "data", "bytes", (json_int_t)(n * per),
+                                     "maxBytes", (json_int_t)max),
+                           "'%s' too large: count x event size is %lld bytes, at most %lld per request "
+                           "(webhook.quota.test_max_kb)",
+                           cnt ? "count" : "data", (long long)(n * per), (long long)max);
+        return MIAW_OK;
+    }
+    if (!miaw_wh_space_fits(w->space, in->id, (int64_t)(n * (json_int_t)nurl), (int64_t)(n * per * (int64_t)nurl))) {
+        miaw_http_add_header(q, "retry-after", FULL_RETRY_AFTER);
+        miaw_req_reply_err(q, MIAW_ERR_RATE_LIMITED, json_pack("{s:o}", "quota", miaw_wh_space_json(w->space, in->id)),
+                           "the webhook outbox of this instance is full (webhook.quota); retry when deliveries "
+                           "have caught up");
+        return MIAW_OK;
+    }
     json_t *ids = json_array();
     w->captured = ids;
     if (!cnt) {
@@ -265,7 +315,6 @@ static int h_test(miaw_req *q, void *ud)
         miaw_req_suspend(q, on_test_abort, w);
         return MIAW_ASYNC;
     }
-    json_int_t n = json_integer_value(cnt);
     int opened = miaw_wh_store_begin(w->store);
     for (json_int_t i = 0; i < n; i++) {
         json_t *d = data ? json_deep_copy(data) : json_pack("{s:s}", "message", "This is a test event from miaw");
@@ -319,8 +368,13 @@ static int h_retry(miaw_req *q, void *ud)
     miaw_webhooks *w = ud;
     miaw_instance *in = miaw_instances_find(w->inst, miaw_req_param(q, "instanceId"));
     const char *eid = miaw_req_param(q, "eventId");
-    /* a replay goes to the instance's own URL when it has one (it may have been fixed) */
+    /* a replay goes to the instance's own URL when it has one (it may have been fixed);
+     * its delivered rows count against the quota again (dead letters always did) */
+    int opened = miaw_wh_store_begin(w->store);
+    miaw_wh_space_replaying(w->space, in->id, eid);
     int n = miaw_wh_store_retry(w->store, in->id, eid, in->webhook_url, miaw_now_ms());
+    if (miaw_wh_store_end(w->store, opened, n >= 0 || n == -2) != 0 && n > 0) n = -1;
+    if (n == -1) miaw_wh_space_reload(w->space, in->id); /* nothing changed: recount (rare) */
     if (n == 0)
         return miaw_req_reply_err(q, MIAW_ERR_NOT_FOUND, json_pack("{s:s}", "eventId", eid),
                                   "no delivery of event '%s' is known for this instance", eid),
@@ -344,6 +398,10 @@ static int h_status(miaw_req *q, void *ud)
     miaw_instance *in = miaw_instances_find(w->inst, miaw_req_param(q, "instanceId"));
     json_t *d = json_pack("{s:s,s:b}", "instanceId", in->id, "webhookEnabled", in->webhook_enabled);
     json_t *c = miaw_wh_store_counts(w->store, in->id), *s = miaw_wh_dispatch_stats(w->disp, in->id);
+    json_t *quota = miaw_wh_space_json(w->space, in->id);
+    json_object_set_new(d, "droppedOverQuota", json_incref(json_object_get(quota, "droppedOverQuota")));
+    json_object_del(quota, "droppedOverQuota");
+    json_object_set_new(d, "quota", quota);
     json_object_update(d, c);
     json_object_update(d, s);
     json_decref(c);
@@ -401,9 +459,13 @@ static int add_routes(miaw_webhooks *w, miaw_router *rt, char *err, size_t errle
          .description = "Without `count`: stores a `test` event (even when webhooks are disabled or filtered), "
                         "waits for its first delivery attempt and answers with the receiver's statusCode and "
                         "latencyMs, or 500 WEBHOOK_FAILED with the same details when the receiver did not answer "
-                        "2xx (the event is then retried like any other). It is queued behind the instance's "
+                        "2xx (the event is then retried like any other); `error` is a category (`HTTP 503`, "
+                        "`timed out after N ms`, `connection failed`, `blocked by the webhook target policy`), "
+                        "never the receiver's body. It is queued behind the instance's "
                         "pending events. With `count` (1-1000): queues that many test events through the normal "
-                        "pipeline and answers 202 with their eventIds, for load, ordering and failover checks.",
+                        "pipeline and answers 202 with their eventIds, for load, ordering and failover checks. "
+                        "400 INVALID_REQUEST when count x event size exceeds webhook.quota.test_max_kb; 429 "
+                        "RATE_LIMITED with Retry-After when the instance's outbox quota is full.",
          .response_example = "{\"eventId\":\"evt_01JG6Z0000AAAAAAAAAAAAAAAA\",\"url\":\"https://myapp.com/webhook\","
                              "\"delivered\":true,\"attempt\":1,\"latencyMs\":12,\"latencyUs\":12480,\"statusCode\":200}"},
         {MIAW_ROUTE_INIT, .method = "GET", .path = "/instances/{instanceId}/webhook/deliveries",
@@ -429,11 +491,13 @@ static int add_routes(miaw_webhooks *w, miaw_router *rt, char *err, size_t errle
          .summary = "Webhook delivery status", .tag = "Webhooks",
          .description = "queueDepth (pending), deadLetters, delivered and failed totals, lastError, requests "
                         "inFlight, latencyUs (HTTP round trip, microseconds) and lagMs (event to delivery) p50/p99 over the last "
-                        "512 deliveries of this process.",
+                        "512 deliveries of this process; quota (undelivered events and bytes held against "
+                        "maxEvents and maxBytes) and droppedOverQuota (events not stored because it was full).",
          .response_example = "{\"instanceId\":\"my-bot-1\",\"webhookEnabled\":true,\"queueDepth\":0,\"delivered\":"
                              "120,\"failed\":1,\"deadLetters\":1,\"lastError\":null,\"inFlight\":0,\"latencyUs\":"
                              "{\"p50\":3200,\"p99\":15800,\"samples\":120},\"lagMs\":{\"p50\":4,\"p99\":30,"
-                             "\"samples\":120}}"},
+                             "\"samples\":120},\"quota\":{\"events\":1,\"bytes\":230,\"maxEvents\":100000,"
+                             "\"maxBytes\":268435456},\"droppedOverQuota\":0}"},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (miaw_router_add(rt, &routes[i], 0, NULL, err, errlen) != 0) return -1;
@@ -444,11 +508,23 @@ static void on_prune(uv_timer_t *t)
 {
     miaw_webhooks *w = t->data;
     int64_t now = miaw_now_ms();
-    int n = miaw_wh_store_prune(w->store, now - KEEP_DELIVERED_MS, now - KEEP_FAILED_MS);
+    int n = miaw_wh_space_prune(w->space, w->store, now - KEEP_DELIVERED_MS, now - KEEP_FAILED_MS);
     if (n > 0) MIAW_DEBUG("webhooks", "pruned %d old outbox rows", n);
 }
 
 static void on_closed(uv_handle_t *h) { free(h); }
+
+static int gate(void *ud, const char *instance) { return miaw_wh_space_purging(ud, instance); }
+
+static int exists(void *ud, const char *instance) { return miaw_instances_find(ud, instance) != NULL; }
+
+/* rows of instances that no longer exist (a purge cut by a stop or a crash) are deleted
+ * again; the dispatcher does not deliver them meanwhile */
+static int purge_orphans(miaw_webhooks *w)
+{
+    miaw_wh_dispatch_set_gate(w->disp, gate, w->space);
+    return miaw_wh_space_purge_orphans(w->space, exists, w->inst);
+}
 
 miaw_webhooks *miaw_webhooks_new(uv_loop_t *loop, const miaw_config *cfg, miaw_storage *db, miaw_bus *bus,
                                  miaw_instances *inst, const char *secret, miaw_router *rt, char *err, size_t errlen)
@@ -463,12 +539,32 @@ miaw_webhooks *miaw_webhooks_new(uv_loop_t *loop, const miaw_config *cfg, miaw_s
         free(w);
         return NULL;
     }
-    if (!(w->disp = miaw_wh_dispatch_new(loop, w->store, cfg, secret, on_outcome, w))) {
-        snprintf(err, errlen, "webhook dispatcher: cannot start");
+    if (miaw_wh_policy_init(&w->policy, cfg, err, errlen) != 0) {
         miaw_wh_store_close(w->store);
         free(w);
         return NULL;
     }
+    if (miaw_wh_policy_check_globals(&w->policy, &cfg->webhook_urls, err, errlen) != 0) {
+        miaw_wh_policy_free(&w->policy);
+        miaw_wh_store_close(w->store);
+        free(w);
+        return NULL;
+    }
+    if (!(w->space = miaw_wh_space_new(loop, db->db, cfg->webhook_quota_events,
+                                       (int64_t)cfg->webhook_quota_mb * 1024 * 1024)) ||
+        !(w->disp = miaw_wh_dispatch_new(loop, w->store, cfg, &w->policy, secret, on_outcome, w)) ||
+        purge_orphans(w) != 0) {
+        snprintf(err, errlen, "webhook dispatcher: cannot start");
+        miaw_wh_space_free(w->space);
+        miaw_wh_policy_free(&w->policy);
+        miaw_wh_store_close(w->store);
+        free(w);
+        return NULL;
+    }
+    if (!w->policy.block_private && strcmp(cfg->host, "127.0.0.1") && strcmp(cfg->host, "::1") &&
+        strcmp(cfg->host, "localhost"))
+        MIAW_WARN("webhooks", "webhook.policy.block_private is off while the API listens on %s: API clients can make "
+                  "miaw post to loopback and private addresses (see docs/security-webhooks.md)", cfg->host);
     if (add_routes(w, rt, err, errlen) != 0 ||
         miaw_bus_subscribe(bus, NULL, "*", on_event, w, &w->sub_events) != MIAW_OK ||
         miaw_bus_subscribe(bus, NULL, "instance.deleted", on_deleted, w, &w->sub_deleted) != MIAW_OK) {
@@ -485,6 +581,10 @@ miaw_webhooks *miaw_webhooks_new(uv_loop_t *loop, const miaw_config *cfg, miaw_s
     MIAW_INFO("webhooks", "outbox ready (timeout %d ms, %d attempts, retry unit %d ms, concurrency %d, per host %d)",
               cfg->webhook_timeout_ms, miaw_wh_max_attempts(cfg->webhook_max_retries), cfg->webhook_retry_delay_ms,
               cfg->webhook_concurrency, cfg->webhook_per_host);
+    MIAW_INFO("webhooks", "target policy: block_private %d, block_metadata %d, https_only %d, %zu allow, %zu deny; "
+              "quota %d events / %d MiB per instance", w->policy.block_private, w->policy.block_metadata,
+              w->policy.https_only, w->policy.nallow, w->policy.ndeny, cfg->webhook_quota_events,
+              cfg->webhook_quota_mb);
     return w;
 }
 
@@ -496,6 +596,8 @@ void miaw_webhooks_free(miaw_webhooks *w)
     if (w->sub_deleted) miaw_bus_unsubscribe(w->bus, NULL, w->sub_deleted);
     if (w->prune) uv_close((uv_handle_t *)w->prune, on_closed);
     miaw_wh_dispatch_free(w->disp);
+    miaw_wh_space_free(w->space);
+    miaw_wh_policy_free(&w->policy);
     miaw_wh_store_close(w->store);
     free(w);
 }

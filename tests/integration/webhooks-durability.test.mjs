@@ -1,7 +1,8 @@
 // tests/integration/webhooks-durability.test.mjs - the outbox survives crashes: kill -9 in
 // the middle of a backlog, restart on the same data dir, and every event that was
 // accepted arrives (N in, N distinct event ids out, counted), in order per instance;
-// a graceful stop with a dead receiver resumes after the restart too.
+// a graceful stop with a dead receiver resumes after the restart too; a delivery cut by
+// kill -9 is resent with its true attempt number (the attempt is counted before sending).
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
@@ -86,6 +87,34 @@ describe('webhooks: durability', () => {
       assert.equal(s.json.data.delivered, 20);
       const d = await srv.api('GET', '/api/v1/instances/g1/webhook/deliveries?status=delivered&limit=1');
       assert.ok(d.json.data.items[0].attempts >= 2, 'attempt counts survive the restart');
+    } finally {
+      await srv.stop();
+      await rcv.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+  test('kill -9 during an attempt: the resend says attempt 2, not 1 again', async () => {
+    const dataDir = tempDir('miaw-wh-dur-');
+    const rcv = await startReceiver({ mode: 'hang' });
+    const env = { ...ENV, WEBHOOK_TIMEOUT_MS: '60000' };
+    let srv = await startServer({ env, dataDir, keepData: true });
+    try {
+      await srv.api('POST', '/api/v1/instances', { instanceId: 'att', webhookUrl: rcv.url });
+      const r = await srv.api('POST', '/api/v1/instances/att/webhook/test', { count: 1 });
+      assert.equal(r.status, 202);
+      const id = r.json.data.eventIds[0];
+      await rcv.waitCount(1, 10000);
+      assert.equal(rcv.requests[0].headers['x-miaw-attempt'], '1');
+      await srv.kill9(); // the receiver never answered: the outcome of attempt 1 is unknown
+      rcv.mode = 200;
+      srv = await startServer({ env, dataDir, keepData: true });
+      await rcv.waitCount(2, 15000);
+      assert.equal(rcv.requests[1].headers['x-miaw-event-id'], id, 'the same event is resent');
+      assert.equal(rcv.requests[1].headers['x-miaw-attempt'], '2', 'with its true attempt number');
+      await waitFor(async () => (await srv.api('GET', '/api/v1/instances/att/webhook/status')).json.data.queueDepth === 0,
+        { timeoutMs: 5000, what: 'delivered' });
+      const d = await srv.api('GET', '/api/v1/instances/att/webhook/deliveries?status=delivered');
+      assert.equal(d.json.data.items[0].attempts, 2);
     } finally {
       await srv.stop();
       await rcv.close();

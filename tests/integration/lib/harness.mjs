@@ -48,6 +48,9 @@ export async function startServer(opts = {}) {
     API_HOST: '127.0.0.1', API_PORT: String(port), SESSION_PATH: dataDir,
     MIAW_PLUGIN_DIR: opts.pluginDir || join(BUILD, 'plugins'),
     MIAW_DOCS_DIR: join(ROOT, 'web/node_modules/swagger-ui-dist'),
+    // the suites' webhook receivers listen on 127.0.0.1: say so explicitly rather than rely
+    // on the product default of webhook.policy.block_private (a test may override it)
+    MIAW_WEBHOOK_BLOCK_PRIVATE: 'false',
     ...(apiKey ? { API_KEY: apiKey } : {}),
     ...(opts.plugins ? { MIAW_PLUGINS: opts.plugins.join(',') } : {}),
     ...(opts.env || {}),
