@@ -32,6 +32,7 @@ static const struct key KEYS[] = {
     {"auth.metrics_token", K_STR, O(metrics_token), 0, 0},
     {"server.dashboard_dir", K_STR, O(dashboard_dir), 0, 0},
     {"server.events_max_clients", K_INT, O(events_max_clients), 1, 10000},
+    {"server.events_journal", K_BOOL, O(events_journal), 0, 0},
     {"auth.basic_auth", K_LIST, O(basic_auth), 0, 0},
     {"data_dir", K_STR, O(data_dir), 0, 0},
     {"log", K_SECTION, 0, 0, 0},
@@ -169,6 +170,7 @@ static void set_defaults(miaw_config *c)
     c->metrics_token = strdup("");
     c->dashboard_dir = strdup("./web/dashboard");
     c->events_max_clients = 64;
+    c->events_journal = 1;
     c->data_dir = strdup("./data");
     c->log_level = strdup("info");
     c->plugin_dir = strdup("./build/plugins");
@@ -437,6 +439,7 @@ static int apply_env(miaw_config *c, char *err, size_t errlen)
     int mb = 0;
     if (env_int("API_PORT", 1, 65535, &c->port, err, errlen) ||
         env_int("MIAW_EVENTS_MAX_CLIENTS", 1, 10000, &c->events_max_clients, err, errlen) ||
+        env_bool("MIAW_EVENTS_JOURNAL", &c->events_journal, err, errlen) ||
         env_int("WEBHOOK_TIMEOUT_MS", 100, 600000, &c->webhook_timeout_ms, err, errlen) ||
         env_int("WEBHOOK_MAX_RETRIES", 1, 100, &c->webhook_max_retries, err, errlen) ||
         env_int("WEBHOOK_RETRY_DELAY_MS", 1, 86400000, &c->webhook_retry_delay_ms, err, errlen) ||

@@ -57,6 +57,7 @@ typedef struct miaw_config {
     char *metrics_token;     /* "" = /metrics needs the API key; else this bearer token is accepted too */
     char *dashboard_dir;     /* the dashboard's static files (web/dashboard) */
     int events_max_clients;  /* open event streams at once */
+    int events_journal;      /* events no webhook takes are kept in the outbox for the event stream */
     /* media transfers (engine/media*.c) */
     char *wa_media_ca_file;  /* extra CA (PEM) trusted for media hosts, "" = none */
     miaw_strlist wa_media_upload_hosts; /* "host[:port]" tried before media_conn's for uploads */

@@ -25,7 +25,7 @@ static const char *SCHEMA =
     "  delivered INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,"
     "  last_error TEXT, last_error_at INTEGER, last_error_event TEXT);";
 
-enum { Q_SEQ, Q_INS, Q_HEAD, Q_HEADROW, Q_LOAD, Q_REC, Q_OKSTAT, Q_FAILSTAT, Q_ERRSTAT, Q_MARK, Q__N };
+enum { Q_SEQ, Q_INS, Q_HEAD, Q_HEADROW, Q_LOAD, Q_REC, Q_OKSTAT, Q_FAILSTAT, Q_ERRSTAT, Q_MARK, Q_JOURNAL, Q__N };
 static const char *SQL[Q__N] = {
     "INSERT INTO webhook_stats(instance, last_seq) VALUES(?1, 1) "
     "ON CONFLICT(instance) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
@@ -43,6 +43,8 @@ static const char *SQL[Q__N] = {
     "UPDATE webhook_stats SET failed = failed + 1 WHERE instance=?1",
     "UPDATE webhook_stats SET last_error=?2, last_error_at=?3, last_error_event=?4 WHERE instance=?1",
     "UPDATE webhook_outbox SET attempts=?2, updated_at=?3 WHERE id=?1 AND status=0",
+    "INSERT INTO webhook_outbox(event_id, instance, seq, event, url, body, created_at, next_at, status, updated_at) "
+    "VALUES(?1,?2,0,?3,'',?4,?5,?5,1,?5)",
 };
 
 struct miaw_wh_store {
@@ -144,6 +146,19 @@ int miaw_wh_store_insert(miaw_wh_store *s, miaw_wh_row *r)
     sqlite3_bind_text(st, 6, r->body, (int)r->body_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, r->created_at);
     sqlite3_bind_int64(st, 8, r->next_at);
+    if (step_done(s, st) != 0) return -1;
+    r->id = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+int miaw_wh_store_journal(miaw_wh_store *s, miaw_wh_row *r)
+{
+    sqlite3_stmt *st = s->q[Q_JOURNAL];
+    sqlite3_bind_text(st, 1, r->event_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->instance, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->event, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->body, (int)r->body_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, r->created_at);
     if (step_done(s, st) != 0) return -1;
     r->id = sqlite3_last_insert_rowid(s->db);
     return 0;
@@ -289,7 +304,7 @@ int64_t miaw_wh_store_list(miaw_wh_store *s, const char *instance, int status, i
     if (sqlite3_prepare_v2(s->db,
                            "SELECT id, event_id, instance, seq, event, url, body, created_at, status, attempts, "
                            "next_at, last_status, last_error, updated_at, latency_ms FROM webhook_outbox "
-                           "WHERE instance=?1 AND (?2 < 0 OR status=?2) AND id>?3 ORDER BY id LIMIT ?4",
+                           "WHERE instance=?1 AND url<>'' AND (?2 < 0 OR status=?2) AND id>?3 ORDER BY id LIMIT ?4",
                            -1, &st, NULL) != SQLITE_OK)
         return 0;
     sqlite3_bind_text(st, 1, instance, -1, SQLITE_STATIC);
@@ -332,7 +347,7 @@ int miaw_wh_store_retry(miaw_wh_store *s, const char *instance, const char *even
     int total = 0, pending = 0;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT COUNT(*), COALESCE(SUM(status=0),0) FROM webhook_outbox WHERE instance=?1 AND "
-                           "event_id=?2",
+                           "event_id=?2 AND url<>''", /* journal rows (url '') are never sent */
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, instance, -1, SQLITE_STATIC);
@@ -346,7 +361,7 @@ int miaw_wh_store_retry(miaw_wh_store *s, const char *instance, const char *even
     if (pending == total) return -2;
     if (sqlite3_prepare_v2(s->db,
                            "UPDATE webhook_outbox SET status=0, attempts=0, next_at=?3, url=COALESCE(?4, url) "
-                           "WHERE instance=?1 AND event_id=?2 AND status<>0",
+                           "WHERE instance=?1 AND event_id=?2 AND status<>0 AND url<>''",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, instance, -1, SQLITE_STATIC);

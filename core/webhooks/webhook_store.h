@@ -31,6 +31,11 @@ void miaw_wh_row_clear(miaw_wh_row *r);
 int miaw_wh_store_begin(miaw_wh_store *s);
 int miaw_wh_store_end(miaw_wh_store *s, int opened, int ok);
 
+/* An event no webhook takes, kept for the event stream only: url "", seq 0 (the
+ * per-instance sequence stays the deliveries'), already delivered (never sent, pruned like
+ * delivered rows, not counted in the quota or the stats). Sets r->id. 0 or -1. */
+int miaw_wh_store_journal(miaw_wh_store *s, miaw_wh_row *r);
+
 /* next per-instance sequence number (persisted); -1 on error */
 int64_t miaw_wh_store_next_seq(miaw_wh_store *s, const char *instance);
 /* inserts r (status pending); sets r->id. 0 or -1 */

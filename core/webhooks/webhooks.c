@@ -80,10 +80,9 @@ static void on_event(const miaw_event *ev, void *ud)
     miaw_instance *in = miaw_instances_find(w->inst, ev->instance_id);
     if (!in) return;
     int forced = w->force && strcmp(ev->type, "test") == 0;
-    if (!forced && !wants(in, ev->type)) return;
     const char *urls[16];
-    size_t nurl = targets(w, in, urls, 16);
-    if (!nurl) return;
+    size_t nurl = forced || wants(in, ev->type) ? targets(w, in, urls, 16) : 0;
+    if (!nurl && !w->cfg->events_journal) return;
     json_t *env = json_pack("{s:s,s:s,s:I,s:O}", "event", ev->type, "instanceId", in->id, "timestamp",
                             (json_int_t)ev->ts_ms, "data", (json_t *)ev->data);
     size_t len = 0;
@@ -92,6 +91,16 @@ static void on_event(const miaw_event *ev, void *ud)
     miaw_wh_row r = {0};
     if (!body || miaw_wh_event_id(r.event_id, ev->ts_ms) != 0) {
         MIAW_ERR("webhooks", "%s: cannot build the %s webhook", in->id, ev->type);
+        free(body);
+        return;
+    }
+    if (!nurl) { /* no webhook takes it: kept for the event stream only (server.events_journal) */
+        snprintf(r.instance, sizeof r.instance, "%s", in->id);
+        snprintf(r.event, sizeof r.event, "%s", ev->type);
+        r.body = body;
+        r.body_len = len;
+        r.created_at = r.next_at = ev->ts_ms;
+        if (miaw_wh_store_journal(w->store, &r) != 0) MIAW_WARN("webhooks", "%s: cannot journal the %s event", in->id, ev->type);
         free(body);
         return;
     }

@@ -168,13 +168,29 @@ test('event stream: errors, filters, resume by Last-Event-ID, cap', { timeout: 1
   assert.deepEqual(otherOnly.events, []);
   assert.ok(otherOnly.comments.some((c) => c.startsWith(': miaw event stream')));
 
-  // an instance whose events stay out of the outbox (webhooks disabled): streamed live, no id
+  // an instance no webhook takes events from (webhooks disabled): its events are journaled in
+  // the outbox (server.events_journal, on by default), never sent, and resumable like the rest
   assert.equal((await srv.api('PUT', '/api/v1/instances/other/webhook', { webhookEnabled: false })).status, 200);
+  const sentBefore = rcv.requests.length;
   assert.equal((await srv.api('POST', '/api/v1/instances/other/connect')).status, 200);
-  await waitFor(() => otherOnly.events.some((e) => e.event === 'connection'), { what: 'live event without id' });
+  await waitFor(() => otherOnly.events.some((e) => e.event === 'connection'), { what: 'journaled event' });
   for (const e of otherOnly.events) {
-    assert.equal(e.id, undefined, 'not in the outbox: no id');
+    assert.match(String(e.id), /^\d+$/, 'journaled: an id to resume from');
     assert.equal(e.data.instanceId, 'other');
   }
+  const firstOther = otherOnly.events[0].id;
+  await q.close(); // the cap is 4 streams
+  await waitFor(async () => (await gauge(srv, 'miaw_event_streams')) === 3, { what: 'a stream slot free', timeoutMs: 10000 });
+  const resumedOther = await open('?instanceId=other', { 'last-event-id': String(Number(firstOther) - 1) });
+  assert.equal(resumedOther.status, 200);
+  await waitFor(() => resumedOther.events.length >= otherOnly.events.length, { what: 'replay of journaled events' });
+  assert.deepEqual(resumedOther.events.slice(0, otherOnly.events.length).map((e) => e.id), otherOnly.events.map((e) => e.id),
+    'the journal replays exactly what the live stream got');
+  await resumedOther.close();
+  // nothing of it went to the webhook receiver, and the deliveries list does not show it
+  assert.ok(rcv.requests.slice(sentBefore).every((q) => JSON.parse(q.body).instanceId !== 'other'));
+  const dl = await srv.api('GET', '/api/v1/instances/other/webhook/deliveries');
+  assert.equal(dl.status, 200, dl.text);
+  assert.equal(JSON.stringify(dl.json.data).includes('"connection"'), false, JSON.stringify(dl.json.data));
   assert.equal((await srv.api('POST', '/api/v1/instances/other/disconnect')).status, 200);
 });
