@@ -3,6 +3,7 @@
 // its about text (PATCH /profile/status) and picture (POST /profile/picture, a PNG made
 // into WhatsApp's 640 and 96 px JPEGs); Baileys on account B reads them with fetchStatus
 // and profilePictureUrl (image and preview, downloaded: 640x640 and 96x96 JPEGs); Baileys
+// sees miaw's push name (PATCH /profile/name) on miaw's next message; Baileys
 // sets its own about text (updateProfileStatus) and miaw reads it with GET /contacts/{jid};
 // miaw checks B's number (contacts/check) as Baileys checks A's (onWhatsApp), and miaw's
 // block list change reaches the simulator as Baileys' fetchBlocklist format expects.
@@ -45,7 +46,7 @@ test('Baileys sees the about text and picture miaw sets, and miaw sees Baileys\'
   const dataDir = path.join(tmp, 'miaw')
   fs.mkdirSync(dataDir)
   ctx.srv = await startServer({
-    dataDir, plugins: ['contacts', 'profile'],
+    dataDir, plugins: ['contacts', 'profile', 'messages'],
     env: { WA_WS_URL: sim.info.ws, WA_ROOT_KEY: sim.info.rootPublicKeyHex, MIAW_WA_PREKEYS: '40' }
   })
   const srv = ctx.srv
@@ -78,6 +79,18 @@ test('Baileys sees the about text and picture miaw sets, and miaw sees Baileys\'
   assert.deepEqual(jpegSize(Buffer.from(await (await fetch(purl)).arrayBuffer())), [96, 96])
   assert.equal((await srv.api('DELETE', `${I}/profile/picture`)).status, 200)
   await assert.rejects(sock.profilePictureUrl(jid(A), 'image'), 'no picture any more: Baileys gets the 404')
+
+  // miaw's push name: Baileys sees it on miaw's next message (the presence name)
+  const got = []
+  sock.ev.on('messages.upsert', ({ messages }) => { for (const m of messages) got.push(m) })
+  r = await srv.api('PATCH', `${I}/profile/name`, { name: 'Miaw Interop' })
+  assert.equal(r.status, 200, r.text)
+  assert.equal(r.json.data.name, 'Miaw Interop')
+  r = await srv.api('POST', `${I}/messages/text`, { to: B, text: 'named' })
+  assert.equal(r.status, 200, r.text)
+  const mid = r.json.data.messageId
+  await waitFor(() => got.some((m) => m.key.id === mid), { what: 'Baileys got the message', timeoutMs: 15000 })
+  assert.equal(got.find((m) => m.key.id === mid).pushName, 'Miaw Interop')
 
   // Baileys' about text, read by miaw; both check each other's number
   await sock.updateProfileStatus('baileys here')
