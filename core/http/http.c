@@ -39,6 +39,9 @@ void miaw_http_add_cors(miaw_req *r)
 {
     const char *conf = r->http->cfg->cors_origin;
     if (!conf || !*conf) return;
+    /* the answer depends on the request's Origin (an allow list echoes it, and a cache in
+     * between must not hand one origin's answer to another): say so on every answer */
+    miaw_http_add_header(r, "vary", "Origin");
     if (strcmp(conf, "*") == 0) {
         miaw_http_add_header(r, "access-control-allow-origin", "*");
         return;
@@ -54,7 +57,6 @@ void miaw_http_add_cors(miaw_req *r)
         while (n && p[n - 1] == ' ') n--;
         if (n == ol && memcmp(p, origin, n) == 0) {
             miaw_http_add_header(r, "access-control-allow-origin", origin);
-            miaw_http_add_header(r, "vary", "Origin");
             return;
         }
         if (!e) break;
@@ -93,6 +95,9 @@ int miaw_http_reply_bytes(miaw_req *r, int status, const char *reason, const cha
     if (cache_control) miaw_http_add_header(r, "cache-control", cache_control);
     miaw_http_add_cors(r);
     miaw_http_log_request(r, status);
+    /* a known length: without it h2o 2.2.5's chunked filter closes the HTTP/1.1
+     * connection after every answer whose status is not 200 (201, 4xx, 5xx...) */
+    q->res.content_length = len;
     if (q->method.len == 4 && memcmp(q->method.base, "HEAD", 4) == 0) len = 0;
     h2o_send_inline(q, data, len);
     return MIAW_OK;
@@ -419,6 +424,12 @@ static int read_body(miaw_req *r, const miaw_route_entry *rt)
     return 0;
 }
 
+static void bad_path(miaw_req *r)
+{
+    miaw_req_reply_err(r, MIAW_ERR_INVALID_REQUEST, json_pack("{s:s}", "field", "path"),
+                       "malformed path segment: a bad %%-escape, an encoded NUL or '/', or a '.' or '..' segment");
+}
+
 static void dispatch(miaw_req *r)
 {
     miaw_http *h = r->http;
@@ -449,6 +460,10 @@ static void dispatch(miaw_req *r)
         char allow[128];
         miaw_route_match m;
         int st = miaw_router_match(h->router, "OPTIONS", path, root, &m, allow, sizeof allow);
+        if (st == 400) {
+            bad_path(r);
+            return;
+        }
         if (st == 404) {
             miaw_req_reply_err(r, MIAW_ERR_NOT_FOUND, NULL, "no route %s %s", method, r->path);
             return;
@@ -463,6 +478,10 @@ static void dispatch(miaw_req *r)
 
     char allow[128];
     int st = miaw_router_match(h->router, is_head ? "GET" : method, path, root, &r->match, allow, sizeof allow);
+    if (st == 400) {
+        bad_path(r);
+        return;
+    }
     if (st == 404) {
         miaw_req_reply_err(r, MIAW_ERR_NOT_FOUND, NULL, "no route %s %s", method, r->path);
         return;
@@ -526,13 +545,21 @@ int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q)
     r->start_us = now_us();
     h->requests++;
     snprintf(r->method, sizeof r->method, "%.*s", (int)(q->method.len < 15 ? q->method.len : 15), q->method.base);
-    snprintf(r->path, sizeof r->path, "%.*s", (int)(q->path_normalized.len < sizeof r->path - 1 ? q->path_normalized.len : sizeof r->path - 1),
-             q->path_normalized.base);
+    /* the raw path (h2o's path_normalized is already percent-decoded, and the router
+     * decodes each segment itself: decoding twice turned %2561 into 'a') */
+    size_t plen = q->query_at != SIZE_MAX && q->query_at <= q->path.len ? q->query_at : q->path.len;
+    size_t copy = plen < sizeof r->path - 1 ? plen : sizeof r->path - 1;
+    memcpy(r->path, q->path.base, copy);
+    r->path[copy] = 0;
     const char *rid = miaw_req_header(r, "x-request-id");
     if (rid && valid_req_id(rid)) snprintf(r->id, sizeof r->id, "%s", rid);
     else miaw_random_hex(r->id, 12);
-    if (q->path_normalized.len >= sizeof r->path) {
+    if (plen >= sizeof r->path) {
         miaw_req_reply_err(r, MIAW_ERR_NOT_FOUND, NULL, "path too long");
+        return 0;
+    }
+    if (r->path[0] != '/' || memchr(q->path.base, 0, plen)) {
+        miaw_req_reply_err(r, MIAW_ERR_INVALID_REQUEST, json_pack("{s:s}", "field", "path"), "malformed request path");
         return 0;
     }
     dispatch(r);

@@ -141,7 +141,8 @@ static int hexv(int c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* percent-decodes one segment; -1 when too long or it would contain NUL or '/' */
+/* percent-decodes one segment exactly once; -1 when it is too long, holds a malformed
+ * escape, or would contain NUL or '/' (an encoded separator), or is a dot segment */
 static int decode_seg(const char *s, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
@@ -153,29 +154,32 @@ static int decode_seg(const char *s, size_t len, char *out, size_t cap)
             if (h < 0 || l < 0) return -1;
             c = h * 16 + l;
             i += 2;
-            if (c == 0) return -1;
+            if (c == 0 || c == '/') return -1;
+        } else if (c == 0) {
+            return -1;
         }
         if (o + 1 >= cap) return -1;
         out[o++] = (char)c;
     }
     out[o] = 0;
+    if ((o == 1 && out[0] == '.') || (o == 2 && out[0] == '.' && out[1] == '.')) return -1;
     return 0;
 }
 
 int miaw_router_match(const miaw_router *rt, const char *method, const char *path, int root,
                       miaw_route_match *m, char *allow, size_t allowlen)
 {
-    /* split the request path without allocating */
-    const char *seg[17];
-    size_t segl[17], n = 0;
+    /* split the raw request path and decode every segment once, without allocating */
+    char dec[17][256];
+    size_t n = 0;
     const char *p = path;
     while (*p == '/') p++;
     while (*p) {
         if (n == 17) return 404;
         const char *e = strchr(p, '/');
         size_t len = e ? (size_t)(e - p) : strlen(p);
-        seg[n] = p;
-        segl[n++] = len;
+        if (decode_seg(p, len, dec[n], sizeof dec[n]) != 0) return 400;
+        n++;
         p += len;
         while (*p == '/') p++;
     }
@@ -188,7 +192,7 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
         if (!!(e->flags & MIAW_ROUTE_ROOT) != !!root || e->nseg != n) continue;
         int ok = 1;
         for (size_t i = 0; i < n && ok; i++)
-            if (!is_param(e->segs[i])) ok = strlen(e->segs[i]) == segl[i] && memcmp(e->segs[i], seg[i], segl[i]) == 0;
+            if (!is_param(e->segs[i])) ok = strcmp(e->segs[i], dec[i]) == 0;
         if (!ok) continue;
         path_hit = 1;
         if (strcmp(e->method, method) != 0) {
@@ -206,7 +210,7 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
     m->nparams = 0;
     for (size_t i = 0; i < n; i++) {
         if (!is_param(best->segs[i])) continue;
-        if (decode_seg(seg[i], segl[i], m->values[m->nparams], sizeof m->values[0]) != 0) return 404;
+        memcpy(m->values[m->nparams], dec[i], strlen(dec[i]) + 1);
         m->names[m->nparams++] = best->segs[i];
     }
     return 200;

@@ -32,7 +32,7 @@ typedef struct miaw_route_match {
     miaw_route_entry *route;
     size_t nparams;
     const char *names[MIAW_MAX_PARAMS];
-    char values[MIAW_MAX_PARAMS][256];  /* percent-decoded */
+    char values[MIAW_MAX_PARAMS][256];  /* percent-decoded once */
 } miaw_route_match;
 
 /* Copies r (a plugin's miaw_route, r->struct_size/field_size strides honoured).
@@ -40,7 +40,10 @@ typedef struct miaw_route_match {
 int miaw_router_add(miaw_router *rt, const miaw_route *r, uint32_t extra_flags,
                     struct miaw_plugin *owner, char *err, size_t errlen);
 /* 200 and fills m; 404 when no path matches; 405 when the path matches another method
- * (allow gets "GET, POST"). path: relative path without query. */
+ * (allow gets "GET, POST"); 400 when a segment is malformed: a bad %-escape, an encoded
+ * NUL or '/', a '.' or '..' segment, or longer than 255 bytes decoded. path: the raw
+ * (not yet decoded) path relative to the prefix, without query; every segment, literal
+ * or parameter, is percent-decoded exactly once. */
 int miaw_router_match(const miaw_router *rt, const char *method, const char *path, int root,
                       miaw_route_match *m, char *allow, size_t allowlen);
 void miaw_router_remove_owner(miaw_router *rt, struct miaw_plugin *owner);

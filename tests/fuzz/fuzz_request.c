@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int st = miaw_router_match(&rt, (data[0] & 2) ? "GET" : "POST", path, 0, &m, allow, sizeof allow);
         if (st == 200)
             for (size_t i = 0; i < m.nparams; i++)
-                if (strlen(m.values[i]) >= sizeof m.values[i]) abort();
+                if (strlen(m.values[i]) >= sizeof m.values[i] || strchr(m.values[i], '/')) abort();
     } else {
         json_error_t je;
         json_t *b = json_loadb((const char *)data + 1, size - 1, JSON_REJECT_DUPLICATES, &je);
