@@ -79,6 +79,7 @@ struct miaw_engine {
     void *tap_ud;
     struct eng_media *media; /* media transfers (engine/media.h; owned, eng_media_free) */
     struct eng_hist *hist;   /* chat storage retention sweeper (engine_history.c; owned, eng_hist_stop) */
+    struct miaw_ratelimit *send_rl; /* per-instance send pace (rate_limit.send_*; owned, lazily made) */
 };
 
 eng_inst *eng_get(miaw_engine *e, miaw_instance *in);

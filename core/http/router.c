@@ -95,7 +95,8 @@ int miaw_router_add(miaw_router *rt, const miaw_route *r, uint32_t extra_flags,
         entry_free(e);
         return MIAW_E_INVAL;
     }
-    e->flags = r->flags | extra_flags;
+    /* a plugin declares only ABI flags (the low 16 bits); internal ones come from the host */
+    e->flags = (owner ? r->flags & 0xffffu : r->flags) | extra_flags;
     for (miaw_route_entry *o = rt->head; o; o = o->next) {
         if (strcmp(o->method, e->method) || o->nseg != e->nseg || ((o->flags ^ e->flags) & MIAW_ROUTE_ROOT)) continue;
         int same = 1;
@@ -214,6 +215,16 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
         m->names[m->nparams++] = best->segs[i];
     }
     return 200;
+}
+
+int miaw_router_set_flags(miaw_router *rt, const char *method, const char *path, uint32_t flags)
+{
+    for (miaw_route_entry *e = rt->head; e; e = e->next)
+        if (strcmp(e->method, method) == 0 && strcmp(e->path, path) == 0) {
+            e->flags |= flags;
+            return MIAW_OK;
+        }
+    return MIAW_E_NOTFOUND;
 }
 
 void miaw_router_remove_owner(miaw_router *rt, struct miaw_plugin *owner)

@@ -5,9 +5,17 @@
 #define MIAW_ROUTER_H
 #include <miaw/plugin.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define MIAW_MAX_PARAMS 8
 #define MIAW_ROUTE_ROOT (1u << 16) /* internal flag: path is not under the API prefix */
+/* internal flags a route can declare about its access (core routes, via extra_flags or
+ * miaw_router_set_flags; plugin routes keep the ABI defaults):
+ *   ADMIN: only the admin (global) API key, never a scoped key;
+ *   NO_RATELIMIT: not counted by the per-key / per-address REST rate limits
+ *   (e.g. a long-lived stream, or a scrape endpoint with its own protection). */
+#define MIAW_ROUTE_ADMIN (1u << 17)
+#define MIAW_ROUTE_NO_RATELIMIT (1u << 18)
 
 struct miaw_plugin;
 typedef struct miaw_route_entry {
@@ -46,6 +54,8 @@ int miaw_router_add(miaw_router *rt, const miaw_route *r, uint32_t extra_flags,
  * or parameter, is percent-decoded exactly once. */
 int miaw_router_match(const miaw_router *rt, const char *method, const char *path, int root,
                       miaw_route_match *m, char *allow, size_t allowlen);
+/* ORs flags into the route method + path (as registered); MIAW_OK or MIAW_E_NOTFOUND */
+int miaw_router_set_flags(miaw_router *rt, const char *method, const char *path, uint32_t flags);
 void miaw_router_remove_owner(miaw_router *rt, struct miaw_plugin *owner);
 void miaw_router_free(miaw_router *rt);
 #endif
