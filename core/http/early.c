@@ -39,7 +39,9 @@ int phr_parse_request(const char *buf, size_t len, const char **method, size_t *
                       size_t last_len);
 
 #define EARLY_HEAD_MAX 8192            /* h2o's H2O_MAX_REQLEN: a longer head is h2o's 400 */
-#define EARLY_SWALLOW_MAX (4u << 20)   /* after an early answer: bytes dropped before closing */
+#define EARLY_SWALLOW_MAX (64u << 20)  /* after an early answer: bytes dropped before closing (closing
+                                        * while the client still sends would reset the
+                                        * connection, and the client could lose the answer) */
 
 static void copy_value(char *dst, size_t cap, const struct phr_header *h)
 {
