@@ -113,11 +113,10 @@ int miaw_req_reply_raw(miaw_req *r, int status, const char *content_type, const 
 
 static int reply_json_text(miaw_req *r, int status, json_t *doc)
 {
-    char *txt = json_dumps(doc, JSON_COMPACT);
+    static const char failed[] = "{\"success\":false,\"error\":{\"code\":\"INTERNAL_ERROR\",\"message\":\"encoding failed\"}}";
+    char *txt = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
-    if (!txt) return miaw_req_reply_raw(r, 500, "application/json",
-                                        "{\"success\":false,\"error\":{\"code\":\"INTERNAL_ERROR\",\"message\":\"encoding failed\"}}",
-                                        80, "no-store");
+    if (!txt) return miaw_req_reply_raw(r, 500, "application/json", failed, sizeof failed - 1, "no-store");
     int rc = miaw_req_reply_raw(r, status, "application/json; charset=utf-8", txt, strlen(txt), "no-store");
     free(txt);
     return rc;
@@ -130,6 +129,28 @@ int miaw_req_reply_data(miaw_req *r, int status, json_t *data)
         return MIAW_E_GONE;
     }
     return reply_json_text(r, status ? status : 200, json_pack("{s:b,s:o}", "success", 1, "data", data ? data : json_null()));
+}
+
+void miaw_utf8_clean(const char *in, char *out, size_t cap)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    size_t o = 0;
+    while (*p && o + 4 < cap) {
+        int n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 4 : 0;
+        int ok = n > 0;
+        for (int i = 1; ok && i < n; i++) ok = (p[i] & 0xc0) == 0x80;
+        if (ok && n == 3) ok = !(p[0] == 0xe0 && p[1] < 0xa0) && !(p[0] == 0xed && p[1] >= 0xa0);
+        if (ok && n == 4) ok = !(p[0] == 0xf0 && p[1] < 0x90) && !(p[0] == 0xf4 && p[1] >= 0x90);
+        if (!ok) {
+            out[o++] = '?';
+            p++;
+            continue;
+        }
+        memcpy(out + o, p, (size_t)n);
+        o += (size_t)n;
+        p += n;
+    }
+    out[o] = 0;
 }
 
 static uint64_t g_retry_hint_ms; /* miaw_http_retry_hint: for the next 429 */
@@ -151,7 +172,10 @@ int miaw_req_reply_code(miaw_req *r, int status, const char *code, json_t *detai
         if (json_is_object(details)) json_object_set_new(details, "retryAfterMs", json_integer((json_int_t)ms));
     }
     g_retry_hint_ms = 0;
-    json_t *err = json_pack("{s:s,s:s}", "code", code, "message", msg ? msg : "");
+    /* the message may quote request bytes (a path): only valid UTF-8 goes into JSON */
+    char clean[1024];
+    miaw_utf8_clean(msg ? msg : "", clean, sizeof clean);
+    json_t *err = json_pack("{s:s,s:s}", "code", code, "message", clean);
     if (details) json_object_set_new(err, "details", details);
     if (status == 405 || status == 401) {
         /* nothing extra; Allow / WWW-Authenticate are added by the caller */

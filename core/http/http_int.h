@@ -104,6 +104,9 @@ int miaw_http_early_verdict(miaw_http *h, const char *method, const char *path, 
                             const char *authorization, int chunked, uint64_t content_length, uint64_t body_seen,
                             char *body, size_t cap);
 
+/* copies in to out (cap >= 5) with every byte that is not part of valid UTF-8 as '?' */
+void miaw_utf8_clean(const char *in, char *out, size_t cap);
+
 /* adds a response header (both copied into the request pool) */
 void miaw_http_add_header(miaw_req *r, const char *name, const char *value);
 /* Access-Control-Allow-Origin per server.cors_origin */

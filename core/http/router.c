@@ -142,8 +142,24 @@ static int hexv(int c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* 1 when s is valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF) */
+static int utf8_ok(const unsigned char *p)
+{
+    while (*p) {
+        int n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 4 : 0;
+        if (!n) return 0;
+        for (int i = 1; i < n; i++)
+            if ((p[i] & 0xc0) != 0x80) return 0;
+        if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))) return 0;
+        if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))) return 0;
+        p += n;
+    }
+    return 1;
+}
+
 /* percent-decodes one segment exactly once; -1 when it is too long, holds a malformed
- * escape, or would contain NUL or '/' (an encoded separator), or is a dot segment */
+ * escape, or would contain NUL or '/' (an encoded separator), is a dot segment, or is
+ * not valid UTF-8 once decoded */
 static int decode_seg(const char *s, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
@@ -164,7 +180,7 @@ static int decode_seg(const char *s, size_t len, char *out, size_t cap)
     }
     out[o] = 0;
     if ((o == 1 && out[0] == '.') || (o == 2 && out[0] == '.' && out[1] == '.')) return -1;
-    return 0;
+    return utf8_ok((const unsigned char *)out) ? 0 : -1;
 }
 
 int miaw_router_match(const miaw_router *rt, const char *method, const char *path, int root,

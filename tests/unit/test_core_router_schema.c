@@ -53,6 +53,9 @@ static void test_router_match(void)
     CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/a%2Fb/groups/1", 0, &m, allow, sizeof allow), 400);
     CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/../groups/1", 0, &m, allow, sizeof allow), 400);
     CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/%2e%2e/groups/1", 0, &m, allow, sizeof allow), 400);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/%c0%af/groups/1", 0, &m, allow, sizeof allow), 400);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/%ff/groups/1", 0, &m, allow, sizeof allow), 400);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/caf%c3%a9/groups/1", 0, &m, allow, sizeof allow), 200);
     CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/%2561/groups/1", 0, &m, allow, sizeof allow), 200);
     CU_ASSERT_STRING_EQUAL(m.values[0], "%61");
     CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/a%252fb/groups/1", 0, &m, allow, sizeof allow), 200);
