@@ -166,8 +166,9 @@ test('an authenticated body over the limit is 413 in the envelope, declared or c
   try {
     const auth = { authorization: `Bearer ${s.apiKey}`, 'content-type': 'application/json' };
     for (const chunked of [false, true]) {
-      const { r } = await bigPost(s.port, '/api/v1/instances', auth, 8 << 20, chunked);
+      const { r, sent } = await bigPost(s.port, '/api/v1/instances', auth, 64 << 20, chunked);
       assert.equal(r.status, 413, r.body);
+      assert.ok(sent < 64 << 20, `the answer came only after the whole body (${chunked ? 'chunked' : 'declared'})`);
       const j = JSON.parse(r.body);
       assert.equal(j.error.code, 'PAYLOAD_TOO_LARGE');
       assert.equal(j.error.details.limit, 1048576);
