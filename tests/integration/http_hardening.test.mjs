@@ -13,6 +13,17 @@ import { join } from 'node:path';
 import { startServer, tempDir, waitFor } from './lib/harness.mjs';
 import { rawConn, req } from './lib/rawhttp.mjs';
 
+/** SIGTERM; the exit must be clean (code 0, no sanitizer report: run with an ASan build) */
+async function stopClean(s) {
+  if (s.proc.exitCode === null && s.proc.signalCode === null) {
+    s.proc.kill('SIGTERM');
+    const r = await s.exited;
+    assert.equal(r.code, 0, s.logs().slice(-3000));
+  }
+  assert.doesNotMatch(s.logs(), /AddressSanitizer|LeakSanitizer|runtime error/);
+  await s.stop();
+}
+
 const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
 
 test('path parameters are decoded exactly once; NUL, encoded / and dot segments are 400', async () => {
@@ -158,7 +169,7 @@ test('large bodies are judged before they are read: RSS stays flat under 200 una
     assert.ok(grew < 40 * 1048576, `RSS grew by ${(grew / 1048576).toFixed(1)} MiB`);
     // the server still works
     assert.equal((await s.api('GET', '/health', undefined, { noauth: true })).status, 200);
-  } finally { await s.stop(); }
+  } finally { await stopClean(s); }
 });
 
 test('an authenticated body over the limit is 413 in the envelope, declared or chunked; small bodies are read as before', { timeout: 60000 }, async () => {
@@ -179,7 +190,7 @@ test('an authenticated body over the limit is 413 in the envelope, declared or c
     // unknown route with a large body: 404 at once
     const n = await bigPost(s.port, '/api/v1/nope', auth, 8 << 20);
     assert.equal(n.r.status, 404);
-  } finally { await s.stop(); }
+  } finally { await stopClean(s); }
 });
 
 test('over TLS, h2o\'s own 413 (a body above the largest route limit) comes in the envelope', { timeout: 60000 }, async () => {
@@ -226,7 +237,7 @@ test('REST rate limits: per API key and per client address, 429 RATE_LIMITED wit
     assert.equal(r.status, 429);
     assert.equal(r.json.error.details.limit, 'address');
     assert.ok(r.headers.get('retry-after'));
-  } finally { await a.stop(); }
+  } finally { await stopClean(a); }
 });
 
 test('scoped API keys: created by the admin, limited to instances and permissions, hashed, listed without secret, revocable', async () => {
@@ -279,9 +290,7 @@ test('scoped API keys: created by the admin, limited to instances and permission
     assert.equal((await s.api('DELETE', `/api/v1/keys/${reader.id}`)).status, 200);
     assert.equal((await s.api('GET', '/api/v1/instances/shop', undefined, as(reader))).status, 401);
     assert.equal((await s.api('DELETE', `/api/v1/keys/${reader.id}`)).status, 404);
-    // keys survive a restart
-    await s.stop();
-  } finally { await s.stop(); }
+  } finally { await stopClean(s); }
 });
 
 test('scoped keys survive a restart, and a scoped key cannot push a large body past the gate', { timeout: 60000 }, async () => {
@@ -300,5 +309,5 @@ test('scoped keys survive a restart, and a scoped key cannot push a large body p
       { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' }, 8 << 20);
     assert.equal(r.status, 403, r.body);
     assert.ok(sent < 8 << 20, 'the client could stop early');
-  } finally { await s.stop(); }
+  } finally { await stopClean(s); }
 });
