@@ -311,3 +311,45 @@ test('scoped keys survive a restart, and a scoped key cannot push a large body p
     assert.ok(sent < 8 << 20, 'the client could stop early');
   } finally { await stopClean(s); }
 });
+
+test('h2c requests the client gives up on are logged 499, never 5xx: stream reset, connection drop, Upgrade then drop', { timeout: 60000 }, async () => {
+  const { copyFileSync } = await import('node:fs');
+  const { connect: h2connect } = await import('node:http2');
+  const { BUILD } = await import('./lib/harness.mjs');
+  const dir = tempDir('miaw-plugins-');
+  copyFileSync(join(BUILD, 'example-plugins', 'hello.so'), join(dir, 'hello.so'));
+  const s = await startServer({ config: `plugins:\n  dir: ${dir}\n  enabled: [hello]\n`, pluginDir: dir });
+  try {
+    const body = JSON.stringify({ name: 'x', delayMs: 3000 });
+    const hdr = { ':method': 'POST', ':path': '/api/v1/hello/later', authorization: `Bearer ${s.apiKey}`, 'content-type': 'application/json' };
+    // reset streams and dropped connections, prior knowledge
+    const c1 = h2connect(s.url);
+    c1.on('error', () => {});
+    for (let i = 0; i < 5; i++) {
+      const st = c1.request(hdr);
+      st.on('error', () => {});
+      st.end(body);
+      setTimeout(() => st.close(0x8), 100);
+    }
+    const c2 = h2connect(s.url);
+    c2.on('error', () => {});
+    for (let i = 0; i < 5; i++) {
+      const st = c2.request(hdr);
+      st.on('error', () => {});
+      st.end(body);
+    }
+    setTimeout(() => c2.destroy(), 150);
+    // h2c by Upgrade, then the client leaves
+    for (let i = 0; i < 2; i++) {
+      const c = rawConn(s.port);
+      await c.send(req('POST', '/api/v1/hello/later', { connection: 'Upgrade, HTTP2-Settings', upgrade: 'h2c',
+        'http2-settings': 'AAMAAABkAARAAAAAAAIAAAAA', authorization: `Bearer ${s.apiKey}`, 'content-type': 'application/json' }, body));
+      setTimeout(() => c.end(), 150);
+    }
+    await waitFor(() => (s.logs().match(/POST \/api\/v1\/hello\/later 499 /g) || []).length === 12,
+      { what: '12 abandoned requests logged 499', timeoutMs: 15000 });
+    c1.destroy();
+    await new Promise((res) => setTimeout(res, 3200)); // past the plugin's delay
+    assert.doesNotMatch(s.logs(), /hello\/later (5\d\d|200) /);
+  } finally { await stopClean(s); }
+});
