@@ -73,48 +73,55 @@ static void answer(conn_node *c, int status, const char *body)
     c->early_done = 1;
 }
 
-/* 0: let h2o read on; 1: answered early */
-static int judge(conn_node *c, const char *data, size_t len)
+int miaw_http_early_parse(const char *data, size_t len, miaw_early_head *out)
 {
     const char *method, *path;
     size_t ml, pl, nh = 64;
     int minor;
     struct phr_header hd[64];
+    memset(out, 0, sizeof *out);
     int hl = phr_parse_request(data, len < EARLY_HEAD_MAX ? len : EARLY_HEAD_MAX, &method, &ml, &path, &pl, &minor, hd,
                                &nh, 0);
     if (hl <= 0) return 0; /* incomplete or malformed: h2o decides */
-    int chunked = 0, has_cl = 0;
-    uint64_t cl = 0;
-    char xkey[512] = "", authz[1100] = "", mbuf[16], pbuf[1024];
     for (size_t i = 0; i < nh; i++) {
         if (hname(&hd[i], "content-length")) {
             char v[32];
             copy_value(v, sizeof v, &hd[i]);
             char *end;
             unsigned long long x = strtoull(v, &end, 10);
-            if (end == v) return 0; /* h2o answers the broken header */
-            cl = x;
-            has_cl = 1;
+            if (end == v || *end) return 0; /* h2o answers the broken header */
+            out->content_length = x;
+            out->has_cl = 1;
         } else if (hname(&hd[i], "transfer-encoding")) {
-            chunked = 1;
+            out->chunked = 1;
         } else if (hname(&hd[i], "x-api-key")) {
-            copy_value(xkey, sizeof xkey, &hd[i]);
+            copy_value(out->xkey, sizeof out->xkey, &hd[i]);
         } else if (hname(&hd[i], "authorization")) {
-            copy_value(authz, sizeof authz, &hd[i]);
+            copy_value(out->authz, sizeof out->authz, &hd[i]);
         }
     }
-    uint64_t seen = len - (size_t)hl;
-    if (chunked ? seen <= MIAW_EARLY_THRESHOLD : (!has_cl || cl <= MIAW_EARLY_THRESHOLD)) return 0;
-    if (c->early_ok) return 0; /* this request passed already */
-    snprintf(mbuf, sizeof mbuf, "%.*s", (int)(ml < 15 ? ml : 15), method);
-    if (pl >= sizeof pbuf) pl = sizeof pbuf - 1;
-    memcpy(pbuf, path, pl);
-    pbuf[pl] = 0;
-    char *q = strchr(pbuf, '?');
+    snprintf(out->method, sizeof out->method, "%.*s", (int)(ml < 15 ? ml : 15), method);
+    if (pl >= sizeof out->path) pl = sizeof out->path - 1;
+    memcpy(out->path, path, pl);
+    out->path[pl] = 0;
+    char *q = strchr(out->path, '?');
     if (q) *q = 0;
+    out->body_seen = len - (size_t)hl;
+    return hl;
+}
+
+/* 0: let h2o read on; 1: answered early */
+static int judge(conn_node *c, const char *data, size_t len)
+{
+    miaw_early_head eh;
+    if (miaw_http_early_parse(data, len, &eh) <= 0) return 0;
+    if (eh.chunked ? eh.body_seen <= MIAW_EARLY_THRESHOLD : (!eh.has_cl || eh.content_length <= MIAW_EARLY_THRESHOLD))
+        return 0;
+    if (c->early_ok) return 0; /* this request passed already */
     char body[1024];
-    int st = miaw_http_early_verdict(c->http, mbuf, pbuf, xkey[0] ? xkey : NULL, authz[0] ? authz : NULL, chunked, cl,
-                                     seen, body, sizeof body);
+    int st = miaw_http_early_verdict(c->http, eh.method, eh.path, eh.xkey[0] ? eh.xkey : NULL,
+                                     eh.authz[0] ? eh.authz : NULL, eh.chunked, eh.content_length, eh.body_seen, body,
+                                     sizeof body);
     if (!st) {
         c->early_ok = 1;
         return 0;

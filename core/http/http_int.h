@@ -89,6 +89,15 @@ int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q);
 /* ---- early.c: authentication and body limit from the request head (HTTP/1.x) ---- */
 /* adds the filter that puts h2o's own error answers (413, 400 ...) in the envelope */
 void miaw_http_early_register(miaw_http *h, h2o_hostconf_t *host);
+/* a request head as the gate reads it (strings cut to fit, NUL-terminated) */
+typedef struct miaw_early_head {
+    char method[16], path[1024], xkey[512], authz[1100];
+    int chunked, has_cl;
+    uint64_t content_length, body_seen;
+} miaw_early_head;
+/* parses the HTTP/1.x request head at the start of data (picohttpparser, as h2o does):
+ * its length, or 0 when incomplete or malformed (h2o then decides); never reads past len */
+int miaw_http_early_parse(const char *data, size_t len, miaw_early_head *out);
 /* starts / stops the gate (a uv_prepare handle; stop is idempotent) */
 void miaw_http_early_start(miaw_http *h);
 void miaw_http_early_stop(miaw_http *h);
