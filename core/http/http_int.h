@@ -104,6 +104,16 @@ void miaw_http_early_stop(miaw_http *h);
 
 /* http.c: the pipeline's decisions, usable from a request head. */
 void miaw_http_authenticate(const miaw_http *h, const char *x_api_key, const char *authorization, miaw_auth *out);
+/* what a scoped key may do on a route: instance routes only, its instances only, GET
+ * needs read and anything else send; MIAW_ROUTE_ADMIN routes and routes outside one
+ * instance need the admin key. NULL when allowed, else the reason (static text). */
+const char *miaw_http_authorize(const miaw_auth *a, const miaw_route_entry *rt, const char *method, const char *iid,
+                                const miaw_http *h);
+/* the client's address without port ("" when unknown) */
+void miaw_http_peer_addr(miaw_req *r, char *out, size_t cap);
+/* takes one request from rl for key: 0 within the limit, else 1 with the request answered
+ * 429 RATE_LIMITED (details.limit = what) and Retry-After */
+int miaw_http_rate_limited(miaw_req *r, miaw_ratelimit *rl, const char *what, const char *key);
 /* strips base path and API prefix from a raw path; NULL when outside the base path. *root
  * set when the route is outside the API prefix. */
 const char *miaw_http_route_path(const miaw_http *h, const char *path, int *root);
