@@ -23,22 +23,29 @@ static int admin_key_ok(const miaw_http *h, const char *v)
     return v && kl && miaw_ct_equal(v, strlen(v), h->api_key, kl);
 }
 
+/* the admin key or a scoped key: 1 and out filled */
+static int token_ok(const miaw_http *h, const char *token, miaw_auth *out)
+{
+    if (admin_key_ok(h, token)) {
+        out->ok = out->admin = 1;
+        snprintf(out->key_id, sizeof out->key_id, "admin");
+    } else if (h->keys && miaw_apikeys_check(h->keys, token, out->key_id, sizeof out->key_id, &out->perms) == 0) {
+        out->ok = 1;
+    }
+    return out->ok;
+}
+
+/* X-API-Key, then Authorization: Bearer, then Basic (as before scoped keys existed: a
+ * wrong X-API-Key does not hide a right Authorization) */
 void miaw_http_authenticate(const miaw_http *h, const char *xkey, const char *authz, miaw_auth *out)
 {
     memset(out, 0, sizeof *out);
-    const char *token = xkey;
-    if (!token && authz && strncasecmp(authz, "Bearer ", 7) == 0) {
-        token = authz + 7;
+    if (xkey && token_ok(h, xkey, out)) return;
+    if (authz && strncasecmp(authz, "Bearer ", 7) == 0) {
+        const char *token = authz + 7;
         while (*token == ' ') token++;
-    }
-    if (token) {
-        if (admin_key_ok(h, token)) {
-            out->ok = out->admin = 1;
-            snprintf(out->key_id, sizeof out->key_id, "admin");
-        } else if (h->keys && miaw_apikeys_check(h->keys, token, out->key_id, sizeof out->key_id, &out->perms) == 0) {
-            out->ok = 1;
-        }
-        if (out->ok || xkey) return;
+        token_ok(h, token, out);
+        return;
     }
     if (authz && strncasecmp(authz, "Basic ", 6) == 0 && h->cfg->basic_auth.n) {
         const char *v = authz + 6;

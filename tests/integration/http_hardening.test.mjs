@@ -272,6 +272,9 @@ test('scoped API keys: created by the admin, limited to instances and permission
     assert.equal((await s.api('POST', '/api/v1/keys', { instances: ['shop'], permissions: ['send'] }, as(sender))).status, 403);
     assert.equal((await s.api('PUT', '/api/v1/instances/shop/webhook', { url: 'http://127.0.0.1:1/x' }, as(sender))).status, 403);
     assert.equal((await s.api('DELETE', '/api/v1/instances/shop', undefined, as(sender))).status, 403);
+    // a wrong X-API-Key does not hide a right Authorization (as before scoped keys)
+    assert.equal((await s.api('GET', '/api/v1/instances', undefined, { 'x-api-key': 'wrong', authorization: `Bearer ${s.apiKey}` })).status, 200);
+    assert.equal((await s.api('GET', '/api/v1/instances/shop', undefined, { 'x-api-key': 'wrong', authorization: `Bearer ${reader.key}` })).status, 200);
     // a forged key with a real id is refused
     assert.equal((await s.api('GET', '/api/v1/instances/shop', undefined, { authorization: `Bearer mk_${reader.id}_${'0'.repeat(40)}` })).status, 401);
     // listed without secret
