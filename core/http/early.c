@@ -14,8 +14,10 @@
  * lets h2o close the connection. So an unauthenticated or oversized request costs at most
  * the threshold plus one read, whatever it declares. h2o sets its read callback again
  * each time it resumes reading, so a uv_prepare handle re-wraps it before every poll.
- * TLS and HTTP/2 connections are not gated (the bytes are encrypted, or frames): there
- * h2o's hard limit (the largest route limit) bounds a body. */
+ * On TLS connections the gate judges the bytes h2o has just decrypted, before h2o's
+ * HTTP/1 code sees them (it wraps h2o's socket-level callback for the length of each
+ * read), and writes its answer through h2o (encrypted). HTTP/2 connections are not gated
+ * (frames, not a head): there h2o's hard limit (the largest route limit) bounds a body. */
 #include "http/http_int.h"
 
 #include "base/log.h"
@@ -56,6 +58,12 @@ static int hname(const struct phr_header *h, const char *name)
     return h->name_len == n && strncasecmp(h->name, name, n) == 0;
 }
 
+static void on_tls_answer_sent(h2o_socket_t *sock, const char *err)
+{
+    int fd = h2o_socket_get_fd(sock);
+    if (!err && fd >= 0) shutdown(fd, SHUT_WR);
+}
+
 /* writes the early answer, half-closes; the connection then drops the rest */
 static void answer(conn_node *c, int status, const char *body)
 {
@@ -65,12 +73,19 @@ static void answer(conn_node *c, int status, const char *body)
                       "HTTP/1.1 %d %s\r\nConnection: close\r\nServer: miaw\r\nContent-Type: application/json; "
                       "charset=utf-8\r\nCache-Control: no-store\r\nContent-Length: %zu\r\n\r\n",
                       status, miaw_http_reason(status), bl);
-    uv_buf_t bufs[2] = {uv_buf_init(head, (unsigned)hl), uv_buf_init((char *)body, (unsigned)bl)};
     h2o_socket_t *sock = c->tcp.data;
+    c->early_done = 1;
+    if (c->early_tls) {
+        /* h2o encrypts the bytes into its own buffers at once (so these may live on the
+         * stack) and half-closes once they are out */
+        h2o_iovec_t v[2] = {h2o_iovec_init(head, (size_t)hl), h2o_iovec_init(body, bl)};
+        if (!h2o_socket_is_writing(sock)) h2o_socket_write(sock, v, 2, on_tls_answer_sent);
+        return;
+    }
+    uv_buf_t bufs[2] = {uv_buf_init(head, (unsigned)hl), uv_buf_init((char *)body, (unsigned)bl)};
     if (!h2o_socket_is_writing(sock)) uv_try_write((uv_stream_t *)&c->tcp, bufs, 2); /* small: fits the send buffer */
     uv_os_fd_t fd;
     if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) shutdown(fd, SHUT_WR);
-    c->early_done = 1;
 }
 
 int miaw_http_early_parse(const char *data, size_t len, miaw_early_head *out)
@@ -130,6 +145,30 @@ static int judge(conn_node *c, const char *data, size_t len)
     return 1;
 }
 
+/* TLS: h2o decrypts in its own read callback and hands the plain bytes (appended to
+ * sock->input) to the connection's h2o-level callback; for the length of one read that
+ * callback is this one, which judges the request head first */
+static conn_node *g_tls_conn;
+static h2o_socket_cb g_tls_inner;
+
+static void on_tls_plain(h2o_socket_t *sock, const char *err)
+{
+    conn_node *c = g_tls_conn;
+    h2o_socket_cb inner = g_tls_inner;
+    sock->_cb.read = inner; /* first: inner may start or stop reading itself */
+    g_tls_conn = NULL;
+    if (!err && c && !c->early_off && c->http && sock->input && sock->bytes_read > 0 &&
+        sock->bytes_read <= sock->input->size) {
+        size_t len = sock->input->size, have = len - sock->bytes_read;
+        if (have < c->early_seen) c->early_ok = 0;
+        c->early_seen = len;
+        const char *data = sock->input->bytes;
+        if (len >= 12 && memcmp(data, "PRI * HTTP/2", 12) == 0) c->early_off = 1; /* ALPN h2 */
+        else if (judge(c, data, len)) return;
+    }
+    inner(sock, err);
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     conn_node *c = (conn_node *)stream;
@@ -142,6 +181,21 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
             c->early_off = 1;
             h2o_cb(stream, nread < 0 ? nread : UV_EOF, buf);
         }
+        return;
+    }
+    if (c->early_tls) {
+        if (nread > 0 && !c->early_off && c->http && sock && sock->_cb.read && sock->_cb.read != on_tls_plain) {
+            g_tls_conn = c;
+            g_tls_inner = sock->_cb.read;
+            sock->_cb.read = on_tls_plain;
+            h2o_cb(stream, nread, buf);
+            if (g_tls_conn == c) { /* h2o did not hand anything on this time */
+                sock->_cb.read = g_tls_inner;
+                g_tls_conn = NULL;
+            }
+            return;
+        }
+        h2o_cb(stream, nread, buf);
         return;
     }
     if (nread > 0 && !c->early_off && c->http && sock && sock->input) {

@@ -28,7 +28,8 @@ typedef struct conn_node {
     uv_read_cb early_h2o_cb;  /* h2o's read callback that early.c wraps */
     size_t early_seen;        /* input size at the last read: smaller = a new request */
     uint64_t early_swallowed; /* bytes dropped after an early answer */
-    int early_off;            /* TLS or HTTP/2: not gated */
+    int early_off;            /* HTTP/2: not gated */
+    int early_tls;            /* TLS: judged after h2o decrypts */
     int early_ok;             /* the current request passed the gate */
     int early_done;           /* answered early: drop the rest, then close */
 } conn_node;

@@ -106,7 +106,7 @@ static void on_accept(uv_stream_t *listener, int status)
     uv_tcp_nodelay(&c->tcp, 1);
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_closed);
     h2o_accept(&h->accept_ctx, sock);
-    if (h->ssl) c->early_off = 1; /* early.c reads plain HTTP/1.x only */
+    c->early_tls = h->ssl != NULL; /* early.c judges TLS after h2o decrypts */
 }
 
 static void drain_tick(uv_timer_t *t) { (void)t; }

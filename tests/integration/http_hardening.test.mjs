@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, tempDir, waitFor } from './lib/harness.mjs';
 import { rawConn, req } from './lib/rawhttp.mjs';
@@ -193,7 +193,7 @@ test('an authenticated body over the limit is 413 in the envelope, declared or c
   } finally { await stopClean(s); }
 });
 
-test('over TLS, h2o\'s own 413 (a body above the largest route limit) comes in the envelope', { timeout: 60000 }, async () => {
+test('over TLS: h2o\'s own 413 comes in the envelope, and a large unauthenticated body is refused from its head', { timeout: 60000 }, async () => {
   const dir = tempDir('miaw-tls-');
   const cert = join(dir, 'cert.pem'), key = join(dir, 'key.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2',
@@ -210,7 +210,26 @@ test('over TLS, h2o\'s own 413 (a body above the largest route limit) comes in t
     const [body, tail] = out.split('\n');
     assert.match(tail, /^413 application\/json/, out);
     assert.equal(JSON.parse(body).error.code, 'PAYLOAD_TOO_LARGE');
-  } finally { await s.stop(); }
+    // an unauthenticated 24 MiB body over TLS: judged from the decrypted head, answered at once
+    const big = join(dir, 'big.bin');
+    writeFileSync(big, Buffer.alloc(24 << 20, 0x20));
+    const before = rss(s.proc.pid);
+    for (let i = 0; i < 5; i++) {
+      const o = curl(['--http1.1', '-H', 'content-type: application/json', '-w', '\n%{http_code}', '--data-binary', `@${big}`,
+        `https://127.0.0.1:${s.port}/api/v1/instances`]);
+      const [b, code] = o.split('\n');
+      assert.equal(code, '401', o);
+      assert.equal(JSON.parse(b).error.code, 'UNAUTHORIZED');
+    }
+    await waitFor(() => (s.logs().match(/POST \/api\/v1\/instances 401 \(refused before the body: declared 25165824 bytes\)/g) || []).length === 5,
+      { what: 'five requests refused from their head' });
+    assert.ok(rss(s.proc.pid) - before < 20 << 20, 'RSS grew');
+    // and h2 over TLS (ALPN) still works, as does an authenticated request on HTTP/1.1
+    assert.equal(curl(['--http2', '-H', `Authorization: Bearer ${s.apiKey}`, '-o', '/dev/null', '-w', '%{http_version} %{http_code}',
+      `https://127.0.0.1:${s.port}/api/v1/instances`]), '2 200');
+    assert.equal(curl(['--http1.1', '-H', `Authorization: Bearer ${s.apiKey}`, '-H', 'content-type: application/json', '-o', '/dev/null',
+      '-w', '%{http_code}', '-d', '{"instanceId":"tls1"}', `https://127.0.0.1:${s.port}/api/v1/instances`]), '201');
+  } finally { await stopClean(s); }
 });
 
 test('REST rate limits: per API key and per client address, 429 RATE_LIMITED with Retry-After', async () => {
