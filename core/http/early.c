@@ -99,7 +99,7 @@ int miaw_http_early_parse(const char *data, size_t len, miaw_early_head *out)
                                &nh, 0);
     if (hl <= 0) return 0; /* incomplete or malformed: h2o decides */
     for (size_t i = 0; i < nh; i++) {
-        if (hname(&hd[i], "content-length")) {
+        if (hname(&hd[i], "content-length") && !out->has_cl) { /* the first one, as h2o reads it */
             char v[32];
             copy_value(v, sizeof v, &hd[i]);
             char *end;

@@ -193,7 +193,7 @@ test('an authenticated body over the limit is 413 in the envelope, declared or c
   } finally { await stopClean(s); }
 });
 
-test('over TLS: h2o\'s own 413 comes in the envelope, and a large unauthenticated body is refused from its head', { timeout: 60000 }, async () => {
+test('over TLS: a body over the limit is 413 in the envelope, and a large unauthenticated body is refused from its head', { timeout: 60000 }, async () => {
   const dir = tempDir('miaw-tls-');
   const cert = join(dir, 'cert.pem'), key = join(dir, 'key.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2',
@@ -203,7 +203,7 @@ test('over TLS: h2o\'s own 413 comes in the envelope, and a large unauthenticate
   try {
     await waitFor(() => { try { return curl([`https://127.0.0.1:${s.port}/health`]).includes('"ok"'); } catch { return false; } },
       { what: 'TLS health' });
-    // a declared size above h2o's hard limit: refused from the header by h2o itself
+    // a declared size above every limit: refused from the header, in the envelope
     const out = curl(['--http1.1', '-H', `Authorization: Bearer ${s.apiKey}`, '-H', 'content-type: application/json',
       '-H', `content-length: ${2 ** 40}`, '-w', '\n%{http_code} %{content_type}', '--data-binary', '{}',
       `https://127.0.0.1:${s.port}/api/v1/instances`]);
@@ -373,5 +373,27 @@ test('h2c requests the client gives up on are logged 499, never 5xx: stream rese
     c1.destroy();
     await new Promise((res) => setTimeout(res, 3200)); // past the plugin's delay
     assert.doesNotMatch(s.logs(), /hello\/later (5\d\d|200) /);
+  } finally { await stopClean(s); }
+});
+
+test('h2o\'s own error answers (broken chunked framing, unknown Expect) come in the envelope', async () => {
+  const s = await startServer();
+  try {
+    const auth = { authorization: `Bearer ${s.apiKey}`, 'content-type': 'application/json' };
+    const cases = [
+      [req('POST', '/api/v1/instances', { ...auth, 'transfer-encoding': 'chunked' }, 'zz\r\n{}\r\n0\r\n\r\n'), 400, 'INVALID_REQUEST'],
+      [req('POST', '/api/v1/instances', { ...auth, expect: '999-nope' }, '{}'), 417, 'INVALID_REQUEST'],
+    ];
+    for (const [bytes, st, code] of cases) {
+      const c = rawConn(s.port);
+      await c.send(bytes);
+      const r = await c.response();
+      c.end();
+      assert.equal(r.status, st, r.body);
+      assert.match(r.headers['content-type'], /application\/json/);
+      const j = JSON.parse(r.body);
+      assert.equal(j.success, false);
+      assert.equal(j.error.code, code);
+    }
   } finally { await stopClean(s); }
 });
