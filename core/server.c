@@ -19,6 +19,7 @@
 #include "http/router.h"
 #include "base/secrets.h"
 #include "base/storage.h"
+#include "http/apikeys.h"
 #include "base/util.h"
 #include "webhooks/webhooks.h"
 
@@ -41,6 +42,7 @@ typedef struct miaw_server {
     miaw_plugin_host *plugins;
     miaw_http *http;
     char *api_key, *webhook_secret;
+    miaw_apikeys *keys; /* scoped API keys (http/apikeys.c) */
     uint64_t started_mono;
     uv_signal_t sigint, sigterm, sigusr1;
     uv_timer_t trim; /* gives free heap back to the system every minute */
@@ -128,7 +130,22 @@ static int core_routes(miaw_server *s, char *err, size_t errlen)
         miaw_router_add(&s->router, &plugins, 0, NULL, err, errlen))
         return -1;
     if (miaw_instances_routes(s->inst, &s->router, err, errlen) != 0) return -1;
+    if (miaw_apikeys_routes(s->keys, &s->router, err, errlen) != 0) return -1;
     return miaw_openapi_routes(&s->router, s->bus, s->cfg, err, errlen);
+}
+
+/* instance routes a scoped API key never reaches, whatever its permissions: deleting the
+ * instance and its webhook settings (a webhook URL decides where the data goes) */
+static void admin_only(miaw_router *rt)
+{
+    static const char *const R[][2] = {{"DELETE", "/instances/{instanceId}"},
+                                       {"POST", "/instances/{instanceId}/logout"},
+                                       {"GET", "/instances/{instanceId}/webhook"},
+                                       {"PUT", "/instances/{instanceId}/webhook"},
+                                       {"POST", "/instances/{instanceId}/webhook/test"},
+                                       {"GET", "/instances/{instanceId}/webhook/deliveries"},
+                                       {"POST", "/instances/{instanceId}/webhook/deliveries/{eventId}/retry"}};
+    for (size_t i = 0; i < sizeof R / sizeof R[0]; i++) miaw_router_set_flags(rt, R[i][0], R[i][1], MIAW_ROUTE_ADMIN);
 }
 
 /* ------------------------------------------------------------------ lifecycle */
@@ -208,6 +225,11 @@ int miaw_server_run(miaw_config *cfg)
         MIAW_ERR("server", "%s", err);
         goto out;
     }
+    s.keys = miaw_apikeys_new(&s.db, err, sizeof err);
+    if (!s.keys) {
+        MIAW_ERR("server", "%s", err);
+        goto out;
+    }
     if (core_routes(&s, err, sizeof err) != 0) {
         MIAW_ERR("server", "core routes: %s", err);
         goto out;
@@ -230,6 +252,7 @@ int miaw_server_run(miaw_config *cfg)
         MIAW_ERR("server", "metrics / dashboard routes: %s", err);
         goto out;
     }
+    admin_only(&s.router);
     /* protocol engine: after the registry and the webhook subscriber (it emits at start) */
     s.engine = miaw_engine_new(s.loop, cfg, &s.db, s.bus, s.inst, &s.router, NULL, err, sizeof err);
     if (!s.engine) {
@@ -243,6 +266,7 @@ int miaw_server_run(miaw_config *cfg)
     miaw_plugin_host_load_all(s.plugins, cfg->plugin_dir, cfg->plugins_enabled.v, cfg->plugins_enabled.n,
                               cfg->plugin_config);
     s.http = miaw_http_new(s.loop, cfg, &s.router, s.api_key, exists_cb, s.inst);
+    miaw_http_set_keys(s.http, s.keys);
     int port = 0;
     if (miaw_http_listen(s.http, &port, err, sizeof err) != 0) {
         MIAW_ERR("server", "%s", err);
@@ -280,6 +304,7 @@ out:
     uv_walk(s.loop, close_walk, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);
     miaw_router_free(&s.router);
+    miaw_apikeys_free(s.keys);
     miaw_instances_free(s.inst);
     miaw_bus_free(s.bus);
     miaw_metrics_free();

@@ -47,6 +47,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     for (int i = 0; i < g_nhdr; i++)
         h2o_add_header_by_str(&req->pool, &req->res.headers, g_hdr[i].name, g_hdr[i].nlen, 1, NULL, g_hdr[i].value,
                               g_hdr[i].vlen);
+    req->res.content_length = g_body_len; /* as miaw does: a known length, no chunked framing */
     h2o_send_inline(req, g_body, g_body_len);
     return 0;
 }

@@ -2,7 +2,9 @@
 # bench/http/run.sh - GET /api/v1/instances/{id} with auth: miaw beside a bare h2o handler
 # (bench_http_bare) answering the same bytes, both started here and measured in the same
 # run with the same load: HTTP/1.1 keep-alive with wrk, h2c (prior knowledge) with
-# h2load. Prints req/s and p99 latency per target and protocol, and the miaw/bare ratio.
+# h2load. Prints req/s and p99 latency per target and protocol, and the miaw/bare ratio;
+# then miaw's POST send-text to a disconnected instance (the 503 fast path) over HTTP/1.1
+# keep-alive beside its GET, with wrk's socket errors (must be 0: connections stay open).
 # Builds nothing: needs <build>/miaw, <build>/plugins and <build>/bench/bench_http_bare.
 # Loopback only; everything started here is stopped on exit.
 # Usage: run.sh [BUILD_DIR]   (default: build, relative to the repository root)
@@ -16,6 +18,7 @@
 #                         written to a file in the temp dir)
 #   BENCH_MIAW_LOG []     where miaw's log goes instead of that file (e.g. /dev/null)
 #   BENCH_PIN [0]         1: servers on CPU 0, load generators on the other CPUs (taskset)
+#   BENCH_POST [1]        0: skip the POST send-text row
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -160,6 +163,23 @@ warmup() { # port
   "${cli_pin[@]}" h2load -t"$threads" -c"$conns" -m"$streams" -D"$warm" -H "$auth" "http://127.0.0.1:$1$path" >/dev/null
 }
 
+# POST send-text to the (disconnected) instance: the 503 INSTANCE_NOT_CONNECTED fast path,
+# over HTTP/1.1 keep-alive; miaw only (the bare server has no such route). Every answer is
+# a 503 by design; what counts is that wrk saw no socket errors (each connection stays
+# open: before the fix every non-200 answer closed it). -> "rps p99ms errors non2xx"
+run_post() { # port
+  local out lua="$tmp/post.lua"
+  printf 'wrk.method = "POST"\nwrk.body = [[{"to":"15550001111","text":"bench"}]]\nwrk.headers["Content-Type"] = "application/json"\n' >"$lua"
+  out=$("${cli_pin[@]}" wrk -t"$threads" -c"$conns" -d"${secs}s" --latency -s "$lua" -H "$auth" \
+    "http://127.0.0.1:$1$path/messages/text")
+  awk '/^Requests\/sec:/ {rps=$2}
+       /Socket errors:/ {gsub(/,/, ""); e=$4+$6+$8+$10}
+       /Non-2xx or 3xx responses:/ {n=$5}
+       $1=="99%" {v=$2; u=v; sub(/^[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+                  p = (u=="us") ? v/1000 : (u=="ms") ? v : (u=="s") ? v*1000 : (u=="m") ? v*60000 : -1}
+       END {printf "%.0f %.3f %d %d\n", rps, p, e, n}' <<<"$out"
+}
+
 load() { uptime | sed 's/.*load average: //'; }
 echo "bench/http: GET $path with auth, $bytes-byte JSON body, on $(nproc) CPUs"
 echo "load: $threads client threads, $conns connections, h2 streams/connection $streams, ${secs}s per run, $rounds round(s), warm-up ${warm}s, pinning $([ ${#srv_pin[@]} -gt 0 ] && echo on || echo off)"
@@ -169,6 +189,7 @@ warmup "$mport"
 warmup "$bport"
 
 : >"$tmp/results"
+: >"$tmp/post"
 for r in $(seq "$rounds"); do
   for proto in h1 h2; do
     for t in "miaw $mport" "bare $bport"; do
@@ -176,6 +197,7 @@ for r in $(seq "$rounds"); do
       echo "$1 $proto $(run_$proto "$2") $r" >>"$tmp/results"
     done
   done
+  [ "${BENCH_POST:-1}" = 1 ] && echo "miaw post $(run_post "$mport") $r" >>"$tmp/post"
 done
 echo "load average after:  $(load)"
 echo
@@ -202,4 +224,15 @@ if [ "$rounds" -gt 1 ]; then
   echo
   echo "every round (target protocol req/s p99-ms round), to judge the noise:"
   sed 's/^/  /' "$tmp/results"
+fi
+if [ -s "$tmp/post" ]; then
+  # the median round by req/s, beside miaw's GET over the same HTTP/1.1 keep-alive load
+  post=$(sort -k3,3n "$tmp/post" | awk '{l[NR]=$0} END {print l[int((NR+1)/2)]}')
+  get=$(pick miaw h1)
+  echo
+  printf '%-34s %12s %10s %14s\n' "miaw, HTTP/1.1 keep-alive" "req/s" "p99 (ms)" "socket errors"
+  awk '{printf "%-34s %12d %10.3f %14s\n", "GET instance (200)", $3, $4, "0"}' <<<"$get"
+  awk '{printf "%-34s %12d %10.3f %14d   (%d answers, all 503 by design)\n", "POST send-text, disconnected (503)", $3, $4, $5, $6}' <<<"$post"
+  awk -v g="$(awk '{print $3}' <<<"$get")" '{if (g > 0) printf "%-34s %11.2fx\n", "POST/GET", $3 / g}' <<<"$post"
+  [ "$(awk '{print $5}' <<<"$post")" = 0 ] || { echo "POST: socket errors: the connections did not stay open" >&2; exit 1; }
 fi

@@ -86,6 +86,13 @@ static const struct key KEYS[] = {
     {"whatsapp.media_upload_hosts", K_LIST, O(wa_media_upload_hosts), 0, 0},
     {"whatsapp.media_timeout_ms", K_INT, O(wa_media_timeout_ms), 1000, 600000},
     {"whatsapp.media_max_mb", K_INT, O(wa_media_max_mb), 1, 4096},
+    /* ---- rate limits (REST per key / per address; sends per instance) ---- */
+    {"rate_limit", K_SECTION, 0, 0, 0},
+    {"rate_limit.api_per_key_per_minute", K_INT, O(rl_api_per_key), 0, 100000000},
+    {"rate_limit.api_per_address_per_minute", K_INT, O(rl_api_per_addr), 0, 100000000},
+    {"rate_limit.api_burst", K_INT, O(rl_api_burst), 1, 1000000},
+    {"rate_limit.send_per_minute", K_INT, O(rl_send_per_min), 0, 1000000},
+    {"rate_limit.send_min_gap_ms", K_INT, O(rl_send_gap_ms), 0, 3600000},
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 
@@ -221,6 +228,7 @@ static void set_defaults(miaw_config *c)
         set_str(&c->docs_dir, docs);
         set_str(&c->data_dir, MIAW_INSTALLED_DATA_DIR);
     }
+    c->rl_api_burst = 20; /* rate limits: off unless configured */
 }
 
 /* ---------------------------------------------------------------- YAML walk */
@@ -457,6 +465,11 @@ static int apply_env(miaw_config *c, char *err, size_t errlen)
         env_int("MIAW_WA_MEDIA_TIMEOUT_MS", 1000, 600000, &c->wa_media_timeout_ms, err, errlen) ||
         env_int("MIAW_WA_MEDIA_MAX_MB", 1, 4096, &c->wa_media_max_mb, err, errlen) ||
         env_int("MIAW_CHAT_RETENTION_DAYS", 0, 36500, &c->chat_retention_days, err, errlen) ||
+        env_int("MIAW_RATE_LIMIT_API_PER_KEY", 0, 100000000, &c->rl_api_per_key, err, errlen) ||
+        env_int("MIAW_RATE_LIMIT_API_PER_ADDRESS", 0, 100000000, &c->rl_api_per_addr, err, errlen) ||
+        env_int("MIAW_RATE_LIMIT_API_BURST", 1, 1000000, &c->rl_api_burst, err, errlen) ||
+        env_int("MIAW_RATE_LIMIT_SEND_PER_MINUTE", 0, 1000000, &c->rl_send_per_min, err, errlen) ||
+        env_int("MIAW_RATE_LIMIT_SEND_MIN_GAP_MS", 0, 3600000, &c->rl_send_gap_ms, err, errlen) ||
         env_bool("MIAW_ACCOUNT_VALIDATION", &c->account_validation, err, errlen) ||
         env_bool("MIAW_AUTO_MARK_READ", &c->auto_mark_read, err, errlen) ||
         env_bool("MIAW_CHAT_STORAGE", &c->chat_storage, err, errlen))

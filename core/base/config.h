@@ -63,6 +63,12 @@ typedef struct miaw_config {
     miaw_strlist wa_media_upload_hosts; /* "host[:port]" tried before media_conn's for uploads */
     int wa_media_timeout_ms; /* connect deadline and longest stall of a transfer */
     int wa_media_max_mb;     /* largest file uploaded or downloaded */
+    /* rate limits (http/ratelimit.c; engine sends). 0 = that limit is off */
+    int rl_api_per_key;      /* REST requests per minute per API key (admin, scoped) */
+    int rl_api_per_addr;     /* REST requests per minute per client address */
+    int rl_api_burst;        /* requests that may come at once before the pace applies */
+    int rl_send_per_min;     /* messages sent per minute per instance */
+    int rl_send_gap_ms;      /* least time between two sends of an instance */
 } miaw_config;
 
 /* Defaults, then file (path may be NULL: no file), then environment. On error returns

@@ -1,5 +1,8 @@
 /* core/base/log.c - process-wide logging (see log.h). Lines go to stderr, written with one
- * write(2) each so lines from a worker and its supervisor never interleave. */
+ * write(2) each so lines from a worker and its supervisor never interleave. Control
+ * characters in any field (a CR, LF or ESC from a request path, a header or a peer) are
+ * escaped, as \xNN in the text format and \uNNNN in JSON, so nobody can forge a line or
+ * drive a terminal through the log. */
 #include "base/log.h"
 
 #include <stdio.h>
@@ -52,6 +55,26 @@ static size_t json_escape(char *out, size_t cap, const char *s)
     return o;
 }
 
+/* text format: control bytes (below 0x20, and DEL) as \xNN; the rest as is */
+static size_t text_escape(char *out, size_t cap, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (; *s && o + 5 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = 0;
+    return o;
+}
+
 void miaw_vlog(int level, const char *component, const char *fmt, va_list ap)
 {
     if (level > g_level) return;
@@ -67,14 +90,21 @@ void miaw_vlog(int level, const char *component, const char *fmt, va_list ap)
     if (g_json) {
         char esc[4200];
         json_escape(esc, sizeof esc, msg);
+        char comp[200];
+        json_escape(comp, sizeof comp, component ? component : "-");
         len = snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"%s\",\"msg\":\"%s\"}\n",
-                       ts, lvl_name(level), component ? component : "-", esc);
+                       ts, lvl_name(level), comp, esc);
     } else {
-        len = snprintf(line, sizeof line, "%s %-5s [%s] %s\n", ts, lvl_name(level),
-                       component ? component : "-", msg);
+        char esc[4200], comp[130];
+        text_escape(esc, sizeof esc, msg);
+        text_escape(comp, sizeof comp, component ? component : "-");
+        len = snprintf(line, sizeof line, "%s %-5s [%s] %s\n", ts, lvl_name(level), comp, esc);
     }
     if (len < 0) return;
-    if ((size_t)len >= sizeof line) len = sizeof line - 1;
+    if ((size_t)len >= sizeof line) { /* truncated: still one whole line */
+        len = sizeof line - 1;
+        line[len - 1] = '\n';
+    }
     ssize_t w = write(STDERR_FILENO, line, (size_t)len);
     (void)w;
 }

@@ -84,6 +84,7 @@ struct miaw_engine {
     int closing;             /* miaw_engine_free runs: pending unlinks are cancelled */
     void (*as_tap)(void *ud, const char *inst, const json_t *mutation); /* app-state mutations (services.c) */
     void *as_tap_ud;
+    struct miaw_ratelimit *send_rl; /* per-instance send pace (rate_limit.send_*; owned, lazily made) */
 };
 
 eng_inst *eng_get(miaw_engine *e, miaw_instance *in);

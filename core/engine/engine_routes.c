@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/ratelimit.h"
 #include "engine/engine_int.h"
 #include "engine/engine_appstate.h"
 #include "engine/media.h"
@@ -261,6 +262,7 @@ void miaw_engine_free(miaw_engine *e)
     eng_media_free(e);
     eng_hist_stop(e);
     sqlite3_finalize(e->chat_ins);
+    miaw_ratelimit_free(e->send_rl);
     miaw_bus_unsubscribe(e->bus, NULL, e->sub_deleted);
     miaw_sig_db_close(e->sdb);
     uv_close((uv_handle_t *)e->sweep, (uv_close_cb)free);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/http.h"
+#include "http/ratelimit.h"
 #include "engine/engine_int.h"
 #include "base/metrics.h"
 #include "base/log.h"
@@ -371,6 +373,23 @@ static int check_connected(eng_inst *ei, miaw_instance *in, char *err, size_t er
     return 0;
 }
 
+/* rate_limit.send_per_minute / send_min_gap_ms, per instance, for every message any
+ * plugin sends (this is the one entry all sends go through): MIAW_E_LIMIT (429
+ * RATE_LIMITED, with Retry-After) before anything is built or sent */
+static int check_rate(miaw_engine *e, miaw_instance *in, char *err, size_t errlen)
+{
+    const miaw_config *c = e->cfg;
+    if (!c || (!c->rl_send_per_min && !c->rl_send_gap_ms)) return 0;
+    if (!e->send_rl) e->send_rl = miaw_ratelimit_new((uint32_t)c->rl_send_per_min, (uint32_t)c->rl_send_per_min,
+                                                     (uint32_t)c->rl_send_gap_ms, 100000);
+    uint64_t ms = miaw_ratelimit_take(e->send_rl, in->id, uv_now(e->loop));
+    if (!ms) return 0;
+    miaw_http_retry_hint(ms);
+    snprintf(err, errlen, "instance '%s' reached its send limit (%d per minute, %d ms apart); retry in %llu ms", in->id,
+             c->rl_send_per_min, c->rl_send_gap_ms, (unsigned long long)ms);
+    return MIAW_E_LIMIT;
+}
+
 /* queues s (msg and dsm set) and starts it on the next loop turn */
 void eng_send_enqueue(miaw_engine *e, eng_send *s, miaw_engine_send_cb cb, void *udata, unsigned timeout_ms,
                     uint64_t *handle)
@@ -453,6 +472,7 @@ int miaw_engine_send_msg(miaw_engine *e, miaw_instance *in, const char *to, cons
     }
     eng_inst *ei = in->engine;
     int rc = check_connected(ei, in, err, errlen);
+    if (!rc) rc = check_rate(e, in, err, errlen);
     if (rc) return rc;
     if (!strcmp(chat.server, MIAW_SERVER_GROUP)) {
         rc = eng_send_group(e, ei, &chat, msg, len, o, extra, nextra, cb, udata, handle, err, errlen);

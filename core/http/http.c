@@ -1,9 +1,12 @@
-/* core/http/http.c - the request pipeline (see http.h; the listener is http_server.c). Order of a request:
- * base path -> CORS preflight -> route match (404/405) -> auth (401) -> instance check
- * (404) -> body size (413), content type (415), JSON parse or, for MIAW_ROUTE_MULTIPART
- * routes, a multipart/form-data form (400), then the schema (400) -> handler, which
- * answers now or later (MIAW_ASYNC, with a timeout answered 504). A request's form
- * (spooled upload files) goes when h2o frees the request. */
+/* core/http/http.c - the request pipeline (see http.h; the listener is http_server.c, the
+ * head-before-body gate early.c, authentication and rate limits access.c). Order of a
+ * request: raw path (400 when malformed) -> base path -> CORS preflight -> route match
+ * (404/405) -> per-address rate limit (429) -> auth (401) -> per-key rate limit (429) ->
+ * scoped-key permission (403) -> instance check (404) -> body size (413), content type
+ * (415), JSON parse or, for MIAW_ROUTE_MULTIPART routes, a multipart/form-data form (400),
+ * then the schema (400) -> handler, which answers now or later (MIAW_ASYNC, with a
+ * timeout answered 504). A request's form (spooled upload files) goes when h2o frees the
+ * request. */
 #include "http/http_int.h"
 
 #include "base/log.h"
@@ -14,7 +17,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <h2o.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +64,9 @@ void miaw_http_add_cors(miaw_req *r)
 {
     const char *conf = r->http->cfg->cors_origin;
     if (!conf || !*conf) return;
+    /* the answer depends on the request's Origin (an allow list echoes it, and a cache in
+     * between must not hand one origin's answer to another): say so on every answer */
+    miaw_http_add_header(r, "vary", "Origin");
     if (strcmp(conf, "*") == 0) {
         miaw_http_add_header(r, "access-control-allow-origin", "*");
         return;
@@ -77,7 +82,6 @@ void miaw_http_add_cors(miaw_req *r)
         while (n && p[n - 1] == ' ') n--;
         if (n == ol && memcmp(p, origin, n) == 0) {
             miaw_http_add_header(r, "access-control-allow-origin", origin);
-            miaw_http_add_header(r, "vary", "Origin");
             return;
         }
         if (!e) break;
@@ -121,6 +125,9 @@ int miaw_http_reply_bytes(miaw_req *r, int status, const char *reason, const cha
     if (cache_control) miaw_http_add_header(r, "cache-control", cache_control);
     miaw_http_add_cors(r);
     miaw_http_log_request(r, status);
+    /* a known length: without it h2o 2.2.5's chunked filter closes the HTTP/1.1
+     * connection after every answer whose status is not 200 (201, 4xx, 5xx...) */
+    q->res.content_length = len;
     if (q->method.len == 4 && memcmp(q->method.base, "HEAD", 4) == 0) len = 0;
     h2o_send_inline(q, data, len);
     return MIAW_OK;
@@ -134,11 +141,10 @@ int miaw_req_reply_raw(miaw_req *r, int status, const char *content_type, const 
 
 static int reply_json_text(miaw_req *r, int status, json_t *doc)
 {
-    char *txt = json_dumps(doc, JSON_COMPACT);
+    static const char failed[] = "{\"success\":false,\"error\":{\"code\":\"INTERNAL_ERROR\",\"message\":\"encoding failed\"}}";
+    char *txt = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
-    if (!txt) return miaw_req_reply_raw(r, 500, "application/json",
-                                        "{\"success\":false,\"error\":{\"code\":\"INTERNAL_ERROR\",\"message\":\"encoding failed\"}}",
-                                        80, "no-store");
+    if (!txt) return miaw_req_reply_raw(r, 500, "application/json", failed, sizeof failed - 1, "no-store");
     int rc = miaw_req_reply_raw(r, status, "application/json; charset=utf-8", txt, strlen(txt), "no-store");
     free(txt);
     return rc;
@@ -153,13 +159,51 @@ int miaw_req_reply_data(miaw_req *r, int status, json_t *data)
     return reply_json_text(r, status ? status : 200, json_pack("{s:b,s:o}", "success", 1, "data", data ? data : json_null()));
 }
 
+void miaw_utf8_clean(const char *in, char *out, size_t cap)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    size_t o = 0;
+    while (*p && o + 4 < cap) {
+        int n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 4 : 0;
+        int ok = n > 0;
+        for (int i = 1; ok && i < n; i++) ok = (p[i] & 0xc0) == 0x80;
+        if (ok && n == 3) ok = !(p[0] == 0xe0 && p[1] < 0xa0) && !(p[0] == 0xed && p[1] >= 0xa0);
+        if (ok && n == 4) ok = !(p[0] == 0xf0 && p[1] < 0x90) && !(p[0] == 0xf4 && p[1] >= 0x90);
+        if (!ok) {
+            out[o++] = '?';
+            p++;
+            continue;
+        }
+        memcpy(out + o, p, (size_t)n);
+        o += (size_t)n;
+        p += n;
+    }
+    out[o] = 0;
+}
+
+static uint64_t g_retry_hint_ms; /* miaw_http_retry_hint: for the next 429 */
+
+void miaw_http_retry_hint(uint64_t ms) { g_retry_hint_ms = ms; }
+
 int miaw_req_reply_code(miaw_req *r, int status, const char *code, json_t *details, const char *msg)
 {
     if (!r || r->answered || r->dead) {
         json_decref(details);
         return MIAW_E_GONE;
     }
-    json_t *err = json_pack("{s:s,s:s}", "code", code, "message", msg ? msg : "");
+    if (status == 429 && r->h2o && h2o_find_header_by_str(&r->h2o->res.headers, H2O_STRLIT("retry-after"), -1) < 0) {
+        char ra[24];
+        uint64_t ms = g_retry_hint_ms ? g_retry_hint_ms : 1000;
+        snprintf(ra, sizeof ra, "%llu", (unsigned long long)((ms + 999) / 1000));
+        miaw_http_add_header(r, "retry-after", ra);
+        if (!details) details = json_object();
+        if (json_is_object(details)) json_object_set_new(details, "retryAfterMs", json_integer((json_int_t)ms));
+    }
+    g_retry_hint_ms = 0;
+    /* the message may quote request bytes (a path): only valid UTF-8 goes into JSON */
+    char clean[1024];
+    miaw_utf8_clean(msg ? msg : "", clean, sizeof clean);
+    json_t *err = json_pack("{s:s,s:s}", "code", code, "message", clean);
     if (details) json_object_set_new(err, "details", details);
     if (status == 405 || status == 401) {
         /* nothing extra; Allow / WWW-Authenticate are added by the caller */
@@ -342,41 +386,13 @@ static void on_req_dispose(void *p)
     miaw_form_free(&r->form); /* removes the uploaded files */
 }
 
-/* ------------------------------------------------------------------ auth */
-static int check_auth(miaw_req *r)
+/* the admin key (X-API-Key, Bearer or Basic), for routes that check it themselves (/metrics) */
+int miaw_req_authorized(miaw_req *r)
 {
-    const miaw_http *h = r->http;
-    const char *key = h->api_key;
-    size_t kl = strlen(key);
-    const char *v = miaw_req_header(r, "x-api-key");
-    if (v && kl && miaw_ct_equal(v, strlen(v), key, kl)) return 1;
-    v = miaw_req_header(r, "authorization");
-    if (!v) return 0;
-    if (strncasecmp(v, "Bearer ", 7) == 0) {
-        v += 7;
-        while (*v == ' ') v++;
-        return kl && miaw_ct_equal(v, strlen(v), key, kl);
-    }
-    if (strncasecmp(v, "Basic ", 6) == 0 && h->cfg->basic_auth.n) {
-        v += 6;
-        while (*v == ' ') v++;
-        size_t in = strlen(v);
-        if (in > 1024 || in % 4) return 0;
-        unsigned char dec[800];
-        int n = EVP_DecodeBlock(dec, (const unsigned char *)v, (int)in);
-        if (n < 0) return 0;
-        while (n > 0 && in && v[in - 1] == '=') { n--; in--; }
-        int ok = 0;
-        for (size_t i = 0; i < h->cfg->basic_auth.n; i++) {
-            const char *cred = h->cfg->basic_auth.v[i];
-            ok |= miaw_ct_equal((const char *)dec, (size_t)n, cred, strlen(cred));
-        }
-        return ok;
-    }
-    return 0;
+    miaw_auth a;
+    miaw_http_authenticate(r->http, miaw_req_header(r, "x-api-key"), miaw_req_header(r, "authorization"), &a);
+    return a.ok && a.admin;
 }
-
-int miaw_req_authorized(miaw_req *r) { return check_auth(r); }
 
 /* ------------------------------------------------------------------ pipeline */
 static int is_json_ct(const char *ct)
@@ -449,6 +465,12 @@ static int read_body(miaw_req *r, const miaw_route_entry *rt)
     return 0;
 }
 
+static void bad_path(miaw_req *r)
+{
+    miaw_req_reply_err(r, MIAW_ERR_INVALID_REQUEST, json_pack("{s:s}", "field", "path"),
+                       "malformed path segment: a bad %%-escape, an encoded NUL or '/', or a '.' or '..' segment");
+}
+
 static void dispatch(miaw_req *r)
 {
     miaw_http *h = r->http;
@@ -456,29 +478,21 @@ static void dispatch(miaw_req *r)
     int is_head = strcmp(method, "HEAD") == 0;
 
     /* base path, then API prefix or root */
-    const char *path = r->path;
-    size_t bl = strlen(h->cfg->base_path);
-    if (bl) {
-        if (strncmp(path, h->cfg->base_path, bl) != 0 || (path[bl] && path[bl] != '/')) {
-            miaw_req_reply_err(r, MIAW_ERR_NOT_FOUND, NULL, "no route %s %s", method, path);
-            return;
-        }
-        path += bl;
-        if (!*path) path = "/";
-    }
-    const char *api = h->cfg->api_prefix;
-    size_t al = strlen(api);
-    int root = 1;
-    if (al && strncmp(path, api, al) == 0 && (path[al] == 0 || path[al] == '/')) {
-        root = 0;
-        path += al;
-        if (!*path) path = "/";
+    int root;
+    const char *path = miaw_http_route_path(h, r->path, &root);
+    if (!path) {
+        miaw_req_reply_err(r, MIAW_ERR_NOT_FOUND, NULL, "no route %s %s", method, r->path);
+        return;
     }
 
     if (strcmp(method, "OPTIONS") == 0) {
         char allow[128];
         miaw_route_match m;
         int st = miaw_router_match(h->router, "OPTIONS", path, root, &m, allow, sizeof allow);
+        if (st == 400) {
+            bad_path(r);
+            return;
+        }
         if (st == 404) {
             miaw_req_reply_err(r, MIAW_ERR_NOT_FOUND, NULL, "no route %s %s", method, r->path);
             return;
@@ -493,6 +507,10 @@ static void dispatch(miaw_req *r)
 
     char allow[128];
     int st = miaw_router_match(h->router, is_head ? "GET" : method, path, root, &r->match, allow, sizeof allow);
+    if (st == 400) {
+        bad_path(r);
+        return;
+    }
     if (st == 404) {
         miaw_req_reply_err(r, MIAW_ERR_NOT_FOUND, NULL, "no route %s %s", method, r->path);
         return;
@@ -504,10 +522,25 @@ static void dispatch(miaw_req *r)
         return;
     }
     miaw_route_entry *rt = r->match.route;
-    if (!(rt->flags & MIAW_ROUTE_PUBLIC) && !check_auth(r)) {
-        if (h->cfg->basic_auth.n) miaw_http_add_header(r, "www-authenticate", "Basic realm=\"miaw\"");
-        miaw_req_reply_err(r, MIAW_ERR_UNAUTHORIZED, NULL, "missing or invalid API key");
-        return;
+    int limited = !(rt->flags & (MIAW_ROUTE_PUBLIC | MIAW_ROUTE_NO_RATELIMIT));
+    if (limited && h->rl_addr) {
+        char addr[64];
+        miaw_http_peer_addr(r, addr, sizeof addr);
+        if (miaw_http_rate_limited(r, h->rl_addr, "address", addr)) return;
+    }
+    if (!(rt->flags & MIAW_ROUTE_PUBLIC)) {
+        miaw_http_authenticate(h, miaw_req_header(r, "x-api-key"), miaw_req_header(r, "authorization"), &r->auth);
+        if (!r->auth.ok) {
+            if (h->cfg->basic_auth.n) miaw_http_add_header(r, "www-authenticate", "Basic realm=\"miaw\"");
+            miaw_req_reply_err(r, MIAW_ERR_UNAUTHORIZED, NULL, "missing or invalid API key");
+            return;
+        }
+        if (limited && miaw_http_rate_limited(r, h->rl_key, "key", r->auth.key_id)) return;
+        const char *why = miaw_http_authorize(&r->auth, rt, is_head ? "GET" : method, miaw_req_param(r, "instanceId"), h);
+        if (why) {
+            miaw_req_reply_code(r, 403, "FORBIDDEN", NULL, why);
+            return;
+        }
     }
     if (rt->flags & MIAW_ROUTE_INSTANCE) {
         const char *iid = miaw_req_param(r, "instanceId");
@@ -556,13 +589,21 @@ int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q)
     r->start_us = now_us();
     h->requests++;
     snprintf(r->method, sizeof r->method, "%.*s", (int)(q->method.len < 15 ? q->method.len : 15), q->method.base);
-    snprintf(r->path, sizeof r->path, "%.*s", (int)(q->path_normalized.len < sizeof r->path - 1 ? q->path_normalized.len : sizeof r->path - 1),
-             q->path_normalized.base);
+    /* the raw path (h2o's path_normalized is already percent-decoded, and the router
+     * decodes each segment itself: decoding twice turned %2561 into 'a') */
+    size_t plen = q->query_at != SIZE_MAX && q->query_at <= q->path.len ? q->query_at : q->path.len;
+    size_t copy = plen < sizeof r->path - 1 ? plen : sizeof r->path - 1;
+    memcpy(r->path, q->path.base, copy);
+    r->path[copy] = 0;
     const char *rid = miaw_req_header(r, "x-request-id");
     if (rid && valid_req_id(rid)) snprintf(r->id, sizeof r->id, "%s", rid);
     else miaw_random_hex(r->id, 12);
-    if (q->path_normalized.len >= sizeof r->path) {
+    if (plen >= sizeof r->path) {
         miaw_req_reply_err(r, MIAW_ERR_NOT_FOUND, NULL, "path too long");
+        return 0;
+    }
+    if (r->path[0] != '/' || memchr(q->path.base, 0, plen)) {
+        miaw_req_reply_err(r, MIAW_ERR_INVALID_REQUEST, json_pack("{s:s}", "field", "path"), "malformed request path");
         return 0;
     }
     dispatch(r);

@@ -34,6 +34,12 @@ void miaw_http_close(miaw_http *h);
  * 0 when every connection closed, -1 on timeout. */
 int miaw_http_drain(miaw_http *h, uint32_t max_ms);
 void miaw_http_free(miaw_http *h);
+struct miaw_apikeys;
+/* scoped API keys checked besides the admin key (borrowed; NULL = none) */
+void miaw_http_set_keys(miaw_http *h, struct miaw_apikeys *keys);
+/* the next 429 answered on this loop turn says Retry-After this many ms (rounded up to
+ * seconds; without a hint: 1 s). For refusals decided below the HTTP layer (sends). */
+void miaw_http_retry_hint(uint64_t ms);
 uint64_t miaw_http_requests(const miaw_http *h);
 
 /* ---- request API (also behind the plugin host table) ---- */

@@ -19,22 +19,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* one accepted connection; tcp first so h2o's close callback can hand it back to us */
-typedef struct conn_node {
-    uv_tcp_t tcp;
-    miaw_http *http;
-    struct conn_node *prev, *next;
-} conn_node;
-
-/* h2o buffers a whole request body and answers a body above max_request_entity_size
- * with its own 413 (not in the envelope); set it above every route's limit (the routes
- * are all registered by now) so that ours applies for anything up to 16 MiB over it */
+/* h2o buffers a whole request body and refuses one above max_request_entity_size on its
+ * own (HTTP/1.x: a 413 that early.c turns into the envelope; h2: RST_STREAM): set it to
+ * the largest limit any route has (the routes are all registered by now), plus the slack
+ * a chunked body's framing needs, so nothing larger is ever buffered */
 static void entity_limit(miaw_http *h)
 {
-    uint64_t hard = (uint64_t)h->cfg->max_body_bytes * 4;
-    if (hard < 16u << 20) hard = 16u << 20;
+    uint64_t hard = (uint64_t)h->cfg->max_body_bytes;
     for (const miaw_route_entry *e = h->router ? h->router->head : NULL; e; e = e->next)
-        if (e->has_body && e->body_max && e->body_max + (16u << 20) > hard) hard = e->body_max + (16u << 20);
+        if (e->body_max > hard) hard = e->body_max;
+    hard += MIAW_EARLY_CHUNK_SLACK;
     h->h2o_cfg.max_request_entity_size = hard > SIZE_MAX ? SIZE_MAX : (size_t)hard;
 }
 
@@ -62,6 +56,10 @@ miaw_http *miaw_http_new(uv_loop_t *loop, const miaw_config *cfg, miaw_router *r
     h->api_key = strdup(api_key ? api_key : "");
     h->exists = exists;
     h->exists_udata = exists_udata;
+    if (cfg->rl_api_per_key)
+        h->rl_key = miaw_ratelimit_new((uint32_t)cfg->rl_api_per_key, (uint32_t)cfg->rl_api_burst, 0, 10000);
+    if (cfg->rl_api_per_addr)
+        h->rl_addr = miaw_ratelimit_new((uint32_t)cfg->rl_api_per_addr, (uint32_t)cfg->rl_api_burst, 0, 10000);
     h2o_config_init(&h->h2o_cfg);
     entity_limit(h); /* again at listen, when every route is known */
     h->h2o_cfg.server_name = h2o_iovec_init(H2O_STRLIT("miaw"));
@@ -70,6 +68,7 @@ miaw_http *miaw_http_new(uv_loop_t *loop, const miaw_config *cfg, miaw_router *r
     miaw_http_handler *hd = (miaw_http_handler *)h2o_create_handler(pc, sizeof *hd);
     hd->super.on_req = miaw_http_on_req;
     hd->http = h;
+    miaw_http_early_register(h, host); /* h2o's own error answers in the envelope */
     h2o_context_init(&h->ctx, loop, &h->h2o_cfg);
     h->ctx_ready = 1;
     h->accept_ctx.ctx = &h->ctx;
@@ -107,6 +106,7 @@ static void on_accept(uv_stream_t *listener, int status)
     uv_tcp_nodelay(&c->tcp, 1);
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_closed);
     h2o_accept(&h->accept_ctx, sock);
+    c->early_tls = h->ssl != NULL; /* early.c judges TLS after h2o decrypts */
 }
 
 static void drain_tick(uv_timer_t *t) { (void)t; }
@@ -165,6 +165,7 @@ int miaw_http_listen(miaw_http *h, int *port_out, char *err, size_t errlen)
         snprintf(err, errlen, "server.host '%s' is not an IPv4 or IPv6 address", h->cfg->host);
         return -1;
     }
+    miaw_http_early_start(h);
     h->listener = malloc(sizeof *h->listener);
     uv_tcp_init(h->loop, h->listener);
     h->listener->data = h;
@@ -187,6 +188,7 @@ int miaw_http_listen(miaw_http *h, int *port_out, char *err, size_t errlen)
 
 void miaw_http_close(miaw_http *h)
 {
+    miaw_http_early_stop(h);
     if (h->listener) {
         uv_close((uv_handle_t *)h->listener, (uv_close_cb)free);
         h->listener = NULL;
@@ -203,7 +205,11 @@ void miaw_http_free(miaw_http *h)
     h2o_config_dispose(&h->h2o_cfg);
     if (h->ssl) SSL_CTX_free(h->ssl);
     free(h->api_key);
+    miaw_ratelimit_free(h->rl_key);
+    miaw_ratelimit_free(h->rl_addr);
     free(h);
 }
+
+void miaw_http_set_keys(miaw_http *h, miaw_apikeys *keys) { h->keys = keys; }
 
 uint64_t miaw_http_requests(const miaw_http *h) { return h->requests; }

@@ -83,13 +83,24 @@ static json_t *operation(const miaw_route_entry *e)
         json_object_set_new(op, "requestBody", rb);
     }
     json_t *resp = json_object();
-    json_object_set_new(resp, strcmp(e->method, "POST") == 0 && strcmp(e->path, "/instances") == 0 ? "201" : "200",
-                        success_response(e));
+    int created = strcmp(e->method, "POST") == 0 && (strcmp(e->path, "/instances") == 0 || strcmp(e->path, "/keys") == 0);
+    json_object_set_new(resp, created ? "201" : "200", success_response(e));
     if (e->has_body) {
         json_object_set_new(resp, "400", error_response("INVALID_REQUEST: the body failed validation; details.field names the field"));
         json_object_set_new(resp, "413", error_response("PAYLOAD_TOO_LARGE"));
     }
-    if (!(e->flags & MIAW_ROUTE_PUBLIC)) json_object_set_new(resp, "401", error_response("UNAUTHORIZED: missing or invalid API key"));
+    if (!(e->flags & MIAW_ROUTE_PUBLIC)) {
+        json_object_set_new(resp, "401", error_response("UNAUTHORIZED: missing or invalid API key"));
+        json_object_set_new(resp, "403",
+                            error_response((e->flags & MIAW_ROUTE_ADMIN) || !(e->flags & MIAW_ROUTE_INSTANCE)
+                                               ? "FORBIDDEN: a scoped API key; this route needs the admin key"
+                                               : "FORBIDDEN: a scoped API key without this instance, or without the "
+                                                 "permission (GET: read; other methods: send)"));
+        if (!(e->flags & MIAW_ROUTE_NO_RATELIMIT))
+            json_object_set_new(resp, "429", error_response("RATE_LIMITED: over rate_limit.api_per_key_per_minute or "
+                                                            "api_per_address_per_minute (when set), or an instance's "
+                                                            "send pace; Retry-After gives the seconds to wait"));
+    }
     if (e->flags & MIAW_ROUTE_INSTANCE) json_object_set_new(resp, "404", error_response("INSTANCE_NOT_FOUND"));
     json_object_set_new(resp, "500", error_response("Internal or WhatsApp error"));
     json_object_set_new(op, "responses", resp);

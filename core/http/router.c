@@ -95,7 +95,8 @@ int miaw_router_add(miaw_router *rt, const miaw_route *r, uint32_t extra_flags,
         entry_free(e);
         return MIAW_E_INVAL;
     }
-    e->flags = r->flags | extra_flags;
+    /* a plugin declares only ABI flags (the low 16 bits); internal ones come from the host */
+    e->flags = (owner ? r->flags & 0xffffu : r->flags) | extra_flags;
     for (miaw_route_entry *o = rt->head; o; o = o->next) {
         if (strcmp(o->method, e->method) || o->nseg != e->nseg || ((o->flags ^ e->flags) & MIAW_ROUTE_ROOT)) continue;
         int same = 1;
@@ -141,7 +142,24 @@ static int hexv(int c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* percent-decodes one segment; -1 when too long or it would contain NUL or '/' */
+/* 1 when s is valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF) */
+static int utf8_ok(const unsigned char *p)
+{
+    while (*p) {
+        int n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 4 : 0;
+        if (!n) return 0;
+        for (int i = 1; i < n; i++)
+            if ((p[i] & 0xc0) != 0x80) return 0;
+        if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))) return 0;
+        if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))) return 0;
+        p += n;
+    }
+    return 1;
+}
+
+/* percent-decodes one segment exactly once; -1 when it is too long, holds a malformed
+ * escape, or would contain NUL or '/' (an encoded separator), is a dot segment, or is
+ * not valid UTF-8 once decoded */
 static int decode_seg(const char *s, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
@@ -153,29 +171,32 @@ static int decode_seg(const char *s, size_t len, char *out, size_t cap)
             if (h < 0 || l < 0) return -1;
             c = h * 16 + l;
             i += 2;
-            if (c == 0) return -1;
+            if (c == 0 || c == '/') return -1;
+        } else if (c == 0) {
+            return -1;
         }
         if (o + 1 >= cap) return -1;
         out[o++] = (char)c;
     }
     out[o] = 0;
-    return 0;
+    if ((o == 1 && out[0] == '.') || (o == 2 && out[0] == '.' && out[1] == '.')) return -1;
+    return utf8_ok((const unsigned char *)out) ? 0 : -1;
 }
 
 int miaw_router_match(const miaw_router *rt, const char *method, const char *path, int root,
                       miaw_route_match *m, char *allow, size_t allowlen)
 {
-    /* split the request path without allocating */
-    const char *seg[17];
-    size_t segl[17], n = 0;
+    /* split the raw request path and decode every segment once, without allocating */
+    char dec[17][256];
+    size_t n = 0;
     const char *p = path;
     while (*p == '/') p++;
     while (*p) {
         if (n == 17) return 404;
         const char *e = strchr(p, '/');
         size_t len = e ? (size_t)(e - p) : strlen(p);
-        seg[n] = p;
-        segl[n++] = len;
+        if (decode_seg(p, len, dec[n], sizeof dec[n]) != 0) return 400;
+        n++;
         p += len;
         while (*p == '/') p++;
     }
@@ -188,7 +209,7 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
         if (!!(e->flags & MIAW_ROUTE_ROOT) != !!root || e->nseg != n) continue;
         int ok = 1;
         for (size_t i = 0; i < n && ok; i++)
-            if (!is_param(e->segs[i])) ok = strlen(e->segs[i]) == segl[i] && memcmp(e->segs[i], seg[i], segl[i]) == 0;
+            if (!is_param(e->segs[i])) ok = strcmp(e->segs[i], dec[i]) == 0;
         if (!ok) continue;
         path_hit = 1;
         if (strcmp(e->method, method) != 0) {
@@ -206,10 +227,20 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
     m->nparams = 0;
     for (size_t i = 0; i < n; i++) {
         if (!is_param(best->segs[i])) continue;
-        if (decode_seg(seg[i], segl[i], m->values[m->nparams], sizeof m->values[0]) != 0) return 404;
+        memcpy(m->values[m->nparams], dec[i], strlen(dec[i]) + 1);
         m->names[m->nparams++] = best->segs[i];
     }
     return 200;
+}
+
+int miaw_router_set_flags(miaw_router *rt, const char *method, const char *path, uint32_t flags)
+{
+    for (miaw_route_entry *e = rt->head; e; e = e->next)
+        if (strcmp(e->method, method) == 0 && strcmp(e->path, path) == 0) {
+            e->flags |= flags;
+            return MIAW_OK;
+        }
+    return MIAW_E_NOTFOUND;
 }
 
 void miaw_router_remove_owner(miaw_router *rt, struct miaw_plugin *owner)

@@ -5,9 +5,17 @@
 #define MIAW_ROUTER_H
 #include <miaw/plugin.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define MIAW_MAX_PARAMS 8
 #define MIAW_ROUTE_ROOT (1u << 16) /* internal flag: path is not under the API prefix */
+/* internal flags a route can declare about its access (core routes, via extra_flags or
+ * miaw_router_set_flags; plugin routes keep the ABI defaults):
+ *   ADMIN: only the admin (global) API key, never a scoped key;
+ *   NO_RATELIMIT: not counted by the per-key / per-address REST rate limits
+ *   (e.g. a long-lived stream, or a scrape endpoint with its own protection). */
+#define MIAW_ROUTE_ADMIN (1u << 17)
+#define MIAW_ROUTE_NO_RATELIMIT (1u << 18)
 
 struct miaw_plugin;
 typedef struct miaw_route_entry {
@@ -32,7 +40,7 @@ typedef struct miaw_route_match {
     miaw_route_entry *route;
     size_t nparams;
     const char *names[MIAW_MAX_PARAMS];
-    char values[MIAW_MAX_PARAMS][256];  /* percent-decoded */
+    char values[MIAW_MAX_PARAMS][256];  /* percent-decoded once */
 } miaw_route_match;
 
 /* Copies r (a plugin's miaw_route, r->struct_size/field_size strides honoured).
@@ -40,9 +48,14 @@ typedef struct miaw_route_match {
 int miaw_router_add(miaw_router *rt, const miaw_route *r, uint32_t extra_flags,
                     struct miaw_plugin *owner, char *err, size_t errlen);
 /* 200 and fills m; 404 when no path matches; 405 when the path matches another method
- * (allow gets "GET, POST"). path: relative path without query. */
+ * (allow gets "GET, POST"); 400 when a segment is malformed: a bad %-escape, an encoded
+ * NUL or '/', a '.' or '..' segment, not UTF-8 or longer than 255 bytes decoded. path: the raw
+ * (not yet decoded) path relative to the prefix, without query; every segment, literal
+ * or parameter, is percent-decoded exactly once. */
 int miaw_router_match(const miaw_router *rt, const char *method, const char *path, int root,
                       miaw_route_match *m, char *allow, size_t allowlen);
+/* ORs flags into the route method + path (as registered); MIAW_OK or MIAW_E_NOTFOUND */
+int miaw_router_set_flags(miaw_router *rt, const char *method, const char *path, uint32_t flags);
 void miaw_router_remove_owner(miaw_router *rt, struct miaw_plugin *owner);
 void miaw_router_free(miaw_router *rt);
 #endif

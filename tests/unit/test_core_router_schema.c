@@ -45,8 +45,22 @@ static void test_router_match(void)
     CU_ASSERT_STRING_EQUAL(allow, "GET");
     CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/a", 0, &m, allow, sizeof allow), 404);
     CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/a/groups/1", 1, &m, allow, sizeof allow), 404);
-    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/%00/groups/1", 0, &m, allow, sizeof allow), 404);
-    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/%zz/groups/1", 0, &m, allow, sizeof allow), 404);
+    /* issue 16 item 5: decoded exactly once; NUL, an encoded '/' and dot segments are 400 */
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/%00/groups/1", 0, &m, allow, sizeof allow), 400);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/victim%00ZZZ/groups/1", 0, &m, allow, sizeof allow), 400);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/%zz/groups/1", 0, &m, allow, sizeof allow), 400);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/a%2fb/groups/1", 0, &m, allow, sizeof allow), 400);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/a%2Fb/groups/1", 0, &m, allow, sizeof allow), 400);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/../groups/1", 0, &m, allow, sizeof allow), 400);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/%2e%2e/groups/1", 0, &m, allow, sizeof allow), 400);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/%c0%af/groups/1", 0, &m, allow, sizeof allow), 400);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/%ff/groups/1", 0, &m, allow, sizeof allow), 400);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/caf%c3%a9/groups/1", 0, &m, allow, sizeof allow), 200);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/%2561/groups/1", 0, &m, allow, sizeof allow), 200);
+    CU_ASSERT_STRING_EQUAL(m.values[0], "%61");
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/a%252fb/groups/1", 0, &m, allow, sizeof allow), 200);
+    CU_ASSERT_STRING_EQUAL(m.values[0], "a%2fb");
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/inst%61nces/x/groups/1", 0, &m, allow, sizeof allow), 200);
     CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/a/groups/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16", 0, &m,
                                       allow, sizeof allow), 404);
     miaw_router_free(&rt);
