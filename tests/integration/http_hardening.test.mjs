@@ -134,6 +134,7 @@ async function bigPost(port, path, headers, size, chunked = false) {
     const ok = c.sock.write(part);
     sent += chunk.length;
     if (!ok) await new Promise((res) => { c.sock.once('drain', res); c.sock.once('close', res); setTimeout(res, 2000); });
+    else await new Promise((res) => setImmediate(res)); // let the answer be seen: the server drains fast after it
   }
   if (chunked && got === null && !c.isClosed()) c.sock.write('0\r\n\r\n');
   const r = await answer;
