@@ -31,7 +31,7 @@ static json_t *list_json(const json_t *list)
     size_t i;
     const json_t *it;
     json_array_foreach(json_object_get(list, "content"), i, it) {
-        const char *jid = ct_attr(it, "jid"), *pn = ct_attr(it, "pn_jid");
+        const char *jid = miaw_jnode_attr(it, "jid"), *pn = miaw_jnode_attr(it, "pn_jid");
         if (!jid) continue;
         if (strstr(jid, "@lid") && pn) {
             const char *lid = jid;
@@ -50,7 +50,7 @@ static json_t *list_json(const json_t *list)
 static void on_list(int status, const json_t *reply, const char *detail, void *ud)
 {
     blk_job *j = ud;
-    const json_t *list = ct_child(reply, "list");
+    const json_t *list = miaw_jnode_child(reply, "list");
     if (status != MIAW_OK) ct_reply_iq_error(j->st, j->req, status, reply, detail, "block list");
     else {
         json_t *arr = list_json(list);

@@ -90,14 +90,14 @@ static void finish(chk_job *j)
 /* digits of a <user> of the answer: its jid (PN) or the echo of the <contact> query */
 static void user_digits(const json_t *u, char *out, size_t cap)
 {
-    const char *jid = ct_attr(u, "jid"), *pn = ct_attr(u, "pn_jid");
+    const char *jid = miaw_jnode_attr(u, "jid"), *pn = miaw_jnode_attr(u, "pn_jid");
     if (jid && strstr(jid, "@lid") && pn) jid = pn;
     out[0] = 0;
     if (jid && strstr(jid, "@s.whatsapp.net")) {
         snprintf(out, cap, "%.*s", (int)strcspn(jid, ":@"), jid);
         return;
     }
-    json_t *echo = ct_text(ct_child(u, "contact"));
+    json_t *echo = miaw_jnode_text(miaw_jnode_child(u, "contact"));
     const char *why;
     if (echo && ct_phone_digits(json_string_value(echo), out, cap, &why)) out[0] = 0;
     json_decref(echo);
@@ -115,7 +115,7 @@ static void on_usync(int status, const json_t *reply, const char *detail, void *
         }
     } else {
         ct_inst *in = ct_inst_get(st, j->inst);
-        const json_t *list = ct_child(ct_child(reply, "usync"), "list");
+        const json_t *list = miaw_jnode_child(miaw_jnode_child(reply, "usync"), "list");
         const json_t *users = json_object_get(list, "content");
         size_t i;
         const json_t *u;
@@ -124,10 +124,10 @@ static void on_usync(int status, const json_t *reply, const char *detail, void *
             char digits[32];
             user_digits(u, digits, sizeof digits);
             if (!digits[0]) continue;
-            const char *type = ct_attr(ct_child(u, "contact"), "type");
+            const char *type = miaw_jnode_attr(miaw_jnode_child(u, "contact"), "type");
             int exists = type && !strcmp(type, "in");
-            const char *lid = ct_attr(ct_child(u, "lid"), "val");
-            const char *jid = ct_attr(u, "jid");
+            const char *lid = miaw_jnode_attr(miaw_jnode_child(u, "lid"), "val");
+            const char *jid = miaw_jnode_attr(u, "jid");
             if (jid && strstr(jid, "@lid")) {
                 if (!lid) lid = jid;
                 jid = NULL;

@@ -3,11 +3,12 @@
  * known from push names) and the node helpers the route modules share.
  *
  * Ownership: one ct_state per loaded plugin (contacts.c allocates it in init and frees it
- * in fini, with every ct_inst). Strings returned by ct_attr are borrowed from the node;
+ * in fini, with every ct_inst). Strings read from nodes (miaw/node_util.h) are borrowed from the node;
  * json_t results documented "new" are the caller's. Loop thread only. */
 #ifndef MIAW_PLUGIN_CONTACTS_H
 #define MIAW_PLUGIN_CONTACTS_H
 #include <jansson.h>
+#include <miaw/node_util.h> /* miaw_jnode_attr, _child, _text, _bytes */
 #include <miaw/plugin.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,9 +52,6 @@ json_t *ct_known_map(ct_state *st, ct_inst *in);
 void ct_known_touch(ct_inst *in);
 
 /* node helpers (node.c) */
-const char *ct_attr(const json_t *node, const char *key); /* string or {"jid"} attribute */
-const json_t *ct_child(const json_t *node, const char *tag);
-json_t *ct_text(const json_t *node); /* text content (string or base64 bytes) as a new string, or NULL */
 /* The business name of a usync <verified_name> node (its VerifiedNameCertificate's
  * details.verifiedName) as a new string, or NULL. */
 json_t *ct_verified_name(const json_t *verified_name_node);

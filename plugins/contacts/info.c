@@ -55,12 +55,12 @@ static json_t *picture_iq(const char *jid, const char *type)
  * (with j->fail) for other errors */
 static json_t *picture_of(info_job *j, int status, const json_t *reply, const char *detail)
 {
-    const json_t *p = ct_child(reply, "picture");
-    if (status == MIAW_OK && p && ct_attr(p, "url"))
-        return json_pack("{s:s,s:o,s:s}", "url", ct_attr(p, "url"), "id",
-                         ct_attr(p, "id") ? json_string(ct_attr(p, "id")) : json_null(), "type",
-                         ct_attr(p, "type") ? ct_attr(p, "type") : j->type);
-    const char *code = ct_attr(ct_child(reply, "error"), "code");
+    const json_t *p = miaw_jnode_child(reply, "picture");
+    if (status == MIAW_OK && p && miaw_jnode_attr(p, "url"))
+        return json_pack("{s:s,s:o,s:s}", "url", miaw_jnode_attr(p, "url"), "id",
+                         miaw_jnode_attr(p, "id") ? json_string(miaw_jnode_attr(p, "id")) : json_null(), "type",
+                         miaw_jnode_attr(p, "type") ? miaw_jnode_attr(p, "type") : j->type);
+    const char *code = miaw_jnode_attr(miaw_jnode_child(reply, "error"), "code");
     if (status == MIAW_OK || (status == MIAW_E_IO && code && (!strcmp(code, "404") || !strcmp(code, "401"))))
         return json_null();
     j->fail = status;
@@ -77,14 +77,14 @@ static void info_finish(info_job *j)
         return;
     }
     const json_t *u = j->user;
-    const json_t *dl = ct_child(ct_child(u, "devices"), "device-list");
+    const json_t *dl = miaw_jnode_child(miaw_jnode_child(u, "devices"), "device-list");
     int exists = json_array_size(json_object_get(dl, "content")) > 0;
-    const json_t *stn = ct_child(u, "status");
-    json_t *about = stn && !ct_attr(stn, "code") ? ct_text(stn) : NULL;
-    const char *t = stn ? ct_attr(stn, "t") : NULL;
-    const json_t *biz = ct_child(u, "business");
-    const json_t *vn = biz ? ct_child(biz, "verified_name") : NULL;
-    const char *lid = ct_attr(ct_child(u, "lid"), "val");
+    const json_t *stn = miaw_jnode_child(u, "status");
+    json_t *about = stn && !miaw_jnode_attr(stn, "code") ? miaw_jnode_text(stn) : NULL;
+    const char *t = stn ? miaw_jnode_attr(stn, "t") : NULL;
+    const json_t *biz = miaw_jnode_child(u, "business");
+    const json_t *vn = biz ? miaw_jnode_child(biz, "verified_name") : NULL;
+    const char *lid = miaw_jnode_attr(miaw_jnode_child(u, "lid"), "val");
     ct_inst *in = ct_inst_get(st, j->inst);
     const json_t *known = in ? ct_known_get(st, in, j->jid) : NULL;
     const char *push = json_string_value(json_object_get(known, "pushName"));
@@ -117,7 +117,7 @@ static void on_user(int status, const json_t *reply, const char *detail, void *u
         j->fail = status;
         snprintf(j->detail, sizeof j->detail, "%s", detail ? detail : "usync failed");
     } else if (status == MIAW_OK) {
-        const json_t *list = ct_child(ct_child(reply, "usync"), "list");
+        const json_t *list = miaw_jnode_child(miaw_jnode_child(reply, "usync"), "list");
         j->user = json_incref(json_array_get(json_object_get(list, "content"), 0));
     }
     if (!--j->left) info_finish(j);

@@ -8,85 +8,7 @@
 
 #include "contacts.h"
 
-const char *ct_attr(const json_t *node, const char *key)
-{
-    const json_t *v = json_object_get(json_object_get(node, "attrs"), key);
-    if (json_is_object(v)) v = json_object_get(v, "jid");
-    return json_string_value(v);
-}
-
-const json_t *ct_child(const json_t *node, const char *tag)
-{
-    const json_t *c = json_object_get(node, "content");
-    size_t i;
-    const json_t *k;
-    if (!json_is_array(c)) return NULL;
-    json_array_foreach(c, i, k) {
-        const char *t = json_string_value(json_object_get(k, "tag"));
-        if (t && !strcmp(t, tag)) return k;
-    }
-    return NULL;
-}
-
-static int b64v(int ch)
-{
-    if (ch >= 'A' && ch <= 'Z') return ch - 'A';
-    if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9') return ch - '0' + 52;
-    if (ch == '+' || ch == '-') return 62;
-    if (ch == '/' || ch == '_') return 63;
-    return -1;
-}
-
-json_t *ct_text(const json_t *node)
-{
-    const json_t *c = json_object_get(node, "content");
-    if (json_is_string(c)) return json_stringn(json_string_value(c), json_string_length(c));
-    const char *s = json_string_value(json_object_get(c, "b64"));
-    if (!s) return NULL;
-    size_t n = strlen(s), o = 0;
-    char *out = malloc(n * 3 / 4 + 4);
-    if (!out) return NULL;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64v((unsigned char)s[i]);
-        if (v < 0) continue; /* '=' padding */
-        acc = acc << 6 | (unsigned)v;
-        if ((bits += 6) >= 8) {
-            bits -= 8;
-            out[o++] = (char)(acc >> bits & 0xff);
-        }
-    }
-    json_t *r = json_stringn(out, o); /* NULL when not UTF-8 */
-    free(out);
-    return r;
-}
-
-/* the bytes of a node's content (base64 or a string), malloc'd; NULL when there are none */
-static uint8_t *bytes_of(const json_t *node, size_t *len)
-{
-    const json_t *c = json_object_get(node, "content");
-    const char *s = json_string_value(json_object_get(c, "b64"));
-    if (json_is_string(c)) {
-        uint8_t *b = malloc(json_string_length(c) + 1);
-        if (b) memcpy(b, json_string_value(c), (*len = json_string_length(c)));
-        return b;
-    }
-    if (!s) return NULL;
-    size_t n = strlen(s), o = 0;
-    uint8_t *out = malloc(n * 3 / 4 + 4);
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; out && i < n; i++) {
-        int v = b64v((unsigned char)s[i]);
-        if (v < 0) continue;
-        acc = acc << 6 | (unsigned)v;
-        if ((bits += 6) >= 8) out[o++] = (uint8_t)(acc >> (bits -= 8) & 0xff);
-    }
-    *len = o;
-    return out;
-}
+#include <miaw/node_util.h>
 
 /* the length-delimited field `num` of a protobuf message: 0 with *at and *n set, else -1 */
 static int pb_field(const uint8_t *b, size_t len, unsigned num, const uint8_t **at, size_t *n)
@@ -125,7 +47,7 @@ static int pb_field(const uint8_t *b, size_t len, unsigned num, const uint8_t **
 json_t *ct_verified_name(const json_t *vn)
 {
     size_t len = 0, dn, nn;
-    uint8_t *cert = vn ? bytes_of(vn, &len) : NULL;
+    uint8_t *cert = vn ? miaw_jnode_bytes(vn, &len) : NULL;
     const uint8_t *details, *name;
     json_t *r = NULL;
     /* VerifiedNameCertificate{details = 1} -> Details{verifiedName = 4} */
@@ -182,8 +104,8 @@ int ct_user_jid(ct_state *st, const char *in, char *out, size_t cap)
 void ct_reply_iq_error(ct_state *st, miaw_req *req, int status, const json_t *reply, const char *detail,
                        const char *what)
 {
-    const json_t *e = ct_child(reply, "error");
-    const char *code = e ? ct_attr(e, "code") : NULL;
+    const json_t *e = miaw_jnode_child(reply, "error");
+    const char *code = e ? miaw_jnode_attr(e, "code") : NULL;
     if (status == MIAW_E_IO && code && !strcmp(code, "404"))
         st->api->reply_status(req, MIAW_E_NOTFOUND, NULL, "%s: not found", what);
     else if (status == MIAW_E_IO && code && (!strcmp(code, "401") || !strcmp(code, "403")))

@@ -29,7 +29,7 @@ static int is_me(const json_t *me, const json_t *p)
     const char *mj = json_string_value(json_object_get(me, "jid")), *ml = json_string_value(json_object_get(me, "lid"));
     const char *keys[] = {"jid", "phone_number", "lid"};
     for (int i = 0; i < 3; i++) {
-        const char *v = grp_attr(p, keys[i]);
+        const char *v = miaw_jnode_attr(p, keys[i]);
         if (!v) continue;
         if (strstr(v, "@lid") ? same_user(v, ml) : same_user(v, mj)) return 1;
     }
@@ -119,7 +119,7 @@ static int joined_recently(miaw_plugin_base *b, const char *inst, const char *gr
 
 static const char *participants_action(const char *tag, const json_t *child, const char *actor)
 {
-    const char *reason = grp_attr(child, "reason");
+    const char *reason = miaw_jnode_attr(child, "reason");
     if (!strcmp(tag, "add")) {
         if (reason && !strcmp(reason, "invite")) return "join";
         if (reason && strstr(reason, "approv")) return "approve";
@@ -127,7 +127,7 @@ static const char *participants_action(const char *tag, const json_t *child, con
     }
     if (!strcmp(tag, "remove")) {
         const json_t *c = json_object_get(child, "content");
-        if (json_array_size(c) == 1 && actor && same_user(grp_attr(json_array_get(c, 0), "jid"), actor)) return "leave";
+        if (json_array_size(c) == 1 && actor && same_user(miaw_jnode_attr(json_array_get(c, 0), "jid"), actor)) return "leave";
         return "remove";
     }
     if (!strcmp(tag, "promote") || !strcmp(tag, "demote") || !strcmp(tag, "leave")) return tag;
@@ -140,28 +140,28 @@ static const char *participants_action(const char *tag, const json_t *child, con
 static int update_fields(const char *tag, const json_t *child, json_t *d)
 {
     if (!strcmp(tag, "subject")) {
-        const char *s = grp_attr(child, "subject");
+        const char *s = miaw_jnode_attr(child, "subject");
         json_object_set_new(d, "subject", json_string(s ? s : ""));
     } else if (!strcmp(tag, "description")) {
-        json_t *t = grp_child(child, "delete") ? NULL : grp_text(grp_child(child, "body"));
+        json_t *t = miaw_jnode_child(child, "delete") ? NULL : miaw_jnode_text(miaw_jnode_child(child, "body"));
         json_object_set_new(d, "description", t ? t : json_null());
-        const char *id = grp_attr(child, "id");
+        const char *id = miaw_jnode_attr(child, "id");
         json_object_set_new(d, "descriptionId", id ? json_string(id) : json_null());
     } else if (!strcmp(tag, "announcement") || !strcmp(tag, "not_announcement")) {
         json_object_set_new(d, "announce", json_boolean(tag[0] == 'a'));
     } else if (!strcmp(tag, "locked") || !strcmp(tag, "unlocked")) {
         json_object_set_new(d, "locked", json_boolean(tag[0] == 'l'));
     } else if (!strcmp(tag, "ephemeral") || !strcmp(tag, "not_ephemeral")) {
-        const char *e = tag[0] == 'e' ? grp_attr(child, "expiration") : NULL;
+        const char *e = tag[0] == 'e' ? miaw_jnode_attr(child, "expiration") : NULL;
         json_object_set_new(d, "ephemeral", json_integer(e ? strtoll(e, NULL, 10) : 0));
     } else if (!strcmp(tag, "member_add_mode")) {
-        json_t *t = grp_text(child);
+        json_t *t = miaw_jnode_text(child);
         json_object_set_new(d, "memberAddMode", t ? t : json_null());
     } else if (!strcmp(tag, "membership_approval_mode")) {
-        const char *st = grp_attr(grp_child(child, "group_join"), "state");
+        const char *st = miaw_jnode_attr(miaw_jnode_child(child, "group_join"), "state");
         json_object_set_new(d, "approvalMode", json_boolean(!st || !strcmp(st, "on")));
     } else if (!strcmp(tag, "invite")) {
-        const char *code = grp_attr(child, "code");
+        const char *code = miaw_jnode_attr(child, "code");
         json_object_set_new(d, "inviteCode", code ? json_string(code) : json_null());
     } else if (!strcmp(tag, "delete")) {
         json_object_set_new(d, "deleted", json_true());
@@ -174,11 +174,11 @@ static int update_fields(const char *tag, const json_t *child, json_t *d)
 static void on_gp2(const char *inst, const json_t *node, void *ud)
 {
     miaw_plugin_base *b = ud;
-    const char *group = grp_attr(node, "from");
+    const char *group = miaw_jnode_attr(node, "from");
     if (!inst || !group || !strstr(group, GRP_SERVER)) return;
-    const char *actor_lid = grp_attr(node, "participant"), *actor_pn = grp_attr(node, "participant_pn");
+    const char *actor_lid = miaw_jnode_attr(node, "participant"), *actor_pn = miaw_jnode_attr(node, "participant_pn");
     const char *actor = actor_pn ? actor_pn : actor_lid;
-    const char *t = grp_attr(node, "t");
+    const char *t = miaw_jnode_attr(node, "t");
     json_t *me = b->api->kv_get(b->self, inst, "me");
     size_t i;
     const json_t *child;
@@ -186,7 +186,7 @@ static void on_gp2(const char *inst, const json_t *node, void *ud)
         const char *tag = json_string_value(json_object_get(child, "tag"));
         if (!tag) continue;
         if (!strcmp(tag, "create")) {
-            const json_t *g = grp_child(child, "group");
+            const json_t *g = miaw_jnode_child(child, "group");
             emit_join(b, inst, group, actor, "create", g ? grp_metadata(g) : NULL);
             continue;
         }
@@ -202,10 +202,10 @@ static void on_gp2(const char *inst, const json_t *node, void *ud)
                 json_array_append_new(parts, grp_participant(p));
                 me_added |= me && is_me(me, p);
             }
-            if (!json_array_size(parts) && grp_attr(child, "participant")) { /* a join request names one in attrs */
-                json_t *p1 = json_pack("{s:s,s:{s:s}}", "tag", "participant", "attrs", "jid", grp_attr(child, "participant"));
-                if (grp_attr(child, "participant_pn"))
-                    json_object_set_new(json_object_get(p1, "attrs"), "phone_number", json_string(grp_attr(child, "participant_pn")));
+            if (!json_array_size(parts) && miaw_jnode_attr(child, "participant")) { /* a join request names one in attrs */
+                json_t *p1 = json_pack("{s:s,s:{s:s}}", "tag", "participant", "attrs", "jid", miaw_jnode_attr(child, "participant"));
+                if (miaw_jnode_attr(child, "participant_pn"))
+                    json_object_set_new(json_object_get(p1, "attrs"), "phone_number", json_string(miaw_jnode_attr(child, "participant_pn")));
                 json_array_append_new(parts, grp_participant(p1));
                 json_decref(p1);
             }

@@ -27,7 +27,7 @@ static json_t *link_json(const char *group, const char *code)
 /* ------------------------------------------------------------ the link of a group */
 static void link_step(grp_call *c, const json_t *reply)
 {
-    const char *code = grp_attr(grp_child(reply, "invite"), "code");
+    const char *code = miaw_jnode_attr(miaw_jnode_child(reply, "invite"), "code");
     if (!code) return grp_call_fail(c, 500, "WHATSAPP_ERROR", NULL, "WhatsApp answered without an invite code");
     grp_call_done(c, 200, link_json(c->group, code));
 }
@@ -61,7 +61,7 @@ static grp_call *code_call(miaw_plugin_base *b, miaw_req *req, grp_step_fn step)
 
 static void info_step(grp_call *c, const json_t *reply)
 {
-    const json_t *g = grp_child(reply, "group");
+    const json_t *g = miaw_jnode_child(reply, "group");
     if (!g) return grp_call_fail(c, 500, "WHATSAPP_ERROR", NULL, "WhatsApp answered without the group");
     json_t *meta = grp_metadata(g);
     json_object_set_new(meta, "inviteCode", json_string(c->scratch));
@@ -79,7 +79,7 @@ static int h_info(miaw_req *req, void *ud)
 static void join_step(grp_call *c, const json_t *reply)
 {
     if (c->stage++ == 0) { /* what the code points to: already in it is a 409, not a join */
-        const json_t *info = grp_child(reply, "group");
+        const json_t *info = miaw_jnode_child(reply, "group");
         if (info && grp_events_member(c->b, c->inst, info)) {
             json_t *m = grp_metadata(info);
             grp_call_fail(c, 409, "CONFLICT", NULL, "this account is already a member of %s",
@@ -90,10 +90,10 @@ static void join_step(grp_call *c, const json_t *reply)
         grp_call_iq(c, "set", GRP_SERVER, grp_node("invite", json_pack("{s:s}", "code", c->scratch), NULL));
         return;
     }
-    const json_t *g = grp_child(reply, "group"), *pend = grp_child(reply, "membership_approval_request");
-    const char *jid = grp_attr(g ? g : pend, "jid");
-    if (!jid && g && grp_attr(g, "id")) {
-        snprintf(c->group, sizeof c->group, "%s%s", grp_attr(g, "id"), strchr(grp_attr(g, "id"), '@') ? "" : GRP_SERVER);
+    const json_t *g = miaw_jnode_child(reply, "group"), *pend = miaw_jnode_child(reply, "membership_approval_request");
+    const char *jid = miaw_jnode_attr(g ? g : pend, "jid");
+    if (!jid && g && miaw_jnode_attr(g, "id")) {
+        snprintf(c->group, sizeof c->group, "%s%s", miaw_jnode_attr(g, "id"), strchr(miaw_jnode_attr(g, "id"), '@') ? "" : GRP_SERVER);
         jid = c->group;
     }
     if (!jid) return grp_call_fail(c, 500, "WHATSAPP_ERROR", NULL, "WhatsApp answered the join without the group");
@@ -115,10 +115,10 @@ static void requests_step(grp_call *c, const json_t *reply)
     json_t *out = json_array();
     const json_t *k;
     size_t i;
-    json_array_foreach(json_object_get(grp_child(reply, "membership_approval_requests"), "content"), i, k) {
+    json_array_foreach(json_object_get(miaw_jnode_child(reply, "membership_approval_requests"), "content"), i, k) {
         json_t *p = grp_participant(k);
         json_object_del(p, "admin");
-        const char *t = grp_attr(k, "t") ? grp_attr(k, "t") : grp_attr(k, "request_time"), *how = grp_attr(k, "request_method");
+        const char *t = miaw_jnode_attr(k, "t") ? miaw_jnode_attr(k, "t") : miaw_jnode_attr(k, "request_time"), *how = miaw_jnode_attr(k, "request_method");
         json_object_set_new(p, "requestTime", t ? json_integer(strtoll(t, NULL, 10)) : json_null());
         json_object_set_new(p, "method", how ? json_string(how) : json_null());
         json_array_append_new(out, p);
@@ -138,7 +138,7 @@ static int h_requests(miaw_req *req, void *ud)
 
 static void decide_step(grp_call *c, const json_t *reply)
 {
-    const json_t *act = grp_child(grp_child(reply, "membership_requests_action"), c->scratch);
+    const json_t *act = miaw_jnode_child(miaw_jnode_child(reply, "membership_requests_action"), c->scratch);
     json_t *out = json_array();
     size_t i;
     json_t *v;
@@ -150,11 +150,11 @@ static void decide_step(grp_call *c, const json_t *reply)
         char want[96], got[96];
         grp_user(jid, want, sizeof want);
         json_array_foreach(json_object_get(act, "content"), j, k) {
-            grp_user(grp_attr(k, "jid"), got, sizeof got);
+            grp_user(miaw_jnode_attr(k, "jid"), got, sizeof got);
             char pn[96] = "";
-            grp_user(grp_attr(k, "phone_number"), pn, sizeof pn);
+            grp_user(miaw_jnode_attr(k, "phone_number"), pn, sizeof pn);
             if (!strcmp(want, got) || !strcmp(want, pn)) {
-                code = grp_attr(k, "error") ? atoi(grp_attr(k, "error")) : 200;
+                code = miaw_jnode_attr(k, "error") ? atoi(miaw_jnode_attr(k, "error")) : 200;
                 break;
             }
         }

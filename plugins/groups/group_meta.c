@@ -10,60 +10,6 @@
 
 #include "groups.h"
 
-const char *grp_attr(const json_t *node, const char *key)
-{
-    const json_t *v = json_object_get(json_object_get(node, "attrs"), key);
-    if (json_is_object(v)) v = json_object_get(v, "jid");
-    return json_string_value(v);
-}
-
-const json_t *grp_child(const json_t *node, const char *tag)
-{
-    const json_t *c = json_object_get(node, "content");
-    size_t i;
-    const json_t *k;
-    if (!json_is_array(c)) return NULL;
-    json_array_foreach(c, i, k) {
-        const char *t = json_string_value(json_object_get(k, "tag"));
-        if (t && !strcmp(t, tag)) return k;
-    }
-    return NULL;
-}
-
-static int b64v(int ch)
-{
-    if (ch >= 'A' && ch <= 'Z') return ch - 'A';
-    if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9') return ch - '0' + 52;
-    if (ch == '+' || ch == '-') return 62;
-    if (ch == '/' || ch == '_') return 63;
-    return -1;
-}
-
-json_t *grp_text(const json_t *node)
-{
-    const json_t *c = json_object_get(node, "content");
-    if (json_is_string(c)) return json_stringn(json_string_value(c), json_string_length(c));
-    const char *s = json_string_value(json_object_get(c, "b64"));
-    if (!s) return NULL;
-    size_t n = strlen(s), o = 0;
-    char *out = malloc(n * 3 / 4 + 4);
-    if (!out) return NULL;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64v((unsigned char)s[i]);
-        if (v < 0) continue; /* '=' padding, whitespace */
-        acc = acc << 6 | (unsigned)v;
-        if ((bits += 6) >= 8) {
-            bits -= 8;
-            out[o++] = (char)(acc >> bits & 0xff);
-        }
-    }
-    json_t *r = json_stringn(out, o); /* NULL when not UTF-8 */
-    free(out);
-    return r;
-}
 
 void grp_user(const char *jid, char *out, size_t n)
 {
@@ -75,8 +21,8 @@ static int is_lid(const char *jid) { return jid && strstr(jid, "@lid") != NULL; 
 
 json_t *grp_participant(const json_t *p)
 {
-    const char *jid = grp_attr(p, "jid"), *pn = grp_attr(p, "phone_number"), *lid = grp_attr(p, "lid");
-    const char *type = grp_attr(p, "type");
+    const char *jid = miaw_jnode_attr(p, "jid"), *pn = miaw_jnode_attr(p, "phone_number"), *lid = miaw_jnode_attr(p, "lid");
+    const char *type = miaw_jnode_attr(p, "type");
     const char *user_jid = is_lid(jid) ? pn : jid; /* the phone-number JID when known */
     if (!lid && is_lid(jid)) lid = jid;
     char phone[64] = "";
@@ -92,7 +38,7 @@ json_t *grp_participant(const json_t *p)
 
 static json_t *int_attr(const json_t *n, const char *key)
 {
-    const char *s = grp_attr(n, key);
+    const char *s = miaw_jnode_attr(n, key);
     return s && *s ? json_integer(strtoll(s, NULL, 10)) : json_null();
 }
 
@@ -100,22 +46,22 @@ static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_nul
 
 json_t *grp_metadata(const json_t *g)
 {
-    const char *id = grp_attr(g, "id");
+    const char *id = miaw_jnode_attr(g, "id");
     char jid[128];
     if (!id) id = "";
     if (strchr(id, '@')) snprintf(jid, sizeof jid, "%s", id);
     else snprintf(jid, sizeof jid, "%s" GRP_SERVER, id);
-    const char *creator = grp_attr(g, "creator"), *creator_pn = grp_attr(g, "creator_pn");
-    const char *so = grp_attr(g, "s_o"), *so_pn = grp_attr(g, "s_o_pn");
+    const char *creator = miaw_jnode_attr(g, "creator"), *creator_pn = miaw_jnode_attr(g, "creator_pn");
+    const char *so = miaw_jnode_attr(g, "s_o"), *so_pn = miaw_jnode_attr(g, "s_o_pn");
     json_t *o = json_object();
     json_object_set_new(o, "jid", json_string(jid));
-    json_object_set_new(o, "subject", json_string(grp_attr(g, "subject") ? grp_attr(g, "subject") : ""));
+    json_object_set_new(o, "subject", json_string(miaw_jnode_attr(g, "subject") ? miaw_jnode_attr(g, "subject") : ""));
     json_object_set_new(o, "subjectOwner", str_or_null(so_pn && is_lid(so) ? so_pn : so));
     json_object_set_new(o, "subjectTime", int_attr(g, "s_t"));
     json_object_set_new(o, "owner", str_or_null(creator_pn && is_lid(creator) ? creator_pn : creator));
     json_object_set_new(o, "ownerLid", str_or_null(is_lid(creator) ? creator : NULL));
     json_object_set_new(o, "creation", int_attr(g, "creation"));
-    json_object_set_new(o, "addressingMode", json_string(grp_attr(g, "addressing_mode") ? grp_attr(g, "addressing_mode") : "pn"));
+    json_object_set_new(o, "addressingMode", json_string(miaw_jnode_attr(g, "addressing_mode") ? miaw_jnode_attr(g, "addressing_mode") : "pn"));
     json_t *parts = json_array();
     const json_t *c = json_object_get(g, "content");
     size_t i;
@@ -123,23 +69,23 @@ json_t *grp_metadata(const json_t *g)
     json_array_foreach(c, i, k) {
         const char *t = json_string_value(json_object_get(k, "tag"));
         /* a participant with an error (create: refused, privacy) is not a member */
-        if (t && !strcmp(t, "participant") && !grp_attr(k, "error")) json_array_append_new(parts, grp_participant(k));
+        if (t && !strcmp(t, "participant") && !miaw_jnode_attr(k, "error")) json_array_append_new(parts, grp_participant(k));
     }
     json_object_set_new(o, "size", json_integer((json_int_t)json_array_size(parts)));
     json_object_set_new(o, "participants", parts);
-    const json_t *d = grp_child(g, "description");
-    json_t *body = d ? grp_text(grp_child(d, "body")) : NULL;
+    const json_t *d = miaw_jnode_child(g, "description");
+    json_t *body = d ? miaw_jnode_text(miaw_jnode_child(d, "body")) : NULL;
     json_object_set_new(o, "description", body ? body : json_null());
-    json_object_set_new(o, "descriptionId", str_or_null(d ? grp_attr(d, "id") : NULL));
-    json_object_set_new(o, "announce", json_boolean(grp_child(g, "announcement") != NULL));
-    json_object_set_new(o, "locked", json_boolean(grp_child(g, "locked") != NULL));
-    const json_t *e = grp_child(g, "ephemeral");
+    json_object_set_new(o, "descriptionId", str_or_null(d ? miaw_jnode_attr(d, "id") : NULL));
+    json_object_set_new(o, "announce", json_boolean(miaw_jnode_child(g, "announcement") != NULL));
+    json_object_set_new(o, "locked", json_boolean(miaw_jnode_child(g, "locked") != NULL));
+    const json_t *e = miaw_jnode_child(g, "ephemeral");
     json_object_set_new(o, "ephemeral", e ? int_attr(e, "expiration") : json_integer(0));
-    const json_t *mam = grp_child(g, "member_add_mode");
-    json_t *mode = mam ? grp_text(mam) : NULL;
+    const json_t *mam = miaw_jnode_child(g, "member_add_mode");
+    json_t *mode = mam ? miaw_jnode_text(mam) : NULL;
     json_object_set_new(o, "memberAddMode", mode ? mode : json_string("all_member_add"));
-    const json_t *ap = grp_child(g, "membership_approval_mode");
-    const char *st = ap ? grp_attr(grp_child(ap, "group_join"), "state") : NULL;
+    const json_t *ap = miaw_jnode_child(g, "membership_approval_mode");
+    const char *st = ap ? miaw_jnode_attr(miaw_jnode_child(ap, "group_join"), "state") : NULL;
     json_object_set_new(o, "approvalMode", json_boolean(ap && (!st || !strcmp(st, "on"))));
     return o;
 }

@@ -94,24 +94,24 @@ static json_t *outcome(const json_t *parent, const char *jid, const char *action
     json_array_foreach(json_object_get(parent, "content"), i, k) {
         const char *t = json_string_value(json_object_get(k, "tag"));
         if (!t || strcmp(t, "participant")) continue;
-        if (same_user(grp_attr(k, "jid"), jid) || same_user(grp_attr(k, "phone_number"), jid) ||
-            same_user(grp_attr(k, "lid"), jid)) {
+        if (same_user(miaw_jnode_attr(k, "jid"), jid) || same_user(miaw_jnode_attr(k, "phone_number"), jid) ||
+            same_user(miaw_jnode_attr(k, "lid"), jid)) {
             found = k;
             break;
         }
     }
-    const char *err = found ? grp_attr(found, "error") : NULL;
+    const char *err = found ? miaw_jnode_attr(found, "error") : NULL;
     int code = found ? (err ? atoi(err) : 200) : missing;
-    const json_t *ar = found ? grp_child(found, "add_request") : NULL;
+    const json_t *ar = found ? miaw_jnode_child(found, "add_request") : NULL;
     char phone[64] = "";
-    const char *pn = found ? grp_attr(found, "phone_number") : NULL;
+    const char *pn = found ? miaw_jnode_attr(found, "phone_number") : NULL;
     if (pn) grp_user(pn, phone, sizeof phone);
     else if (!strstr(jid, "@lid")) grp_user(jid, phone, sizeof phone);
     json_t *o = json_pack("{s:s,s:o,s:s,s:i}", "jid", jid, "phone", phone[0] ? json_string(phone) : json_null(), "status",
                           grp_outcome(code, action, ar != NULL), "code", code);
-    if (ar && grp_attr(ar, "code")) json_object_set_new(o, "inviteCode", json_string(grp_attr(ar, "code")));
-    if (ar && grp_attr(ar, "expiration"))
-        json_object_set_new(o, "inviteExpiration", json_integer(strtoll(grp_attr(ar, "expiration"), NULL, 10)));
+    if (ar && miaw_jnode_attr(ar, "code")) json_object_set_new(o, "inviteCode", json_string(miaw_jnode_attr(ar, "code")));
+    if (ar && miaw_jnode_attr(ar, "expiration"))
+        json_object_set_new(o, "inviteExpiration", json_integer(strtoll(miaw_jnode_attr(ar, "expiration"), NULL, 10)));
     return o;
 }
 
@@ -141,7 +141,7 @@ static json_t *query_node(void) { return grp_node("query", json_pack("{s:s}", "r
 static void create_step(grp_call *c, const json_t *reply)
 {
     if (c->stage == 0) {
-        const json_t *g = grp_child(reply, "group");
+        const json_t *g = miaw_jnode_child(reply, "group");
         if (!g) return grp_call_fail(c, 500, "WHATSAPP_ERROR", NULL, "WhatsApp answered the create without a group");
         json_t *meta = grp_metadata(g);
         json_t *res = json_array();
@@ -181,7 +181,7 @@ static int h_create(miaw_req *req, void *ud)
 static void list_step(grp_call *c, const json_t *reply)
 {
     json_t *out = json_array();
-    const json_t *gs = grp_child(reply, "groups"), *k;
+    const json_t *gs = miaw_jnode_child(reply, "groups"), *k;
     size_t i;
     json_array_foreach(json_object_get(gs, "content"), i, k) {
         const char *t = json_string_value(json_object_get(k, "tag"));
@@ -201,7 +201,7 @@ static int h_list(miaw_req *req, void *ud)
 
 static void meta_step(grp_call *c, const json_t *reply)
 {
-    const json_t *g = grp_child(reply, "group");
+    const json_t *g = miaw_jnode_child(reply, "group");
     if (!g) return grp_call_fail(c, 500, "WHATSAPP_ERROR", NULL, "WhatsApp answered without the group");
     grp_call_done(c, 200, grp_metadata(g));
 }
@@ -219,7 +219,7 @@ static int h_get(miaw_req *req, void *ud)
 static void members_step(grp_call *c, const json_t *reply)
 {
     const char *action = c->scratch;
-    const json_t *res = grp_child(reply, action);
+    const json_t *res = miaw_jnode_child(reply, action);
     json_t *out = json_array();
     size_t i;
     json_t *v;
@@ -290,8 +290,8 @@ static int patch_error(grp_call *c, int status, const json_t *reply, const char 
 static void patch_step(grp_call *c, const json_t *reply)
 {
     if (c->stage == 0) { /* the metadata: the description's current id */
-        const json_t *g = grp_child(reply, "group");
-        c->acc = patch_changes(c->body, g ? grp_attr(grp_child(g, "description"), "id") : NULL);
+        const json_t *g = miaw_jnode_child(reply, "group");
+        c->acc = patch_changes(c->body, g ? miaw_jnode_attr(miaw_jnode_child(g, "description"), "id") : NULL);
     } else if ((size_t)c->stage > json_array_size(c->acc)) {
         return meta_step(c, reply);
     }

@@ -9,6 +9,7 @@
 #ifndef MIAW_PLUGIN_GROUPS_H
 #define MIAW_PLUGIN_GROUPS_H
 #include <jansson.h>
+#include <miaw/node_util.h>
 #include <miaw/plugin.h>
 #include <miaw/plugin_util.h>
 
@@ -16,14 +17,7 @@
 #define GRP_MAX_PARTICIPANTS 1024
 
 /* ------------------------------------------------------------ group_meta.c */
-/* An attribute of a JSON node as a string: a plain string, or the JID of {"jid": ...};
- * NULL when absent. Borrowed from node. */
-const char *grp_attr(const json_t *node, const char *key);
-/* The first child with tag, or NULL (borrowed). */
-const json_t *grp_child(const json_t *node, const char *tag);
-/* A node's content as text (a string, or {"b64"} decoded) in a new json string; NULL
- * when the node has no text content. */
-json_t *grp_text(const json_t *node);
+/* JSON node reading: miaw_jnode_attr / _child / _text of <miaw/node_util.h> */
 /* "15551234567@s.whatsapp.net" -> "15551234567" into out (no device, no server). */
 void grp_user(const char *jid, char *out, size_t n);
 /* <group> metadata node -> {jid, id, subject, ..., participants, settings} (new ref). */

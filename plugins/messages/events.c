@@ -7,6 +7,7 @@
  * Owns a fixed table of the acks already reported (static, cleared at init). */
 #include <jansson.h>
 #include <miaw/plugin.h>
+#include <miaw/node_util.h>
 #include <miaw/plugin_util.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,13 +52,6 @@ void msgs_ack_server(const miaw_host_api *api, miaw_plugin *self, const char *in
     api->event_emit(self, "message_ack", inst, d);
 }
 
-/* an attribute of a JSON node: a string or {"jid": "..."} */
-static const char *attr(const json_t *node, const char *name)
-{
-    const json_t *v = json_object_get(json_object_get(node, "attrs"), name);
-    return json_is_string(v) ? json_string_value(v) : json_string_value(json_object_get(v, "jid"));
-}
-
 static void ack_one(miaw_plugin_base *b, const char *inst, const char *id, const char *who, const char *status,
                     json_int_t ts)
 {
@@ -75,12 +69,12 @@ static void ack_one(miaw_plugin_base *b, const char *inst, const char *id, const
 static void on_receipt(const char *inst, const json_t *node, void *udata)
 {
     miaw_plugin_base *b = udata;
-    const char *status = mk_receipt_status(attr(node, "type"));
-    const char *id = attr(node, "id"), *part = attr(node, "participant"), *from = attr(node, "from");
+    const char *status = mk_receipt_status(miaw_jnode_attr(node, "type"));
+    const char *id = miaw_jnode_attr(node, "id"), *part = miaw_jnode_attr(node, "participant"), *from = miaw_jnode_attr(node, "from");
     if (!status || !id) return;
     char who[160];
     if (mk_user_jid(part ? part : from, who, sizeof who) != 0) return;
-    const char *t = attr(node, "t");
+    const char *t = miaw_jnode_attr(node, "t");
     json_int_t ts = t ? (json_int_t)strtoll(t, NULL, 10) : 0;
     if (ts <= 0) ts = (json_int_t)(b->api->now_ms() / 1000);
     ack_one(b, inst, id, who, status, ts);
@@ -90,7 +84,7 @@ static void on_receipt(const char *inst, const json_t *node, void *udata)
         if (!json_is_string(json_object_get(c, "tag")) || strcmp(json_string_value(json_object_get(c, "tag")), "list"))
             continue;
         json_array_foreach(json_object_get(c, "content"), k, it) {
-            const char *iid = attr(it, "id");
+            const char *iid = miaw_jnode_attr(it, "id");
             if (iid) ack_one(b, inst, iid, who, status, ts);
         }
     }

@@ -55,17 +55,17 @@ static void remember_name(miaw_plugin_base *b, const char *inst, const char *nam
 static void on_message(const char *inst, const json_t *n, void *ud)
 {
     miaw_plugin_base *b = ud;
-    const char *from = prs_attr(n, "from");
-    if (from && !prs_attr(n, "participant") && is_me(b, inst, from)) remember_name(b, inst, prs_attr(n, "notify"));
+    const char *from = miaw_jnode_attr(n, "from");
+    if (from && !miaw_jnode_attr(n, "participant") && is_me(b, inst, from)) remember_name(b, inst, miaw_jnode_attr(n, "notify"));
 }
 
 /* <success display_name> at login: the account's name as the server knows it */
-static void on_success(const char *inst, const json_t *n, void *ud) { remember_name(ud, inst, prs_attr(n, "display_name")); }
+static void on_success(const char *inst, const json_t *n, void *ud) { remember_name(ud, inst, miaw_jnode_attr(n, "display_name")); }
 
 static void on_presence(const char *inst, const json_t *n, void *ud)
 {
     miaw_plugin_base *b = ud;
-    const char *from = prs_attr(n, "from"), *type = prs_attr(n, "type"), *last = prs_attr(n, "last");
+    const char *from = miaw_jnode_attr(n, "from"), *type = miaw_jnode_attr(n, "type"), *last = miaw_jnode_attr(n, "last");
     if (!from || strstr(from, "@g.us")) return; /* group online counts are not reported */
     const char *status = !type || !strcmp(type, "available") ? "available" : !strcmp(type, "unavailable") ? "unavailable" : NULL;
     if (!status) return; /* subscribe, probe and the like are not presence changes */
@@ -79,11 +79,11 @@ static void on_presence(const char *inst, const json_t *n, void *ud)
 static void on_chatstate(const char *inst, const json_t *n, void *ud)
 {
     miaw_plugin_base *b = ud;
-    const char *from = prs_attr(n, "from"), *part = prs_attr(n, "participant");
+    const char *from = miaw_jnode_attr(n, "from"), *part = miaw_jnode_attr(n, "participant");
     const json_t *st = json_array_get(json_object_get(n, "content"), 0);
     const char *tag = json_string_value(json_object_get(st, "tag"));
     if (!from || !tag) return;
-    const char *media = prs_attr(st, "media");
+    const char *media = miaw_jnode_attr(st, "media");
     const char *status = !strcmp(tag, "paused")      ? "paused"
                          : strcmp(tag, "composing") ? NULL
                          : media && !strcmp(media, "audio") ? "recording"

@@ -11,13 +11,6 @@
 #include <string.h>
 
 /* ------------------------------------------------------------ helpers */
-const char *prs_attr(const json_t *node, const char *key)
-{
-    const json_t *v = json_object_get(json_object_get(node, "attrs"), key);
-    if (json_is_object(v)) v = json_object_get(v, "jid");
-    return json_string_value(v);
-}
-
 void prs_user(const char *jid, char *out, size_t n)
 {
     size_t i = 0;

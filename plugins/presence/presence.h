@@ -10,6 +10,7 @@
 #ifndef MIAW_PLUGIN_PRESENCE_H
 #define MIAW_PLUGIN_PRESENCE_H
 #include <jansson.h>
+#include <miaw/node_util.h>
 #include <miaw/plugin.h>
 #include <miaw/plugin_util.h>
 #include <stddef.h>
@@ -18,7 +19,6 @@
 
 /* an attribute of a JSON node as a string: a plain string or the JID of {"jid": ...};
  * NULL when absent (borrowed from node) */
-const char *prs_attr(const json_t *node, const char *key);
 /* the user part of a JID ("1555:3@s.whatsapp.net" -> "1555") into out ("" when none) */
 void prs_user(const char *jid, char *out, size_t n);
 

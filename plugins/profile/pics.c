@@ -4,32 +4,14 @@
  * flight (pf_pics.jobs). Compiled into the profile and the groups plugins. */
 #include "pics.h"
 
+#include <miaw/node_util.h>
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-json_t *pf_b64_json(const uint8_t *b, size_t n)
-{
-    char *s = malloc(4 * ((n + 2) / 3) + 1);
-    if (!s) return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)b[i] << 16 | (i + 1 < n ? (uint32_t)b[i + 1] << 8 : 0) | (i + 2 < n ? b[i + 2] : 0);
-        s[o++] = B64[v >> 18 & 63];
-        s[o++] = B64[v >> 12 & 63];
-        s[o++] = i + 1 < n ? B64[v >> 6 & 63] : '=';
-        s[o++] = i + 2 < n ? B64[v & 63] : '=';
-    }
-    s[o] = 0;
-    json_t *r = json_pack("{s:s}", "b64", s);
-    free(s);
-    return r;
-}
 
 typedef struct pf_job {
     pf_pics *st;
@@ -124,9 +106,9 @@ static void send_set(pf_job *j)
     json_t *content = json_array();
     if (j->input) {
         json_array_append_new(content, json_pack("{s:s,s:{s:s},s:o}", "tag", "picture", "attrs", "type", "image",
-                                                 "content", pf_b64_json(j->pic.image, j->pic.image_len)));
+                                                 "content", miaw_jnode_b64(j->pic.image, j->pic.image_len)));
         json_array_append_new(content, json_pack("{s:s,s:{s:s},s:o}", "tag", "picture", "attrs", "type", "preview",
-                                                 "content", pf_b64_json(j->pic.preview, j->pic.preview_len)));
+                                                 "content", miaw_jnode_b64(j->pic.preview, j->pic.preview_len)));
     }
     json_t *iq = set_iq(j);
     json_object_set_new(iq, "content", content);

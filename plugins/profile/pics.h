@@ -52,8 +52,6 @@ int pf_pics_set(pf_pics *ps, miaw_req *req, const char *target, pf_pics_err_fn o
 int pf_pics_delete(pf_pics *ps, miaw_req *req, const char *target, pf_pics_err_fn on_err, void *ud);
 /* Unload: the host aborted every request; wait for the worker threads still running. */
 void pf_pics_fini(pf_pics *ps);
-/* {"b64": base64 of the bytes} (new reference) */
-json_t *pf_b64_json(const uint8_t *b, size_t n);
 /* The route body both plugins declare (image, url; the file part is multipart). */
 extern const miaw_field pf_pics_body[];
 #endif

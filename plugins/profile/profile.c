@@ -7,55 +7,14 @@
  * picture.c's. */
 #include "profile.h"
 
+#include <miaw/node_util.h>
+
 #include <miaw/plugin_util.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------ helpers */
-
-static const char *attr(const json_t *node, const char *key)
-{
-    const json_t *v = json_object_get(json_object_get(node, "attrs"), key);
-    if (json_is_object(v)) v = json_object_get(v, "jid");
-    return json_string_value(v);
-}
-
-static const json_t *child(const json_t *node, const char *tag)
-{
-    size_t i;
-    const json_t *k;
-    json_array_foreach(json_object_get(node, "content"), i, k) {
-        const char *t = json_string_value(json_object_get(k, "tag"));
-        if (t && !strcmp(t, tag)) return k;
-    }
-    return NULL;
-}
-
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* text content: a string, or base64 bytes that are UTF-8 (new reference or NULL) */
-static json_t *text_of(const json_t *node)
-{
-    const json_t *c = json_object_get(node, "content");
-    if (json_is_string(c)) return json_incref((json_t *)c);
-    const char *s = json_string_value(json_object_get(c, "b64"));
-    if (!s) return NULL;
-    size_t n = strlen(s), o = 0;
-    char *out = malloc(n);
-    if (!out) return NULL;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = strchr(B64, s[i]);
-        if (!p || !s[i]) continue;
-        acc = acc << 6 | (uint32_t)(p - B64);
-        if ((bits += 6) >= 8) out[o++] = (char)(acc >> (bits -= 8) & 0xff);
-    }
-    json_t *r = json_stringn(out, o);
-    free(out);
-    return r;
-}
 
 static size_t utf8_chars(const char *s)
 {
@@ -170,11 +129,11 @@ static void on_status(int status, const json_t *reply, const char *detail, void 
     j->h_status = 0;
     if (status != MIAW_OK) get_fail(j, status, detail);
     else {
-        const json_t *u = json_array_get(json_object_get(child(child(reply, "usync"), "list"), "content"), 0);
-        const json_t *stn = child(u, "status");
-        if (stn && !attr(stn, "code")) {
-            j->about = text_of(stn);
-            snprintf(j->t, sizeof j->t, "%s", attr(stn, "t") ? attr(stn, "t") : "");
+        const json_t *u = json_array_get(json_object_get(miaw_jnode_child(miaw_jnode_child(reply, "usync"), "list"), "content"), 0);
+        const json_t *stn = miaw_jnode_child(u, "status");
+        if (stn && !miaw_jnode_attr(stn, "code")) {
+            j->about = miaw_jnode_text(stn);
+            snprintf(j->t, sizeof j->t, "%s", miaw_jnode_attr(stn, "t") ? miaw_jnode_attr(stn, "t") : "");
         }
     }
     if (!--j->left) get_finish(j);
@@ -184,10 +143,10 @@ static void on_pic(int status, const json_t *reply, const char *detail, void *ud
 {
     get_job *j = ud;
     j->h_pic = 0;
-    const json_t *p = child(reply, "picture");
-    const char *code = attr(child(reply, "error"), "code");
-    if (status == MIAW_OK && p && attr(p, "url"))
-        j->pic = json_pack("{s:s,s:s}", "url", attr(p, "url"), "id", attr(p, "id") ? attr(p, "id") : "");
+    const json_t *p = miaw_jnode_child(reply, "picture");
+    const char *code = miaw_jnode_attr(miaw_jnode_child(reply, "error"), "code");
+    if (status == MIAW_OK && p && miaw_jnode_attr(p, "url"))
+        j->pic = json_pack("{s:s,s:s}", "url", miaw_jnode_attr(p, "url"), "id", miaw_jnode_attr(p, "id") ? miaw_jnode_attr(p, "id") : "");
     else if (status != MIAW_OK && !(status == MIAW_E_IO && code && (!strcmp(code, "404") || !strcmp(code, "401"))))
         get_fail(j, status, detail);
     if (!--j->left) get_finish(j);
@@ -250,7 +209,7 @@ static void set_abort(miaw_req *r, int why, void *ud)
 static void on_status_set(int status, const json_t *reply, const char *detail, void *ud)
 {
     set_job *j = ud;
-    const char *code = attr(child(reply, "error"), "code");
+    const char *code = miaw_jnode_attr(miaw_jnode_child(reply, "error"), "code");
     if (status == MIAW_OK) j->st->api->reply_json(j->req, 200, json_pack("{s:O}", "status", j->status));
     else if (status == MIAW_E_IO && code && (!strcmp(code, "400") || !strcmp(code, "406")))
         j->st->api->reply_status(j->req, MIAW_E_INVAL, "status", "WhatsApp refused the about text (%s)", detail);
@@ -270,7 +229,7 @@ static int h_status(miaw_req *req, void *ud)
     j->st = st;
     j->req = req;
     j->status = json_incref(s);
-    json_t *bytes = pf_b64_json((const uint8_t *)json_string_value(s), json_string_length(s));
+    json_t *bytes = miaw_jnode_b64((const uint8_t *)json_string_value(s), json_string_length(s));
     json_t *iq = json_pack("{s:s,s:{s:{s:s},s:s,s:s},s:[{s:s,s:o}]}", "tag", "iq", "attrs", "to", "jid", "s.whatsapp.net",
                            "type", "set", "xmlns", "status", "content", "tag", "status", "content", bytes);
     char err[256] = "";
