@@ -113,6 +113,9 @@ static void send_raw(h2o_req_t *req, int status, const char *ctype, const char *
     if (rid) h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, rid, strlen(rid));
     if (status == 401)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer"));
+    /* a known length: without it h2o 2.2.5's chunked filter closes the HTTP/1.1
+     * connection after every answer that is not a 200 */
+    req->res.content_length = len;
     h2o_send_inline(req, body, len);
     MIAW_INFO("admin", "%.*s %.*s %d", (int)req->method.len, req->method.base, (int)req->path.len, req->path.base, status);
 }

@@ -69,6 +69,22 @@ describe('miaw admin with a private supervisord', () => {
     assert.match(r.body.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   });
 
+  it('keeps an HTTP/1.1 connection alive after 401, 404 and 200 answers', async () => {
+    const url = new URL(admin.base);
+    const sock = net.connect(Number(url.port), url.hostname);
+    await new Promise((res, rej) => { sock.once('connect', res); sock.once('error', rej); });
+    let buf = '';
+    sock.on('data', (d) => { buf += d; });
+    const one = (p, auth) => `GET ${p} HTTP/1.1\r\nHost: x\r\n${auth ? `Authorization: Bearer ${TOKEN}\r\n` : ''}\r\n`;
+    sock.write(one('/admin/instances', false) + one('/admin/nope', true) + one('/healthz', false));
+    const deadline = Date.now() + 10000;
+    while ((buf.match(/HTTP\/1\.1 \d{3} /g) || []).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const statuses = (buf.match(/HTTP\/1\.1 \d{3} /g) || []).map((l) => l.slice(9, 12)); // answers follow bodies without a newline
+    sock.destroy();
+    assert.deepEqual(statuses, ["401", "404", "200"], buf.slice(0, 700));
+    assert.doesNotMatch(buf, /connection: close/i);
+  });
+
   it('rejects a wrong or missing token with 401 on every /admin route', async () => {
     for (const [m, p] of [['GET', '/admin/instances'], ['POST', '/admin/instances'], ['GET', '/admin/instances/3001'],
       ['PATCH', '/admin/instances/3001'], ['DELETE', '/admin/instances/3001']]) {
