@@ -7,6 +7,7 @@
  * an aborted request (its IQs cancelled), the block list IQs (LID with pn_jid once
  * known), the picture query (404 -> NOT_FOUND) and known contacts from message events. */
 #include "harness.h"
+#include "plugin_path.h"
 
 #include <jansson.h>
 #include <libgen.h>
@@ -19,29 +20,13 @@
 
 #define CP "/instances/i1/contacts"
 
-static const char *plugin_path(void)
-{
-    static char path[PATH_MAX + 32];
-    const char *env = getenv("MIAW_PLUGIN_DIR");
-    if (env) {
-        snprintf(path, sizeof path, "%s/contacts.so", env);
-        return path;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return "build/plugins/contacts.so";
-    exe[n] = 0;
-    snprintf(path, sizeof path, "%s/../plugins/contacts.so", dirname(exe));
-    return path;
-}
-
 static miaw_mock *setup(const char *config)
 {
     miaw_mock *m = miaw_mock_new();
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     char err[512] = "";
-    miaw_plugin *p = miaw_mock_load(m, plugin_path(), "contacts", config, err, sizeof err);
-    if (!p) fprintf(stderr, "\nload %s: %s\n", plugin_path(), err);
+    miaw_plugin *p = miaw_mock_load(m, miaw_test_plugin_path("contacts"), "contacts", config, err, sizeof err);
+    if (!p) fprintf(stderr, "\nload %s: %s\n", miaw_test_plugin_path("contacts"), err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     CU_ASSERT_EQUAL(miaw_mock_put_instance(m, "i1", NULL), MIAW_OK);
     return m;
@@ -222,9 +207,9 @@ static void test_config_refused(void)
 {
     miaw_mock *m = miaw_mock_new();
     char err[512] = "";
-    CU_ASSERT_PTR_NULL(miaw_mock_load(m, plugin_path(), "contacts", "{\"rate_burst\":10}", err, sizeof err));
+    CU_ASSERT_PTR_NULL(miaw_mock_load(m, miaw_test_plugin_path("contacts"), "contacts", "{\"rate_burst\":10}", err, sizeof err));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "rate_burst"));
-    CU_ASSERT_PTR_NULL(miaw_mock_load(m, plugin_path(), "contacts", "{\"usync_chunk\":\"x\"}", err, sizeof err));
+    CU_ASSERT_PTR_NULL(miaw_mock_load(m, miaw_test_plugin_path("contacts"), "contacts", "{\"usync_chunk\":\"x\"}", err, sizeof err));
     miaw_mock_free(m);
 }
 

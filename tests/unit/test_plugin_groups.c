@@ -9,6 +9,7 @@
  * and the events made of w:gp2 notifications (group_update, group_participants with
  * leave/join/request, group_join for this account). */
 #include "harness.h"
+#include "plugin_path.h"
 
 #include <jansson.h>
 #include <libgen.h>
@@ -22,30 +23,13 @@
 #define GJID "120363000000000001@g.us"
 #define GP "/instances/i1/groups"
 
-/* <dir of this binary>/../plugins/groups.so, or $MIAW_PLUGIN_DIR/groups.so */
-static const char *plugin_path(void)
-{
-    static char path[PATH_MAX + 32];
-    const char *env = getenv("MIAW_PLUGIN_DIR");
-    if (env) {
-        snprintf(path, sizeof path, "%s/groups.so", env);
-        return path;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return "build/plugins/groups.so";
-    exe[n] = 0;
-    snprintf(path, sizeof path, "%s/../plugins/groups.so", dirname(exe));
-    return path;
-}
-
 static miaw_mock *setup(void)
 {
     miaw_mock *m = miaw_mock_new();
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     char err[512] = "";
-    miaw_plugin *p = miaw_mock_load(m, plugin_path(), "groups", NULL, err, sizeof err);
-    if (!p) fprintf(stderr, "\nload %s: %s\n", plugin_path(), err);
+    miaw_plugin *p = miaw_mock_load(m, miaw_test_plugin_path("groups"), "groups", NULL, err, sizeof err);
+    if (!p) fprintf(stderr, "\nload %s: %s\n", miaw_test_plugin_path("groups"), err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     CU_ASSERT_EQUAL(miaw_mock_put_instance(m, "i1", NULL), MIAW_OK);
     return m;

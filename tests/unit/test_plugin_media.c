@@ -15,6 +15,7 @@
  * answered with reply_file: type, name, attachment for documents, removed after; 404 for a
  * text message and an unknown id, 410 MEDIA_GONE, the viewOnce wrapper unwrapped). */
 #include "harness.h"
+#include "plugin_path.h"
 
 #include "plugins/messages/media_meta.c"
 #include "wa/proto_json.h"
@@ -340,23 +341,6 @@ static void test_waveform(void)
     free(t);
 }
 
-/* ------------------------------------------------------------ the plugin on the mock host */
-static const char *plugin_path(void)
-{
-    static char path[PATH_MAX + 32];
-    const char *env = getenv("MIAW_PLUGIN_DIR");
-    if (env) {
-        snprintf(path, sizeof path, "%s/messages.so", env);
-        return path;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return "build/plugins/messages.so";
-    exe[n] = 0;
-    snprintf(path, sizeof path, "%s/../plugins/messages.so", dirname(exe));
-    return path;
-}
-
 /* the server's own WAProto encoder checks every message the plugin hands msg_send */
 static int waproto_check(const json_t *message, char *path, size_t pathlen, char *err, size_t errlen, void *ud)
 {
@@ -377,7 +361,7 @@ static miaw_mock *load(const char *config)
 {
     miaw_mock *m = miaw_mock_new();
     char err[512] = "";
-    miaw_plugin *p = miaw_mock_load(m, plugin_path(), "messages", config, err, sizeof err);
+    miaw_plugin *p = miaw_mock_load(m, miaw_test_plugin_path("messages"), "messages", config, err, sizeof err);
     if (!p) fprintf(stderr, "\nload: %s\n", err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     miaw_mock_set_message_check(m, waproto_check, NULL);

@@ -8,6 +8,7 @@
  * the chat history routes: parameter validation (details.field), the query handed to
  * msg_list / chat_list, the host's answers and errors, pages and cursors, GET one message. */
 #include "harness.h"
+#include "plugin_path.h"
 
 #include "wa/proto_json.h"
 
@@ -21,23 +22,6 @@
 #include <unistd.h>
 
 #define TEXT_PATH "/instances/i1/messages/text"
-
-/* <dir of this binary>/../plugins/messages.so, or $MIAW_PLUGIN_DIR/messages.so */
-static const char *plugin_path(void)
-{
-    static char path[PATH_MAX + 32];
-    const char *env = getenv("MIAW_PLUGIN_DIR");
-    if (env) {
-        snprintf(path, sizeof path, "%s/messages.so", env);
-        return path;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return "build/plugins/messages.so";
-    exe[n] = 0;
-    snprintf(path, sizeof path, "%s/../plugins/messages.so", dirname(exe));
-    return path;
-}
 
 /* the server's own WAProto check, so the plugin's JSON is what msg_send would accept */
 static int waproto_check(const json_t *message, char *path, size_t pathlen, char *err, size_t errlen, void *ud)
@@ -60,7 +44,7 @@ static miaw_mock *setup(void)
     miaw_mock *m = miaw_mock_new();
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     char err[512] = "";
-    miaw_plugin *p = miaw_mock_load(m, plugin_path(), "messages", NULL, err, sizeof err);
+    miaw_plugin *p = miaw_mock_load(m, miaw_test_plugin_path("messages"), "messages", NULL, err, sizeof err);
     if (!p) fprintf(stderr, "\nload: %s\n", err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     miaw_mock_set_message_check(m, waproto_check, NULL);
@@ -413,9 +397,9 @@ static void test_needs_abi_1_2(void)
     miaw_mock *m = miaw_mock_new();
     CU_ASSERT_EQUAL(miaw_mock_set_abi_minor(m, 1), MIAW_OK);
     char err[512] = "";
-    CU_ASSERT_PTR_NULL(miaw_mock_load(m, plugin_path(), "messages", NULL, err, sizeof err));
+    CU_ASSERT_PTR_NULL(miaw_mock_load(m, miaw_test_plugin_path("messages"), "messages", NULL, err, sizeof err));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "needs plugin ABI minor 3")); /* 2 for msg_send, 3 since chat history */
-    CU_ASSERT_PTR_NULL(miaw_mock_load(m, plugin_path(), "other", NULL, err, sizeof err));
+    CU_ASSERT_PTR_NULL(miaw_mock_load(m, miaw_test_plugin_path("messages"), "other", NULL, err, sizeof err));
     miaw_mock_free(m);
 }
 
@@ -614,7 +598,7 @@ static void test_needs_abi_1_3(void)
     miaw_mock *m = miaw_mock_new();
     CU_ASSERT_EQUAL(miaw_mock_set_abi_minor(m, 2), MIAW_OK);
     char err[512] = "";
-    CU_ASSERT_PTR_NULL(miaw_mock_load(m, plugin_path(), "messages", NULL, err, sizeof err));
+    CU_ASSERT_PTR_NULL(miaw_mock_load(m, miaw_test_plugin_path("messages"), "messages", NULL, err, sizeof err));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "needs plugin ABI minor 3"));
     miaw_mock_free(m);
 }

@@ -9,6 +9,7 @@
  * message_delete / message_reaction from core `message` events (not for someone else's
  * message), message_ack from receipts (own messages only, once per status) and on send. */
 #include "harness.h"
+#include "plugin_path.h"
 
 #include "wa/proto_json.h"
 
@@ -220,23 +221,6 @@ static void test_action_events(void)
     }
 }
 
-/* ------------------------------------------------------------ the plugin on the mock host */
-static const char *plugin_path(void)
-{
-    static char path[PATH_MAX + 32];
-    const char *env = getenv("MIAW_PLUGIN_DIR");
-    if (env) {
-        snprintf(path, sizeof path, "%s/messages.so", env);
-        return path;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return "build/plugins/messages.so";
-    exe[n] = 0;
-    snprintf(path, sizeof path, "%s/../plugins/messages.so", dirname(exe));
-    return path;
-}
-
 static int waproto_check(const json_t *message, char *path, size_t pathlen, char *err, size_t errlen, void *ud)
 {
     (void)ud;
@@ -261,7 +245,7 @@ static miaw_mock *setup(void)
     miaw_mock *m = miaw_mock_new();
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     char err[512] = "";
-    miaw_plugin *p = miaw_mock_load(m, plugin_path(), "messages", NULL, err, sizeof err);
+    miaw_plugin *p = miaw_mock_load(m, miaw_test_plugin_path("messages"), "messages", NULL, err, sizeof err);
     if (!p) fprintf(stderr, "\nload: %s\n", err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     miaw_mock_set_message_check(m, waproto_check, NULL);

@@ -9,6 +9,7 @@
  * malformed stanzas ignored), and the push name learned from <success display_name> and
  * the copies of own messages. */
 #include "harness.h"
+#include "plugin_path.h"
 
 #include <jansson.h>
 #include <libgen.h>
@@ -23,30 +24,13 @@
 #define BOB "15550002222@s.whatsapp.net"
 #define GJID "120363000000000001@g.us"
 
-/* <dir of this binary>/../plugins/presence.so, or $MIAW_PLUGIN_DIR/presence.so */
-static const char *plugin_path(void)
-{
-    static char path[PATH_MAX + 32];
-    const char *env = getenv("MIAW_PLUGIN_DIR");
-    if (env) {
-        snprintf(path, sizeof path, "%s/presence.so", env);
-        return path;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return "build/plugins/presence.so";
-    exe[n] = 0;
-    snprintf(path, sizeof path, "%s/../plugins/presence.so", dirname(exe));
-    return path;
-}
-
 static miaw_mock *setup(void)
 {
     miaw_mock *m = miaw_mock_new();
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     char err[512] = "";
-    miaw_plugin *p = miaw_mock_load(m, plugin_path(), "presence", NULL, err, sizeof err);
-    if (!p) fprintf(stderr, "\nload %s: %s\n", plugin_path(), err);
+    miaw_plugin *p = miaw_mock_load(m, miaw_test_plugin_path("presence"), "presence", NULL, err, sizeof err);
+    if (!p) fprintf(stderr, "\nload %s: %s\n", miaw_test_plugin_path("presence"), err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     CU_ASSERT_EQUAL(miaw_mock_put_instance(m, "i1", NULL), MIAW_OK);
     return m;

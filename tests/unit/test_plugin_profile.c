@@ -6,6 +6,7 @@
  * the ready event; usync status and picture IQs), a picture set from base64 (the worker
  * thread's two JPEGs in one w:profile:picture set IQ) and removed. */
 #include "harness.h"
+#include "plugin_path.h"
 
 #include <jansson.h>
 #include <jpeglib.h>
@@ -86,22 +87,6 @@ static void test_picture_maker(void)
     CU_ASSERT_EQUAL(pf_picture_make((const uint8_t *)"", 0, &p, err, sizeof err), -1);
 }
 
-static const char *plugin_path(void)
-{
-    static char path[PATH_MAX + 32];
-    const char *env = getenv("MIAW_PLUGIN_DIR");
-    if (env) {
-        snprintf(path, sizeof path, "%s/profile.so", env);
-        return path;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return "build/plugins/profile.so";
-    exe[n] = 0;
-    snprintf(path, sizeof path, "%s/../plugins/profile.so", dirname(exe));
-    return path;
-}
-
 static const char *str(const json_t *j, const char *path)
 {
     const char *s = miaw_mock_str(j, path);
@@ -114,7 +99,7 @@ static void test_routes(void)
 {
     miaw_mock *m = miaw_mock_new();
     char err[512] = "";
-    CU_ASSERT_PTR_NOT_NULL_FATAL(miaw_mock_load(m, plugin_path(), "profile", NULL, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(miaw_mock_load(m, miaw_test_plugin_path("profile"), "profile", NULL, err, sizeof err));
     CU_ASSERT_EQUAL(miaw_mock_put_instance(m, "i1", NULL), MIAW_OK);
     miaw_mock_reply r = {0};
 
