@@ -4,8 +4,8 @@
  * <composing [media="audio"]/>|<paused/> -> {jid, chat, status: composing|recording|paused}.
  * Also what the plugin knows of this account, in its kv store per instance: "me" {jid,
  * lid} from the core's `ready` event, and "pushName" {name} from the `display_name` of
- * <success> at login and the `notify` of the copies of this account's own messages (the
- * server stamps the sender's push name on them), the latest winning. State: none besides
+ * <success> at login and the senderName of the `message` events of this account's own 1:1
+ * messages (the server stamps the sender's push name on them), the latest winning. State: none besides
  * those kv rows. */
 #include "presence.h"
 
@@ -51,12 +51,13 @@ static void remember_name(miaw_plugin_base *b, const char *inst, const char *nam
     json_decref(old);
 }
 
-/* <message from=<one of this account's devices> notify> (a copy of its own message) */
-static void on_message(const char *inst, const json_t *n, void *ud)
+/* the `message` event of a copy of this account's own 1:1 message: its senderName is the
+ * account's push name (the event exists anyway: no stanza is converted for this) */
+static void on_message(const miaw_event *ev, void *ud)
 {
-    miaw_plugin_base *b = ud;
-    const char *from = miaw_jnode_attr(n, "from");
-    if (from && !miaw_jnode_attr(n, "participant") && is_me(b, inst, from)) remember_name(b, inst, miaw_jnode_attr(n, "notify"));
+    const json_t *d = ev->data;
+    if (ev->instance_id && json_is_true(json_object_get(d, "fromMe")) && !json_is_true(json_object_get(d, "isGroup")))
+        remember_name(ud, ev->instance_id, json_string_value(json_object_get(d, "senderName")));
 }
 
 /* <success display_name> at login: the account's name as the server knows it */
@@ -101,12 +102,13 @@ int prs_events_register(miaw_plugin_base *b, char *err, size_t errlen)
                          "account subscribed to (POST /instances/{instanceId}/subscribe/{jid}); chat states "
                          "(chat = the user, or the group) from anyone typing in a chat with this account."};
     if (b->api->event_declare(b->self, &d, err, errlen) != MIAW_OK) return MIAW_E_INVAL;
-    if (b->api->event_subscribe(b->self, "ready", on_ready, b, NULL) != MIAW_OK) goto fail;
+    if (b->api->event_subscribe(b->self, "ready", on_ready, b, NULL) != MIAW_OK ||
+        b->api->event_subscribe(b->self, "message", on_message, b, NULL) != MIAW_OK)
+        goto fail;
     miaw_stanza_filter fp = {sizeof fp, .tag = "presence"}, fc = {sizeof fc, .tag = "chatstate"},
-                       fm = {sizeof fm, .tag = "message"}, fs = {sizeof fs, .tag = "success"};
+                       fs = {sizeof fs, .tag = "success"};
     if (b->api->stanza_subscribe(b->self, &fp, on_presence, b, NULL) != MIAW_OK ||
         b->api->stanza_subscribe(b->self, &fc, on_chatstate, b, NULL) != MIAW_OK ||
-        b->api->stanza_subscribe(b->self, &fm, on_message, b, NULL) != MIAW_OK ||
         b->api->stanza_subscribe(b->self, &fs, on_success, b, NULL) != MIAW_OK)
         goto fail;
     return MIAW_OK;

@@ -328,31 +328,30 @@ static void test_events(void)
 static void test_push_name_learned(void)
 {
     miaw_mock *m = setup();
-    /* before `ready` the account is unknown: nothing learned */
-    miaw_mock_deliver(m, "i1", "{\"tag\":\"message\",\"attrs\":{\"from\":{\"jid\":\"15550001111@s.whatsapp.net\"},"
-                               "\"notify\":\"Early\",\"id\":\"X0\"}}");
+    /* a message not from this account: nothing learned */
+    miaw_mock_emit(m, "message", "i1", "{\"id\":\"X0\",\"fromMe\":false,\"isGroup\":false,\"senderName\":\"Early\"}");
     CU_ASSERT_PTR_NULL(miaw_mock_kv(m, "presence", "i1", "pushName"));
     miaw_mock_emit(m, "ready", "i1", "{\"jid\":\"15550001111:7@s.whatsapp.net\",\"lid\":\"81000000000001:7@lid\"}");
     /* a contact's message: its notify is not ours */
-    miaw_mock_deliver(m, "i1", "{\"tag\":\"message\",\"attrs\":{\"from\":{\"jid\":\"" BOB "\"},\"notify\":\"Bob\","
-                               "\"id\":\"X1\"}}");
+    miaw_mock_emit(m, "message", "i1", "{\"id\":\"X1\",\"from\":\"" BOB "\",\"fromMe\":false,\"isGroup\":false,"
+                                       "\"senderName\":\"Bob\"}");
     CU_ASSERT_PTR_NULL(miaw_mock_kv(m, "presence", "i1", "pushName"));
-    /* a group message from ourselves as participant: not taken either (from is the group) */
-    miaw_mock_deliver(m, "i1", "{\"tag\":\"message\",\"attrs\":{\"from\":{\"jid\":\"" GJID "\"},\"participant\":{"
-                               "\"jid\":\"81000000000001@lid\"},\"notify\":\"G\",\"id\":\"X2\"}}");
+    /* a group message from ourselves: not taken either */
+    miaw_mock_emit(m, "message", "i1", "{\"id\":\"X2\",\"chat\":\"" GJID "\",\"fromMe\":true,\"isGroup\":true,"
+                                       "\"senderName\":\"G\"}");
     CU_ASSERT_PTR_NULL(miaw_mock_kv(m, "presence", "i1", "pushName"));
     /* the copy of our phone's message */
-    miaw_mock_deliver(m, "i1", "{\"tag\":\"message\",\"attrs\":{\"from\":{\"jid\":\"15550001111@s.whatsapp.net\"},"
-                               "\"recipient\":{\"jid\":\"" BOB "\"},\"notify\":\"Ada\",\"id\":\"X3\"}}");
+    miaw_mock_emit(m, "message", "i1", "{\"id\":\"X3\",\"chat\":\"" BOB "\",\"fromMe\":true,\"isGroup\":false,"
+                                       "\"senderName\":\"Ada\"}");
     CU_ASSERT_STRING_EQUAL(str(miaw_mock_kv(m, "presence", "i1", "pushName"), "name"), "Ada");
     json_t *d = NULL;
     CU_ASSERT_EQUAL(call(m, "POST", IP "/presence", "{\"presence\":\"available\"}", &d), 200);
     CU_ASSERT_STRING_EQUAL(str(d, "name"), "Ada");
     json_decref(d);
     CU_ASSERT_STRING_EQUAL(str(stanza(m, 0), "attrs.name"), "Ada");
-    /* from the LID namespace as well */
-    miaw_mock_deliver(m, "i1", "{\"tag\":\"message\",\"attrs\":{\"from\":{\"jid\":\"81000000000001:2@lid\"},"
-                               "\"notify\":\"Ada L\",\"id\":\"X4\"}}");
+    /* a later copy with a new name */
+    miaw_mock_emit(m, "message", "i1", "{\"id\":\"X4\",\"chat\":\"" BOB "\",\"fromMe\":true,\"isGroup\":false,"
+                                       "\"senderName\":\"Ada L\"}");
     CU_ASSERT_STRING_EQUAL(str(miaw_mock_kv(m, "presence", "i1", "pushName"), "name"), "Ada L");
     /* the login answer's display_name; an empty one changes nothing */
     miaw_mock_deliver(m, "i1", "{\"tag\":\"success\",\"attrs\":{\"t\":\"1735118400\",\"display_name\":\"\"}}");
