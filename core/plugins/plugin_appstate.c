@@ -1,10 +1,8 @@
 /* core/plugins/plugin_appstate.c - the host functions of plugin ABI 1.4: app-state sync
  * as a generic service (appstate_push, appstate_subscribe / _unsubscribe, appstate_sync,
- * appstate_state) over the engine's services table (plugins/services.h). Owns the
- * records of pushes in flight (struct pas_call, in the host's list; the engine answers
- * every accepted push exactly once, so a cancelled or unloaded plugin's record only
- * loses its callback and goes when that answer comes) and the app-state subscriptions
- * of all plugins (struct pas_sub). Loop thread only. */
+ * appstate_state) over the engine's services table (plugins/services.h). Pushes in
+ * flight are plugin_wa.c's call records (cancelled and unloaded like IQs); this file owns
+ * the app-state subscriptions of all plugins (struct pas_sub). Loop thread only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,15 +16,6 @@
         (errlen) = sizeof tmp_; \
     }                           \
     (err)[0] = 0
-
-struct pas_call {
-    miaw_id id;
-    struct miaw_plugin *p; /* NULL once cancelled or unloaded: no callback */
-    miaw_plugin_host *h;
-    miaw_appstate_push_fn cb;
-    void *udata;
-    struct pas_call *next;
-};
 
 struct pas_sub {
     miaw_id id;
@@ -52,23 +41,9 @@ static const miaw_engine_services *svc_of(struct miaw_plugin *p)
     return p && p->host->svc.engine.ctx ? &p->host->svc.engine : NULL;
 }
 
-static void call_unlink(struct pas_call *c)
-{
-    if (!c->h) return; /* the host is gone (pas_host_free) */
-    struct pas_call **pp = &c->h->as_calls;
-    while (*pp && *pp != c) pp = &(*pp)->next;
-    if (*pp) *pp = c->next;
-}
-
 static void on_push(int status, const json_t *result, const char *detail, void *ud)
 {
-    struct pas_call *c = ud;
-    struct miaw_plugin *p = c->p;
-    miaw_appstate_push_fn cb = c->cb;
-    void *udata = c->udata;
-    call_unlink(c);
-    free(c);
-    if (p && cb) cb(status, result, detail, udata);
+    pw_call_appstate_done(ud, status, result, detail);
 }
 
 int pas_push(miaw_plugin *p, const char *instance_id, const json_t *patch, miaw_appstate_push_fn cb, void *udata,
@@ -80,40 +55,16 @@ int pas_push(miaw_plugin *p, const char *instance_id, const json_t *patch, miaw_
     const miaw_engine_services *s = svc_of(p);
     if (!s || !s->appstate_push) return snprintf(err, errlen, "app-state sync is not available"), MIAW_E_NOTSUP;
     if (!instance_id) return snprintf(err, errlen, "missing instance id"), MIAW_E_INVAL;
-    struct pas_call *c = calloc(1, sizeof *c);
+    miaw_id id = 0;
+    struct pcall *c = pw_call_appstate(p, cb, udata, &id);
     if (!c) return snprintf(err, errlen, "out of memory"), MIAW_E_NOMEM;
-    c->id = ++p->host->next_call;
-    c->p = p;
-    c->h = p->host;
-    c->cb = cb;
-    c->udata = udata;
-    c->next = p->host->as_calls;
-    p->host->as_calls = c;
     int rc = s->appstate_push(s->ctx, instance_id, patch, on_push, c, field, err, errlen);
     if (rc) {
-        call_unlink(c);
-        free(c);
+        pw_call_drop(c);
         return rc;
     }
-    if (handle) *handle = c->id;
+    if (handle) *handle = id;
     return MIAW_OK;
-}
-
-void pas_host_free(miaw_plugin_host *h)
-{
-    /* the engine (freed after the host) still answers these: they only free themselves */
-    for (struct pas_call *c = h->as_calls; c; c = c->next) c->h = NULL, c->p = NULL;
-    h->as_calls = NULL;
-}
-
-int pas_cancel(miaw_plugin *p, miaw_id handle)
-{
-    for (struct pas_call *c = p->host->as_calls; c; c = c->next)
-        if (c->p == p && c->id == handle) {
-            c->p = NULL; /* the engine still answers; nothing is called then */
-            return 1;
-        }
-    return 0;
 }
 
 int pas_subscribe(miaw_plugin *p, const char *collection, miaw_appstate_fn fn, void *udata, miaw_id *out)
@@ -152,8 +103,6 @@ int pas_unsubscribe(miaw_plugin *p, miaw_id sub)
 
 void pas_unload(miaw_plugin *p)
 {
-    for (struct pas_call *c = p->host->as_calls; c; c = c->next)
-        if (c->p == p) c->p = NULL;
     struct pas_sub **pp = &p->host->as_subs;
     while (*pp) {
         struct pas_sub *s = *pp;

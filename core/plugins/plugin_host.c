@@ -403,6 +403,5 @@ void miaw_plugin_host_free(miaw_plugin_host *h)
     if (h->svc.engine.set_tap) h->svc.engine.set_tap(h->svc.engine.ctx, NULL, NULL);
     if (h->svc.engine.set_appstate_tap) h->svc.engine.set_appstate_tap(h->svc.engine.ctx, NULL, NULL);
     pw_host_free(h);
-    pas_host_free(h);
     free(h);
 }

@@ -10,7 +10,7 @@ struct ptimer;
 struct pcall;
 struct psub;
 struct pas_sub;
-struct pas_call;
+struct pcall;
 
 struct miaw_plugin {
     miaw_owner own; /* first: name and version for the router, bus and OpenAPI */
@@ -34,7 +34,6 @@ struct miaw_plugin_host {
     miaw_id next_call;   /* handles of asynchronous calls and subscriptions */
     struct miaw_httpc *httpc; /* fetch's client, made on first use (plugin_wa.c) */
     struct pas_sub *as_subs;  /* app-state subscriptions of every plugin (plugin_appstate.c) */
-    struct pas_call *as_calls;/* app-state pushes in flight (plugin_appstate.c) */
 };
 
 /* ---- plugin_wa.c: host functions of ABI 1.1 and 1.2 ---- */
@@ -78,12 +77,16 @@ int pas_subscribe(miaw_plugin *p, const char *collection, miaw_appstate_fn fn, v
 int pas_unsubscribe(miaw_plugin *p, miaw_id sub);
 int pas_sync(miaw_plugin *p, const char *instance_id, const char *collection, int full, char *err, size_t errlen);
 json_t *pas_state(miaw_plugin *p, const char *instance_id);
-/* cancel (pw_cancel): 1 when handle was an app-state push of p */
-int pas_cancel(miaw_plugin *p, miaw_id handle);
-/* unload: p's pushes get no callback, its subscriptions go */
+/* unload: p's subscriptions go (its pushes are call records: pw_unload) */
 void pas_unload(miaw_plugin *p);
-/* at host free: pushes still in flight no longer reach the host */
-void pas_host_free(miaw_plugin_host *h);
+/* plugin_wa.c: an app-state push's call record, in p's list of calls (cancel and unload
+ * detach it like an IQ's; the engine answers every accepted push once). *id gets the
+ * handle. NULL when out of memory. */
+struct pcall *pw_call_appstate(struct miaw_plugin *p, miaw_appstate_push_fn cb, void *udata, miaw_id *id);
+/* the engine's answer: frees c, then calls back unless cancelled or unloaded */
+void pw_call_appstate_done(struct pcall *c, int status, const json_t *result, const char *detail);
+/* a call the engine refused at once: freed without a callback */
+void pw_call_drop(struct pcall *c);
 /* the engine's app-state tap: dispatches a mutation to matching subscriptions */
 void pas_tap(void *host, const char *instance_id, const json_t *mutation);
 #endif

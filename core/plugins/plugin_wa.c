@@ -33,7 +33,7 @@
     }                                   \
     (err)[0] = 0
 
-enum { CALL_IQ, CALL_SEND, CALL_MEDIA, CALL_FETCH };
+enum { CALL_IQ, CALL_SEND, CALL_MEDIA, CALL_FETCH, CALL_APPSTATE };
 
 struct pfetch;
 
@@ -47,6 +47,7 @@ struct pcall {
     miaw_media_fn media_cb;
     miaw_media_chunk_fn chunk_cb;
     miaw_fetch_fn fetch_cb;
+    miaw_appstate_push_fn appstate_cb;
     struct pfetch *fetch;  /* CALL_FETCH: the transfer and its temporary file */
     void *udata;
     struct pcall *next, *prev; /* in p->calls while p is set */
@@ -128,8 +129,29 @@ void pw_cancel(miaw_plugin *p, miaw_id handle)
             call_cancel(c);
             return;
         }
-    pas_cancel(p, handle); /* an app-state push (plugin_appstate.c) */
 }
+
+/* an app-state push (plugin_appstate.c): answered once by the engine, like an IQ */
+struct pcall *pw_call_appstate(struct miaw_plugin *p, miaw_appstate_push_fn cb, void *udata, miaw_id *id)
+{
+    struct pcall *c = call_new(p, CALL_APPSTATE, udata);
+    if (!c) return NULL;
+    c->appstate_cb = cb;
+    *id = c->id;
+    return c;
+}
+
+void pw_call_appstate_done(struct pcall *c, int status, const json_t *result, const char *detail)
+{
+    struct miaw_plugin *p = c->p;
+    miaw_appstate_push_fn cb = c->appstate_cb;
+    void *udata = c->udata;
+    call_detach(c);
+    free(c);
+    if (p && cb) cb(status, result, detail, udata);
+}
+
+void pw_call_drop(struct pcall *c) { call_drop(c); }
 
 void pw_unload(struct miaw_plugin *p)
 {
