@@ -137,7 +137,7 @@ async function waitDistinct(rcv, n, timeoutMs, what) {
 }
 
 function perfStart(pid) {
-  const out = join(tmpdir(), `miaw-wh-perf-${process.pid}.data`);
+  const out = process.env.BENCH_PROFILE_OUT || join(tmpdir(), `miaw-wh-perf-${process.pid}.data`);
   const p = spawn('perf', ['record', '-g', '-F', '999', '-o', out, '-p', String(pid)], { stdio: 'ignore' });
   return { out, p, stopped: new Promise((r) => p.on('exit', r)) };
 }
@@ -146,12 +146,12 @@ async function perfReport(prof) {
   prof.p.kill('SIGINT');
   await prof.stopped;
   try {
-    const txt = execFileSync('perf', ['report', '-i', prof.out, '--no-children', '--stdio', '--sort', 'dso,symbol',
-      '-g', 'none', '--percent-limit', '1.5'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const txt = execFileSync('perf', ['report', '-i', prof.out, '--stdio', '--sort', 'dso,symbol',
+      '-g', 'none', '--percent-limit', process.env.BENCH_PROFILE_LIMIT || '1.5'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     console.log('  miaw profile (self time, symbols over 1.5%):');
     for (const l of txt.split('\n')) if (/^\s+\d/.test(l)) console.log('   ' + l.trim().replace(/\s+/g, ' '));
   } catch (e) { console.log('  (perf report failed: ' + e.message + ')'); }
-  rmSync(prof.out, { force: true });
+  if (!process.env.BENCH_PROFILE_OUT) rmSync(prof.out, { force: true });
 }
 
 async function run(rcv, side, k, profile) {

@@ -1,7 +1,13 @@
-/* core/webhooks/webhook_dispatch.c - webhook delivery engine (see webhook_dispatch.h). A pump
- * (coalesced on a 0 ms timer) walks the active lanes, loads heads from the outbox and
- * starts due ones while the caps allow; completions record the outcome in the outbox
- * and wake the pump. Lanes are moved to the tail when started (round robin). */
+/* core/webhooks/webhook_dispatch.c - webhook delivery engine (see webhook_dispatch.h). Work is
+ * done in ticks, at most one per loop turn (a uv_prepare handle, so before the loop
+ * blocks): a tick writes the outcomes of every attempt that finished since the last one,
+ * walks the active lanes, loads heads from the outbox and counts the attempts of the
+ * ones it starts, all in ONE transaction (group commit), and only after that commit
+ * hands the new requests to curl. So a lane's next event is never sent before the
+ * previous one's outcome is durable (at most the request in flight is sent again after
+ * a crash, in order), while the commit is shared by all lanes that moved in that turn.
+ * Lanes are moved to the tail when started (round robin). Easy handles are pooled (their
+ * connections live in the multi's cache either way). */
 #include "webhooks/webhook_dispatch.h"
 
 #include "base/log.h"
@@ -47,6 +53,13 @@ struct inflight {
     miaw_wh_row row;
     uint64_t start_ns;
     int blocked;  /* a verdict of the target policy refused an address (MIAW_WH_DENIED_*) */
+    /* set when the attempt finished (the request is gone; lane->inf stays f until the
+     * tick has recorded the outcome, so the lane starts nothing meanwhile) */
+    int done, ok, dead, status, attempt, http_status;
+    int64_t next_at, now;
+    double ms;
+    struct inflight *next_done;
+    char err[200];
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -62,8 +75,16 @@ struct miaw_wh_dispatch {
     void *ud;
     CURLM *multi;
     uv_timer_t *curl_timer, *pump_timer;
-    int pump_soon, closing;
+    uv_prepare_t *tick;
+    int tick_soon, closing;
     int inflight;
+    struct inflight *done, **done_tail; /* finished attempts, outcome not written yet */
+    struct inflight **started;          /* started by this tick, handed to curl after its commit */
+    size_t nstarted, cap_started;
+    CURL **pool;                        /* idle easy handles */
+    size_t npool, cap_pool;
+    miaw_wh_result *results;            /* scratch of a tick */
+    size_t cap_results;
     miaw_wh_htab lanes, hosts, stats;
     int (*gate)(void *ud, const char *instance);
     void *gate_ud;
@@ -247,22 +268,53 @@ static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_s
     return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
-/* detaches f from curl and its lane; frees it too unless keep (the caller then
- * clears f->row and frees f) */
-static void inflight_free(miaw_wh_dispatch *d, struct inflight *f, int keep)
+/* ---------------------------------------------------------------- easy handles */
+static CURL *easy_get(miaw_wh_dispatch *d)
+{
+    if (!d->npool) return curl_easy_init();
+    CURL *e = d->pool[--d->npool];
+    curl_easy_reset(e); /* keeps nothing of the last request but curl's caches */
+    return e;
+}
+
+static void easy_put(miaw_wh_dispatch *d, CURL *e)
+{
+    if (!e) return;
+    size_t cap = (size_t)d->cfg->webhook_concurrency;
+    if (d->npool == d->cap_pool && d->cap_pool < cap) {
+        size_t n = d->cap_pool ? d->cap_pool * 2 : 16;
+        CURL **p = realloc(d->pool, (n > cap ? cap : n) * sizeof *p);
+        if (p) {
+            d->pool = p;
+            d->cap_pool = n > cap ? cap : n;
+        }
+    }
+    if (d->npool < d->cap_pool && !d->closing) d->pool[d->npool++] = e;
+    else curl_easy_cleanup(e);
+}
+
+/* detaches a running attempt from curl and the caps (the lane keeps f) */
+static void detach(miaw_wh_dispatch *d, struct inflight *f)
 {
     curl_multi_remove_handle(d->multi, f->easy);
-    curl_easy_cleanup(f->easy);
+    easy_put(d, f->easy);
+    f->easy = NULL;
     curl_slist_free_all(f->hdrs);
+    f->hdrs = NULL;
     d->inflight--;
     f->lane->host->inflight--;
-    f->lane->inf = NULL;
     struct istats *s = istats_get(d, f->lane->instance, 0);
     if (s) s->inflight--;
-    if (!keep) {
-        miaw_wh_row_clear(&f->row);
-        free(f);
-    }
+}
+
+/* drops an attempt (running, finished or not yet handed to curl) without recording it:
+ * its row stays as the outbox has it */
+static void inflight_free(miaw_wh_dispatch *d, struct inflight *f)
+{
+    if (!f->done) detach(d, f);
+    if (f->lane && f->lane->inf == f) f->lane->inf = NULL;
+    miaw_wh_row_clear(&f->row);
+    free(f);
 }
 
 static struct curl_slist *hdr(struct curl_slist *l, const char *fmt, const char *v)
@@ -273,11 +325,19 @@ static struct curl_slist *hdr(struct curl_slist *l, const char *fmt, const char 
     return n ? n : l;
 }
 
-/* starts the head row of a lane; 0, or -1 (the lane is marked dirty) */
+/* prepares the head row of a lane and counts its attempt in the tick's transaction; the
+ * request goes to curl after the commit (d->started). 0, or -1 (the lane is marked dirty) */
 static int start(miaw_wh_dispatch *d, struct lane *l)
 {
-    struct inflight *f = calloc(1, sizeof *f);
     l->dirty = 1; /* the head is consumed: reload after this attempt */
+    if (d->nstarted == d->cap_started) {
+        size_t n = d->cap_started ? d->cap_started * 2 : 64;
+        struct inflight **p = realloc(d->started, n * sizeof *p);
+        if (!p) return -1;
+        d->started = p;
+        d->cap_started = n;
+    }
+    struct inflight *f = calloc(1, sizeof *f);
     if (!f) return -1;
     f->row = l->row;
     memset(&l->row, 0, sizeof l->row);
@@ -300,7 +360,7 @@ static int start(miaw_wh_dispatch *d, struct lane *l)
     h = hdr(h, "X-Miaw-Attempt: %s", att);
     h = hdr(h, "X-Miaw-Signature: %s", sig);
     f->hdrs = h;
-    CURL *e = f->easy = curl_easy_init();
+    CURL *e = f->easy = easy_get(d);
     if (!e) {
         curl_slist_free_all(h);
         miaw_wh_row_clear(&f->row);
@@ -323,19 +383,11 @@ static int start(miaw_wh_dispatch *d, struct lane *l)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
     curl_easy_setopt(e, CURLOPT_PRIVATE, f);
-    /* the attempt is counted durably before anything is sent (committed with the pump's
-     * transaction, before the loop gets to run curl): a delivery resent after a crash
-     * carries its true attempt number */
+    /* the attempt is counted durably before anything is sent (committed with the tick's
+     * transaction, before the request is handed to curl): a delivery resent after a
+     * crash carries its true attempt number */
     if (miaw_wh_store_mark_attempt(d->store, f->row.id, f->row.attempts + 1, miaw_now_ms()) != 0) {
-        curl_easy_cleanup(e);
-        curl_slist_free_all(h);
-        miaw_wh_row_clear(&f->row);
-        free(f);
-        return -1;
-    }
-    f->start_ns = uv_hrtime();
-    if (curl_multi_add_handle(d->multi, e) != CURLM_OK) {
-        curl_easy_cleanup(e);
+        easy_put(d, e);
         curl_slist_free_all(h);
         miaw_wh_row_clear(&f->row);
         free(f);
@@ -346,7 +398,23 @@ static int start(miaw_wh_dispatch *d, struct lane *l)
     l->host->inflight++;
     struct istats *s = istats_get(d, l->instance, 1);
     if (s) s->inflight++;
+    d->started[d->nstarted++] = f;
     return 0;
+}
+
+/* after the tick's commit: the prepared requests go to curl (ok), or are dropped, their
+ * lanes to be tried again (the attempt counts were rolled back) */
+static void hand_over(miaw_wh_dispatch *d, int ok)
+{
+    for (size_t i = 0; i < d->nstarted; i++) {
+        struct inflight *f = d->started[i];
+        f->start_ns = uv_hrtime();
+        if (ok && curl_multi_add_handle(d->multi, f->easy) == CURLM_OK) continue;
+        struct lane *l = f->lane;
+        inflight_free(d, f);
+        l->dirty = 1;
+    }
+    d->nstarted = 0;
 }
 
 /* the outcome of a failed attempt as API clients see it: "HTTP 503", "timed out after
@@ -360,6 +428,10 @@ static void error_text(char *out, size_t cap, CURLcode res, long code, int block
     else snprintf(out, cap, "connection failed");
 }
 
+static void schedule_tick(miaw_wh_dispatch *d);
+
+/* an attempt finished: its outcome is decided, counted in memory and logged now, and
+ * written by the next tick (the lane waits for that) */
 static void finish(miaw_wh_dispatch *d, struct inflight *f, CURLcode res)
 {
     long code = 0;
@@ -370,23 +442,24 @@ static void finish(miaw_wh_dispatch *d, struct inflight *f, CURLcode res)
     int dead = !ok && attempt >= miaw_wh_max_attempts(d->cfg->webhook_max_retries);
     /* what API clients see (test answer, deliveries, status) is a category; the curl
      * text, which would turn the endpoint into a port scanner, goes to the server log */
-    char err[200] = "";
-    if (!ok) error_text(err, sizeof err, res, code, f->blocked, d->cfg->webhook_timeout_ms);
-    int64_t next_at = ok || dead ? now : now + miaw_wh_retry_delay(attempt + 1, d->cfg->webhook_retry_delay_ms,
-                                                                    (double)(rand() % 10000) / 10000.0);
-    int status = ok ? MIAW_WH_DELIVERED : dead ? MIAW_WH_FAILED : MIAW_WH_PENDING;
+    if (!ok) error_text(f->err, sizeof f->err, res, code, f->blocked, d->cfg->webhook_timeout_ms);
+    f->next_at = ok || dead ? now : now + miaw_wh_retry_delay(attempt + 1, d->cfg->webhook_retry_delay_ms,
+                                                               (double)(rand() % 10000) / 10000.0);
+    f->status = ok ? MIAW_WH_DELIVERED : dead ? MIAW_WH_FAILED : MIAW_WH_PENDING;
+    f->ok = ok;
+    f->dead = dead;
+    f->attempt = attempt;
+    f->http_status = (int)code;
+    f->ms = ms;
+    f->now = now;
     miaw_metric_add("miaw_webhook_deliveries_total", 1, "result", ok ? "delivered" : dead ? "dead" : "retry", NULL);
     miaw_metric_observe("miaw_webhook_delivery_duration_seconds", ms / 1000.0, NULL);
-    if (miaw_wh_store_record(d->store, &f->row, status, attempt, next_at, (int)code, ok ? NULL : err, (int64_t)ms,
-                             now) != 0)
-        MIAW_ERR("webhooks", "%s: cannot record the attempt of %s; it stays pending", f->row.instance,
-                 f->row.event_id);
     if (f->blocked)
         MIAW_WARN("webhooks", "%s %s attempt %d to %s: refused, %s%s", f->row.instance, f->row.event_id, attempt,
                   f->row.url, miaw_wh_policy_reason(f->blocked), dead ? " (dead-lettered)" : "");
     else if (!ok)
         MIAW_WARN("webhooks", "%s %s attempt %d to %s: %s%s%s%s%s", f->row.instance, f->row.event_id, attempt,
-                  f->row.url, err, res != CURLE_OK ? " (" : "",
+                  f->row.url, f->err, res != CURLE_OK ? " (" : "",
                   res != CURLE_OK ? (f->errbuf[0] ? f->errbuf : curl_easy_strerror(res)) : "",
                   res != CURLE_OK ? ")" : "", dead ? " (dead-lettered)" : "");
     struct istats *s = istats_get(d, f->row.instance, 1);
@@ -396,46 +469,58 @@ static void finish(miaw_wh_dispatch *d, struct inflight *f, CURLcode res)
         s->pos = (s->pos + 1) % NSAMPLES;
         if (s->n < NSAMPLES) s->n++;
     }
-    struct lane *l = f->lane;
-    l->dirty = 1;
-    miaw_wh_outcome o = {.row = &f->row, .attempt = attempt, .delivered = ok, .dead = dead,
-                         .http_status = (int)code, .error = ok ? NULL : err, .latency_ms = ms, .next_at = next_at};
-    inflight_free(d, f, 1);
-    if (d->fn) d->fn(d->ud, &o);
-    miaw_wh_row_clear(&f->row);
-    free(f);
+    detach(d, f);
+    f->done = 1;
+    f->next_done = NULL;
+    *d->done_tail = f;
+    d->done_tail = &f->next_done;
+    schedule_tick(d);
 }
-
-static void pump(miaw_wh_dispatch *d);
-static void on_pump(uv_timer_t *t);
 
 static void check_done(miaw_wh_dispatch *d)
 {
     CURLMsg *m;
-    int left, any = 0, tx = -1;
+    int left;
     while ((m = curl_multi_info_read(d->multi, &left))) {
         if (m->msg != CURLMSG_DONE) continue;
-        if (tx < 0) tx = miaw_wh_store_begin(d->store); /* one commit for all outcomes of this pass */
         struct inflight *f = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&f);
         CURLcode res = m->data.result;
         if (f) finish(d, f, res);
-        any = 1;
     }
-    if (tx > 0) miaw_wh_store_end(d->store, tx, 1);
-    if (any && !d->closing) pump(d); /* start the next requests without waiting a loop turn */
 }
 
-/* ---------------------------------------------------------------- pump */
-static void pump(miaw_wh_dispatch *d)
+/* ---------------------------------------------------------------- tick */
+/* writes the outcomes of the finished attempts (in the open transaction), in slices so
+ * the per-instance totals stay cheap; 0 or -1 */
+static int record_done(miaw_wh_dispatch *d, struct inflight *done)
 {
-    d->pump_soon = 0;
-    uv_timer_stop(d->pump_timer);
+    size_t n = 0;
+    for (struct inflight *f = done; f; f = f->next_done) {
+        if (n == d->cap_results) {
+            size_t c = d->cap_results ? d->cap_results * 2 : 64;
+            miaw_wh_result *r = realloc(d->results, c * sizeof *r);
+            if (!r) return -1;
+            d->results = r;
+            d->cap_results = c;
+        }
+        d->results[n++] = (miaw_wh_result){.row = &f->row, .status = f->status, .attempts = f->attempt,
+                                           .next_at = f->next_at, .http_status = f->http_status,
+                                           .error = f->ok ? NULL : f->err, .latency_ms = (int64_t)f->ms};
+    }
+    for (size_t i = 0; i < n; i += 256)
+        if (miaw_wh_store_record_many(d->store, d->results + i, n - i > 256 ? 256 : n - i, miaw_now_ms()) != 0)
+            return -1;
+    return 0;
+}
+
+/* one pass over the lanes present now (started lanes move to the tail), inside the
+ * tick's transaction; returns the wait until the next due row (-1: none) */
+static int64_t walk_lanes(miaw_wh_dispatch *d)
+{
     int64_t now = miaw_now_ms(), wait = -1;
-    int tx = -1; /* one transaction for the attempts counted in this pass */
     struct lane *l = d->head, *stop = d->tail, *next;
     int cap = d->cfg->webhook_concurrency, per_host = d->cfg->webhook_per_host;
-    /* one pass over the lanes present now; started lanes move to the tail */
     while (l) {
         next = l == stop ? NULL : l->next;
         if (!l->inf && d->gate && d->gate(d->gate_ud, l->instance)) {
@@ -460,7 +545,6 @@ static void pump(miaw_wh_dispatch *d)
                 int64_t w = l->next_at - now;
                 if (wait < 0 || w < wait) wait = w;
             } else if (d->inflight < cap && l->host->inflight < per_host) {
-                if (tx < 0) tx = miaw_wh_store_begin(d->store);
                 if (start(d, l) == 0) {
                     list_remove(d, l);
                     list_append(d, l);
@@ -471,19 +555,80 @@ static void pump(miaw_wh_dispatch *d)
         }
         l = next;
     }
-    if (tx > 0 && miaw_wh_store_end(d->store, tx, 1) != 0)
-        MIAW_ERR("webhooks", "cannot commit the attempt counters; deliveries go on");
+    return wait;
+}
+
+static void on_pump(uv_timer_t *t);
+
+/* the group commit: outcomes, heads, attempt counts in one transaction, then the new
+ * requests to curl and the outcomes to the observer */
+static void tick(miaw_wh_dispatch *d)
+{
+    d->tick_soon = 0;
+    uv_prepare_stop(d->tick);
+    uv_timer_stop(d->pump_timer);
+    if (d->closing) return;
+    struct inflight *done = d->done;
+    d->done = NULL;
+    d->done_tail = &d->done;
+    int tx = miaw_wh_store_begin(d->store);
+    int ok = record_done(d, done) == 0, walked = 0;
+    for (struct inflight *f = done; ok && f; f = f->next_done) {
+        f->lane->inf = NULL; /* the outcome is written: the lane may move on */
+        f->lane->dirty = 1;
+    }
+    int64_t wait = 1000;
+    if (ok) {
+        wait = walk_lanes(d);
+        walked = 1;
+    }
+    if (miaw_wh_store_end(d->store, tx, ok) != 0) {
+        if (ok) MIAW_ERR("webhooks", "cannot commit the delivery outcomes; the rows stay pending and are sent again");
+        ok = 0;
+        wait = 1000;
+    }
+    size_t started = d->nstarted;
+    hand_over(d, ok);
+    if (!ok) /* heads read inside the rolled-back transaction may skip a row it left pending */
+        for (struct lane *l = d->head; l; l = l->next)
+            if (!l->inf) l->dirty = 1;
+    for (struct inflight *f = done, *next; f; f = next) {
+        next = f->next_done;
+        if (ok && d->fn) {
+            miaw_wh_outcome o = {.row = &f->row, .attempt = f->attempt, .delivered = f->ok, .dead = f->dead,
+                                 .http_status = f->http_status, .error = f->ok ? NULL : f->err,
+                                 .latency_ms = f->ms, .next_at = f->next_at};
+            d->fn(d->ud, &o);
+        }
+        if (!ok && !walked) { /* not written, lanes untouched: the lane sends the same row again */
+            f->lane->inf = NULL;
+            f->lane->dirty = 1;
+        } else if (!ok) { /* the walk may have freed the lane: find it again */
+            miaw_wh_dispatch_wake(d, f->row.instance, f->row.url);
+        }
+        miaw_wh_row_clear(&f->row);
+        free(f);
+    }
+    if (started && ok) { /* send them now rather than on curl's 0 ms timer next turn */
+        int running;
+        curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        check_done(d);
+    }
     if (wait >= 0 && !d->closing) uv_timer_start(d->pump_timer, on_pump, (uint64_t)wait, 0);
 }
 
-static void on_pump(uv_timer_t *t) { pump(t->data); }
+static void on_tick(uv_prepare_t *p) { tick(p->data); }
+static void on_pump(uv_timer_t *t) { tick(t->data); }
 
-static void kick(miaw_wh_dispatch *d)
+/* a tick before the loop next blocks (coalesces everything of this loop turn) */
+static void schedule_tick(miaw_wh_dispatch *d)
 {
-    if (d->pump_soon || d->closing) return;
-    d->pump_soon = 1;
-    uv_timer_start(d->pump_timer, on_pump, 0, 0);
+    if (d->tick_soon || d->closing) return;
+    d->tick_soon = 1;
+    uv_prepare_start(d->tick, on_tick);
 }
+
+static void kick(miaw_wh_dispatch *d) { schedule_tick(d); }
 
 /* ---------------------------------------------------------------- API */
 void miaw_wh_dispatch_wake(miaw_wh_dispatch *d, const char *instance, const char *url)
@@ -525,17 +670,21 @@ miaw_wh_dispatch *miaw_wh_dispatch_new(uv_loop_t *loop, miaw_wh_store *store, co
     d->multi = curl_multi_init();
     d->curl_timer = malloc(sizeof *d->curl_timer);
     d->pump_timer = malloc(sizeof *d->pump_timer);
-    if (!d->secret || !d->multi || !d->curl_timer || !d->pump_timer) {
+    d->tick = malloc(sizeof *d->tick);
+    d->done_tail = &d->done;
+    if (!d->secret || !d->multi || !d->curl_timer || !d->pump_timer || !d->tick) {
         curl_multi_cleanup(d->multi);
         free(d->curl_timer);
         free(d->pump_timer);
+        free(d->tick);
         free(d->secret);
         free(d);
         return NULL;
     }
     uv_timer_init(loop, d->curl_timer);
     uv_timer_init(loop, d->pump_timer);
-    d->curl_timer->data = d->pump_timer->data = d;
+    uv_prepare_init(loop, d->tick);
+    d->curl_timer->data = d->pump_timer->data = d->tick->data = d;
     curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
     curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
@@ -557,27 +706,52 @@ static void free_lane_val(void *v)
 void miaw_wh_dispatch_free(miaw_wh_dispatch *d)
 {
     if (!d) return;
+    /* outcomes already known are written (so a stop does not send them again) */
+    if (d->done && record_done(d, d->done) != 0)
+        MIAW_WARN("webhooks", "cannot record the last delivery outcomes; those events will be sent again");
     d->closing = 1;
+    while (d->done) {
+        struct inflight *f = d->done;
+        d->done = f->next_done;
+        inflight_free(d, f);
+    }
     for (struct lane *l = d->head; l; l = l->next)
-        if (l->inf) inflight_free(d, l->inf, 0);
+        if (l->inf) inflight_free(d, l->inf);
+    for (size_t i = 0; i < d->npool; i++) curl_easy_cleanup(d->pool[i]);
     curl_multi_cleanup(d->multi);
     while (d->socks) sock_close(d, d->socks);
     uv_close((uv_handle_t *)d->curl_timer, on_handle_closed);
     uv_close((uv_handle_t *)d->pump_timer, on_handle_closed);
+    uv_close((uv_handle_t *)d->tick, on_handle_closed);
     miaw_wh_hfree(&d->lanes, free_lane_val);
     miaw_wh_hfree(&d->hosts, free);
     miaw_wh_hfree(&d->stats, free);
+    free(d->pool);
+    free(d->started);
+    free(d->results);
     free(d->secret);
     free(d);
 }
 
 void miaw_wh_dispatch_drop_instance(miaw_wh_dispatch *d, const char *instance)
 {
+    /* finished attempts of the instance are not written: its rows are being deleted */
+    for (struct inflight **pp = &d->done; *pp;) {
+        struct inflight *f = *pp;
+        if (strcmp(f->lane->instance, instance) != 0) {
+            pp = &f->next_done;
+            continue;
+        }
+        *pp = f->next_done;
+        inflight_free(d, f);
+    }
+    d->done_tail = &d->done;
+    while (*d->done_tail) d->done_tail = &(*d->done_tail)->next_done;
     struct lane *l = d->head, *next;
     for (; l; l = next) {
         next = l->next;
         if (strcmp(l->instance, instance) != 0) continue;
-        if (l->inf) inflight_free(d, l->inf, 0);
+        if (l->inf) inflight_free(d, l->inf);
         lane_free(d, l);
     }
     struct istats *s = istats_get(d, instance, 0);

@@ -25,7 +25,8 @@ static const char *SCHEMA =
     "  delivered INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,"
     "  last_error TEXT, last_error_at INTEGER, last_error_event TEXT);";
 
-enum { Q_SEQ, Q_INS, Q_HEAD, Q_HEADROW, Q_LOAD, Q_REC, Q_OKSTAT, Q_FAILSTAT, Q_ERRSTAT, Q_MARK, Q_JOURNAL, Q__N };
+enum { Q_SEQ, Q_INS, Q_HEAD, Q_HEADROW, Q_LOAD, Q_REC, Q_OKSTAT, Q_FAILSTAT, Q_ERRSTAT, Q_MARK, Q_JOURNAL, Q_BEGIN,
+       Q_COMMIT, Q_ROLLBACK, Q__N };
 static const char *SQL[Q__N] = {
     "INSERT INTO webhook_stats(instance, last_seq) VALUES(?1, 1) "
     "ON CONFLICT(instance) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
@@ -39,12 +40,14 @@ static const char *SQL[Q__N] = {
     "last_error, updated_at, latency_ms FROM webhook_outbox WHERE id=?1",
     "UPDATE webhook_outbox SET status=?2, attempts=?3, next_at=?4, last_status=?5, last_error=?6, updated_at=?7, "
     "latency_ms=?8 WHERE id=?1",
-    "UPDATE webhook_stats SET delivered = delivered + 1 WHERE instance=?1",
-    "UPDATE webhook_stats SET failed = failed + 1 WHERE instance=?1",
+    "UPDATE webhook_stats SET delivered = delivered + ?2 WHERE instance=?1",
+    "UPDATE webhook_stats SET failed = failed + ?2 WHERE instance=?1",
     "UPDATE webhook_stats SET last_error=?2, last_error_at=?3, last_error_event=?4 WHERE instance=?1",
     "UPDATE webhook_outbox SET attempts=?2, updated_at=?3 WHERE id=?1 AND status=0",
     "INSERT INTO webhook_outbox(event_id, instance, seq, event, url, body, created_at, next_at, status, updated_at) "
     "VALUES(?1,?2,0,?3,'',?4,?5,?5,1,?5)",
+    /* transaction control kept prepared too: a delivery commits once per loop turn */
+    "BEGIN", "COMMIT", "ROLLBACK",
 };
 
 struct miaw_wh_store {
@@ -87,30 +90,23 @@ void miaw_wh_row_clear(miaw_wh_row *r)
     memset(r, 0, sizeof *r);
 }
 
-static int exec(miaw_wh_store *s, const char *sql)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
-    MIAW_ERR("webhooks", "%s: %s", sql, msg ? msg : "error");
-    sqlite3_free(msg);
-    return -1;
-}
+/* runs a prepared statement to completion; 0 or -1 */
+static int step_done(miaw_wh_store *s, sqlite3_stmt *st);
 
 int miaw_wh_store_begin(miaw_wh_store *s)
 {
     if (!sqlite3_get_autocommit(s->db)) return 0;
-    return exec(s, "BEGIN") == 0 ? 1 : 0;
+    return step_done(s, s->q[Q_BEGIN]) == 0 ? 1 : 0;
 }
 
 int miaw_wh_store_end(miaw_wh_store *s, int opened, int ok)
 {
     if (!opened) return ok ? 0 : -1;
-    if (ok && exec(s, "COMMIT") == 0) return 0;
-    exec(s, "ROLLBACK");
+    if (ok && step_done(s, s->q[Q_COMMIT]) == 0) return 0;
+    if (!sqlite3_get_autocommit(s->db)) step_done(s, s->q[Q_ROLLBACK]);
     return -1;
 }
 
-/* runs a prepared statement to completion; 0 or -1 */
 static int step_done(miaw_wh_store *s, sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
@@ -241,37 +237,64 @@ int miaw_wh_store_head_row(miaw_wh_store *s, const char *instance, const char *u
     return load_row(st, r);
 }
 
+/* one outcome's row update and error counters, inside the caller's transaction */
+static int record_row(miaw_wh_store *s, const miaw_wh_result *x, int64_t now)
+{
+    sqlite3_stmt *st = s->q[Q_REC];
+    sqlite3_bind_int64(st, 1, x->row->id);
+    sqlite3_bind_int(st, 2, x->status);
+    sqlite3_bind_int(st, 3, x->attempts);
+    sqlite3_bind_int64(st, 4, x->next_at);
+    if (x->http_status) sqlite3_bind_int(st, 5, x->http_status);
+    if (x->error) sqlite3_bind_text(st, 6, x->error, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, now);
+    sqlite3_bind_int64(st, 8, x->latency_ms);
+    if (step_done(s, st) != 0) return -1;
+    if (!x->error) return 0;
+    st = s->q[Q_ERRSTAT];
+    sqlite3_bind_text(st, 1, x->row->instance, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, x->error, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_text(st, 4, x->row->event_id, -1, SQLITE_STATIC);
+    return step_done(s, st);
+}
+
+static int add_count(miaw_wh_store *s, int q, const char *instance, int64_t n)
+{
+    if (n == 0) return 0;
+    sqlite3_bind_text(s->q[q], 1, instance, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s->q[q], 2, n);
+    return step_done(s, s->q[q]);
+}
+
+int miaw_wh_store_record_many(miaw_wh_store *s, const miaw_wh_result *v, size_t n, int64_t now)
+{
+    int opened = miaw_wh_store_begin(s), ok = 1;
+    for (size_t i = 0; ok && i < n; i++) ok = record_row(s, &v[i], now) == 0;
+    /* the delivered / failed totals: one update per instance, however many outcomes it
+     * has in the batch (first occurrence of each instance sums the rest) */
+    for (size_t i = 0; ok && i < n; i++) {
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++) seen = strcmp(v[j].row->instance, v[i].row->instance) == 0;
+        if (seen) continue;
+        int64_t okn = 0, failn = 0;
+        for (size_t j = i; j < n; j++) {
+            if (strcmp(v[j].row->instance, v[i].row->instance) != 0) continue;
+            okn += v[j].status == MIAW_WH_DELIVERED;
+            failn += v[j].status == MIAW_WH_FAILED;
+        }
+        ok = add_count(s, Q_OKSTAT, v[i].row->instance, okn) == 0 &&
+             add_count(s, Q_FAILSTAT, v[i].row->instance, failn) == 0;
+    }
+    return miaw_wh_store_end(s, opened, ok);
+}
+
 int miaw_wh_store_record(miaw_wh_store *s, const miaw_wh_row *r, int status, int attempts, int64_t next_at,
                          int http_status, const char *error, int64_t latency_ms, int64_t now)
 {
-    int opened = miaw_wh_store_begin(s);
-    sqlite3_stmt *st = s->q[Q_REC];
-    sqlite3_bind_int64(st, 1, r->id);
-    sqlite3_bind_int(st, 2, status);
-    sqlite3_bind_int(st, 3, attempts);
-    sqlite3_bind_int64(st, 4, next_at);
-    if (http_status) sqlite3_bind_int(st, 5, http_status);
-    if (error) sqlite3_bind_text(st, 6, error, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, now);
-    sqlite3_bind_int64(st, 8, latency_ms);
-    int ok = step_done(s, st) == 0;
-    if (ok && status == MIAW_WH_DELIVERED) {
-        sqlite3_bind_text(s->q[Q_OKSTAT], 1, r->instance, -1, SQLITE_STATIC);
-        ok = step_done(s, s->q[Q_OKSTAT]) == 0;
-    }
-    if (ok && status == MIAW_WH_FAILED) {
-        sqlite3_bind_text(s->q[Q_FAILSTAT], 1, r->instance, -1, SQLITE_STATIC);
-        ok = step_done(s, s->q[Q_FAILSTAT]) == 0;
-    }
-    if (ok && error) {
-        st = s->q[Q_ERRSTAT];
-        sqlite3_bind_text(st, 1, r->instance, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, error, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, now);
-        sqlite3_bind_text(st, 4, r->event_id, -1, SQLITE_STATIC);
-        ok = step_done(s, st) == 0;
-    }
-    return miaw_wh_store_end(s, opened, ok);
+    miaw_wh_result x = {.row = r, .status = status, .attempts = attempts, .next_at = next_at,
+                        .http_status = http_status, .error = error, .latency_ms = latency_ms};
+    return miaw_wh_store_record_many(s, &x, 1, now);
 }
 
 int miaw_wh_store_mark_attempt(miaw_wh_store *s, int64_t id, int attempts, int64_t now)

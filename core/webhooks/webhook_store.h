@@ -50,6 +50,19 @@ int miaw_wh_store_load(miaw_wh_store *s, int64_t id, miaw_wh_row *r);
  * (retry at next_at). error may be NULL. 0 or -1 */
 int miaw_wh_store_record(miaw_wh_store *s, const miaw_wh_row *r, int status, int attempts, int64_t next_at,
                          int http_status, const char *error, int64_t latency_ms, int64_t now);
+/* the outcome of one attempt, for miaw_wh_store_record_many; row and error borrowed */
+typedef struct miaw_wh_result {
+    const miaw_wh_row *row;
+    int status, attempts, http_status; /* as miaw_wh_store_record; http_status 0 = none */
+    int64_t next_at, latency_ms;
+    const char *error;                 /* NULL on success */
+} miaw_wh_result;
+/* records n outcomes as miaw_wh_store_record does each, inside the open transaction or
+ * one of its own, with one update of the delivered / failed totals per instance (n may
+ * be large: a quadratic scan over the batch's instances, fine for the few hundred
+ * outcomes of one loop turn). 0, or -1 (then nothing of it is kept when it opened the
+ * transaction) */
+int miaw_wh_store_record_many(miaw_wh_store *s, const miaw_wh_result *v, size_t n, int64_t now);
 /* counts an attempt before it is sent (attempts = its 1-based number), so that a crash
  * during delivery does not make the resend claim to be attempt 1 again; 0 or -1 */
 int miaw_wh_store_mark_attempt(miaw_wh_store *s, int64_t id, int attempts, int64_t now);
