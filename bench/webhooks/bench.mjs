@@ -29,7 +29,7 @@ const EVENTS = Number(process.env.BENCH_EVENTS || 16000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const CONNS = Number(process.env.BENCH_CONNS || 64);
 const KILL = process.env.BENCH_KILL !== '0';
-const PROFILE = process.env.BENCH_PROFILE === '1';
+const PROFILE = ['1', 'syscalls'].includes(process.env.BENCH_PROFILE);
 const here = dirname(fileURLToPath(import.meta.url));
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -138,13 +138,28 @@ async function waitDistinct(rcv, n, timeoutMs, what) {
 
 function perfStart(pid) {
   const out = process.env.BENCH_PROFILE_OUT || join(tmpdir(), `miaw-wh-perf-${process.pid}.data`);
-  const p = spawn('perf', ['record', '-g', '-F', '999', '-o', out, '-p', String(pid)], { stdio: 'ignore' });
+  const ev = process.env.BENCH_PROFILE_EVENT ? ['-e', process.env.BENCH_PROFILE_EVENT] : [];
+  const p = spawn('perf', ['record', ...ev, ...(process.env.BENCH_PROFILE_CG ? ['--call-graph', process.env.BENCH_PROFILE_CG] : ['-g']), '-F', '999', '-o', out, '-p', String(pid)], { stdio: 'ignore' });
   return { out, p, stopped: new Promise((r) => p.on('exit', r)) };
+}
+
+// BENCH_PROFILE=syscalls: wall-clock time miaw spends in each system call (strace -c -w),
+// to see the waits (fsync of WAL checkpoints) that a CPU profile does not show
+function straceStart(pid) {
+  const out = join(tmpdir(), `miaw-wh-strace-${process.pid}.txt`);
+  const p = spawn('strace', ['-c', '-w', '-o', out, '-p', String(pid)], { stdio: 'ignore' });
+  return { out, p, strace: true, stopped: new Promise((r) => p.on('exit', r)) };
 }
 
 async function perfReport(prof) {
   prof.p.kill('SIGINT');
   await prof.stopped;
+  if (prof.strace) {
+    console.log('  miaw system calls (wall-clock time, strace -c -w):');
+    for (const l of readFileSync(prof.out, 'utf8').split('\n').slice(0, 14)) if (l.trim()) console.log('   ' + l);
+    rmSync(prof.out, { force: true });
+    return;
+  }
   try {
     const txt = execFileSync('perf', ['report', '-i', prof.out, '--stdio', '--sort', 'dso,symbol',
       '-g', 'none', '--percent-limit', process.env.BENCH_PROFILE_LIMIT || '1.5'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -160,7 +175,7 @@ async function run(rcv, side, k, profile) {
   try {
     const ids = await createInstances(t, k, rcv.url);
     await rcv.cmd('reset');
-    const prof = profile ? perfStart(t.pid) : null;
+    const prof = profile ? (process.env.BENCH_PROFILE === 'syscalls' ? straceStart(t.pid) : perfStart(t.pid)) : null;
     if (prof) await sleep(300);
     const c0 = cpuMs(t.pid), r0 = (await rcv.stats()).cpuMs, d0 = process.cpuUsage();
     const t0 = now();

@@ -515,45 +515,48 @@ static int record_done(miaw_wh_dispatch *d, struct inflight *done)
 }
 
 /* one pass over the lanes present now (started lanes move to the tail), inside the
- * tick's transaction; returns the wait until the next due row (-1: none) */
+ * tick's transaction, cheapest checks first: it stops when the global cap is reached
+ * and leaves lanes of a full host alone (a completion ticks again), so a tick costs
+ * little with many lanes waiting. Returns the wait until the next due row (-1: none) */
 static int64_t walk_lanes(miaw_wh_dispatch *d)
 {
     int64_t now = miaw_now_ms(), wait = -1;
     struct lane *l = d->head, *stop = d->tail, *next;
     int cap = d->cfg->webhook_concurrency, per_host = d->cfg->webhook_per_host;
-    while (l) {
+    for (; l && d->inflight < cap; l = next) {
         next = l == stop ? NULL : l->next;
-        if (!l->inf && d->gate && d->gate(d->gate_ud, l->instance)) {
+        if (l->inf || l->host->inflight >= per_host) continue;
+        if (!l->dirty && l->next_at > now) {
+            if (wait < 0 || l->next_at - now < wait) wait = l->next_at - now;
+            continue;
+        }
+        if (d->gate && d->gate(d->gate_ud, l->instance)) {
             wait = wait < 0 || wait > 50 ? 50 : wait; /* its old rows are being deleted */
-        } else if (!l->inf) {
-            if (l->dirty) {
-                int r = miaw_wh_store_head_row(d->store, l->instance, l->url, &l->row);
-                if (r == 0) {
-                    lane_free(d, l);
-                    l = next;
-                    continue;
-                }
-                if (r < 0) { /* storage trouble: try again later */
-                    wait = wait < 0 || wait > 1000 ? 1000 : wait;
-                    l = next;
-                    continue;
-                }
-                l->dirty = 0;
-                l->next_at = l->row.next_at;
+            continue;
+        }
+        if (l->dirty) {
+            int r = miaw_wh_store_head_row(d->store, l->instance, l->url, &l->row);
+            if (r == 0) {
+                lane_free(d, l);
+                continue;
             }
+            if (r < 0) { /* storage trouble: try again later */
+                wait = wait < 0 || wait > 1000 ? 1000 : wait;
+                continue;
+            }
+            l->dirty = 0;
+            l->next_at = l->row.next_at;
             if (l->next_at > now) {
-                int64_t w = l->next_at - now;
-                if (wait < 0 || w < wait) wait = w;
-            } else if (d->inflight < cap && l->host->inflight < per_host) {
-                if (start(d, l) == 0) {
-                    list_remove(d, l);
-                    list_append(d, l);
-                } else if (wait < 0 || wait > 100) {
-                    wait = 100;
-                }
+                if (wait < 0 || l->next_at - now < wait) wait = l->next_at - now;
+                continue;
             }
         }
-        l = next;
+        if (start(d, l) == 0) {
+            list_remove(d, l);
+            list_append(d, l);
+        } else if (wait < 0 || wait > 100) {
+            wait = 100;
+        }
     }
     return wait;
 }

@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "webhooks/webhook_htab.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,10 +27,9 @@ static const char *SCHEMA =
     "  last_error TEXT, last_error_at INTEGER, last_error_event TEXT);";
 
 enum { Q_SEQ, Q_INS, Q_HEAD, Q_HEADROW, Q_LOAD, Q_REC, Q_OKSTAT, Q_FAILSTAT, Q_ERRSTAT, Q_MARK, Q_JOURNAL, Q_BEGIN,
-       Q_COMMIT, Q_ROLLBACK, Q__N };
+       Q_COMMIT, Q_ROLLBACK, Q_SEQSET, Q__N };
 static const char *SQL[Q__N] = {
-    "INSERT INTO webhook_stats(instance, last_seq) VALUES(?1, 1) "
-    "ON CONFLICT(instance) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
+    "SELECT last_seq FROM webhook_stats WHERE instance=?1",
     "INSERT INTO webhook_outbox(event_id, instance, seq, event, url, body, created_at, next_at) "
     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
     "SELECT id, next_at FROM webhook_outbox WHERE instance=?1 AND status=0 AND url=?2 ORDER BY id LIMIT 1",
@@ -48,11 +48,24 @@ static const char *SQL[Q__N] = {
     "VALUES(?1,?2,0,?3,'',?4,?5,?5,1,?5)",
     /* transaction control kept prepared too: a delivery commits once per loop turn */
     "BEGIN", "COMMIT", "ROLLBACK",
+    "INSERT INTO webhook_stats(instance, last_seq) VALUES(?1, ?2) "
+    "ON CONFLICT(instance) DO UPDATE SET last_seq = excluded.last_seq",
+};
+
+/* the last sequence number of an instance, as the open transaction will leave it */
+struct seqc {
+    int64_t last;
+    int dirty;               /* not written yet: written by miaw_wh_store_end before COMMIT */
+    struct seqc *next_dirty;
+    char instance[65];
 };
 
 struct miaw_wh_store {
     sqlite3 *db;
     sqlite3_stmt *q[Q__N];
+    miaw_wh_htab seqs;       /* instance -> struct seqc */
+    struct seqc *dirty;
+    int own_tx;              /* the open transaction was opened by miaw_wh_store_begin */
 };
 
 miaw_wh_store *miaw_wh_store_open(sqlite3 *db)
@@ -79,7 +92,29 @@ void miaw_wh_store_close(miaw_wh_store *s)
 {
     if (!s) return;
     for (int i = 0; i < Q__N; i++) sqlite3_finalize(s->q[i]);
+    miaw_wh_hfree(&s->seqs, free);
     free(s);
+}
+
+/* forgets the cached sequence numbers (after a rollback, or of one deleted instance):
+ * they are read again from webhook_stats */
+static void seqs_forget(miaw_wh_store *s, const char *instance)
+{
+    if (!instance) {
+        s->dirty = NULL;
+        miaw_wh_hfree(&s->seqs, free);
+        memset(&s->seqs, 0, sizeof s->seqs);
+        return;
+    }
+    struct seqc *c = miaw_wh_hget(&s->seqs, instance);
+    if (!c) return;
+    for (struct seqc **pp = &s->dirty; *pp; pp = &(*pp)->next_dirty)
+        if (*pp == c) {
+            *pp = c->next_dirty;
+            break;
+        }
+    miaw_wh_hdel(&s->seqs, instance);
+    free(c);
 }
 
 void miaw_wh_row_clear(miaw_wh_row *r)
@@ -96,14 +131,29 @@ static int step_done(miaw_wh_store *s, sqlite3_stmt *st);
 int miaw_wh_store_begin(miaw_wh_store *s)
 {
     if (!sqlite3_get_autocommit(s->db)) return 0;
-    return step_done(s, s->q[Q_BEGIN]) == 0 ? 1 : 0;
+    if (step_done(s, s->q[Q_BEGIN]) != 0) return 0;
+    s->own_tx = 1;
+    return 1;
+}
+
+static int seq_write(miaw_wh_store *s, const struct seqc *c)
+{
+    sqlite3_bind_text(s->q[Q_SEQSET], 1, c->instance, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s->q[Q_SEQSET], 2, c->last);
+    return step_done(s, s->q[Q_SEQSET]);
 }
 
 int miaw_wh_store_end(miaw_wh_store *s, int opened, int ok)
 {
     if (!opened) return ok ? 0 : -1;
+    /* the sequence numbers taken in this transaction: one write per instance */
+    for (struct seqc *c = s->dirty; ok && c; c = c->next_dirty) ok = seq_write(s, c) == 0;
+    for (struct seqc *c = s->dirty; c; c = c->next_dirty) c->dirty = 0;
+    s->dirty = NULL;
+    s->own_tx = 0;
     if (ok && step_done(s, s->q[Q_COMMIT]) == 0) return 0;
     if (!sqlite3_get_autocommit(s->db)) step_done(s, s->q[Q_ROLLBACK]);
+    seqs_forget(s, NULL);
     return -1;
 }
 
@@ -119,16 +169,41 @@ static int step_done(miaw_wh_store *s, sqlite3_stmt *st)
 
 int64_t miaw_wh_store_next_seq(miaw_wh_store *s, const char *instance)
 {
-    sqlite3_stmt *st = s->q[Q_SEQ];
-    sqlite3_bind_text(st, 1, instance, -1, SQLITE_STATIC);
-    int64_t v = -1;
-    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-    else MIAW_ERR("webhooks", "sequence: %s", sqlite3_errmsg(s->db));
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    struct seqc *c = miaw_wh_hget(&s->seqs, instance);
+    if (!c) {
+        sqlite3_stmt *st = s->q[Q_SEQ];
+        sqlite3_bind_text(st, 1, instance, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            MIAW_ERR("webhooks", "sequence: %s", sqlite3_errmsg(s->db));
+            return -1;
+        }
+        if (!(c = calloc(1, sizeof *c))) return -1;
+        snprintf(c->instance, sizeof c->instance, "%s", instance);
+        c->last = last;
+        if (miaw_wh_hput(&s->seqs, instance, c) != 0) {
+            free(c);
+            return -1;
+        }
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return v;
+    c->last++;
+    if (s->own_tx && !sqlite3_get_autocommit(s->db)) { /* written once, before this transaction's COMMIT */
+        if (!c->dirty) {
+            c->dirty = 1;
+            c->next_dirty = s->dirty;
+            s->dirty = c;
+        }
+        return c->last;
+    }
+    /* a transaction of someone else's, or none: written now */
+    if (seq_write(s, c) != 0) {
+        seqs_forget(s, instance);
+        return -1;
+    }
+    return c->last;
 }
 
 int miaw_wh_store_insert(miaw_wh_store *s, miaw_wh_row *r)
@@ -463,6 +538,7 @@ static int run1(miaw_wh_store *s, const char *sql, const char *text, int64_t a, 
 
 int miaw_wh_store_purge(miaw_wh_store *s, const char *instance)
 {
+    seqs_forget(s, instance);
     int opened = miaw_wh_store_begin(s);
     int ok = run1(s, "DELETE FROM webhook_outbox WHERE instance=?1", instance, 0, 0) >= 0 &&
              run1(s, "DELETE FROM webhook_stats WHERE instance=?1", instance, 0, 0) >= 0;
@@ -471,6 +547,7 @@ int miaw_wh_store_purge(miaw_wh_store *s, const char *instance)
 
 int miaw_wh_store_drop_stats(miaw_wh_store *s, const char *instance)
 {
+    seqs_forget(s, instance);
     return run1(s, "DELETE FROM webhook_stats WHERE instance=?1", instance, 0, 0) >= 0 ? 0 : -1;
 }
 
