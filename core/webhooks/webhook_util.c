@@ -1,40 +1,81 @@
 /* core/webhooks/webhook_util.c - signature, event ids, retry schedule, URL helpers, latency
- * percentiles (see webhook_util.h). */
+ * percentiles (see webhook_util.h). Each thread that signs or makes ids keeps one HMAC
+ * context and a block of random bytes for its lifetime (never freed; the server uses them
+ * on its loop thread only). */
 #include "webhooks/webhook_util.h"
 
 #include "base/util.h"
 
 #include <ctype.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* the HMAC implementation is fetched once per thread and its context reused (HMAC()
+ * fetches the algorithm and allocates a context at each call: a few microseconds per
+ * delivery); the key changes with the timestamp, so EVP_MAC_init takes it at each call */
+static _Thread_local EVP_MAC_CTX *t_mac;
+
+static EVP_MAC_CTX *mac_ctx(void)
+{
+    if (t_mac) return t_mac;
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!mac) return NULL;
+    t_mac = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac); /* the context holds its own reference */
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0), OSSL_PARAM_construct_end()};
+    if (t_mac && EVP_MAC_CTX_set_params(t_mac, params) != 1) {
+        EVP_MAC_CTX_free(t_mac);
+        t_mac = NULL;
+    }
+    return t_mac;
+}
+
 void miaw_wh_sign(char out[72], const char *secret, const char *timestamp, const void *body, size_t len)
 {
     size_t sl = strlen(secret), tl = strlen(timestamp);
-    char *key = malloc(sl + tl + 1);
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    if (!key) {
-        out[0] = 0;
-        return;
-    }
+    unsigned char md[32], kb[256], *key = sl + tl <= sizeof kb ? kb : malloc(sl + tl + 1);
+    size_t mdlen = 0;
+    EVP_MAC_CTX *c = mac_ctx();
+    out[0] = 0;
+    if (!key) return;
     memcpy(key, secret, sl);
     memcpy(key + sl, timestamp, tl);
-    HMAC(EVP_sha256(), key, (int)(sl + tl), body, len, md, &mdlen);
-    memset(key, 0, sl + tl);
-    free(key);
+    int ok = c && EVP_MAC_init(c, key, sl + tl, NULL) == 1 && EVP_MAC_update(c, body, len) == 1 &&
+             EVP_MAC_final(c, md, &mdlen, sizeof md) == 1 && mdlen == 32;
+    OPENSSL_cleanse(key, sl + tl);
+    if (key != kb) free(key);
+    if (!ok) return;
     memcpy(out, "sha256=", 7);
     miaw_hex(out + 7, md, 32);
+}
+
+/* random bytes for event ids, drawn from the system a block at a time (one getrandom
+ * per event id was a system call per event); each byte is used once and wiped */
+static _Thread_local uint8_t t_rnd[1024];
+static _Thread_local size_t t_rnd_pos = sizeof t_rnd;
+
+static int rnd_take(uint8_t *out, size_t n)
+{
+    if (t_rnd_pos + n > sizeof t_rnd) {
+        if (miaw_random(t_rnd, sizeof t_rnd) != 0) return -1;
+        t_rnd_pos = 0;
+    }
+    memcpy(out, t_rnd + t_rnd_pos, n);
+    memset(t_rnd + t_rnd_pos, 0, n);
+    t_rnd_pos += n;
+    return 0;
 }
 
 int miaw_wh_event_id(char out[31], int64_t now_ms)
 {
     static const char B32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     uint8_t r[10];
-    if (miaw_random(r, sizeof r) != 0) return -1;
+    if (rnd_take(r, sizeof r) != 0) return -1;
     memcpy(out, "evt_", 4);
     uint64_t t = (uint64_t)now_ms & 0xFFFFFFFFFFFFull;
     for (int i = 9; i >= 0; i--) {

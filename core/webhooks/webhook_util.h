@@ -1,6 +1,7 @@
 /* core/webhooks/webhook_util.h - pure helpers of the webhook dispatcher: the request signature
  * (spec 5.3), event ids, the retry schedule (spec 5.4), URL checks and host keys, latency
- * percentiles. No state, no I/O; unit-tested in tests/unit/test_webhook_util.c. */
+ * percentiles. No I/O (event ids draw random bytes a block at a time, per thread);
+ * unit-tested in tests/unit/test_webhook_util.c. */
 #ifndef MIAW_WEBHOOK_UTIL_H
 #define MIAW_WEBHOOK_UTIL_H
 #include <jansson.h>
