@@ -169,6 +169,9 @@ static void fix_open(struct fix *f)
     f->cfg.webhook_retry_delay_ms = 10;
     CU_ASSERT_EQUAL_FATAL(miaw_wh_policy_init(&f->pol, &f->cfg, err, sizeof err), 0);
     rcv_start(&f->loop, &f->r);
+    uv_timer_init(&f->loop, &f->watch);
+    uv_timer_init(&f->loop, &f->deadline);
+    f->watch.data = f;
     /* initialised once: fix_run runs more than once per test, and a second uv_timer_init
      * of a live handle would queue it twice in the loop */
     uv_timer_init(&f->loop, &f->watch);
