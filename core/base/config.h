@@ -27,6 +27,7 @@ typedef struct miaw_config {
     char *data_dir;
     char *log_level;
     int log_json;
+    int log_buffer_kb;       /* while the HTTP server listens: log buffer, flushed once per loop iteration; 0 = a write per line */
     /* plugins */
     char *plugin_dir;
     miaw_strlist plugins_enabled;

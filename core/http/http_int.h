@@ -57,6 +57,7 @@ struct miaw_http {
     struct conn_node *conns; /* open connections, for a draining shutdown */
     size_t nconns;
     uv_prepare_t *early_prep; /* early.c: re-wraps h2o's read callbacks before each poll */
+    uv_prepare_t *log_prep;   /* flushes the buffered log before each poll (owned) */
     miaw_apikeys *keys;       /* scoped keys (borrowed) */
     miaw_ratelimit *rl_key, *rl_addr; /* REST rate limits (owned; NULL when off) */
 };

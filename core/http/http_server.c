@@ -1,7 +1,9 @@
 /* core/http/http_server.c - the listener (see http.h): the h2o configuration and context,
  * the hard request-entity limit from the routes' body_max, TLS with ALPN h2, accepting
  * connections (kept in a list for a draining shutdown), the sweep of upload files a crash
- * left, close, drain and free. Owns the miaw_http and its connections. */
+ * left, close, drain and free; while it listens, the log is buffered (log.buffer_kb) and
+ * flushed once per loop iteration, before the loop polls. Owns the miaw_http, its
+ * connections and the flush handle. */
 #include "http/http_int.h"
 
 #include "base/log.h"
@@ -111,6 +113,37 @@ static void on_accept(uv_stream_t *listener, int status)
 
 static void drain_tick(uv_timer_t *t) { (void)t; }
 
+/* before the loop polls (and may sleep): the lines of this iteration go out in one write
+ * (or a few, to a pipe) instead of one write per request */
+static void on_log_flush(uv_prepare_t *p)
+{
+    (void)p;
+    miaw_log_flush();
+}
+
+static void log_buffer_start(miaw_http *h)
+{
+    if (h->log_prep || h->cfg->log_buffer_kb <= 0) return;
+    if (miaw_log_buffer((size_t)h->cfg->log_buffer_kb << 10) != 0) return; /* unbuffered then */
+    h->log_prep = malloc(sizeof *h->log_prep);
+    if (!h->log_prep) {
+        miaw_log_buffer(0);
+        return;
+    }
+    uv_prepare_init(h->loop, h->log_prep);
+    uv_prepare_start(h->log_prep, on_log_flush);
+    uv_unref((uv_handle_t *)h->log_prep);
+}
+
+static void log_buffer_stop(miaw_http *h)
+{
+    if (!h->log_prep) return;
+    miaw_log_buffer(0); /* flushes: no line is lost, and the rest is written at once */
+    uv_prepare_stop(h->log_prep);
+    uv_close((uv_handle_t *)h->log_prep, (uv_close_cb)free);
+    h->log_prep = NULL;
+}
+
 int miaw_http_drain(miaw_http *h, uint32_t max_ms)
 {
     miaw_http_close(h);
@@ -166,6 +199,7 @@ int miaw_http_listen(miaw_http *h, int *port_out, char *err, size_t errlen)
         return -1;
     }
     miaw_http_early_start(h);
+    log_buffer_start(h);
     h->listener = malloc(sizeof *h->listener);
     uv_tcp_init(h->loop, h->listener);
     h->listener->data = h;
@@ -189,6 +223,7 @@ int miaw_http_listen(miaw_http *h, int *port_out, char *err, size_t errlen)
 void miaw_http_close(miaw_http *h)
 {
     miaw_http_early_stop(h);
+    log_buffer_stop(h);
     if (h->listener) {
         uv_close((uv_handle_t *)h->listener, (uv_close_cb)free);
         h->listener = NULL;
