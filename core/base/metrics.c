@@ -27,6 +27,7 @@ typedef struct series {
     unsigned long long b[MAX_BUCKETS]; /* histogram: per bucket (not cumulative) */
     struct series *next;             /* in creation order (the exposition) */
     struct series *hnext;            /* in its hash bucket */
+    const struct family *fam;        /* its family */
 } series;
 
 #define HBUCKETS 256
@@ -117,6 +118,7 @@ static series *get_series(family *f, va_list ap)
         free(s);
         return NULL;
     }
+    s->fam = f;
     if (f->tail) f->tail->next = s;
     else f->head = s;
     f->tail = s;
@@ -165,6 +167,38 @@ void miaw_metric_observe(const char *name, double v, ...)
     size_t i = 0;
     while (i < f->nb && v > f->bounds[i]) i++;
     s->b[i]++; /* i == nb: only +Inf */
+    s->count++;
+    s->value += v;
+}
+
+miaw_metric_series *miaw_metric_series_get(const char *name, int histogram, ...)
+{
+    family *f = find_family(name, histogram ? HISTOGRAM : COUNTER);
+    series *s = NULL;
+    if (f) {
+        va_list ap;
+        va_start(ap, histogram);
+        s = get_series(f, ap);
+        va_end(ap);
+    }
+    if (!s) dropped(f, name);
+    return (miaw_metric_series *)s;
+}
+
+void miaw_metric_series_add(miaw_metric_series *ms, double v)
+{
+    series *s = (series *)ms;
+    if (s && s->fam->k == COUNTER) s->value += v;
+}
+
+void miaw_metric_series_observe(miaw_metric_series *ms, double v)
+{
+    series *s = (series *)ms;
+    const family *f = s ? s->fam : NULL;
+    if (!f || f->k != HISTOGRAM || !isfinite(v)) return;
+    size_t i = 0;
+    while (i < f->nb && v > f->bounds[i]) i++;
+    s->b[i]++;
     s->count++;
     s->value += v;
 }

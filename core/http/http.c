@@ -98,17 +98,42 @@ void miaw_http_stop_timer(miaw_req *r)
     }
 }
 
+/* the series of the request metrics for these labels: from the server's small cache, else
+ * looked up (and created) in the registry once */
+static miaw_http_mslot *metric_slot(miaw_http *h, const miaw_route_entry *rt, const char *m, const char *route,
+                                    int status)
+{
+    static miaw_http_mslot spare; /* labels too long to cache: looked up every time */
+    uintptr_t k = (uintptr_t)rt;
+    size_t i = (size_t)((k >> 4) ^ (k >> 10) ^ (uintptr_t)status * 31u ^ (unsigned char)m[0]) % MIAW_HTTP_MSLOTS;
+    miaw_http_mslot *s = &h->mslots[i];
+    if (s->route == rt && s->status == status && s->count && !strcmp(s->method, m) && !strcmp(s->path, route))
+        return s;
+    if (strlen(m) >= sizeof s->method || strlen(route) >= sizeof s->path) s = &spare;
+    char st[12];
+    snprintf(st, sizeof st, "%d", status);
+    s->route = rt;
+    s->status = status;
+    snprintf(s->method, sizeof s->method, "%s", m);
+    snprintf(s->path, sizeof s->path, "%s", route);
+    s->count = miaw_metric_series_get("miaw_http_requests_total", 0, "method", m, "route", route, "status", st, NULL);
+    s->duration = miaw_metric_series_get("miaw_http_request_duration_seconds", 1, "method", m, "route", route, NULL);
+    if (s == &spare || !s->count) s->route = NULL, s->count = NULL; /* not kept */
+    return s;
+}
+
 void miaw_http_log_request(miaw_req *r, int status)
 {
     uint64_t us = now_us() - r->start_us;
     h2o_req_t *q = r->h2o;
     const char *route = r->match.route ? r->match.route->path : "unmatched", *m = r->match.route ? r->method : "other";
-    char st[8];
-    snprintf(st, sizeof st, "%d", status);
-    miaw_metric_add("miaw_http_requests_total", 1, "method", m, "route", route, "status", st, NULL);
-    miaw_metric_observe("miaw_http_request_duration_seconds", (double)us / 1e6, "method", m, "route", route, NULL);
-    miaw_log(status >= 500 ? MIAW_LVL_WARN : MIAW_LVL_INFO, "http", "%s %s %d %.3fms id=%s%s", r->method, r->path,
-             status, (double)us / 1000.0, r->id, q && q->version >= 0x200 ? " h2" : "");
+    miaw_http_mslot *s = metric_slot(r->http, r->match.route, m, route, status);
+    miaw_metric_series_add(s->count, 1);
+    miaw_metric_series_observe(s->duration, (double)us / 1e6);
+    /* the duration as "%.3f" of milliseconds would print it, without the float formatting */
+    miaw_log(status >= 500 ? MIAW_LVL_WARN : MIAW_LVL_INFO, "http", "%s %s %d %llu.%03ums id=%s%s", r->method, r->path,
+             status, (unsigned long long)(us / 1000), (unsigned)(us % 1000), r->id,
+             q && q->version >= 0x200 ? " h2" : "");
 }
 
 int miaw_http_reply_bytes(miaw_req *r, int status, const char *reason, const char *content_type, const void *data,
@@ -139,16 +164,35 @@ int miaw_req_reply_raw(miaw_req *r, int status, const char *content_type, const 
     return miaw_http_reply_bytes(r, status, NULL, content_type, data, len, cache_control);
 }
 
-static int reply_json_text(miaw_req *r, int status, json_t *doc)
+/* answers with doc as compact JSON (and drops the reference); with prefix/suffix around it
+ * (the envelope of miaw_req_reply_data, written as text: no envelope object per request).
+ * Up to REPLY_STACK bytes are encoded on the stack, larger documents in the heap. */
+#define REPLY_STACK 16384
+static int reply_json_wrapped(miaw_req *r, int status, json_t *doc, const char *prefix, const char *suffix)
 {
     static const char failed[] = "{\"success\":false,\"error\":{\"code\":\"INTERNAL_ERROR\",\"message\":\"encoding failed\"}}";
-    char *txt = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    char stack[REPLY_STACK], *heap = NULL, *out = stack;
+    size_t pl = strlen(prefix), sl = strlen(suffix), n = 0;
+    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    if (doc) n = json_dumpb(doc, stack + pl, sizeof stack - pl - sl, flags);
+    if (doc && n > sizeof stack - pl - sl) { /* too long for the stack: once more, into the heap */
+        heap = malloc(pl + n + sl);
+        if (heap && json_dumpb(doc, heap + pl, n, flags) == n) out = heap;
+        else n = 0;
+    }
     json_decref(doc);
-    if (!txt) return miaw_req_reply_raw(r, 500, "application/json", failed, sizeof failed - 1, "no-store");
-    int rc = miaw_req_reply_raw(r, status, "application/json; charset=utf-8", txt, strlen(txt), "no-store");
-    free(txt);
+    if (!n) {
+        free(heap);
+        return miaw_req_reply_raw(r, 500, "application/json", failed, sizeof failed - 1, "no-store");
+    }
+    memcpy(out, prefix, pl);
+    memcpy(out + pl + n, suffix, sl);
+    int rc = miaw_req_reply_raw(r, status, "application/json; charset=utf-8", out, pl + n + sl, "no-store");
+    free(heap);
     return rc;
 }
+
+static int reply_json_text(miaw_req *r, int status, json_t *doc) { return reply_json_wrapped(r, status, doc, "", ""); }
 
 int miaw_req_reply_data(miaw_req *r, int status, json_t *data)
 {
@@ -156,7 +200,8 @@ int miaw_req_reply_data(miaw_req *r, int status, json_t *data)
         json_decref(data);
         return MIAW_E_GONE;
     }
-    return reply_json_text(r, status ? status : 200, json_pack("{s:b,s:o}", "success", 1, "data", data ? data : json_null()));
+    /* what json_dumps of {"success":true,"data":data} gives, byte for byte */
+    return reply_json_wrapped(r, status ? status : 200, data ? data : json_null(), "{\"success\":true,\"data\":", "}");
 }
 
 void miaw_utf8_clean(const char *in, char *out, size_t cap)
@@ -579,6 +624,19 @@ static int valid_req_id(const char *s)
     return 1;
 }
 
+/* 24 hex digits from 12 random bytes; the bytes come from the kernel's generator a pool
+ * at a time instead of a getrandom call per request (left empty when it fails, as before) */
+static void request_id(miaw_http *h, char *out)
+{
+    if (h->rid_used + 12 > sizeof h->rid_pool) {
+        if (miaw_random(h->rid_pool, sizeof h->rid_pool) != 0) return;
+        h->rid_used = 0;
+    }
+    miaw_hex(out, h->rid_pool + h->rid_used, 12);
+    memset(h->rid_pool + h->rid_used, 0, 12); /* each byte used once */
+    h->rid_used += 12;
+}
+
 int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q)
 {
     miaw_http *h = ((miaw_http_handler *)self)->http;
@@ -597,7 +655,7 @@ int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q)
     r->path[copy] = 0;
     const char *rid = miaw_req_header(r, "x-request-id");
     if (rid && valid_req_id(rid)) snprintf(r->id, sizeof r->id, "%s", rid);
-    else miaw_random_hex(r->id, 12);
+    else request_id(h, r->id);
     if (plen >= sizeof r->path) {
         miaw_req_reply_err(r, MIAW_ERR_NOT_FOUND, NULL, "path too long");
         return 0;

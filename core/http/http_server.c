@@ -58,6 +58,7 @@ miaw_http *miaw_http_new(uv_loop_t *loop, const miaw_config *cfg, miaw_router *r
     h->api_key = strdup(api_key ? api_key : "");
     h->exists = exists;
     h->exists_udata = exists_udata;
+    h->rid_used = sizeof h->rid_pool; /* empty: filled at the first request */
     if (cfg->rl_api_per_key)
         h->rl_key = miaw_ratelimit_new((uint32_t)cfg->rl_api_per_key, (uint32_t)cfg->rl_api_burst, 0, 10000);
     if (cfg->rl_api_per_addr)

@@ -75,6 +75,7 @@ int miaw_router_add(miaw_router *rt, const miaw_route *r, uint32_t extra_flags,
     for (size_t i = 0; i < e->nseg; i++) {
         if (is_param(e->segs[i])) {
             np++;
+            e->param_mask |= 1u << i;
             for (const char *c = e->segs[i] + 1; c[1]; c++)
                 if (!isalnum((unsigned char)*c) && *c != '_') {
                     snprintf(err, errlen, "route %s %s: bad parameter name", r->method, r->path);
@@ -209,7 +210,7 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
         if (!!(e->flags & MIAW_ROUTE_ROOT) != !!root || e->nseg != n) continue;
         int ok = 1;
         for (size_t i = 0; i < n && ok; i++)
-            if (!is_param(e->segs[i])) ok = strcmp(e->segs[i], dec[i]) == 0;
+            if (!(e->param_mask >> i & 1)) ok = strcmp(e->segs[i], dec[i]) == 0;
         if (!ok) continue;
         path_hit = 1;
         if (strcmp(e->method, method) != 0) {
@@ -226,7 +227,7 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
     m->route = best;
     m->nparams = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!is_param(best->segs[i])) continue;
+        if (!(best->param_mask >> i & 1)) continue;
         memcpy(m->values[m->nparams], dec[i], strlen(dec[i]) + 1);
         m->names[m->nparams++] = best->segs[i];
     }

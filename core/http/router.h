@@ -22,6 +22,7 @@ typedef struct miaw_route_entry {
     char *method, *path;           /* path relative to the API prefix (or to base_path when ROOT) */
     char **segs;                   /* path split on '/' */
     size_t nseg, nliteral;
+    uint32_t param_mask;           /* bit i: segs[i] is a {param} */
     uint32_t flags;
     miaw_route_fn handler;
     void *udata;
