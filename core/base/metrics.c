@@ -273,8 +273,13 @@ int miaw_metrics_render(char **buf, size_t *len, size_t *cap)
     return 0;
 }
 
+static unsigned g_generation; /* miaw_metrics_free calls: handles from before are gone */
+
+unsigned miaw_metrics_generation(void) { return g_generation; }
+
 void miaw_metrics_free(void)
 {
+    g_generation++;
     for (size_t i = 0; i < NFAM; i++) {
         family *f = &FAMILIES[i];
         for (series *s = f->head, *n; s; s = n) {

@@ -23,6 +23,8 @@ typedef struct miaw_metric_series miaw_metric_series;
 miaw_metric_series *miaw_metric_series_get(const char *name, int histogram, ...) __attribute__((sentinel));
 void miaw_metric_series_add(miaw_metric_series *s, double v);       /* counters */
 void miaw_metric_series_observe(miaw_metric_series *s, double v);   /* histograms */
+/* Changes at every miaw_metrics_free: a handle kept from another generation is gone. */
+unsigned miaw_metrics_generation(void);
 
 /* The exposition of every declared family (HELP, TYPE, samples; histograms with their
  * cumulative _bucket{le}, _sum and _count) appended to *buf (malloc'd, grown; *len

@@ -98,18 +98,34 @@ void miaw_http_stop_timer(miaw_req *r)
     }
 }
 
-/* the series of the request metrics for these labels: from the server's small cache, else
- * looked up (and created) in the registry once */
-static miaw_http_mslot *metric_slot(miaw_http *h, const miaw_route_entry *rt, const char *m, const char *route,
-                                    int status)
+/* the request metrics' series of one (method, route, status): found once, then bumped.
+ * Keyed by the label values themselves; the route entry is compared as a value only (an
+ * unloaded plugin's route may be gone). Process-wide like the registry (the loop's
+ * thread), so a request disposed after its server is freed finds it too. */
+typedef struct mslot {
+    const void *route;
+    int status;
+    unsigned gen; /* the registry's generation the handles belong to */
+    char method[16], path[112];
+    miaw_metric_series *count, *duration;
+} mslot;
+#define MSLOTS 64
+static mslot g_mslots[MSLOTS];
+
+/* the series for these labels: from the small cache, else looked up (and created) in
+ * the registry once */
+static mslot *metric_slot(const miaw_route_entry *rt, const char *m, const char *route, int status)
 {
-    static miaw_http_mslot spare; /* labels too long to cache: looked up every time */
+    static mslot spare; /* labels too long to cache: looked up every time */
     uintptr_t k = (uintptr_t)rt;
-    size_t i = (size_t)((k >> 4) ^ (k >> 10) ^ (uintptr_t)status * 31u ^ (unsigned char)m[0]) % MIAW_HTTP_MSLOTS;
-    miaw_http_mslot *s = &h->mslots[i];
-    if (s->route == rt && s->status == status && s->count && !strcmp(s->method, m) && !strcmp(s->path, route))
+    size_t i = (size_t)((k >> 4) ^ (k >> 10) ^ (uintptr_t)status * 31u ^ (unsigned char)m[0]) % MSLOTS;
+    mslot *s = &g_mslots[i];
+    unsigned gen = miaw_metrics_generation();
+    if (s->route == rt && s->status == status && s->count && s->gen == gen && !strcmp(s->method, m) &&
+        !strcmp(s->path, route))
         return s;
     if (strlen(m) >= sizeof s->method || strlen(route) >= sizeof s->path) s = &spare;
+    s->gen = gen;
     char st[12];
     snprintf(st, sizeof st, "%d", status);
     s->route = rt;
@@ -118,8 +134,7 @@ static miaw_http_mslot *metric_slot(miaw_http *h, const miaw_route_entry *rt, co
     snprintf(s->path, sizeof s->path, "%s", route);
     s->count = miaw_metric_series_get("miaw_http_requests_total", 0, "method", m, "route", route, "status", st, NULL);
     s->duration = miaw_metric_series_get("miaw_http_request_duration_seconds", 1, "method", m, "route", route, NULL);
-    if (s == &spare || !s->count) s->route = NULL, s->count = NULL; /* not kept */
-    return s;
+    return s; /* a dropped series (count NULL) is looked up again next time, and bumps nothing */
 }
 
 void miaw_http_log_request(miaw_req *r, int status)
@@ -127,7 +142,7 @@ void miaw_http_log_request(miaw_req *r, int status)
     uint64_t us = now_us() - r->start_us;
     h2o_req_t *q = r->h2o;
     const char *route = r->match.route ? r->match.route->path : "unmatched", *m = r->match.route ? r->method : "other";
-    miaw_http_mslot *s = metric_slot(r->http, r->match.route, m, route, status);
+    mslot *s = metric_slot(r->match.route, m, route, status);
     miaw_metric_series_add(s->count, 1);
     miaw_metric_series_observe(s->duration, (double)us / 1e6);
     /* the duration as "%.3f" of milliseconds would print it, without the float formatting */
@@ -413,11 +428,35 @@ int miaw_req_suspend(miaw_req *r, miaw_abort_fn on_abort, void *udata)
     return MIAW_OK;
 }
 
+/* miaw_req structs kept for the next requests (one is some 3.5 KiB, past malloc's fast
+ * bins): the loop's thread only. Not under AddressSanitizer, which must see a use after
+ * the request is gone as one. */
+#if defined(__SANITIZE_ADDRESS__)
+#define REQ_KEEP 0
+#else
+#define REQ_KEEP 64
+#endif
+static miaw_req *g_req_free[REQ_KEEP ? REQ_KEEP : 1];
+static size_t g_req_nfree;
+
+static miaw_req *req_get(void) { return g_req_nfree ? g_req_free[--g_req_nfree] : h2o_mem_alloc(sizeof(miaw_req)); }
+
+void miaw_http_req_cache_free(void)
+{
+    while (g_req_nfree) free(g_req_free[--g_req_nfree]);
+}
+
+static void req_put(miaw_req *r)
+{
+    if (g_req_nfree < REQ_KEEP) g_req_free[g_req_nfree++] = r;
+    else free(r);
+}
+
 /* h2o frees the request pool: when the client left before an async answer, tell the
  * owner of the request, then forget it. */
 static void on_req_dispose(void *p)
 {
-    miaw_req *r = p;
+    miaw_req *r = *(miaw_req **)p;
     miaw_http_stop_timer(r);
     int was_pending = r->suspended && !r->answered && !r->dead;
     r->h2o = NULL;
@@ -429,6 +468,7 @@ static void on_req_dispose(void *p)
     json_decref(r->body);
     r->body = NULL;
     miaw_form_free(&r->form); /* removes the uploaded files */
+    req_put(r);
 }
 
 /* the admin key (X-API-Key, Bearer or Basic), for routes that check it themselves (/metrics) */
@@ -640,7 +680,8 @@ static void request_id(miaw_http *h, char *out)
 int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q)
 {
     miaw_http *h = ((miaw_http_handler *)self)->http;
-    miaw_req *r = h2o_mem_alloc_shared(&q->pool, sizeof *r, on_req_dispose);
+    miaw_req **ref = h2o_mem_alloc_shared(&q->pool, sizeof *ref, on_req_dispose); /* its life is the pool's */
+    miaw_req *r = *ref = req_get();
     memset(r, 0, sizeof *r);
     r->h2o = q;
     r->http = h;

@@ -10,7 +10,6 @@
 #include "http/http.h"
 #include "http/multipart.h"
 #include "http/ratelimit.h"
-#include "base/metrics.h"
 
 /* who a request authenticated as */
 typedef struct miaw_auth {
@@ -41,17 +40,6 @@ typedef struct conn_node {
 /* bodies up to this size are read as before and judged by the pipeline */
 #define MIAW_EARLY_THRESHOLD (64u << 10)
 
-/* the request metrics' series of one (method, route, status): found once, then bumped
- * (see log_request in http.c). Keyed by the label values themselves; route is compared
- * as a value only (an unloaded plugin's route may be gone). */
-typedef struct miaw_http_mslot {
-    const void *route;
-    int status;
-    char method[16], path[112];
-    miaw_metric_series *count, *duration;
-} miaw_http_mslot;
-#define MIAW_HTTP_MSLOTS 64
-
 struct miaw_http {
     uv_loop_t *loop;
     const miaw_config *cfg;
@@ -72,12 +60,12 @@ struct miaw_http {
     uv_prepare_t *log_prep;   /* flushes the buffered log before each poll (owned) */
     miaw_apikeys *keys;       /* scoped keys (borrowed) */
     miaw_ratelimit *rl_key, *rl_addr; /* REST rate limits (owned; NULL when off) */
-    miaw_http_mslot mslots[MIAW_HTTP_MSLOTS]; /* request metrics' series (the registry owns them) */
     uint8_t rid_pool[3072];   /* random bytes for request ids, taken 12 at a time */
     size_t rid_used;          /* bytes of rid_pool used (sizeof: refill) */
 };
 
-/* one request; lives in the h2o request pool (freed with it, see on_req_dispose) */
+/* one request; lives as long as the h2o request pool (taken and handed back with it, see
+ * on_req_dispose and req_get in http.c) */
 struct miaw_req {
     h2o_req_t *h2o;          /* NULL once h2o freed the request */
     miaw_http *http;
@@ -103,6 +91,8 @@ typedef struct miaw_http_handler {
     miaw_http *http;
 } miaw_http_handler;
 int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q);
+/* frees the request structs kept for reuse (at the server's end) */
+void miaw_http_req_cache_free(void);
 
 /* ---- early.c: authentication and body limit from the request head (HTTP/1.x) ---- */
 /* adds the filter that puts h2o's own error answers (413, 400 ...) in the envelope */

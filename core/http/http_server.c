@@ -244,6 +244,7 @@ void miaw_http_free(miaw_http *h)
     miaw_ratelimit_free(h->rl_key);
     miaw_ratelimit_free(h->rl_addr);
     free(h);
+    miaw_http_req_cache_free();
 }
 
 void miaw_http_set_keys(miaw_http *h, miaw_apikeys *keys) { h->keys = keys; }
