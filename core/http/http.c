@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/util.h"
+#include "http/jsonout.h"
 #include "http/schema.h"
 
 #include <ctype.h>
@@ -181,7 +182,8 @@ int miaw_req_reply_raw(miaw_req *r, int status, const char *content_type, const 
 
 /* answers with doc as compact JSON (and drops the reference); with prefix/suffix around it
  * (the envelope of miaw_req_reply_data, written as text: no envelope object per request).
- * Up to REPLY_STACK bytes are encoded on the stack, larger documents in the heap. */
+ * Up to REPLY_STACK bytes are encoded on the stack (by jsonout.c, or by jansson what that
+ * leaves to it), larger documents in the heap. */
 #define REPLY_STACK 16384
 static int reply_json_wrapped(miaw_req *r, int status, json_t *doc, const char *prefix, const char *suffix)
 {
@@ -189,7 +191,8 @@ static int reply_json_wrapped(miaw_req *r, int status, json_t *doc, const char *
     char stack[REPLY_STACK], *heap = NULL, *out = stack;
     size_t pl = strlen(prefix), sl = strlen(suffix), n = 0;
     const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
-    if (doc) n = json_dumpb(doc, stack + pl, sizeof stack - pl - sl, flags);
+    if (doc) n = miaw_json_compact(doc, stack + pl, sizeof stack - pl - sl); /* else jansson's */
+    if (doc && !n) n = json_dumpb(doc, stack + pl, sizeof stack - pl - sl, flags);
     if (doc && n > sizeof stack - pl - sl) { /* too long for the stack: once more, into the heap */
         heap = malloc(pl + n + sl);
         if (heap && json_dumpb(doc, heap + pl, n, flags) == n) out = heap;
@@ -448,8 +451,13 @@ void miaw_http_req_cache_free(void)
 
 static void req_put(miaw_req *r)
 {
-    if (g_req_nfree < REQ_KEEP) g_req_free[g_req_nfree++] = r;
-    else free(r);
+#if REQ_KEEP
+    if (g_req_nfree < REQ_KEEP) {
+        g_req_free[g_req_nfree++] = r;
+        return;
+    }
+#endif
+    free(r);
 }
 
 /* h2o frees the request pool: when the client left before an async answer, tell the
