@@ -263,12 +263,9 @@ size_t miaw_log_buffered(void)
     return n;
 }
 
-void miaw_vlog(int level, const char *component, const char *fmt, va_list ap)
+/* the line into the buffer, or out at once (see the head comment) */
+static void emit(int level, const char *line, size_t len)
 {
-    if (level > g_level) return;
-    char msg[2048], line[LINE_MAX_BYTES];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t len = format_line(line, level, component, msg);
     pthread_mutex_lock(&g_mu);
     if (g_cap && level > MIAW_LVL_WARN && pthread_equal(g_owner, pthread_self())) {
         if (g_len + len > g_cap) flush_locked();
@@ -279,6 +276,21 @@ void miaw_vlog(int level, const char *component, const char *fmt, va_list ap)
         write_all(out_fd(), line, len);
     }
     pthread_mutex_unlock(&g_mu);
+}
+
+void miaw_vlog(int level, const char *component, const char *fmt, va_list ap)
+{
+    if (level > g_level) return;
+    char msg[2048], line[LINE_MAX_BYTES];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    emit(level, line, format_line(line, level, component, msg));
+}
+
+void miaw_log_str(int level, const char *component, const char *msg)
+{
+    if (level > g_level) return;
+    char line[LINE_MAX_BYTES];
+    emit(level, line, format_line(line, level, component, msg));
 }
 
 void miaw_log(int level, const char *component, const char *fmt, ...)

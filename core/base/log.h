@@ -17,6 +17,8 @@ void miaw_log_set_json(int on);
 void miaw_log(int level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void miaw_vlog(int level, const char *component, const char *fmt, va_list ap);
+/* The same with the message as it is (no format): a hot path's line built by hand. */
+void miaw_log_str(int level, const char *component, const char *msg);
 
 /* Buffered mode. cap > 0: info and debug lines logged by the calling thread (the loop's)
  * are kept in a buffer of cap bytes (at least one whole line) instead of one write each,

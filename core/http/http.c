@@ -99,6 +99,17 @@ void miaw_http_stop_timer(miaw_req *r)
     }
 }
 
+/* decimal digits of v at o; past them */
+static char *put_uint(char *o, uint64_t v)
+{
+    char d[20];
+    size_t n = 0;
+    do d[n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    while (n) *o++ = d[--n];
+    return o;
+}
+
 /* the request metrics' series of one (method, route, status): found once, then bumped.
  * Keyed by the label values themselves; the route entry is compared as a value only (an
  * unloaded plugin's route may be gone). Process-wide like the registry (the loop's
@@ -146,10 +157,26 @@ void miaw_http_log_request(miaw_req *r, int status)
     mslot *s = metric_slot(r->match.route, m, route, status);
     miaw_metric_series_add(s->count, 1);
     miaw_metric_series_observe(s->duration, (double)us / 1e6);
-    /* the duration as "%.3f" of milliseconds would print it, without the float formatting */
-    miaw_log(status >= 500 ? MIAW_LVL_WARN : MIAW_LVL_INFO, "http", "%s %s %d %llu.%03ums id=%s%s", r->method, r->path,
-             status, (unsigned long long)(us / 1000), (unsigned)(us % 1000), r->id,
-             q && q->version >= 0x200 ? " h2" : "");
+    int level = status >= 500 ? MIAW_LVL_WARN : MIAW_LVL_INFO;
+    if (level > miaw_log_level()) return;
+    /* "%s %s %d %.3fms id=%s%s" of method, path, status, milliseconds, id and " h2",
+     * assembled without printf (this is every request's line) */
+    char line[sizeof r->method + sizeof r->path + sizeof r->id + 64], *o = line;
+    size_t n;
+    n = strlen(r->method), memcpy(o, r->method, n), o += n, *o++ = ' ';
+    n = strlen(r->path), memcpy(o, r->path, n), o += n, *o++ = ' ';
+    o = put_uint(o, (uint64_t)(status < 0 ? 0 : status));
+    *o++ = ' ';
+    o = put_uint(o, us / 1000);
+    *o++ = '.';
+    *o++ = (char)('0' + us % 1000 / 100);
+    *o++ = (char)('0' + us % 100 / 10);
+    *o++ = (char)('0' + us % 10);
+    memcpy(o, "ms id=", 6), o += 6;
+    n = strlen(r->id), memcpy(o, r->id, n), o += n;
+    if (q && q->version >= 0x200) memcpy(o, " h2", 3), o += 3;
+    *o = 0;
+    miaw_log_str(level, "http", line);
 }
 
 int miaw_http_reply_bytes(miaw_req *r, int status, const char *reason, const char *content_type, const void *data,

@@ -106,6 +106,14 @@ static void test_warning_flushes_first(void)
     CU_ASSERT_EQUAL(count_lines(s), 5);
     CU_ASSERT(strstr(s, "] fourth\n") < strstr(s, "] fifth\n"));
     free(s);
+    /* a message as it is: no format, escaped all the same, buffered like the rest */
+    miaw_log_str(MIAW_LVL_INFO, "http", "GET /a%d\nb 200");
+    CU_ASSERT(miaw_log_buffered() > 0);
+    miaw_log_flush();
+    s = slurp(fd, NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, " info  [http] GET /a%d\\x0ab 200\n"));
+    CU_ASSERT_EQUAL(count_lines(s), 6);
+    free(s);
     /* below the level: not even buffered */
     miaw_log_set_level(MIAW_LVL_INFO);
     miaw_log(MIAW_LVL_DEBUG, "t", "hidden");
