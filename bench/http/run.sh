@@ -20,6 +20,9 @@
 #   BENCH_MIAW_LOG []     where miaw's log goes instead of that file (e.g. /dev/null)
 #   BENCH_PIN [0]         1: servers on CPU 0, load generators on the other CPUs (taskset)
 #   BENCH_POST [1]        0: skip the POST send-text row
+#   BENCH_PROFILE [0]     1: then profile miaw (perf record, call graphs) over one more
+#                         HTTP/1.1 run and print where its CPU time goes: h2o and the
+#                         kernel's part (which bare pays too) and each step of miaw's own
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -259,4 +262,63 @@ if [ -s "$tmp/post" ]; then
   awk '{printf "%-34s %12d %10.3f %14d   (%d answers, all 503 by design)\n", "POST send-text, disconnected (503)", $3, $4, $5, $6}' <<<"$post"
   awk -v g="$(awk '{print $3}' <<<"$get")" '{if (g > 0) printf "%-34s %11.2fx\n", "POST/GET", $3 / g}' <<<"$post"
   [ "$(awk '{print $5}' <<<"$post")" = 0 ] || { echo "POST: socket errors: the connections did not stay open" >&2; exit 1; }
+fi
+
+# ---- where miaw's time goes: perf over one more HTTP/1.1 run of each server. First the
+# CPU time per request split by where the code lives (kernel, libc, h2o, miaw ...), miaw
+# beside bare; then, for miaw, per function the share of its samples spent in it and what
+# it calls ("children").
+if [ "${BENCH_PROFILE:-0}" = 1 ]; then
+  echo
+  if ! command -v perf >/dev/null; then
+    echo "profile: perf not found (Debian: linux-perf)"
+  else
+    prof() { # name port pid -> $tmp/perf-NAME.data, and "cpu-us/req" on stdout
+      local pp t0 t1 rps
+      perf record -q -F 999 --call-graph dwarf,16384 -p "$3" -o "$tmp/perf-$1.data" -- sleep "$secs" 2>"$tmp/perf.err" &
+      pp=$!
+      t0=$(ticks "$3")
+      rps=$("${cli_pin[@]}" wrk -t"$threads" -c"$conns" -d"${secs}s" -H "$auth" "http://127.0.0.1:$2$path" |
+        awk '/^Requests\/sec:/ {printf "%.0f", $2}')
+      t1=$(ticks "$3")
+      wait "$pp" || true
+      cpu_us "$t0" "$t1" "$rps"
+    }
+    dso() { # name cpu-us/req -> "dso us/req" lines
+      perf report -i "$tmp/perf-$1.data" --no-children --sort dso -g none --stdio 2>/dev/null | grep -v '^#' |
+        awk -v c="$2" 'NF >= 2 && $1 ~ /%$/ {v=$1; sub(/%/, "", v); d=$2; sub(/\.so.*/, "", d); print d, v * c / 100}'
+    }
+    mc=$(prof miaw "$mport" "$mpid")
+    bc=$(prof bare "$bport" "$bpid")
+    if [ ! -s "$tmp/perf-miaw.data" ] || [ ! -s "$tmp/perf-bare.data" ]; then
+      echo "profile: perf record failed: $(head -3 "$tmp/perf.err")"
+    else
+      echo "profile, HTTP/1.1: CPU time per request by where the code runs (perf self samples x CPU us/req)"
+      printf '  %-22s %10s %10s\n' "" "miaw us" "bare us"
+      join -a1 -a2 -e 0 -o 0,1.2,2.2 <(dso miaw "$mc" | sort) <(dso bare "$bc" | sort) |
+        sort -k2,2nr | awk '$2 >= 0.05 || $3 >= 0.05 {printf "  %-22s %10.2f %10.2f\n", $1, $2, $3}'
+      printf '  %-22s %10.2f %10.2f\n' "total" "$mc" "$bc"
+      perf report -i "$tmp/perf-miaw.data" --children --sort sym -g none --stdio 2>/dev/null | grep -v '^#' >"$tmp/perf.txt" || true
+      echo "miaw per function, with what it calls (% of its samples; the stack is cut at the answer's"
+      echo "16 KiB encoding buffer, so the rows above it count the work before the answer only):"
+      # name in the report -> label; the first line naming it is shown
+      while IFS='|' read -r sym label; do
+        awk -v s="$sym" -v l="$label" '$4 == s {printf "  %7s  %-24s %s\n", $1, s, l; found=1; exit}
+          END {if (!found) printf "  %7s  %-24s %s\n", "-", s, l}' "$tmp/perf.txt"
+      done <<'SYMS'
+miaw_http_on_req|miaw's request handler, up to the answer
+dispatch|  route, auth, instance check, the handler
+miaw_router_match|    the router
+h_get|    the route's handler (core/instances), up to the answer
+miaw_instance_json|      its JSON document (jansson objects)
+reply_json_wrapped|the answer: encoding, headers, log line, sending
+miaw_json_compact|  the JSON encoder
+miaw_http_log_request|  access log line and request metrics
+h2o_send_inline|  h2o sending it (bare: the same)
+__GI___writev|    of which the kernel's writev
+miaw_log_flush|the access log's buffered writes (once per loop iteration)
+judge|the early body gate's look at each request head
+SYMS
+    fi
+  fi
 fi
