@@ -249,6 +249,21 @@ int miaw_req_reply_data(miaw_req *r, int status, json_t *data)
     return reply_json_wrapped(r, status ? status : 200, data ? data : json_null(), "{\"success\":true,\"data\":", "}");
 }
 
+int miaw_req_reply_data_text(miaw_req *r, int status, const char *json, size_t len)
+{
+    static const char pre[] = "{\"success\":true,\"data\":";
+    const size_t pl = sizeof pre - 1, total = pl + len + 1;
+    if (!r || r->answered || r->dead) return MIAW_E_GONE;
+    char stack[REPLY_STACK], *out = total <= sizeof stack ? stack : malloc(total);
+    if (!out) return miaw_req_reply_err(r, MIAW_E_NOMEM, NULL, "out of memory");
+    memcpy(out, pre, pl);
+    memcpy(out + pl, json, len);
+    out[pl + len] = '}';
+    int rc = miaw_req_reply_raw(r, status ? status : 200, "application/json; charset=utf-8", out, total, "no-store");
+    if (out != stack) free(out);
+    return rc;
+}
+
 void miaw_utf8_clean(const char *in, char *out, size_t cap)
 {
     const unsigned char *p = (const unsigned char *)in;
