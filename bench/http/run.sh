@@ -309,10 +309,10 @@ if [ "${BENCH_PROFILE:-0}" = 1 ]; then
 miaw_http_on_req|miaw's request handler, up to the answer
 dispatch|  route, auth, instance check, the handler
 miaw_router_match|    the router
+miaw_http_authenticate|    the API key check
 h_get|    the route's handler (core/instances), up to the answer
-miaw_instance_json|      its JSON document (jansson objects)
-reply_json_wrapped|the answer: encoding, headers, log line, sending
-miaw_json_compact|  the JSON encoder
+miaw_instance_json_text|      its JSON text (kept, checked against the fields)
+miaw_req_reply_data_text|the answer: envelope, headers, log line, sending
 miaw_http_log_request|  access log line and request metrics
 h2o_send_inline|  h2o sending it (bare: the same)
 __GI___writev|    of which the kernel's writev
