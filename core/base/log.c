@@ -97,8 +97,15 @@ static size_t text_escape(char *out, size_t cap, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
-    for (; *s && o + 4 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
+    while (*s && o + 4 < cap) {
+        /* a run of plain bytes (the whole message, as a rule) copied at once */
+        size_t run = 0, room = cap - 4 - o;
+        while (run < room && (unsigned char)s[run] >= 0x20 && s[run] != 0x7f) run++;
+        memcpy(out + o, s, run);
+        o += run;
+        s += run;
+        if (!*s || o + 4 >= cap) break;
+        unsigned char c = (unsigned char)*s++;
         if (c < 0x20 || c == 0x7f) {
             out[o++] = '\\';
             out[o++] = 'x';
