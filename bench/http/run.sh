@@ -316,7 +316,7 @@ miaw_req_reply_data_text|the answer: envelope, headers, log line, sending
 miaw_http_log_request|  access log line and request metrics
 h2o_send_inline|  h2o sending it (bare: the same)
 __GI___writev|    of which the kernel's writev
-miaw_log_flush|the access log's buffered writes (once per loop iteration)
+miaw_log_flush|the access log's buffered writes (at most every 5 ms)
 judge|the early body gate's look at each request head
 SYMS
     fi

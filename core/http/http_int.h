@@ -57,7 +57,8 @@ struct miaw_http {
     struct conn_node *conns; /* open connections, for a draining shutdown */
     size_t nconns;
     uv_prepare_t *early_prep; /* early.c: re-wraps h2o's read callbacks before each poll */
-    uv_prepare_t *log_prep;   /* flushes the buffered log before each poll (owned) */
+    uv_prepare_t *log_prep;   /* sees the buffered log before each poll (owned) */
+    uv_timer_t *log_timer;    /* writes it MIAW_HTTP_LOG_FLUSH_MS after its first line (owned) */
     miaw_apikeys *keys;       /* scoped keys (borrowed) */
     miaw_ratelimit *rl_key, *rl_addr; /* REST rate limits (owned; NULL when off) */
     uint8_t rid_pool[3072];   /* random bytes for request ids, taken 12 at a time */

@@ -114,12 +114,30 @@ static void on_accept(uv_stream_t *listener, int status)
 
 static void drain_tick(uv_timer_t *t) { (void)t; }
 
-/* before the loop polls (and may sleep): the lines of this iteration go out in one write
- * (or a few, to a pipe) instead of one write per request */
-static void on_log_flush(uv_prepare_t *p)
+/* The buffered access log: lines wait at most this long (and a write carries every line
+ * of that time: under load one write per several loop iterations instead of one each),
+ * or less when half the buffer is full; warnings and errors are written at once. */
+#define MIAW_HTTP_LOG_FLUSH_MS 5
+
+static void on_log_timer(uv_timer_t *t)
 {
-    (void)p;
+    (void)t;
     miaw_log_flush();
+}
+
+/* before the loop polls (and may sleep): lines waiting start the flush timer, half a
+ * buffer of them is written now */
+static void on_log_prep(uv_prepare_t *p)
+{
+    miaw_http *h = p->data;
+    size_t n = miaw_log_buffered();
+    if (!n) return;
+    if (n >= ((size_t)h->cfg->log_buffer_kb << 9)) {
+        miaw_log_flush();
+        uv_timer_stop(h->log_timer);
+    } else if (!uv_is_active((uv_handle_t *)h->log_timer)) {
+        uv_timer_start(h->log_timer, on_log_timer, MIAW_HTTP_LOG_FLUSH_MS, 0);
+    }
 }
 
 static void log_buffer_start(miaw_http *h)
@@ -127,13 +145,21 @@ static void log_buffer_start(miaw_http *h)
     if (h->log_prep || h->cfg->log_buffer_kb <= 0) return;
     if (miaw_log_buffer((size_t)h->cfg->log_buffer_kb << 10) != 0) return; /* unbuffered then */
     h->log_prep = malloc(sizeof *h->log_prep);
-    if (!h->log_prep) {
+    h->log_timer = malloc(sizeof *h->log_timer);
+    if (!h->log_prep || !h->log_timer) {
+        free(h->log_prep);
+        free(h->log_timer);
+        h->log_prep = NULL;
+        h->log_timer = NULL;
         miaw_log_buffer(0);
         return;
     }
     uv_prepare_init(h->loop, h->log_prep);
-    uv_prepare_start(h->log_prep, on_log_flush);
+    h->log_prep->data = h;
+    uv_timer_init(h->loop, h->log_timer);
+    uv_prepare_start(h->log_prep, on_log_prep);
     uv_unref((uv_handle_t *)h->log_prep);
+    uv_unref((uv_handle_t *)h->log_timer); /* fires while the loop runs, keeps nothing alive */
 }
 
 static void log_buffer_stop(miaw_http *h)
@@ -141,8 +167,11 @@ static void log_buffer_stop(miaw_http *h)
     if (!h->log_prep) return;
     miaw_log_buffer(0); /* flushes: no line is lost, and the rest is written at once */
     uv_prepare_stop(h->log_prep);
+    uv_timer_stop(h->log_timer);
     uv_close((uv_handle_t *)h->log_prep, (uv_close_cb)free);
+    uv_close((uv_handle_t *)h->log_timer, (uv_close_cb)free);
     h->log_prep = NULL;
+    h->log_timer = NULL;
 }
 
 int miaw_http_drain(miaw_http *h, uint32_t max_ms)
