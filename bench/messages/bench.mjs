@@ -28,8 +28,12 @@ const SIZES = (env.BENCH_MSG_INSTANCES || '1,100').split(',').map(Number);
 const N_RSS = int('BENCH_INSTANCES', 1000);
 const M_RSS = int('BENCH_BAILEYS', 100);
 const maxSize = PARTS.includes('msgs') ? Math.max(...SIZES) : 0;
+// Baileys' senders in a run of k: min(k, BENCH_BAILEYS_MAX_SENDERS) (one Node process holds
+// every socket: it cannot hold thousands); 0 = no cap
+const B_CAP = int('BENCH_BAILEYS_MAX_SENDERS', 0);
+const bSenders = (k) => (B_CAP ? Math.min(k, B_CAP) : k);
 const N = PARTS.includes('rss') || PARTS.includes('restart') ? Math.max(N_RSS, maxSize) : maxSize; // miaw instances paired
-const M = PARTS.includes('rss') ? Math.max(M_RSS, maxSize) : maxSize; // Baileys sockets paired
+const M = PARTS.includes('rss') ? Math.max(M_RSS, bSenders(maxSize)) : bSenders(maxSize); // Baileys sockets paired
 const IDLE_S = int('BENCH_IDLE_SECONDS', 15);
 const PAIR_CONC = int('BENCH_PAIR_CONCURRENCY', 20);
 const CONNECT_TIMEOUT_S = int('BENCH_CONNECT_TIMEOUT', 600);
@@ -195,6 +199,7 @@ async function pool(n, conc, fn) {
 // ---------------------------------------------------------------- pairing
 async function pairMiaw(srv, sim, n) {
   const t0 = now();
+  const c0 = { miaw: cpuS(srv.proc.pid), sim: cpuS(sim.proc.pid) };
   const errs = await pool(n, PAIR_CONC, async (i) => {
     const id = `m${i}`;
     let r = await srv.api('POST', '/instances', { instanceId: id });
@@ -213,19 +218,24 @@ async function pairMiaw(srv, sim, n) {
     if (s.status !== 200) throw new Error(`scan ${id}: ${s.status} ${s.text}`);
   });
   const scannedS = (now() - t0) / 1000;
-  // every scanned instance logs in after the 515 restart: wait for connected
+  // every scanned instance logs in after the 515 restart: wait for connected (the counts
+  // from /health; one status call per instance only at the end)
   const end = Date.now() + CONNECT_TIMEOUT_S * 1000;
-  let states;
   for (;;) {
-    states = {};
-    await pool(n, 32, async (i) => {
-      const s = (await srv.api('GET', `/instances/m${i}/status`)).json?.data?.status || 'unknown';
-      states[s] = (states[s] || 0) + 1;
-    });
-    if ((states.connected || 0) + errs.length >= n || Date.now() > end) break;
-    await sleep(2000);
+    const h = (await srv.api('GET', '/health')).json?.data?.instances || {};
+    if ((h.connected || 0) + errs.length >= n || Date.now() > end) break;
+    await sleep(500);
   }
-  return { errs, states, scannedS, totalS: (now() - t0) / 1000 };
+  const totalS = (now() - t0) / 1000;
+  const cpu = { miaw: cpuS(srv.proc.pid) - c0.miaw, sim: cpuS(sim.proc.pid) - c0.sim };
+  const states = {};
+  const notConnected = [];
+  await pool(n, 32, async (i) => {
+    const s = (await srv.api('GET', `/instances/m${i}/status`)).json?.data?.status || 'unknown';
+    states[s] = (states[s] || 0) + 1;
+    if (s !== 'connected' && notConnected.length < 5) notConnected.push(`m${i}: ${s}`);
+  });
+  return { errs, states, scannedS, totalS, cpu, notConnected };
 }
 
 async function pairBaileys(peer, sim, m) {
@@ -263,11 +273,12 @@ function plan(side, k, round, kindPeer) {
   const per = k === 1 ? MSGS_1 : MSGS_PER;
   const inflight = k === 1 ? INFLIGHT_1 : INFLIGHT_PER;
   const jobs = [];
-  for (let i = 0; i < k; i++) {
+  const senders = side === 'b' ? bSenders(k) : k;
+  for (let i = 0; i < senders; i++) {
     const tag = `${side}${k}r${round}i${i} `;
     jobs.push({ idx: i, to: phone(kindPeer, i), tag, texts: Array.from({ length: per }, (_, n) => `${tag}${n}`) });
   }
-  return { jobs, inflight, total: per * k };
+  return { jobs, inflight, total: per * senders, senders };
 }
 
 async function sendMiaw(srv, jobs, inflight) {
@@ -286,7 +297,7 @@ async function sendMiaw(srv, jobs, inflight) {
 }
 
 async function timedRun(side, k, round, srv, peer, sim) {
-  const { jobs, inflight, total } = plan(side === 'miaw' ? 'm' : 'b', k, round, side === 'miaw' ? 2 : 4);
+  const { jobs, inflight, total, senders } = plan(side === 'miaw' ? 'm' : 'b', k, round, side === 'miaw' ? 2 : 4);
   const peers = jobs.map((j) => ({ phone: j.to, tag: j.tag, expected: j.texts.length }));
   const client = side === 'miaw' ? srv.proc.pid : peer.proc.pid;
   const c0 = cpuS(client), s0 = cpuS(sim.proc.pid), d0 = process.cpuUsage();
@@ -298,7 +309,7 @@ async function timedRun(side, k, round, srv, peer, sim) {
   const d = process.cpuUsage(d0);
   const cpu = { client: cpuS(client) - c0, sim: cpuS(sim.proc.pid) - s0, driver: (d.user + d.system) / 1e6 };
   const s = await sending;
-  return { side, k, round, total, inflight: inflight * k, ms, cpu, rate: seen.complete ? total / (ms / 1000) : 0, ...seen, sendErrors: s.errors, firstError: s.firstError };
+  return { side, k, senders, round, total, inflight: inflight * senders, ms, cpu, rate: seen.complete ? total / (ms / 1000) : 0, ...seen, sendErrors: s.errors, firstError: s.firstError };
 }
 
 // ---------------------------------------------------------------- main
@@ -332,6 +343,10 @@ async function main() {
   const pm = await pairMiaw(srv, sim, N);
   log(`miaw: ${JSON.stringify(pm.states)} after ${pm.totalS.toFixed(1)} s, ${pm.errs.length} pairing errors`);
   for (const e of pm.errs.slice(0, 5)) log('  ', String(e.e.message || e.e));
+  for (const x of pm.notConnected) log('   not connected:', x);
+  say(`pairing ${N} miaw instances (${PAIR_CONC} at once, QR scanned through the simulator): ${pm.totalS.toFixed(1)} s = ` +
+    `${(N / pm.totalS).toFixed(1)} instances/s; CPU per pairing: miaw ${(pm.cpu.miaw * 1000 / N).toFixed(1)} ms, ` +
+    `miaw-sim ${(pm.cpu.sim * 1000 / N).toFixed(1)} ms; states ${JSON.stringify(pm.states)}, ${pm.errs.length} errors`);
   log(`pairing ${M} Baileys sockets…`);
   const pb = await pairBaileys(peer, sim, M);
   log(`Baileys: ${pb.open} open after ${pb.totalS.toFixed(1)} s, ${pb.errs.length} pairing errors`);
@@ -420,7 +435,7 @@ async function main() {
     // warm-up: one message per sender and peer (usync, pre-key fetch, pkmsg), waited for
     log('warm-up: one message per sender…');
     for (const side of ['miaw', 'baileys']) {
-      const k = maxSize;
+      const k = side === 'miaw' ? maxSize : bSenders(maxSize);
       const jobs = Array.from({ length: k }, (_, i) => ({ idx: i, to: phone(side === 'miaw' ? 2 : 4, i), tag: `${side[0]}w${i} `, texts: [`${side[0]}w${i} 0`] }));
       const s = side === 'miaw' ? await sendMiaw(srv, jobs, 1) : await peer.call('send', { jobs, inflight: 1 });
       const w = await waitDecrypted(sim, jobs.map((j) => ({ phone: j.to, tag: j.tag, expected: 1 })), now() + 120000);
@@ -443,6 +458,7 @@ async function main() {
     say('end-to-end text messages/s (REST call / sendMessage -> encrypted -> miaw-sim -> decrypted by the recipient\'s simulated phone);');
     say('CPU s: CPU time of miaw serve / of the Baileys process during the run (CPU ms/msg: the same per message); sim CPU s: of miaw-sim;');
     say('driver CPU s: of this script (HTTP calls to miaw, or commands to the Baileys process, and polling the phones)');
+    if (B_CAP && maxSize > B_CAP) say(`(Baileys runs at most ${B_CAP} senders, BENCH_BAILEYS_MAX_SENDERS: its row shows its own sender count)`);
     say(`${'senders'.padStart(7)} ${'target'.padEnd(8)} ${'messages'.padStart(8)} ${'in flight'.padStart(9)} ${'seconds'.padStart(8)} ${'msg/s'.padStart(8)} ${'CPU s'.padStart(6)} ${'sim CPU s'.padStart(9)} ${'CPU ms/msg'.padStart(10)} ${'driver CPU s'.padStart(12)}`);
     const med = (a) => { const s = [...a].sort((x, y) => x - y); return s.length ? s[(s.length - 1) >> 1] : NaN; };
     for (const k of SIZES) {
@@ -451,7 +467,7 @@ async function main() {
         const rs = mine(side);
         const r = rs.sort((a, b) => a.rate - b.rate)[(rs.length - 1) >> 1];
         const label = side === 'miaw' ? 'miaw' : 'Baileys';
-        say(`${String(k).padStart(7)} ${label.padEnd(8)} ${String(r.total).padStart(8)} ${String(r.inflight).padStart(9)} ${(r.ms / 1000).toFixed(2).padStart(8)} ${r.complete ? r.rate.toFixed(1).padStart(8) : `${r.done}/${r.total} only`.padStart(8)} ${r.cpu.client.toFixed(2).padStart(6)} ${r.cpu.sim.toFixed(2).padStart(9)} ${(r.cpu.client * 1000 / r.total).toFixed(2).padStart(10)} ${r.cpu.driver.toFixed(2).padStart(12)}`);
+        say(`${String(r.senders).padStart(7)} ${label.padEnd(8)} ${String(r.total).padStart(8)} ${String(r.inflight).padStart(9)} ${(r.ms / 1000).toFixed(2).padStart(8)} ${r.complete ? r.rate.toFixed(1).padStart(8) : `${r.done}/${r.total} only`.padStart(8)} ${r.cpu.client.toFixed(2).padStart(6)} ${r.cpu.sim.toFixed(2).padStart(9)} ${(r.cpu.client * 1000 / r.total).toFixed(2).padStart(10)} ${r.cpu.driver.toFixed(2).padStart(12)}`);
       }
       const ratios = [];
       for (let round = 1; round <= ROUNDS; round++) {

@@ -13,7 +13,9 @@
 #   BENCH_INSTANCES [1000]          miaw instances for the RSS figure
 #   BENCH_BAILEYS [100]             Baileys sockets for the RSS figure
 #   BENCH_IDLE_SECONDS [15]         idle time before reading RSS
-#   BENCH_MSG_INSTANCES [1,100]     sender counts for messages/s (each sender has its own peer)
+#   BENCH_MSG_INSTANCES [1,100]     sender counts for messages/s (each sender has its own peer), e.g. 1,1000
+#   BENCH_BAILEYS_MAX_SENDERS [0]   Baileys runs min(senders, this) senders (0: no cap; its one Node process
+#                                   cannot hold thousands of sockets), e.g. 200 beside 1000 miaw senders
 #   BENCH_MSGS_1 [600]              messages in the single-sender run (< 900)
 #   BENCH_INFLIGHT_1 [8]            messages in flight for the single sender
 #   BENCH_MSGS_PER_SENDER [20]      messages per sender in the multi-sender runs (< 900)
