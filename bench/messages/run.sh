@@ -22,6 +22,10 @@
 #   BENCH_INFLIGHT_PER [1]          messages in flight per sender in those runs
 #   BENCH_ROUNDS [1]                rounds (miaw and Baileys alternate; ratio = median per round)
 #   BENCH_PAIR_CONCURRENCY [20]     pairings in progress at once (each side)
+#   BENCH_BAILEYS_HEAP_MB [8192]    the Baileys process' --max-old-space-size (V8's default, ~4 GB, ran out
+#                                   pairing 200 sockets beside 10,000 miaw instances)
+#   BENCH_BAILEYS_PAIR_TIMEOUT [300] seconds for pairing the Baileys sockets; the run goes on with those open
+#                                   (if the Baileys process dies, that is reported and miaw is still measured)
 #   BENCH_CONNECT_TIMEOUT [600]     seconds to wait for every instance to be connected
 #   BENCH_RUN_TIMEOUT [180]         seconds per timed message run
 #   BENCH_TIMEOUT [3600]            seconds for the whole run
