@@ -32,6 +32,11 @@ const maxSize = PARTS.includes('msgs') ? Math.max(...SIZES) : 0;
 // every socket: it cannot hold thousands); 0 = no cap
 const B_CAP = int('BENCH_BAILEYS_MAX_SENDERS', 0);
 const bSenders = (k) => (B_CAP ? Math.min(k, B_CAP) : k);
+// the Baileys sockets open after pairing (set by main): its senders are taken from these, so a
+// socket that closed after pairing is left out instead of stalling the run on its phone
+let bOpen = null;
+const bSock = (i) => (bOpen ? bOpen[i] : i);
+const bSendersOpen = (k) => (bOpen ? Math.min(bSenders(k), bOpen.length) : bSenders(k));
 const N = PARTS.includes('rss') || PARTS.includes('restart') ? Math.max(N_RSS, maxSize) : maxSize; // miaw instances paired
 const M = PARTS.includes('rss') ? Math.max(M_RSS, bSenders(maxSize)) : bSenders(maxSize); // Baileys sockets paired
 const IDLE_S = int('BENCH_IDLE_SECONDS', 15);
@@ -269,7 +274,9 @@ async function pairBaileys(peer, sim, m) {
     // pairings still running at the deadline are left to finish or fail on their own
     sleep(B_PAIR_TIMEOUT_S * 1000 + 60000).then(() => [{ i: -1, e: new Error(`pairing still running ${B_PAIR_TIMEOUT_S + 60} s after the start`) }]),
   ]);
-  const open = (await peer.call('count').catch(() => ({ open: 0 }))).open;
+  const c = await peer.call('count').catch(() => ({ open: 0, openIdx: [] }));
+  bOpen = c.openIdx;
+  const open = c.open;
   return { errs, open, started, totalS: (now() - t0) / 1000 };
 }
 
@@ -297,10 +304,10 @@ function plan(side, k, round, kindPeer) {
   const per = k === 1 ? MSGS_1 : MSGS_PER;
   const inflight = k === 1 ? INFLIGHT_1 : INFLIGHT_PER;
   const jobs = [];
-  const senders = side === 'b' ? bSenders(k) : k;
+  const senders = side === 'b' ? bSendersOpen(k) : k;
   for (let i = 0; i < senders; i++) {
     const tag = `${side}${k}r${round}i${i} `;
-    jobs.push({ idx: i, to: phone(kindPeer, i), tag, texts: Array.from({ length: per }, (_, n) => `${tag}${n}`) });
+    jobs.push({ idx: side === 'b' ? bSock(i) : i, to: phone(kindPeer, i), tag, texts: Array.from({ length: per }, (_, n) => `${tag}${n}`) });
   }
   return { jobs, inflight, total: per * senders, senders };
 }
@@ -468,8 +475,8 @@ async function main() {
     let baileysOff = peer.dead ? `the Baileys process ${peer.dead}` : null;
     for (const side of ['miaw', 'baileys']) {
       if (side === 'baileys' && baileysOff) break;
-      const k = side === 'miaw' ? maxSize : bSenders(maxSize);
-      const jobs = Array.from({ length: k }, (_, i) => ({ idx: i, to: phone(side === 'miaw' ? 2 : 4, i), tag: `${side[0]}w${i} `, texts: [`${side[0]}w${i} 0`] }));
+      const k = side === 'miaw' ? maxSize : bSendersOpen(maxSize);
+      const jobs = Array.from({ length: k }, (_, i) => ({ idx: side === 'miaw' ? i : bSock(i), to: phone(side === 'miaw' ? 2 : 4, i), tag: `${side[0]}w${i} `, texts: [`${side[0]}w${i} 0`] }));
       const s = side === 'miaw' ? await sendMiaw(srv, jobs, 1) : await peer.call('send', { jobs, inflight: 1 }).catch((e) => ({ errors: k, firstError: e.message }));
       const w = await waitDecrypted(sim, jobs.map((j) => ({ phone: j.to, tag: j.tag, expected: 1 })), now() + 120000);
       const why = `warm-up (${side}): ${w.done} of ${k} decrypted, ${s.errors} send errors (${s.firstError})`;
@@ -495,6 +502,7 @@ async function main() {
     say('end-to-end text messages/s (REST call / sendMessage -> encrypted -> miaw-sim -> decrypted by the recipient\'s simulated phone);');
     say('CPU s: CPU time of miaw serve / of the Baileys process during the run (CPU ms/msg: the same per message); sim CPU s: of miaw-sim;');
     say('driver CPU s: of this script (HTTP calls to miaw, or commands to the Baileys process, and polling the phones)');
+    if (bOpen && bOpen.length < bSenders(maxSize)) say(`(only ${bOpen.length} Baileys sockets were open after pairing: Baileys runs that many senders)`);
     if (B_CAP && maxSize > B_CAP) say(`(Baileys runs at most ${B_CAP} senders, BENCH_BAILEYS_MAX_SENDERS: its row shows its own sender count)`);
     say(`${'senders'.padStart(7)} ${'target'.padEnd(8)} ${'messages'.padStart(8)} ${'in flight'.padStart(9)} ${'seconds'.padStart(8)} ${'msg/s'.padStart(8)} ${'CPU s'.padStart(6)} ${'sim CPU s'.padStart(9)} ${'CPU ms/msg'.padStart(10)} ${'driver CPU s'.padStart(12)}`);
     const med = (a) => { const s = [...a].sort((x, y) => x - y); return s.length ? s[(s.length - 1) >> 1] : NaN; };
