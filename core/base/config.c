@@ -454,6 +454,8 @@ static int apply_env(miaw_config *c, char *err, size_t errlen)
         env_int("WEBHOOK_TIMEOUT_MS", 100, 600000, &c->webhook_timeout_ms, err, errlen) ||
         env_int("WEBHOOK_MAX_RETRIES", 1, 100, &c->webhook_max_retries, err, errlen) ||
         env_int("WEBHOOK_RETRY_DELAY_MS", 1, 86400000, &c->webhook_retry_delay_ms, err, errlen) ||
+        env_int("WEBHOOK_CONCURRENCY", 1, 10000, &c->webhook_concurrency, err, errlen) ||
+        env_int("WEBHOOK_PER_HOST_CONCURRENCY", 1, 1000, &c->webhook_per_host, err, errlen) ||
         env_int("MIAW_MAX_BODY_BYTES", 1024, 1 << 30, &mb, err, errlen) ||
         env_int("MIAW_WA_QR_FIRST_MS", 50, 600000, &c->wa_qr_first_ms, err, errlen) ||
         env_int("MIAW_WA_QR_NEXT_MS", 50, 600000, &c->wa_qr_next_ms, err, errlen) ||
