@@ -34,7 +34,7 @@ run() { # name, command...
 
 run codec sh "$here/codec/run.sh" 2
 run http env BENCH_SECONDS=4 BENCH_WARMUP=1 BENCH_ROUNDS=1 bash "$here/http/run.sh" "$build"
-run webhooks env BENCH_INSTANCES=8 BENCH_EVENTS_PER_INSTANCE=500 sh "$here/webhooks/run.sh"
+run webhooks env BENCH_INSTANCES=8 BENCH_EVENTS=4000 BENCH_ROUNDS=1 BENCH_KILL=0 sh "$here/webhooks/run.sh"
 run messages env BENCH_PARTS=rss,msgs BENCH_INSTANCES=100 BENCH_BAILEYS=10 BENCH_IDLE_SECONDS=5 \
   BENCH_MSG_INSTANCES=1,10 BENCH_MSGS_1=200 BENCH_MSGS_PER_SENDER=10 bash "$here/messages/run.sh" "$build"
 run messages-tls env BENCH_TLS=1 BENCH_PARTS=rss,restart BENCH_INSTANCES=100 BENCH_BAILEYS=10 BENCH_IDLE_SECONDS=5 \
