@@ -152,6 +152,18 @@ void miaw_metric_add(const char *name, double v, ...)
     s->value += v;
 }
 
+/* one observation into a histogram series (non-finite values are not counted) */
+static void hist_add(series *s, double v)
+{
+    const family *f = s->fam;
+    if (!isfinite(v)) return;
+    size_t i = 0;
+    while (i < f->nb && v > f->bounds[i]) i++;
+    s->b[i]++; /* i == nb: only +Inf */
+    s->count++;
+    s->value += v;
+}
+
 void miaw_metric_observe(const char *name, double v, ...)
 {
     family *f = find_family(name, HISTOGRAM);
@@ -163,12 +175,7 @@ void miaw_metric_observe(const char *name, double v, ...)
         va_end(ap);
     }
     if (!s) return dropped(f, name);
-    if (!isfinite(v)) return;
-    size_t i = 0;
-    while (i < f->nb && v > f->bounds[i]) i++;
-    s->b[i]++; /* i == nb: only +Inf */
-    s->count++;
-    s->value += v;
+    hist_add(s, v);
 }
 
 miaw_metric_series *miaw_metric_series_get(const char *name, int histogram, ...)
@@ -194,13 +201,7 @@ void miaw_metric_series_add(miaw_metric_series *ms, double v)
 void miaw_metric_series_observe(miaw_metric_series *ms, double v)
 {
     series *s = (series *)ms;
-    const family *f = s ? s->fam : NULL;
-    if (!f || f->k != HISTOGRAM || !isfinite(v)) return;
-    size_t i = 0;
-    while (i < f->nb && v > f->bounds[i]) i++;
-    s->b[i]++;
-    s->count++;
-    s->value += v;
+    if (s && s->fam->k == HISTOGRAM) hist_add(s, v);
 }
 
 /* ------------------------------------------------------------ exposition */
