@@ -2,6 +2,7 @@
  * protocols answered with empty elements), pre-key bundle fetch with one-time pre-key
  * consumption and low-count notifications, device-list notifications and unlinking. */
 #include "directory.h"
+#include "index.h"
 
 #include <inttypes.h>
 #include <openssl/sha.h>
@@ -22,13 +23,6 @@
 
 /* ------------------------------------------------------------------ resolution */
 
-static miaw_sim_account *account_by_lid(miaw_sim *sim, const char *lid)
-{
-    for (miaw_sim_account *a = sim->accounts; a; a = a->next)
-        if (!strcmp(a->lid, lid)) return a;
-    return NULL;
-}
-
 int miaw_sim_resolve(miaw_sim *sim, const miaw_jid *j, miaw_sim_addr *out)
 {
     memset(out, 0, sizeof *out);
@@ -37,7 +31,7 @@ int miaw_sim_resolve(miaw_sim *sim, const miaw_jid *j, miaw_sim_addr *out)
         out->account = miaw_sim_account_find(sim, j->user);
     } else if (!strcmp(j->server, MIAW_SERVER_LID)) {
         out->lid = 1;
-        out->account = account_by_lid(sim, j->user);
+        out->account = miaw_sim_account_find_lid(sim, j->user);
     } else {
         return MIAW_E_INVAL;
     }
@@ -117,7 +111,7 @@ static void usync_devices(const miaw_sim_account *a, miaw_node *u)
     }
 }
 
-static void usync_one(miaw_sim *sim, const miaw_sim_account *viewer, const miaw_node *query, const miaw_node *u,
+static void usync_one(miaw_sim *sim, miaw_sim_account *viewer, const miaw_node *query, const miaw_node *u,
                       miaw_node *list)
 {
     int by_lid;
@@ -144,6 +138,8 @@ static void usync_one(miaw_sim *sim, const miaw_sim_account *viewer, const miaw_
         const miaw_node *p = miaw_node_child_at(query, i);
         if (!strcmp(p->tag, "devices")) {
             usync_devices(a, out);
+            /* the viewer may cache the list now: it hears of changes to it */
+            if (a && viewer && viewer != a) miaw_sim_watch(a, viewer);
         } else if (!strcmp(p->tag, "lid")) {
             if (a && !by_lid) {
                 miaw_sim_jid_attr(a, 0, 1, jid, sizeof jid);
@@ -306,11 +302,25 @@ static void device_hash(const miaw_sim_account *a, char *out, size_t cap)
     snprintf(out, cap, "2:%s", b64);
 }
 
-static void notify_all(miaw_sim *sim, const miaw_node *n)
+struct notify_ctx {
+    miaw_sim *sim;
+    const miaw_node *n;
+};
+
+static void notify_devices(miaw_sim_account *b, void *ud)
 {
-    for (miaw_sim_account *b = sim->accounts; b; b = b->next)
-        for (size_t i = 0; i < b->ndevices; i++)
-            if (b->devices[i].conn) miaw_sim_deliver(sim, b, b->devices[i].id, n, "notification");
+    struct notify_ctx *x = ud;
+    for (size_t i = 0; i < b->ndevices; i++)
+        if (b->devices[i].conn) miaw_sim_deliver(x->sim, b, b->devices[i].id, x->n, "notification");
+}
+
+/* to the account's own connected companions and to those of every account that fetched
+ * its device list (as WhatsApp tells the users who may have cached it, not the network) */
+static void notify_watchers(miaw_sim *sim, miaw_sim_account *a, const miaw_node *n)
+{
+    struct notify_ctx x = {sim, n};
+    notify_devices(a, &x);
+    miaw_sim_watchers_each(a, notify_devices, &x);
 }
 
 void miaw_sim_dir_devices_changed(miaw_sim *sim, miaw_sim_account *a, uint32_t changed_dev)
@@ -330,7 +340,7 @@ void miaw_sim_dir_devices_changed(miaw_sim *sim, miaw_sim_account *a, uint32_t c
                 miaw_sim_jid_attr(a, 0, 1, jid, sizeof jid);
                 miaw_node_set_jid_str(n, "lid", jid + 4);
             }
-            notify_all(sim, n);
+            notify_watchers(sim, a, n);
         }
         miaw_node_free(n);
     }

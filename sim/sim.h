@@ -82,6 +82,9 @@ typedef struct miaw_sim_account {
     uint64_t created_at;
     void *appstate;            /* app-state server and phone side (appstate.h; owned) */
     struct miaw_sim_account *next;
+    struct miaw_sim_account *hnext[2]; /* index.c's hash chains: by phone, by LID */
+    struct miaw_sim_account **watchers; /* accounts that fetched this one's device list (index.c; owned array, borrowed entries) */
+    size_t nwatchers, watchers_cap;     /* watchers is an open-addressing set of watchers_cap slots */
 } miaw_sim_account;
 
 typedef struct miaw_sim {
@@ -94,6 +97,8 @@ typedef struct miaw_sim {
     size_t cert_len;
     miaw_sim_account *accounts; /* newest first */
     size_t naccounts;
+    miaw_sim_account **index[2]; /* index.c: hash buckets by phone and by LID (owned arrays) */
+    size_t index_cap;            /* buckets in each (a power of two, 0 before the first account) */
     struct miaw_sim_conn *conns;/* live WebSocket connections (conn.c's list) */
     size_t nconns;
     uint64_t iq_seq;            /* server-originated stanza ids */

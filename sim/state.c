@@ -10,6 +10,7 @@
 
 #include "codec.h"
 #include "group.h"
+#include "index.h"
 #include "presence.h"
 #include "appstate.h"
 #include "queue.h"
@@ -46,16 +47,17 @@ void miaw_sim_device_jid(const miaw_sim_account *a, uint32_t dev, int lid, char 
 
 miaw_sim_account *miaw_sim_account_find(miaw_sim *sim, const char *phone)
 {
-    for (miaw_sim_account *a = sim->accounts; a; a = a->next)
-        if (phone && !strcmp(a->phone, phone)) return a;
-    return NULL;
+    return miaw_sim_index_find(sim, 0, phone);
+}
+
+miaw_sim_account *miaw_sim_account_find_lid(miaw_sim *sim, const char *lid)
+{
+    return miaw_sim_index_find(sim, 1, lid);
 }
 
 static int lid_taken(miaw_sim *sim, const char *lid)
 {
-    for (miaw_sim_account *a = sim->accounts; a; a = a->next)
-        if (!strcmp(a->lid, lid) || !strcmp(a->phone, lid)) return 1;
-    return 0;
+    return miaw_sim_index_find(sim, 1, lid) || miaw_sim_index_find(sim, 0, lid);
 }
 
 int miaw_sim_account_add(miaw_sim *sim, const char *phone, const char *name, miaw_sim_account **out)
@@ -80,6 +82,10 @@ int miaw_sim_account_add(miaw_sim *sim, const char *phone, const char *name, mia
         if (miaw_random(&v, sizeof v)) { free(a); return MIAW_E_INTERNAL; }
         snprintf(a->lid, sizeof a->lid, "%llu", 100000000000000ULL + (unsigned long long)(v % 899999999999999ULL));
     } while (lid_taken(sim, a->lid));
+    if (miaw_sim_index_add(sim, a)) {
+        free(a);
+        return MIAW_E_NOMEM;
+    }
     a->next_device = 1;
     a->created_at = miaw_sim_now();
     a->next = sim->accounts;
@@ -295,7 +301,7 @@ static int load_state(miaw_sim *sim, json_t *o)
         char lu[32]; /* stored as "<lid>@lid" */
         snprintf(lu, sizeof lu, "%.*s", (int)strcspn(lid ? lid : "", "@"), lid ? lid : "");
         if (!miaw_sim_phone_valid(lu)) return -1;
-        memcpy(a->lid, lu, strlen(lu) + 1); /* valid: at most 20 digits */
+        miaw_sim_index_set_lid(sim, a, lu); /* valid: at most 20 digits */
         if (unhex(json_object_get(ja, "identityPriv"), k, 32) || miaw_keypair_from_private(&a->identity, k)) return -1;
         a->raw_id = (uint32_t)json_integer_value(json_object_get(ja, "rawId"));
         a->next_key_index = (uint32_t)json_integer_value(json_object_get(ja, "nextKeyIndex"));
@@ -392,11 +398,13 @@ void miaw_sim_state_close(miaw_sim *sim)
         json_decref(a->outbox);
         miaw_sim_presence_free(a);
         miaw_sim_appstate_free(a);
+        miaw_sim_watchers_free(a);
         memset(&a->identity, 0, sizeof a->identity);
         free(a);
         a = n;
     }
     miaw_sim_groups_free(sim);
+    miaw_sim_index_free(sim);
     free(sim->cert);
     free(sim->state_dir);
     memset(sim, 0, sizeof *sim);

@@ -26,6 +26,8 @@ int miaw_sim_phone_valid(const char *phone);
 int miaw_sim_account_add(miaw_sim *sim, const char *phone, const char *name,
                          miaw_sim_account **out);
 miaw_sim_account *miaw_sim_account_find(miaw_sim *sim, const char *phone);
+/* Account by its LID user part (digits). */
+miaw_sim_account *miaw_sim_account_find_lid(miaw_sim *sim, const char *lid);
 miaw_sim_device *miaw_sim_device_find(miaw_sim_account *a, uint32_t id);
 /* Append a device record (copied; its adv/prekeys pointers are taken over). NULL when full. */
 miaw_sim_device *miaw_sim_device_add(miaw_sim_account *a, const miaw_sim_device *d);

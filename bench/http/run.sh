@@ -2,7 +2,8 @@
 # bench/http/run.sh - GET /api/v1/instances/{id} with auth: miaw beside a bare h2o handler
 # (bench_http_bare) answering the same bytes, both started here and measured in the same
 # run with the same load: HTTP/1.1 keep-alive with wrk, h2c (prior knowledge) with
-# h2load. Prints req/s and p99 latency per target and protocol, and the miaw/bare ratio;
+# h2load. Prints req/s, p99 latency and CPU time per request per target and protocol, and
+# the miaw/bare ratios;
 # then miaw's POST send-text to a disconnected instance (the 503 fast path) over HTTP/1.1
 # keep-alive beside its GET, with wrk's socket errors (must be 0: connections stay open).
 # Builds nothing: needs <build>/miaw, <build>/plugins and <build>/bench/bench_http_bare.
@@ -19,6 +20,9 @@
 #   BENCH_MIAW_LOG []     where miaw's log goes instead of that file (e.g. /dev/null)
 #   BENCH_PIN [0]         1: servers on CPU 0, load generators on the other CPUs (taskset)
 #   BENCH_POST [1]        0: skip the POST send-text row
+#   BENCH_PROFILE [0]     1: then profile miaw (perf record, call graphs) over one more
+#                         HTTP/1.1 run and print where its CPU time goes: h2o and the
+#                         kernel's part (which bare pays too) and each step of miaw's own
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -133,29 +137,49 @@ done
 bytes=$(wc -c <"$tmp/body")
 
 # ---- load
+# CPU time a server used while measured, per request answered: utime+stime from
+# /proc/PID/stat over the measured window, divided by the requests. Unlike req/s it does
+# not depend on how much of the machine the server got, so on a busy machine it is the
+# steadier measure of what a request costs (the kernel's share of sending it included).
+clk=$(getconf CLK_TCK)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_us() { # ticks-before ticks-after rps -> microseconds of CPU per request
+  awk -v a="$1" -v b="$2" -v r="$3" -v c="$clk" -v s="$secs" 'BEGIN {printf "%.2f", (r > 0 ? (b - a) / c / s / r * 1e6 : 0)}'
+}
 # wrk: "Requests/sec: N" and, with --latency, "99%  1.23ms" (us, ms or s)
-run_h1() { # port -> "rps p99ms"
-  local out
+run_h1() { # port pid -> "rps p99ms cpu-us/req"
+  local out t0 t1
+  t0=$(ticks "$2")
   out=$("${cli_pin[@]}" wrk -t"$threads" -c"$conns" -d"${secs}s" --latency -H "$auth" "http://127.0.0.1:$1$path")
+  t1=$(ticks "$2")
   if grep -q 'Non-2xx\|Socket errors' <<<"$out"; then echo "wrk reported errors:" >&2; echo "$out" >&2; exit 1; fi
-  awk '/^Requests\/sec:/ {rps=$2}
+  local rp
+  rp=$(awk '/^Requests\/sec:/ {rps=$2}
        $1=="99%" {v=$2; u=v; sub(/^[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
                   p = (u=="us") ? v/1000 : (u=="ms") ? v : (u=="s") ? v*1000 : (u=="m") ? v*60000 : -1}
-       END {printf "%.0f %.3f\n", rps, p}' <<<"$out"
+       END {printf "%.0f %.3f\n", rps, p}' <<<"$out")
+  echo "$rp $(cpu_us "$t0" "$t1" "${rp%% *}")"
 }
-# h2load: "finished in Xs, N req/s"; p99 from its per-request log (3rd column: microseconds)
-run_h2() { # port -> "rps p99ms"
-  local out log="$tmp/h2load.log"
+# h2load: "finished in Xs, N req/s"; p99 from its per-request log (3rd column: microseconds).
+# Its 1 s warm-up is not measured: the CPU window starts after it.
+run_h2() { # port pid -> "rps p99ms cpu-us/req"
+  local out log="$tmp/h2load.log" hp t0 t1
   rm -f "$log"
-  out=$("${cli_pin[@]}" h2load -t"$threads" -c"$conns" -m"$streams" -D"$secs" --warm-up-time=1 \
-    --log-file="$log" -H "$auth" "http://127.0.0.1:$1$path")
+  "${cli_pin[@]}" h2load -t"$threads" -c"$conns" -m"$streams" -D"$secs" --warm-up-time=1 \
+    --log-file="$log" -H "$auth" "http://127.0.0.1:$1$path" >"$tmp/h2load.out" 2>&1 &
+  hp=$!
+  sleep 1
+  t0=$(ticks "$2")
+  wait "$hp" || true
+  t1=$(ticks "$2")
+  out=$(cat "$tmp/h2load.out")
   if ! grep -qE 'requests: .* ([0-9]+) succeeded, 0 failed, 0 errored' <<<"$out"; then
     echo "h2load reported failures:" >&2; echo "$out" >&2; exit 1
   fi
   local rps p99
   rps=$(awk '/^finished in/ {for (i=1;i<=NF;i++) if ($(i+1) ~ /^req\/s/) print $i}' <<<"$out" | tr -d ,)
   p99=$(awk '{print $3}' "$log" | sort -n | awk '{v[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.3f\n", v[i]/1000}')
-  echo "${rps%.*} $p99"
+  echo "${rps%.*} $p99 $(cpu_us "$t0" "$t1" "${rps%.*}")"
 }
 
 warmup() { # port
@@ -192,9 +216,9 @@ warmup "$bport"
 : >"$tmp/post"
 for r in $(seq "$rounds"); do
   for proto in h1 h2; do
-    for t in "miaw $mport" "bare $bport"; do
+    for t in "miaw $mport $mpid" "bare $bport $bpid"; do
       set -- $t
-      echo "$1 $proto $(run_$proto "$2") $r" >>"$tmp/results"
+      echo "$1 $proto $(run_$proto "$2" "$3") $r" >>"$tmp/results"
     done
   done
   [ "${BENCH_POST:-1}" = 1 ] && echo "miaw post $(run_post "$mport") $r" >>"$tmp/post"
@@ -202,27 +226,30 @@ done
 echo "load average after:  $(load)"
 echo
 
-# per target and protocol: the median round by req/s; the ratio is the median of the
-# per-round ratios (miaw and bare measured back to back), which a busy machine skews less
+# per target and protocol: the median round by req/s, and the median CPU time per request;
+# the ratios are medians of the per-round ratios (miaw and bare measured back to back),
+# which a busy machine skews less. "cpu" = bare's CPU per request over miaw's: the req/s
+# ratio the two would show each with a whole CPU (the steadier one on a shared machine).
 pick() { grep "^$1 $2 " "$tmp/results" | sort -k3,3n | awk '{l[NR]=$0} END {print l[int((NR+1)/2)]}'; }
 median() { sort -n | awk '{v[NR]=$1} END {printf "%.2f", (NR ? v[int((NR+1)/2)] : 0)}'; }
-ratios() { # proto -> "rps-ratio p99-ratio", medians over rounds (plain awk: no asort in mawk)
+cpu_median() { grep "^$1 $2 " "$tmp/results" | awk '{print $5}' | median; }
+ratios() { # proto -> "rps-ratio p99-ratio cpu-ratio", medians over rounds (plain awk: no asort in mawk)
   local pairs
-  pairs=$(awk -v p="$1" '$2==p {k=$5; if ($1=="miaw") {mr[k]=$3; mp[k]=$4} else {br[k]=$3; bp[k]=$4}}
-    END {for (k in mr) if (br[k] > 0) printf "%f %f\n", mr[k]/br[k], (bp[k] > 0 ? mp[k]/bp[k] : 0)}' "$tmp/results")
-  echo "$(awk '{print $1}' <<<"$pairs" | median) $(awk '{print $2}' <<<"$pairs" | median)"
+  pairs=$(awk -v p="$1" '$2==p {k=$6; if ($1=="miaw") {mr[k]=$3; mp[k]=$4; mc[k]=$5} else {br[k]=$3; bp[k]=$4; bc[k]=$5}}
+    END {for (k in mr) if (br[k] > 0) printf "%f %f %f\n", mr[k]/br[k], (bp[k] > 0 ? mp[k]/bp[k] : 0), (mc[k] > 0 ? bc[k]/mc[k] : 0)}' "$tmp/results")
+  echo "$(awk '{print $1}' <<<"$pairs" | median) $(awk '{print $2}' <<<"$pairs" | median) $(awk '{print $3}' <<<"$pairs" | median)"
 }
-printf '%-6s %-9s %12s %10s\n' target protocol "req/s" "p99 (ms)"
+printf '%-6s %-9s %12s %10s %12s\n' target protocol "req/s" "p99 (ms)" "CPU us/req"
 for proto in h1 h2; do
   label=$([ $proto = h1 ] && echo "http/1.1" || echo "h2c")
   for t in miaw bare; do
-    awk -v l="$label" '{printf "%-6s %-9s %12d %10.3f\n", $1, l, $3, $4}' <<<"$(pick $t $proto)"
+    awk -v l="$label" -v c="$(cpu_median $t $proto)" '{printf "%-6s %-9s %12d %10.3f %12.2f\n", $1, l, $3, $4, c}' <<<"$(pick $t $proto)"
   done
-  awk -v l="$label" '{printf "%-6s %-9s %11.2fx %9.2fx   (miaw/bare per round, median: req/s, p99)\n", "ratio", l, $1, $2}' <<<"$(ratios $proto)"
+  awk -v l="$label" '{printf "%-6s %-9s %11.2fx %9.2fx %11.2fx   (miaw/bare per round, median: req/s, p99; cpu: bare/miaw)\n", "ratio", l, $1, $2, $3}' <<<"$(ratios $proto)"
 done
 if [ "$rounds" -gt 1 ]; then
   echo
-  echo "every round (target protocol req/s p99-ms round), to judge the noise:"
+  echo "every round (target protocol req/s p99-ms cpu-us/req round), to judge the noise:"
   sed 's/^/  /' "$tmp/results"
 fi
 if [ -s "$tmp/post" ]; then
@@ -235,4 +262,63 @@ if [ -s "$tmp/post" ]; then
   awk '{printf "%-34s %12d %10.3f %14d   (%d answers, all 503 by design)\n", "POST send-text, disconnected (503)", $3, $4, $5, $6}' <<<"$post"
   awk -v g="$(awk '{print $3}' <<<"$get")" '{if (g > 0) printf "%-34s %11.2fx\n", "POST/GET", $3 / g}' <<<"$post"
   [ "$(awk '{print $5}' <<<"$post")" = 0 ] || { echo "POST: socket errors: the connections did not stay open" >&2; exit 1; }
+fi
+
+# ---- where miaw's time goes: perf over one more HTTP/1.1 run of each server. First the
+# CPU time per request split by where the code lives (kernel, libc, h2o, miaw ...), miaw
+# beside bare; then, for miaw, per function the share of its samples spent in it and what
+# it calls ("children").
+if [ "${BENCH_PROFILE:-0}" = 1 ]; then
+  echo
+  if ! command -v perf >/dev/null; then
+    echo "profile: perf not found (Debian: linux-perf)"
+  else
+    prof() { # name port pid -> $tmp/perf-NAME.data, and "cpu-us/req" on stdout
+      local pp t0 t1 rps
+      perf record -q -F 999 --call-graph dwarf,16384 -p "$3" -o "$tmp/perf-$1.data" -- sleep "$secs" 2>"$tmp/perf.err" &
+      pp=$!
+      t0=$(ticks "$3")
+      rps=$("${cli_pin[@]}" wrk -t"$threads" -c"$conns" -d"${secs}s" -H "$auth" "http://127.0.0.1:$2$path" |
+        awk '/^Requests\/sec:/ {printf "%.0f", $2}')
+      t1=$(ticks "$3")
+      wait "$pp" || true
+      cpu_us "$t0" "$t1" "$rps"
+    }
+    dso() { # name cpu-us/req -> "dso us/req" lines
+      perf report -i "$tmp/perf-$1.data" --no-children --sort dso -g none --stdio 2>/dev/null | grep -v '^#' |
+        awk -v c="$2" 'NF >= 2 && $1 ~ /%$/ {v=$1; sub(/%/, "", v); d=$2; sub(/\.so.*/, "", d); print d, v * c / 100}'
+    }
+    mc=$(prof miaw "$mport" "$mpid")
+    bc=$(prof bare "$bport" "$bpid")
+    if [ ! -s "$tmp/perf-miaw.data" ] || [ ! -s "$tmp/perf-bare.data" ]; then
+      echo "profile: perf record failed: $(head -3 "$tmp/perf.err")"
+    else
+      echo "profile, HTTP/1.1: CPU time per request by where the code runs (perf self samples x CPU us/req)"
+      printf '  %-22s %10s %10s\n' "" "miaw us" "bare us"
+      join -a1 -a2 -e 0 -o 0,1.2,2.2 <(dso miaw "$mc" | sort) <(dso bare "$bc" | sort) |
+        sort -k2,2nr | awk '$2 >= 0.05 || $3 >= 0.05 {printf "  %-22s %10.2f %10.2f\n", $1, $2, $3}'
+      printf '  %-22s %10.2f %10.2f\n' "total" "$mc" "$bc"
+      perf report -i "$tmp/perf-miaw.data" --children --sort sym -g none --stdio 2>/dev/null | grep -v '^#' >"$tmp/perf.txt" || true
+      echo "miaw per function, with what it calls (% of its samples; the stack is cut at the answer's"
+      echo "16 KiB encoding buffer, so the rows above it count the work before the answer only):"
+      # name in the report -> label; the first line naming it is shown
+      while IFS='|' read -r sym label; do
+        awk -v s="$sym" -v l="$label" '$4 == s {printf "  %7s  %-24s %s\n", $1, s, l; found=1; exit}
+          END {if (!found) printf "  %7s  %-24s %s\n", "-", s, l}' "$tmp/perf.txt"
+      done <<'SYMS'
+miaw_http_on_req|miaw's request handler, up to the answer
+dispatch|  route, auth, instance check, the handler
+miaw_router_match|    the router
+miaw_http_authenticate|    the API key check
+h_get|    the route's handler (core/instances), up to the answer
+miaw_instance_json_text|      its JSON text (kept, checked against the fields)
+miaw_req_reply_data_text|the answer: envelope, headers, log line, sending
+miaw_http_log_request|  access log line and request metrics
+h2o_send_inline|  h2o sending it (bare: the same)
+__GI___writev|    of which the kernel's writev
+miaw_log_flush|the access log's buffered writes (at most every 5 ms)
+judge|the early body gate's look at each request head
+SYMS
+    fi
+  fi
 fi

@@ -132,7 +132,8 @@ process.on('message', async (m) => {
       for (let i = 0; i < 3; i++) global.gc();
       send({ rid: m.rid, ok: true });
     } else if (m.cmd === 'count') {
-      send({ rid: m.rid, ok: true, open: socks.filter((s) => s?.open).length });
+      const openIdx = socks.map((s, i) => (s?.open ? i : -1)).filter((i) => i >= 0);
+      send({ rid: m.rid, ok: true, open: openIdx.length, openIdx });
     } else if (m.cmd === 'send') {
       send({ rid: m.rid, ok: true, ...(await sendAll(m.jobs, m.inflight)) });
     } else if (m.cmd === 'sendImages') {

@@ -28,8 +28,17 @@ const SIZES = (env.BENCH_MSG_INSTANCES || '1,100').split(',').map(Number);
 const N_RSS = int('BENCH_INSTANCES', 1000);
 const M_RSS = int('BENCH_BAILEYS', 100);
 const maxSize = PARTS.includes('msgs') ? Math.max(...SIZES) : 0;
+// Baileys' senders in a run of k: min(k, BENCH_BAILEYS_MAX_SENDERS) (one Node process holds
+// every socket: it cannot hold thousands); 0 = no cap
+const B_CAP = int('BENCH_BAILEYS_MAX_SENDERS', 0);
+const bSenders = (k) => (B_CAP ? Math.min(k, B_CAP) : k);
+// the Baileys sockets open after pairing (set by main): its senders are taken from these, so a
+// socket that closed after pairing is left out instead of stalling the run on its phone
+let bOpen = null;
+const bSock = (i) => (bOpen ? bOpen[i] : i);
+const bSendersOpen = (k) => (bOpen ? Math.min(bSenders(k), bOpen.length) : bSenders(k));
 const N = PARTS.includes('rss') || PARTS.includes('restart') ? Math.max(N_RSS, maxSize) : maxSize; // miaw instances paired
-const M = PARTS.includes('rss') ? Math.max(M_RSS, maxSize) : maxSize; // Baileys sockets paired
+const M = PARTS.includes('rss') ? Math.max(M_RSS, bSenders(maxSize)) : bSenders(maxSize); // Baileys sockets paired
 const IDLE_S = int('BENCH_IDLE_SECONDS', 15);
 const PAIR_CONC = int('BENCH_PAIR_CONCURRENCY', 20);
 const CONNECT_TIMEOUT_S = int('BENCH_CONNECT_TIMEOUT', 600);
@@ -41,6 +50,11 @@ const ROUNDS = int('BENCH_ROUNDS', 1);
 // miaw-sim keeps the last 1000 messages per phone: a run's messages to one phone must fit
 if (Math.max(MSGS_1, MSGS_PER) > 900) throw new Error('BENCH_MSGS_1 and BENCH_MSGS_PER_SENDER must stay under 900 (miaw-sim keeps 1000 messages per phone)');
 const RUN_TIMEOUT_S = int('BENCH_RUN_TIMEOUT', 180);
+// the Baileys process: V8's old-space limit (its default, ~4 GB here, was reached pairing 200
+// sockets beside 10,000 miaw instances) and a bound on its pairing, after which the run goes on
+// with the sockets that opened
+const B_HEAP_MB = int('BENCH_BAILEYS_HEAP_MB', 8192);
+const B_PAIR_TIMEOUT_S = int('BENCH_BAILEYS_PAIR_TIMEOUT', 300);
 const HPS = env.MIAW_WA_HANDSHAKES_PER_SEC || '200';
 const SIM_BIN = env.BENCH_SIM_BIN || join(BUILD, 'miaw-sim');
 // BENCH_TLS=1: both sides reach the simulator over wss:// (as WhatsApp is reached), trusting
@@ -161,23 +175,32 @@ async function startMiaw(sim) {
 
 function startBaileys(sim) {
   const proc = fork(join(here, 'baileys-peer.mjs'), [sim.url, sim.info.rootPublicKeyHex, join(tmp, 'baileys-auth')],
-    { execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    { execArgv: ['--expose-gc', `--max-old-space-size=${B_HEAP_MB}`], stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       env: { ...env, ...(sim.caFile ? { NODE_EXTRA_CA_CERTS: sim.caFile } : {}) } });
   children.push(proc);
   let rid = 0;
   const pending = new Map();
-  const peer = { proc, onQr: null };
+  // peer.dead: how the process ended when it did; from then on every call fails at once and
+  // the bench goes on measuring miaw (a dead peer is reported, never taken for a result)
+  const peer = { proc, onQr: null, dead: null };
   proc.on('message', (m) => {
     if (m.ev === 'qr') peer.onQr?.(m.idx, m.qr);
     else if (m.ev === 'ready') peer.readyRes?.();
     else if (m.rid && pending.has(m.rid)) { pending.get(m.rid)(m); pending.delete(m.rid); }
   });
-  proc.on('exit', (c) => { for (const r of pending.values()) r({ ok: false, error: `Baileys process exited (${c})` }); pending.clear(); });
+  proc.on('exit', (c, sig) => {
+    peer.dead = `exited with code ${c}, signal ${sig}`;
+    log(`the Baileys process ${peer.dead}`);
+    for (const r of pending.values()) r({ ok: false, error: `Baileys process ${peer.dead}` });
+    pending.clear();
+  });
+  proc.on('error', (e) => { log(`the Baileys process: ${e.message}`); });
   peer.ready = new Promise((r) => { peer.readyRes = r; });
   peer.call = (cmd, extra = {}) => new Promise((res, rej) => {
     const id = ++rid;
+    if (peer.dead || !proc.connected) { rej(new Error(`Baileys process ${peer.dead || 'disconnected'}`)); return; }
     pending.set(id, (m) => (m.ok ? res(m) : rej(new Error(m.error))));
-    proc.send({ ...extra, cmd, rid: id });
+    proc.send({ ...extra, cmd, rid: id }, (e) => { if (e && pending.delete(id)) rej(e); });
   });
   return peer;
 }
@@ -195,6 +218,7 @@ async function pool(n, conc, fn) {
 // ---------------------------------------------------------------- pairing
 async function pairMiaw(srv, sim, n) {
   const t0 = now();
+  const c0 = { miaw: cpuS(srv.proc.pid), sim: cpuS(sim.proc.pid) };
   const errs = await pool(n, PAIR_CONC, async (i) => {
     const id = `m${i}`;
     let r = await srv.api('POST', '/instances', { instanceId: id });
@@ -213,19 +237,24 @@ async function pairMiaw(srv, sim, n) {
     if (s.status !== 200) throw new Error(`scan ${id}: ${s.status} ${s.text}`);
   });
   const scannedS = (now() - t0) / 1000;
-  // every scanned instance logs in after the 515 restart: wait for connected
+  // every scanned instance logs in after the 515 restart: wait for connected (the counts
+  // from /health; one status call per instance only at the end)
   const end = Date.now() + CONNECT_TIMEOUT_S * 1000;
-  let states;
   for (;;) {
-    states = {};
-    await pool(n, 32, async (i) => {
-      const s = (await srv.api('GET', `/instances/m${i}/status`)).json?.data?.status || 'unknown';
-      states[s] = (states[s] || 0) + 1;
-    });
-    if ((states.connected || 0) + errs.length >= n || Date.now() > end) break;
-    await sleep(2000);
+    const h = (await srv.api('GET', '/health')).json?.data?.instances || {};
+    if ((h.connected || 0) + errs.length >= n || Date.now() > end) break;
+    await sleep(500);
   }
-  return { errs, states, scannedS, totalS: (now() - t0) / 1000 };
+  const totalS = (now() - t0) / 1000;
+  const cpu = { miaw: cpuS(srv.proc.pid) - c0.miaw, sim: cpuS(sim.proc.pid) - c0.sim };
+  const states = {};
+  const notConnected = [];
+  await pool(n, 32, async (i) => {
+    const s = (await srv.api('GET', `/instances/m${i}/status`)).json?.data?.status || 'unknown';
+    states[s] = (states[s] || 0) + 1;
+    if (s !== 'connected' && notConnected.length < 5) notConnected.push(`m${i}: ${s}`);
+  });
+  return { errs, states, scannedS, totalS, cpu, notConnected };
 }
 
 async function pairBaileys(peer, sim, m) {
@@ -234,9 +263,21 @@ async function pairBaileys(peer, sim, m) {
     const s = await sim.api('POST', `/sim/accounts/${phone(3, idx)}/scan`, { qr });
     if (s.status !== 200) log(`Baileys socket ${idx}: scan answered ${s.status} ${s.text}`);
   };
-  const errs = await pool(m, PAIR_CONC, (i) => peer.call('pair', { idx: i }));
-  const open = (await peer.call('count')).open;
-  return { errs, open, totalS: (now() - t0) / 1000 };
+  const deadline = Date.now() + B_PAIR_TIMEOUT_S * 1000;
+  let started = 0;
+  const errs = await Promise.race([
+    pool(m, PAIR_CONC, (i) => {
+      if (Date.now() > deadline || peer.dead) throw new Error(`socket ${i}: not started (${peer.dead ? `Baileys process ${peer.dead}` : `after ${B_PAIR_TIMEOUT_S} s`})`);
+      started++;
+      return peer.call('pair', { idx: i });
+    }),
+    // pairings still running at the deadline are left to finish or fail on their own
+    sleep(B_PAIR_TIMEOUT_S * 1000 + 60000).then(() => [{ i: -1, e: new Error(`pairing still running ${B_PAIR_TIMEOUT_S + 60} s after the start`) }]),
+  ]);
+  const c = await peer.call('count').catch(() => ({ open: 0, openIdx: [] }));
+  bOpen = c.openIdx;
+  const open = c.open;
+  return { errs, open, started, totalS: (now() - t0) / 1000 };
 }
 
 // ---------------------------------------------------------------- messages
@@ -263,11 +304,12 @@ function plan(side, k, round, kindPeer) {
   const per = k === 1 ? MSGS_1 : MSGS_PER;
   const inflight = k === 1 ? INFLIGHT_1 : INFLIGHT_PER;
   const jobs = [];
-  for (let i = 0; i < k; i++) {
+  const senders = side === 'b' ? bSendersOpen(k) : k;
+  for (let i = 0; i < senders; i++) {
     const tag = `${side}${k}r${round}i${i} `;
-    jobs.push({ idx: i, to: phone(kindPeer, i), tag, texts: Array.from({ length: per }, (_, n) => `${tag}${n}`) });
+    jobs.push({ idx: side === 'b' ? bSock(i) : i, to: phone(kindPeer, i), tag, texts: Array.from({ length: per }, (_, n) => `${tag}${n}`) });
   }
-  return { jobs, inflight, total: per * k };
+  return { jobs, inflight, total: per * senders, senders };
 }
 
 async function sendMiaw(srv, jobs, inflight) {
@@ -286,19 +328,20 @@ async function sendMiaw(srv, jobs, inflight) {
 }
 
 async function timedRun(side, k, round, srv, peer, sim) {
-  const { jobs, inflight, total } = plan(side === 'miaw' ? 'm' : 'b', k, round, side === 'miaw' ? 2 : 4);
+  const { jobs, inflight, total, senders } = plan(side === 'miaw' ? 'm' : 'b', k, round, side === 'miaw' ? 2 : 4);
   const peers = jobs.map((j) => ({ phone: j.to, tag: j.tag, expected: j.texts.length }));
   const client = side === 'miaw' ? srv.proc.pid : peer.proc.pid;
-  const c0 = cpuS(client), s0 = cpuS(sim.proc.pid), d0 = process.cpuUsage();
+  const cpuOr = (pid) => { try { return cpuS(pid); } catch { return NaN; } }; // NaN: the process is gone
+  const c0 = cpuOr(client), s0 = cpuS(sim.proc.pid), d0 = process.cpuUsage();
   const t0 = now();
-  const sending = side === 'miaw' ? sendMiaw(srv, jobs, inflight) : peer.call('send', { jobs, inflight });
+  const sending = side === 'miaw' ? sendMiaw(srv, jobs, inflight) : peer.call('send', { jobs, inflight }).catch((e) => ({ errors: total, firstError: e.message }));
   const deadline = t0 + RUN_TIMEOUT_S * 1000;
   const seen = await waitDecrypted(sim, peers, deadline);
   const ms = now() - t0;
   const d = process.cpuUsage(d0);
-  const cpu = { client: cpuS(client) - c0, sim: cpuS(sim.proc.pid) - s0, driver: (d.user + d.system) / 1e6 };
+  const cpu = { client: cpuOr(client) - c0, sim: cpuS(sim.proc.pid) - s0, driver: (d.user + d.system) / 1e6 };
   const s = await sending;
-  return { side, k, round, total, inflight: inflight * k, ms, cpu, rate: seen.complete ? total / (ms / 1000) : 0, ...seen, sendErrors: s.errors, firstError: s.firstError };
+  return { side, k, senders, round, total, inflight: inflight * senders, ms, cpu, rate: seen.complete ? total / (ms / 1000) : 0, ...seen, sendErrors: s.errors, firstError: s.firstError };
 }
 
 // ---------------------------------------------------------------- main
@@ -327,34 +370,43 @@ async function main() {
   await sleep(1000);
   await peer.call('gc');
   const base = { miaw: rssKiB(srv.proc.pid), baileys: rssKiB(peer.proc.pid), sim: rssKiB(sim.proc.pid) };
+  const mibOr = (k) => (Number.isFinite(k) ? mib(k) : 'dead');
 
   log(`pairing ${N} miaw instances…`);
   const pm = await pairMiaw(srv, sim, N);
   log(`miaw: ${JSON.stringify(pm.states)} after ${pm.totalS.toFixed(1)} s, ${pm.errs.length} pairing errors`);
   for (const e of pm.errs.slice(0, 5)) log('  ', String(e.e.message || e.e));
+  for (const x of pm.notConnected) log('   not connected:', x);
+  say(`pairing ${N} miaw instances (${PAIR_CONC} at once, QR scanned through the simulator): ${pm.totalS.toFixed(1)} s = ` +
+    `${(N / pm.totalS).toFixed(1)} instances/s; CPU per pairing: miaw ${(pm.cpu.miaw * 1000 / N).toFixed(1)} ms, ` +
+    `miaw-sim ${(pm.cpu.sim * 1000 / N).toFixed(1)} ms; states ${JSON.stringify(pm.states)}, ${pm.errs.length} errors`);
   log(`pairing ${M} Baileys sockets…`);
   const pb = await pairBaileys(peer, sim, M);
   log(`Baileys: ${pb.open} open after ${pb.totalS.toFixed(1)} s, ${pb.errs.length} pairing errors`);
   for (const e of pb.errs.slice(0, 5)) log('  ', String(e.e.message || e.e));
+  say(`pairing ${M} Baileys sockets (${PAIR_CONC} at once, at most ${B_PAIR_TIMEOUT_S} s, V8 old space ${B_HEAP_MB} MB): ${pb.open} open after ${pb.totalS.toFixed(1)} s` +
+    ` (${pb.started} started, ${pb.errs.length} errors)${peer.dead ? `; the Baileys process ${peer.dead}` : ''}`);
+  const bRss = () => (peer.dead ? NaN : rssKiB(peer.proc.pid));
 
   if (PARTS.includes('rss')) {
     log(`idle ${IDLE_S} s…`);
     await sleep(IDLE_S * 1000);
-    await peer.call('gc');
-    const after = { miaw: rssKiB(srv.proc.pid), baileys: rssKiB(peer.proc.pid), sim: rssKiB(sim.proc.pid) };
+    await peer.call('gc').catch(() => {});
+    const after = { miaw: rssKiB(srv.proc.pid), baileys: bRss(), sim: rssKiB(sim.proc.pid) };
     const connected = pm.states.connected || 0;
     // recount: still connected after the idle time?
     let still = 0;
     await pool(N, 32, async (i) => { if ((await srv.api('GET', `/instances/m${i}/status`)).json?.data?.status === 'connected') still++; });
-    const open = (await peer.call('count')).open;
+    const open = (await peer.call('count').catch(() => ({ open: 0 }))).open;
     const perM = still ? (after.miaw - base.miaw) / still : NaN;
     const perB = open ? (after.baileys - base.baileys) / open : NaN;
     say();
     say('RSS per connected idle instance (VmRSS delta / connected; Node: after a forced GC, before and after)');
     say(`${'target'.padEnd(8)} ${'connected'.padStart(11)} ${'before MiB'.padStart(11)} ${'after MiB'.padStart(10)} ${'per instance KiB'.padStart(17)}`);
     say(`${'miaw'.padEnd(8)} ${`${still}/${N}`.padStart(11)} ${mib(base.miaw).padStart(11)} ${mib(after.miaw).padStart(10)} ${perM.toFixed(1).padStart(17)}`);
-    say(`${'Baileys'.padEnd(8)} ${`${open}/${M}`.padStart(11)} ${mib(base.baileys).padStart(11)} ${mib(after.baileys).padStart(10)} ${perB.toFixed(1).padStart(17)}`);
+    say(`${'Baileys'.padEnd(8)} ${`${open}/${M}`.padStart(11)} ${mib(base.baileys).padStart(11)} ${mibOr(after.baileys).padStart(10)} ${perB.toFixed(1).padStart(17)}`);
     say(`${'ratio'.padEnd(8)} ${''.padStart(11)} ${''.padStart(11)} ${''.padStart(10)} ${(perM / perB).toFixed(3).padStart(16)}x  (miaw/Baileys per instance)`);
+    if (peer.dead) say(`NOTE: the Baileys process ${peer.dead}: no Baileys figure`);
     say(`(miaw-sim: ${mib(base.sim)} -> ${mib(after.sim)} MiB for ${N + M} linked devices; pairing took ${pm.totalS.toFixed(0)} s for miaw, ${pb.totalS.toFixed(0)} s for Baileys)`);
     // where miaw's memory goes: SIGUSR1 makes it log one line (heap, OpenSSL, SQLite, per instance)
     process.kill(srv.proc.pid, 'SIGUSR1');
@@ -419,17 +471,24 @@ async function main() {
     }
     // warm-up: one message per sender and peer (usync, pre-key fetch, pkmsg), waited for
     log('warm-up: one message per sender…');
+    // Baileys off: its process died or its warm-up failed; miaw's rows are still measured
+    let baileysOff = peer.dead ? `the Baileys process ${peer.dead}` : null;
     for (const side of ['miaw', 'baileys']) {
-      const k = maxSize;
-      const jobs = Array.from({ length: k }, (_, i) => ({ idx: i, to: phone(side === 'miaw' ? 2 : 4, i), tag: `${side[0]}w${i} `, texts: [`${side[0]}w${i} 0`] }));
-      const s = side === 'miaw' ? await sendMiaw(srv, jobs, 1) : await peer.call('send', { jobs, inflight: 1 });
+      if (side === 'baileys' && baileysOff) break;
+      const k = side === 'miaw' ? maxSize : bSendersOpen(maxSize);
+      const jobs = Array.from({ length: k }, (_, i) => ({ idx: side === 'miaw' ? i : bSock(i), to: phone(side === 'miaw' ? 2 : 4, i), tag: `${side[0]}w${i} `, texts: [`${side[0]}w${i} 0`] }));
+      const s = side === 'miaw' ? await sendMiaw(srv, jobs, 1) : await peer.call('send', { jobs, inflight: 1 }).catch((e) => ({ errors: k, firstError: e.message }));
       const w = await waitDecrypted(sim, jobs.map((j) => ({ phone: j.to, tag: j.tag, expected: 1 })), now() + 120000);
-      if (!w.complete) throw new Error(`warm-up (${side}): ${w.done} of ${k} decrypted, ${s.errors} send errors (${s.firstError})`);
+      const why = `warm-up (${side}): ${w.done} of ${k} decrypted, ${s.errors} send errors (${s.firstError})`;
+      if (!w.complete && side === 'miaw') throw new Error(why);
+      if (!w.complete) baileysOff = peer.dead ? `the Baileys process ${peer.dead}` : why;
     }
+    if (baileysOff) { failed = true; log(`Baileys not measured: ${baileysOff}`); }
     const runs = [];
     for (let round = 1; round <= ROUNDS; round++) {
       for (const k of SIZES) {
         for (const side of round % 2 ? ['miaw', 'baileys'] : ['baileys', 'miaw']) {
+          if (side === 'baileys' && (baileysOff ||= peer.dead && `the Baileys process ${peer.dead}`)) continue;
           log(`run: ${side}, ${k} sender(s), round ${round}…`);
           const r = await timedRun(side, k, round, srv, peer, sim);
           log(`  ${r.done}/${r.total} decrypted in ${(r.ms / 1000).toFixed(2)} s, ${r.sendErrors} send errors${r.firstError ? ` (${r.firstError})` : ''}` +
@@ -443,6 +502,8 @@ async function main() {
     say('end-to-end text messages/s (REST call / sendMessage -> encrypted -> miaw-sim -> decrypted by the recipient\'s simulated phone);');
     say('CPU s: CPU time of miaw serve / of the Baileys process during the run (CPU ms/msg: the same per message); sim CPU s: of miaw-sim;');
     say('driver CPU s: of this script (HTTP calls to miaw, or commands to the Baileys process, and polling the phones)');
+    if (bOpen && bOpen.length < bSenders(maxSize)) say(`(only ${bOpen.length} Baileys sockets were open after pairing: Baileys runs that many senders)`);
+    if (B_CAP && maxSize > B_CAP) say(`(Baileys runs at most ${B_CAP} senders, BENCH_BAILEYS_MAX_SENDERS: its row shows its own sender count)`);
     say(`${'senders'.padStart(7)} ${'target'.padEnd(8)} ${'messages'.padStart(8)} ${'in flight'.padStart(9)} ${'seconds'.padStart(8)} ${'msg/s'.padStart(8)} ${'CPU s'.padStart(6)} ${'sim CPU s'.padStart(9)} ${'CPU ms/msg'.padStart(10)} ${'driver CPU s'.padStart(12)}`);
     const med = (a) => { const s = [...a].sort((x, y) => x - y); return s.length ? s[(s.length - 1) >> 1] : NaN; };
     for (const k of SIZES) {
@@ -451,7 +512,8 @@ async function main() {
         const rs = mine(side);
         const r = rs.sort((a, b) => a.rate - b.rate)[(rs.length - 1) >> 1];
         const label = side === 'miaw' ? 'miaw' : 'Baileys';
-        say(`${String(k).padStart(7)} ${label.padEnd(8)} ${String(r.total).padStart(8)} ${String(r.inflight).padStart(9)} ${(r.ms / 1000).toFixed(2).padStart(8)} ${r.complete ? r.rate.toFixed(1).padStart(8) : `${r.done}/${r.total} only`.padStart(8)} ${r.cpu.client.toFixed(2).padStart(6)} ${r.cpu.sim.toFixed(2).padStart(9)} ${(r.cpu.client * 1000 / r.total).toFixed(2).padStart(10)} ${r.cpu.driver.toFixed(2).padStart(12)}`);
+        if (!r) { say(`${'-'.padStart(7)} ${label.padEnd(8)} not measured: ${baileysOff}`); continue; }
+        say(`${String(r.senders).padStart(7)} ${label.padEnd(8)} ${String(r.total).padStart(8)} ${String(r.inflight).padStart(9)} ${(r.ms / 1000).toFixed(2).padStart(8)} ${r.complete ? r.rate.toFixed(1).padStart(8) : `${r.done}/${r.total} only`.padStart(8)} ${r.cpu.client.toFixed(2).padStart(6)} ${r.cpu.sim.toFixed(2).padStart(9)} ${(r.cpu.client * 1000 / r.total).toFixed(2).padStart(10)} ${r.cpu.driver.toFixed(2).padStart(12)}`);
       }
       const ratios = [];
       for (let round = 1; round <= ROUNDS; round++) {

@@ -13,13 +13,19 @@
 #   BENCH_INSTANCES [1000]          miaw instances for the RSS figure
 #   BENCH_BAILEYS [100]             Baileys sockets for the RSS figure
 #   BENCH_IDLE_SECONDS [15]         idle time before reading RSS
-#   BENCH_MSG_INSTANCES [1,100]     sender counts for messages/s (each sender has its own peer)
+#   BENCH_MSG_INSTANCES [1,100]     sender counts for messages/s (each sender has its own peer), e.g. 1,1000
+#   BENCH_BAILEYS_MAX_SENDERS [0]   Baileys runs min(senders, this) senders (0: no cap; its one Node process
+#                                   cannot hold thousands of sockets), e.g. 200 beside 1000 miaw senders
 #   BENCH_MSGS_1 [600]              messages in the single-sender run (< 900)
 #   BENCH_INFLIGHT_1 [8]            messages in flight for the single sender
 #   BENCH_MSGS_PER_SENDER [20]      messages per sender in the multi-sender runs (< 900)
 #   BENCH_INFLIGHT_PER [1]          messages in flight per sender in those runs
 #   BENCH_ROUNDS [1]                rounds (miaw and Baileys alternate; ratio = median per round)
 #   BENCH_PAIR_CONCURRENCY [20]     pairings in progress at once (each side)
+#   BENCH_BAILEYS_HEAP_MB [8192]    the Baileys process' --max-old-space-size (V8's default, ~4 GB, ran out
+#                                   pairing 200 sockets beside 10,000 miaw instances)
+#   BENCH_BAILEYS_PAIR_TIMEOUT [300] seconds for pairing the Baileys sockets; the run goes on with those open
+#                                   (if the Baileys process dies, that is reported and miaw is still measured)
 #   BENCH_CONNECT_TIMEOUT [600]     seconds to wait for every instance to be connected
 #   BENCH_RUN_TIMEOUT [180]         seconds per timed message run
 #   BENCH_TIMEOUT [3600]            seconds for the whole run

@@ -38,6 +38,7 @@ static const struct key KEYS[] = {
     {"log", K_SECTION, 0, 0, 0},
     {"log.level", K_STR, O(log_level), 0, 0},
     {"log.json", K_BOOL, O(log_json), 0, 0},
+    {"log.buffer_kb", K_INT, O(log_buffer_kb), 0, 65536},
     {"plugins", K_SECTION, 0, 0, 0},
     {"plugins.dir", K_STR, O(plugin_dir), 0, 0},
     {"plugins.enabled", K_LIST, O(plugins_enabled), 0, 0},
@@ -180,6 +181,7 @@ static void set_defaults(miaw_config *c)
     c->events_journal = 1;
     c->data_dir = strdup("./data");
     c->log_level = strdup("info");
+    c->log_buffer_kb = 64;
     c->plugin_dir = strdup("./build/plugins");
     const char *def[] = {"messages", "groups", "contacts", "profile", "presence", "business"};
     for (size_t i = 0; i < 6; i++) list_push(&c->plugins_enabled, def[i]);
@@ -447,6 +449,7 @@ static int apply_env(miaw_config *c, char *err, size_t errlen)
     int mb = 0;
     if (env_int("API_PORT", 1, 65535, &c->port, err, errlen) ||
         env_int("MIAW_EVENTS_MAX_CLIENTS", 1, 10000, &c->events_max_clients, err, errlen) ||
+        env_int("LOG_BUFFER_KB", 0, 65536, &c->log_buffer_kb, err, errlen) ||
         env_bool("MIAW_EVENTS_JOURNAL", &c->events_journal, err, errlen) ||
         env_int("WEBHOOK_TIMEOUT_MS", 100, 600000, &c->webhook_timeout_ms, err, errlen) ||
         env_int("WEBHOOK_MAX_RETRIES", 1, 100, &c->webhook_max_retries, err, errlen) ||

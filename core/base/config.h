@@ -27,6 +27,7 @@ typedef struct miaw_config {
     char *data_dir;
     char *log_level;
     int log_json;
+    int log_buffer_kb;       /* while the HTTP server listens: log buffer, written at most 5 ms late (http_server.c); 0 = a write per line */
     /* plugins */
     char *plugin_dir;
     miaw_strlist plugins_enabled;

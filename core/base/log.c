@@ -1,19 +1,46 @@
-/* core/base/log.c - process-wide logging (see log.h). Lines go to stderr, written with one
- * write(2) each so lines from a worker and its supervisor never interleave. Control
- * characters in any field (a CR, LF or ESC from a request path, a header or a peer) are
- * escaped, as \xNN in the text format and \uNNNN in JSON, so nobody can forge a line or
- * drive a terminal through the log. */
+/* core/base/log.c - process-wide logging (see log.h). Owns the level, the format, the
+ * line buffer of the buffered mode and the per-thread timestamp cache.
+ *
+ * A line is formatted once (the message, then timestamp, level, component and escaped
+ * message straight into one line buffer; the "YYYY-MM-DDTHH:MM:SS" part is cached per
+ * second and per thread). Control characters in any field (a CR, LF or ESC from a request
+ * path, a header or a peer) are escaped, as \xNN in the text format and \uNNNN in JSON, so
+ * nobody can forge a line or drive a terminal through the log.
+ *
+ * Unbuffered (the default) each line is one write(2). Buffered (miaw_log_buffer, turned on
+ * by the HTTP server for its loop) the lines of the thread that turned it on are appended
+ * to a buffer that miaw_log_flush writes: once per loop iteration, when it is full, before
+ * any warning or error (which is written at once), before a line from another thread
+ * (written at once too: a worker's line never waits for the loop), when buffering is
+ * turned off, and at exit. Lines stay in order. A flush writes whole lines only; to a
+ * pipe, socket or terminal in writes of at most PIPE_BUF bytes (atomic, so lines from
+ * other processes on the same pipe never land inside one of ours), to a file in one. */
 #include "base/log.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 static int g_level = MIAW_LVL_INFO;
 static int g_json = 0;
+static int g_fd = -1; /* -1: STDERR_FILENO */
+
+/* buffered mode; every field under g_mu */
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *g_buf;
+static size_t g_len, g_cap;
+static pthread_t g_owner;
+static int g_atexit;
+
+#define LINE_MAX_BYTES 4400 /* a longer line is cut (and still ends in its newline) */
 
 int miaw_log_set_level_name(const char *name)
 {
@@ -31,6 +58,7 @@ int miaw_log_set_level_name(const char *name)
 void miaw_log_set_level(int level) { g_level = level; }
 int miaw_log_level(void) { return g_level; }
 void miaw_log_set_json(int on) { g_json = on; }
+void miaw_log_set_fd(int fd) { g_fd = fd; }
 
 static const char *lvl_name(int level)
 {
@@ -42,16 +70,25 @@ static const char *lvl_name(int level)
     }
 }
 
+/* JSON string content: \" \\ and control bytes as \u00NN; stops before cap */
 static size_t json_escape(char *out, size_t cap, const char *s)
 {
+    static const char hex[] = "0123456789abcdef";
     size_t o = 0;
-    for (; *s && o + 7 < cap; s++) {
+    for (; *s && o + 6 < cap; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') { out[o++] = '\\'; out[o++] = (char)c; }
-        else if (c < 0x20) o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
-        else out[o++] = (char)c;
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20) {
+            memcpy(out + o, "\\u00", 4);
+            out[o + 4] = hex[c >> 4];
+            out[o + 5] = hex[c & 15];
+            o += 6;
+        } else {
+            out[o++] = (char)c;
+        }
     }
-    out[o] = 0;
     return o;
 }
 
@@ -60,8 +97,15 @@ static size_t text_escape(char *out, size_t cap, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
-    for (; *s && o + 5 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
+    while (*s && o + 4 < cap) {
+        /* a run of plain bytes (the whole message, as a rule) copied at once */
+        size_t run = 0, room = cap - 4 - o;
+        while (run < room && (unsigned char)s[run] >= 0x20 && s[run] != 0x7f) run++;
+        memcpy(out + o, s, run);
+        o += run;
+        s += run;
+        if (!*s || o + 4 >= cap) break;
+        unsigned char c = (unsigned char)*s++;
         if (c < 0x20 || c == 0x7f) {
             out[o++] = '\\';
             out[o++] = 'x';
@@ -71,42 +115,189 @@ static size_t text_escape(char *out, size_t cap, const char *s)
             out[o++] = (char)c;
         }
     }
-    out[o] = 0;
     return o;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 bytes, no NUL); the part up to the seconds is formatted
+ * once a second per thread */
+static size_t timestamp(char *out)
+{
+    static _Thread_local time_t cached_sec = -1;
+    static _Thread_local char cached[24];
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    if (tv.tv_sec != cached_sec) {
+        struct tm tm;
+        gmtime_r(&tv.tv_sec, &tm);
+        if (strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm) != 19) return 0;
+        cached_sec = tv.tv_sec;
+    }
+    memcpy(out, cached, 19);
+    int ms = (int)(tv.tv_usec / 1000);
+    out[19] = '.';
+    out[20] = (char)('0' + ms / 100);
+    out[21] = (char)('0' + ms / 10 % 10);
+    out[22] = (char)('0' + ms % 10);
+    out[23] = 'Z';
+    return 24;
+}
+
+static size_t put(char *line, size_t o, const char *s)
+{
+    size_t n = strlen(s);
+    if (o + n > LINE_MAX_BYTES - 1) n = LINE_MAX_BYTES - 1 - o;
+    memcpy(line + o, s, n);
+    return o + n;
+}
+
+/* the whole line, newline included, into line (LINE_MAX_BYTES); its length */
+static size_t format_line(char *line, int level, const char *component, const char *msg)
+{
+    char ts[24];
+    size_t tl = timestamp(ts), o = 0;
+    const char *lv = lvl_name(level);
+    if (!component) component = "-";
+    if (g_json) {
+        o = put(line, o, "{\"ts\":\"");
+        memcpy(line + o, ts, tl);
+        o += tl;
+        o = put(line, o, "\",\"level\":\"");
+        o = put(line, o, lv);
+        o = put(line, o, "\",\"component\":\"");
+        o += json_escape(line + o, 200, component);
+        o = put(line, o, "\",\"msg\":\"");
+        o += json_escape(line + o, LINE_MAX_BYTES - 4 - o, msg);
+        o = put(line, o, "\"}");
+    } else {
+        memcpy(line + o, ts, tl);
+        o += tl;
+        line[o++] = ' ';
+        o = put(line, o, lv);
+        for (size_t n = strlen(lv); n < 5; n++) line[o++] = ' '; /* %-5s */
+        o = put(line, o, " [");
+        o += text_escape(line + o, 130, component);
+        o = put(line, o, "] ");
+        o += text_escape(line + o, LINE_MAX_BYTES - 1 - o, msg);
+    }
+    line[o++] = '\n';
+    return o;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return; /* nowhere to log to: the lines are dropped, as an unbuffered line would be */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* writes n bytes of whole lines: in one write to a file, else in chunks of at most
+ * PIPE_BUF bytes cut after a newline (a longer line alone, in one write) */
+static void write_lines(int fd, const char *p, size_t n)
+{
+    struct stat sb;
+    if (n <= PIPE_BUF || (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))) {
+        write_all(fd, p, n);
+        return;
+    }
+    while (n) {
+        size_t take = n;
+        if (take > PIPE_BUF) {
+            take = 0;
+            for (size_t i = PIPE_BUF; i > 0 && !take; i--)
+                if (p[i - 1] == '\n') take = i;
+            if (!take) { /* one line longer than PIPE_BUF */
+                const char *nl = memchr(p, '\n', n);
+                take = nl ? (size_t)(nl - p) + 1 : n;
+            }
+        }
+        write_all(fd, p, take);
+        p += take;
+        n -= take;
+    }
+}
+
+static int out_fd(void) { return g_fd >= 0 ? g_fd : STDERR_FILENO; }
+
+/* under g_mu */
+static void flush_locked(void)
+{
+    if (g_len) write_lines(out_fd(), g_buf, g_len);
+    g_len = 0;
+}
+
+void miaw_log_flush(void)
+{
+    pthread_mutex_lock(&g_mu);
+    flush_locked();
+    pthread_mutex_unlock(&g_mu);
+}
+
+static void flush_at_exit(void) { miaw_log_flush(); }
+
+int miaw_log_buffer(size_t cap)
+{
+    pthread_mutex_lock(&g_mu);
+    flush_locked();
+    int rc = 0;
+    if (cap < LINE_MAX_BYTES) cap = cap ? LINE_MAX_BYTES : 0;
+    if (cap != g_cap) {
+        char *nb = cap ? malloc(cap) : NULL;
+        if (cap && !nb) {
+            rc = -1; /* keeps the previous mode */
+        } else {
+            free(g_buf);
+            g_buf = nb;
+            g_cap = cap;
+        }
+    }
+    if (g_cap) {
+        g_owner = pthread_self();
+        if (!g_atexit) g_atexit = atexit(flush_at_exit) == 0;
+    }
+    pthread_mutex_unlock(&g_mu);
+    return rc;
+}
+
+size_t miaw_log_buffered(void)
+{
+    pthread_mutex_lock(&g_mu);
+    size_t n = g_len;
+    pthread_mutex_unlock(&g_mu);
+    return n;
+}
+
+/* the line into the buffer, or out at once (see the head comment) */
+static void emit(int level, const char *line, size_t len)
+{
+    pthread_mutex_lock(&g_mu);
+    if (g_cap && level > MIAW_LVL_WARN && pthread_equal(g_owner, pthread_self())) {
+        if (g_len + len > g_cap) flush_locked();
+        memcpy(g_buf + g_len, line, len);
+        g_len += len;
+    } else {
+        flush_locked(); /* what came before goes first */
+        write_all(out_fd(), line, len);
+    }
+    pthread_mutex_unlock(&g_mu);
 }
 
 void miaw_vlog(int level, const char *component, const char *fmt, va_list ap)
 {
     if (level > g_level) return;
-    char msg[2048], line[4400], ts[40];
+    char msg[2048], line[LINE_MAX_BYTES];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
-    size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + n, sizeof ts - n, ".%03dZ", (int)(tv.tv_usec / 1000));
-    int len;
-    if (g_json) {
-        char esc[4200];
-        json_escape(esc, sizeof esc, msg);
-        char comp[200];
-        json_escape(comp, sizeof comp, component ? component : "-");
-        len = snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"%s\",\"msg\":\"%s\"}\n",
-                       ts, lvl_name(level), comp, esc);
-    } else {
-        char esc[4200], comp[130];
-        text_escape(esc, sizeof esc, msg);
-        text_escape(comp, sizeof comp, component ? component : "-");
-        len = snprintf(line, sizeof line, "%s %-5s [%s] %s\n", ts, lvl_name(level), comp, esc);
-    }
-    if (len < 0) return;
-    if ((size_t)len >= sizeof line) { /* truncated: still one whole line */
-        len = sizeof line - 1;
-        line[len - 1] = '\n';
-    }
-    ssize_t w = write(STDERR_FILENO, line, (size_t)len);
-    (void)w;
+    emit(level, line, format_line(line, level, component, msg));
+}
+
+void miaw_log_str(int level, const char *component, const char *msg)
+{
+    if (level > g_level) return;
+    char line[LINE_MAX_BYTES];
+    emit(level, line, format_line(line, level, component, msg));
 }
 
 void miaw_log(int level, const char *component, const char *fmt, ...)

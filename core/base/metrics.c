@@ -27,6 +27,7 @@ typedef struct series {
     unsigned long long b[MAX_BUCKETS]; /* histogram: per bucket (not cumulative) */
     struct series *next;             /* in creation order (the exposition) */
     struct series *hnext;            /* in its hash bucket */
+    const struct family *fam;        /* its family */
 } series;
 
 #define HBUCKETS 256
@@ -117,6 +118,7 @@ static series *get_series(family *f, va_list ap)
         free(s);
         return NULL;
     }
+    s->fam = f;
     if (f->tail) f->tail->next = s;
     else f->head = s;
     f->tail = s;
@@ -150,6 +152,18 @@ void miaw_metric_add(const char *name, double v, ...)
     s->value += v;
 }
 
+/* one observation into a histogram series (non-finite values are not counted) */
+static void hist_add(series *s, double v)
+{
+    const family *f = s->fam;
+    if (!isfinite(v)) return;
+    size_t i = 0;
+    while (i < f->nb && v > f->bounds[i]) i++;
+    s->b[i]++; /* i == nb: only +Inf */
+    s->count++;
+    s->value += v;
+}
+
 void miaw_metric_observe(const char *name, double v, ...)
 {
     family *f = find_family(name, HISTOGRAM);
@@ -161,12 +175,33 @@ void miaw_metric_observe(const char *name, double v, ...)
         va_end(ap);
     }
     if (!s) return dropped(f, name);
-    if (!isfinite(v)) return;
-    size_t i = 0;
-    while (i < f->nb && v > f->bounds[i]) i++;
-    s->b[i]++; /* i == nb: only +Inf */
-    s->count++;
-    s->value += v;
+    hist_add(s, v);
+}
+
+miaw_metric_series *miaw_metric_series_get(const char *name, int histogram, ...)
+{
+    family *f = find_family(name, histogram ? HISTOGRAM : COUNTER);
+    series *s = NULL;
+    if (f) {
+        va_list ap;
+        va_start(ap, histogram);
+        s = get_series(f, ap);
+        va_end(ap);
+    }
+    if (!s) dropped(f, name);
+    return (miaw_metric_series *)s;
+}
+
+void miaw_metric_series_add(miaw_metric_series *ms, double v)
+{
+    series *s = (series *)ms;
+    if (s && s->fam->k == COUNTER) s->value += v;
+}
+
+void miaw_metric_series_observe(miaw_metric_series *ms, double v)
+{
+    series *s = (series *)ms;
+    if (s && s->fam->k == HISTOGRAM) hist_add(s, v);
 }
 
 /* ------------------------------------------------------------ exposition */
@@ -239,8 +274,13 @@ int miaw_metrics_render(char **buf, size_t *len, size_t *cap)
     return 0;
 }
 
+static unsigned g_generation; /* miaw_metrics_free calls: handles from before are gone */
+
+unsigned miaw_metrics_generation(void) { return g_generation; }
+
 void miaw_metrics_free(void)
 {
+    g_generation++;
     for (size_t i = 0; i < NFAM; i++) {
         family *f = &FAMILIES[i];
         for (series *s = f->head, *n; s; s = n) {

@@ -15,6 +15,17 @@ void miaw_metric_add(const char *name, double v, ...) __attribute__((sentinel));
 /* Records one observation v (seconds, for the *_seconds families) in histogram `name`. */
 void miaw_metric_observe(const char *name, double v, ...) __attribute__((sentinel));
 
+/* A series found once and bumped many times (a hot path: no label formatting or lookup
+ * per call). The handle belongs to the registry and is valid until miaw_metrics_free;
+ * NULL when the series was dropped (the calls below then do nothing). histogram: 0 for a
+ * counter family, 1 for a histogram family. */
+typedef struct miaw_metric_series miaw_metric_series;
+miaw_metric_series *miaw_metric_series_get(const char *name, int histogram, ...) __attribute__((sentinel));
+void miaw_metric_series_add(miaw_metric_series *s, double v);       /* counters */
+void miaw_metric_series_observe(miaw_metric_series *s, double v);   /* histograms */
+/* Changes at every miaw_metrics_free: a handle kept from another generation is gone. */
+unsigned miaw_metrics_generation(void);
+
 /* The exposition of every declared family (HELP, TYPE, samples; histograms with their
  * cumulative _bucket{le}, _sum and _count) appended to *buf (malloc'd, grown; *len
  * bytes, NUL-terminated). 0 or -1 (out of memory; *buf freed and NULL). */

@@ -555,6 +555,7 @@ void eng_release(eng_inst *ei)
     clear_qr(ei);
     stop_timer(ei);
     eng_send_fail_all(ei, MIAW_E_GONE, "the instance went away");
+    eng_send_forget(ei);
     eng_sig_close(ei);
     eng_devlist_free(ei);
     eng_sent_free_all(ei);

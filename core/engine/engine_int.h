@@ -61,6 +61,11 @@ typedef struct eng_inst {
     struct { char chat[MIAW_JID_STR_MAX]; uint64_t since; unsigned n; } autor[8]; /* auto replies per chat (engine_auto.c) */
     struct eng_as *as;     /* app-state sync (engine_appstate.c, owned; made on first use) */
     struct eng_inst *next, *prev;
+    /* engine_send.c's lists, so that starting a send or checking deadlines walks only the
+     * instances that have sends, not every instance: */
+    struct eng_inst *busy_next, *busy_prev; /* e->busy: ei->sends is (or was until the last sweep) non-empty */
+    struct eng_inst *kick_next;             /* e->kick: has sends waiting to start */
+    int busy, kicked;
 } eng_inst;
 
 struct miaw_engine {
@@ -76,6 +81,9 @@ struct miaw_engine {
     miaw_sig_db *sdb;      /* Signal tables on the same sqlite handle */
     uint64_t next_send;    /* send handles */
     uv_timer_t *sweep;     /* starts sends, checks their deadlines (malloc'd) */
+    eng_inst *busy;        /* instances with sends (engine_send.c; borrowed, unlinked by eng_send_forget) */
+    eng_inst *kick;        /* instances with sends to start on the next loop turn (same) */
+    uint64_t next_deadline_check; /* loop ms: the sweep's next walk of e->busy for deadlines */
     sqlite3_stmt *chat_ins; /* eng_chat_insert's statement (engine_chat.c; finalized at free) */
     miaw_svc_tap_fn tap;   /* every stanza after the engine handled it (services.c) */
     void *tap_ud;
@@ -168,6 +176,8 @@ void eng_send_cancel_all(eng_inst *ei);
 /* encrypts r for one device and sends it alone (<enc count>); 0 or MIAW_E_* */
 int eng_send_to_device(eng_inst *ei, const eng_sent *r, const miaw_jid *dev, unsigned count);
 void eng_send_sweep(miaw_engine *e);
+/* takes ei off the engine's send lists (before it is freed; its sends are finished) */
+void eng_send_forget(eng_inst *ei);
 /* mediatype / decrypt-fail="hide" on every <enc> of an outgoing 1:1 stanza built for s */
 void eng_send_mark_encs(miaw_node *stanza, const eng_send *s);
 

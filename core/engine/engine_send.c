@@ -400,9 +400,22 @@ void eng_send_enqueue(miaw_engine *e, eng_send *s, miaw_engine_send_cb cb, void 
     s->started_ns = uv_hrtime();
     s->step = ENG_SEND_START;
     s->deadline = uv_now(e->loop) + (timeout_ms ? timeout_ms : SEND_TIMEOUT_MS);
-    s->next = s->ei->sends;
-    s->ei->sends = s;
+    eng_inst *ei = s->ei;
+    s->next = ei->sends;
+    ei->sends = s;
     if (handle) *handle = s->handle;
+    if (!ei->busy) {
+        ei->busy = 1;
+        ei->busy_prev = NULL;
+        ei->busy_next = e->busy;
+        if (e->busy) e->busy->busy_prev = ei;
+        e->busy = ei;
+    }
+    if (!ei->kicked) {
+        ei->kicked = 1;
+        ei->kick_next = e->kick;
+        e->kick = ei;
+    }
     /* start on the next loop turn: the callback never runs inside the call */
     uv_timer_start(e->sweep, on_sweep, 0, 1000);
 }
@@ -529,7 +542,7 @@ int miaw_engine_send_text(miaw_engine *e, miaw_instance *in, const char *to, con
 
 void miaw_engine_send_cancel(miaw_engine *e, uint64_t handle)
 {
-    for (eng_inst *ei = e->list; ei; ei = ei->next)
+    for (eng_inst *ei = e->busy; ei; ei = ei->busy_next)
         for (eng_send *s = ei->sends; s; s = s->next)
             if (s->handle == handle) s->cancelled = 1;
 }
@@ -539,11 +552,40 @@ void eng_send_cancel_all(eng_inst *ei)
     for (eng_send *s = ei->sends; s; s = s->next) s->cancelled = 1;
 }
 
+static void busy_unlink(miaw_engine *e, eng_inst *ei)
+{
+    if (ei->busy_prev) ei->busy_prev->busy_next = ei->busy_next;
+    else e->busy = ei->busy_next;
+    if (ei->busy_next) ei->busy_next->busy_prev = ei->busy_prev;
+    ei->busy_next = ei->busy_prev = NULL;
+    ei->busy = 0;
+}
+
+static void start_queued(eng_inst *ei)
+{
+    for (eng_send *s = ei->sends, *next; s; s = next) {
+        next = s->next;
+        if (s->step == ENG_SEND_START) s->g ? eng_send_group_start(s) : step_start(s);
+    }
+}
+
+/* On the loop turn after a send is queued: starts the queued sends of the instances on
+ * e->kick. At most once a second (the timer repeats while sends are in progress): fails
+ * the sends past their deadline, walking only the instances on e->busy. Neither walk
+ * depends on how many instances exist. */
 void eng_send_sweep(miaw_engine *e)
 {
+    while (e->kick) {
+        eng_inst *ei = e->kick;
+        e->kick = ei->kick_next;
+        ei->kick_next = NULL;
+        ei->kicked = 0;
+        start_queued(ei);
+    }
     uint64_t now = uv_now(e->loop);
-    int any = 0;
-    for (eng_inst *ei = e->list; ei; ei = ei->next) {
+    if (now < e->next_deadline_check) return;
+    e->next_deadline_check = now + 1000;
+    for (eng_inst *ei = e->busy, *nexti; ei; ei = nexti) {
         eng_send *s = ei->sends;
         while (s) {
             eng_send *next = s->next;
@@ -551,9 +593,25 @@ void eng_send_sweep(miaw_engine *e)
             else if (now >= s->deadline) finish(s, MIAW_E_TIMEOUT, 0, "no acknowledgement from the server in time");
             s = next;
         }
-        any |= ei->sends != NULL;
+        nexti = ei->busy_next;
+        if (!ei->sends) busy_unlink(e, ei);
     }
-    if (!any) uv_timer_stop(e->sweep);
+    if (!e->busy) uv_timer_stop(e->sweep);
+}
+
+void eng_send_forget(eng_inst *ei)
+{
+    miaw_engine *e = ei->e;
+    if (ei->busy) busy_unlink(e, ei);
+    if (ei->kicked) {
+        for (eng_inst **p = &e->kick; *p; p = &(*p)->kick_next)
+            if (*p == ei) {
+                *p = ei->kick_next;
+                break;
+            }
+        ei->kick_next = NULL;
+        ei->kicked = 0;
+    }
 }
 
 void eng_send_on_ack(eng_inst *ei, const miaw_node *ack)

@@ -125,11 +125,37 @@ int miaw_http_early_parse(const char *data, size_t len, miaw_early_head *out)
     return hl;
 }
 
+/* 1 when the head at data announces (or already brought) a body above the threshold: the
+ * quick look every request gets (no copies), before the full parse that only such a
+ * request needs */
+static int large_body(const char *data, size_t len)
+{
+    const char *method, *path;
+    size_t ml, pl, nh = 64;
+    int minor, chunked = 0, has_cl = 0;
+    struct phr_header hd[64];
+    int hl = phr_parse_request(data, len < EARLY_HEAD_MAX ? len : EARLY_HEAD_MAX, &method, &ml, &path, &pl, &minor, hd,
+                               &nh, 0);
+    if (hl <= 0) return 0;
+    unsigned long long cl = 0;
+    for (size_t i = 0; i < nh; i++) {
+        if (!has_cl && hname(&hd[i], "content-length")) {
+            char v[32];
+            copy_value(v, sizeof v, &hd[i]);
+            cl = strtoull(v, NULL, 10);
+            has_cl = 1;
+        } else if (hname(&hd[i], "transfer-encoding")) {
+            chunked = 1;
+        }
+    }
+    return chunked ? len - (size_t)hl > MIAW_EARLY_THRESHOLD : has_cl && cl > MIAW_EARLY_THRESHOLD;
+}
+
 /* 0: let h2o read on; 1: answered early */
 static int judge(conn_node *c, const char *data, size_t len)
 {
     miaw_early_head eh;
-    if (miaw_http_early_parse(data, len, &eh) <= 0) return 0;
+    if (!large_body(data, len) || miaw_http_early_parse(data, len, &eh) <= 0) return 0;
     if (eh.chunked ? eh.body_seen <= MIAW_EARLY_THRESHOLD : (!eh.has_cl || eh.content_length <= MIAW_EARLY_THRESHOLD))
         return 0;
     if (c->early_ok) return 0; /* this request passed already */

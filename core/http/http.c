@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/util.h"
+#include "http/jsonout.h"
 #include "http/schema.h"
 
 #include <ctype.h>
@@ -98,17 +99,84 @@ void miaw_http_stop_timer(miaw_req *r)
     }
 }
 
+/* decimal digits of v at o; past them */
+static char *put_uint(char *o, uint64_t v)
+{
+    char d[20];
+    size_t n = 0;
+    do d[n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    while (n) *o++ = d[--n];
+    return o;
+}
+
+/* the request metrics' series of one (method, route, status): found once, then bumped.
+ * Keyed by the label values themselves; the route entry is compared as a value only (an
+ * unloaded plugin's route may be gone). Process-wide like the registry (the loop's
+ * thread), so a request disposed after its server is freed finds it too. */
+typedef struct mslot {
+    const void *route;
+    int status;
+    unsigned gen; /* the registry's generation the handles belong to */
+    char method[16], path[112];
+    miaw_metric_series *count, *duration;
+} mslot;
+#define MSLOTS 64
+static mslot g_mslots[MSLOTS];
+
+/* the series for these labels: from the small cache, else looked up (and created) in
+ * the registry once */
+static mslot *metric_slot(const miaw_route_entry *rt, const char *m, const char *route, int status)
+{
+    static mslot spare; /* labels too long to cache: looked up every time */
+    uintptr_t k = (uintptr_t)rt;
+    size_t i = (size_t)((k >> 4) ^ (k >> 10) ^ (uintptr_t)status * 31u ^ (unsigned char)m[0]) % MSLOTS;
+    mslot *s = &g_mslots[i];
+    unsigned gen = miaw_metrics_generation();
+    if (s->route == rt && s->status == status && s->count && s->gen == gen && !strcmp(s->method, m) &&
+        !strcmp(s->path, route))
+        return s;
+    if (strlen(m) >= sizeof s->method || strlen(route) >= sizeof s->path) s = &spare;
+    s->gen = gen;
+    char st[12];
+    snprintf(st, sizeof st, "%d", status);
+    s->route = rt;
+    s->status = status;
+    snprintf(s->method, sizeof s->method, "%s", m);
+    snprintf(s->path, sizeof s->path, "%s", route);
+    s->count = miaw_metric_series_get("miaw_http_requests_total", 0, "method", m, "route", route, "status", st, NULL);
+    s->duration = miaw_metric_series_get("miaw_http_request_duration_seconds", 1, "method", m, "route", route, NULL);
+    return s; /* a dropped series (count NULL) is looked up again next time, and bumps nothing */
+}
+
 void miaw_http_log_request(miaw_req *r, int status)
 {
     uint64_t us = now_us() - r->start_us;
     h2o_req_t *q = r->h2o;
     const char *route = r->match.route ? r->match.route->path : "unmatched", *m = r->match.route ? r->method : "other";
-    char st[8];
-    snprintf(st, sizeof st, "%d", status);
-    miaw_metric_add("miaw_http_requests_total", 1, "method", m, "route", route, "status", st, NULL);
-    miaw_metric_observe("miaw_http_request_duration_seconds", (double)us / 1e6, "method", m, "route", route, NULL);
-    miaw_log(status >= 500 ? MIAW_LVL_WARN : MIAW_LVL_INFO, "http", "%s %s %d %.3fms id=%s%s", r->method, r->path,
-             status, (double)us / 1000.0, r->id, q && q->version >= 0x200 ? " h2" : "");
+    mslot *s = metric_slot(r->match.route, m, route, status);
+    miaw_metric_series_add(s->count, 1);
+    miaw_metric_series_observe(s->duration, (double)us / 1e6);
+    int level = status >= 500 ? MIAW_LVL_WARN : MIAW_LVL_INFO;
+    if (level > miaw_log_level()) return;
+    /* "%s %s %d %.3fms id=%s%s" of method, path, status, milliseconds, id and " h2",
+     * assembled without printf (this is every request's line) */
+    char line[sizeof r->method + sizeof r->path + sizeof r->id + 64], *o = line;
+    size_t n;
+    n = strlen(r->method), memcpy(o, r->method, n), o += n, *o++ = ' ';
+    n = strlen(r->path), memcpy(o, r->path, n), o += n, *o++ = ' ';
+    o = put_uint(o, (uint64_t)(status < 0 ? 0 : status));
+    *o++ = ' ';
+    o = put_uint(o, us / 1000);
+    *o++ = '.';
+    *o++ = (char)('0' + us % 1000 / 100);
+    *o++ = (char)('0' + us % 100 / 10);
+    *o++ = (char)('0' + us % 10);
+    memcpy(o, "ms id=", 6), o += 6;
+    n = strlen(r->id), memcpy(o, r->id, n), o += n;
+    if (q && q->version >= 0x200) memcpy(o, " h2", 3), o += 3;
+    *o = 0;
+    miaw_log_str(level, "http", line);
 }
 
 int miaw_http_reply_bytes(miaw_req *r, int status, const char *reason, const char *content_type, const void *data,
@@ -139,16 +207,37 @@ int miaw_req_reply_raw(miaw_req *r, int status, const char *content_type, const 
     return miaw_http_reply_bytes(r, status, NULL, content_type, data, len, cache_control);
 }
 
-static int reply_json_text(miaw_req *r, int status, json_t *doc)
+/* answers with doc as compact JSON (and drops the reference); with prefix/suffix around it
+ * (the envelope of miaw_req_reply_data, written as text: no envelope object per request).
+ * Up to REPLY_STACK bytes are encoded on the stack (by jsonout.c, or by jansson what that
+ * leaves to it), larger documents in the heap. */
+#define REPLY_STACK 16384
+static int reply_json_wrapped(miaw_req *r, int status, json_t *doc, const char *prefix, const char *suffix)
 {
     static const char failed[] = "{\"success\":false,\"error\":{\"code\":\"INTERNAL_ERROR\",\"message\":\"encoding failed\"}}";
-    char *txt = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    char stack[REPLY_STACK], *heap = NULL, *out = stack;
+    size_t pl = strlen(prefix), sl = strlen(suffix), n = 0;
+    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    if (doc) n = miaw_json_compact(doc, stack + pl, sizeof stack - pl - sl); /* else jansson's */
+    if (doc && !n) n = json_dumpb(doc, stack + pl, sizeof stack - pl - sl, flags);
+    if (doc && n > sizeof stack - pl - sl) { /* too long for the stack: once more, into the heap */
+        heap = malloc(pl + n + sl);
+        if (heap && json_dumpb(doc, heap + pl, n, flags) == n) out = heap;
+        else n = 0;
+    }
     json_decref(doc);
-    if (!txt) return miaw_req_reply_raw(r, 500, "application/json", failed, sizeof failed - 1, "no-store");
-    int rc = miaw_req_reply_raw(r, status, "application/json; charset=utf-8", txt, strlen(txt), "no-store");
-    free(txt);
+    if (!n) {
+        free(heap);
+        return miaw_req_reply_raw(r, 500, "application/json", failed, sizeof failed - 1, "no-store");
+    }
+    memcpy(out, prefix, pl);
+    memcpy(out + pl + n, suffix, sl);
+    int rc = miaw_req_reply_raw(r, status, "application/json; charset=utf-8", out, pl + n + sl, "no-store");
+    free(heap);
     return rc;
 }
+
+static int reply_json_text(miaw_req *r, int status, json_t *doc) { return reply_json_wrapped(r, status, doc, "", ""); }
 
 int miaw_req_reply_data(miaw_req *r, int status, json_t *data)
 {
@@ -156,7 +245,23 @@ int miaw_req_reply_data(miaw_req *r, int status, json_t *data)
         json_decref(data);
         return MIAW_E_GONE;
     }
-    return reply_json_text(r, status ? status : 200, json_pack("{s:b,s:o}", "success", 1, "data", data ? data : json_null()));
+    /* what json_dumps of {"success":true,"data":data} gives, byte for byte */
+    return reply_json_wrapped(r, status ? status : 200, data ? data : json_null(), "{\"success\":true,\"data\":", "}");
+}
+
+int miaw_req_reply_data_text(miaw_req *r, int status, const char *json, size_t len)
+{
+    static const char pre[] = "{\"success\":true,\"data\":";
+    const size_t pl = sizeof pre - 1, total = pl + len + 1;
+    if (!r || r->answered || r->dead) return MIAW_E_GONE;
+    char stack[REPLY_STACK], *out = total <= sizeof stack ? stack : malloc(total);
+    if (!out) return miaw_req_reply_err(r, MIAW_E_NOMEM, NULL, "out of memory");
+    memcpy(out, pre, pl);
+    memcpy(out + pl, json, len);
+    out[pl + len] = '}';
+    int rc = miaw_req_reply_raw(r, status ? status : 200, "application/json; charset=utf-8", out, total, "no-store");
+    if (out != stack) free(out);
+    return rc;
 }
 
 void miaw_utf8_clean(const char *in, char *out, size_t cap)
@@ -368,11 +473,40 @@ int miaw_req_suspend(miaw_req *r, miaw_abort_fn on_abort, void *udata)
     return MIAW_OK;
 }
 
+/* miaw_req structs kept for the next requests (one is some 3.5 KiB, past malloc's fast
+ * bins): the loop's thread only. Not under AddressSanitizer, which must see a use after
+ * the request is gone as one. */
+#if defined(__SANITIZE_ADDRESS__)
+#define REQ_KEEP 0
+#else
+#define REQ_KEEP 64
+#endif
+static miaw_req *g_req_free[REQ_KEEP ? REQ_KEEP : 1];
+static size_t g_req_nfree;
+
+static miaw_req *req_get(void) { return g_req_nfree ? g_req_free[--g_req_nfree] : h2o_mem_alloc(sizeof(miaw_req)); }
+
+void miaw_http_req_cache_free(void)
+{
+    while (g_req_nfree) free(g_req_free[--g_req_nfree]);
+}
+
+static void req_put(miaw_req *r)
+{
+#if REQ_KEEP
+    if (g_req_nfree < REQ_KEEP) {
+        g_req_free[g_req_nfree++] = r;
+        return;
+    }
+#endif
+    free(r);
+}
+
 /* h2o frees the request pool: when the client left before an async answer, tell the
  * owner of the request, then forget it. */
 static void on_req_dispose(void *p)
 {
-    miaw_req *r = p;
+    miaw_req *r = *(miaw_req **)p;
     miaw_http_stop_timer(r);
     int was_pending = r->suspended && !r->answered && !r->dead;
     r->h2o = NULL;
@@ -384,6 +518,7 @@ static void on_req_dispose(void *p)
     json_decref(r->body);
     r->body = NULL;
     miaw_form_free(&r->form); /* removes the uploaded files */
+    req_put(r);
 }
 
 /* the admin key (X-API-Key, Bearer or Basic), for routes that check it themselves (/metrics) */
@@ -579,16 +714,32 @@ static int valid_req_id(const char *s)
     return 1;
 }
 
+/* 24 hex digits from 12 random bytes; the bytes come from the kernel's generator a pool
+ * at a time instead of a getrandom call per request (left empty when it fails, as before) */
+static void request_id(miaw_http *h, char *out)
+{
+    if (h->rid_used + 12 > sizeof h->rid_pool) {
+        if (miaw_random(h->rid_pool, sizeof h->rid_pool) != 0) return;
+        h->rid_used = 0;
+    }
+    miaw_hex(out, h->rid_pool + h->rid_used, 12);
+    memset(h->rid_pool + h->rid_used, 0, 12); /* each byte used once */
+    h->rid_used += 12;
+}
+
 int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q)
 {
     miaw_http *h = ((miaw_http_handler *)self)->http;
-    miaw_req *r = h2o_mem_alloc_shared(&q->pool, sizeof *r, on_req_dispose);
+    miaw_req **ref = h2o_mem_alloc_shared(&q->pool, sizeof *ref, on_req_dispose); /* its life is the pool's */
+    miaw_req *r = *ref = req_get();
     memset(r, 0, sizeof *r);
     r->h2o = q;
     r->http = h;
     r->start_us = now_us();
     h->requests++;
-    snprintf(r->method, sizeof r->method, "%.*s", (int)(q->method.len < 15 ? q->method.len : 15), q->method.base);
+    size_t mlen = q->method.len < sizeof r->method - 1 ? q->method.len : sizeof r->method - 1;
+    memcpy(r->method, q->method.base, mlen); /* cut as "%.*s" did, without printf per request */
+    r->method[mlen] = 0;
     /* the raw path (h2o's path_normalized is already percent-decoded, and the router
      * decodes each segment itself: decoding twice turned %2561 into 'a') */
     size_t plen = q->query_at != SIZE_MAX && q->query_at <= q->path.len ? q->query_at : q->path.len;
@@ -597,7 +748,7 @@ int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q)
     r->path[copy] = 0;
     const char *rid = miaw_req_header(r, "x-request-id");
     if (rid && valid_req_id(rid)) snprintf(r->id, sizeof r->id, "%s", rid);
-    else miaw_random_hex(r->id, 12);
+    else request_id(h, r->id);
     if (plen >= sizeof r->path) {
         miaw_req_reply_err(r, MIAW_ERR_NOT_FOUND, NULL, "path too long");
         return 0;

@@ -59,6 +59,9 @@ int miaw_req_authorized(miaw_req *r);
 int miaw_req_suspend(miaw_req *r, miaw_abort_fn on_abort, void *udata);
 /* success envelope; data stolen */
 int miaw_req_reply_data(miaw_req *r, int status, json_t *data);
+/* the same envelope around data already encoded as JSON text (len bytes, borrowed: copied
+ * before this returns); the answer miaw_req_reply_data gives for the document it encodes */
+int miaw_req_reply_data_text(miaw_req *r, int status, const char *json, size_t len);
 /* error envelope; details stolen (may be NULL) */
 int miaw_req_reply_err(miaw_req *r, miaw_err e, json_t *details, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -57,11 +57,16 @@ struct miaw_http {
     struct conn_node *conns; /* open connections, for a draining shutdown */
     size_t nconns;
     uv_prepare_t *early_prep; /* early.c: re-wraps h2o's read callbacks before each poll */
+    uv_prepare_t *log_prep;   /* sees the buffered log before each poll (owned) */
+    uv_timer_t *log_timer;    /* writes it MIAW_HTTP_LOG_FLUSH_MS after its first line (owned) */
     miaw_apikeys *keys;       /* scoped keys (borrowed) */
     miaw_ratelimit *rl_key, *rl_addr; /* REST rate limits (owned; NULL when off) */
+    uint8_t rid_pool[3072];   /* random bytes for request ids, taken 12 at a time */
+    size_t rid_used;          /* bytes of rid_pool used (sizeof: refill) */
 };
 
-/* one request; lives in the h2o request pool (freed with it, see on_req_dispose) */
+/* one request; lives as long as the h2o request pool (taken and handed back with it, see
+ * on_req_dispose and req_get in http.c) */
 struct miaw_req {
     h2o_req_t *h2o;          /* NULL once h2o freed the request */
     miaw_http *http;
@@ -87,6 +92,8 @@ typedef struct miaw_http_handler {
     miaw_http *http;
 } miaw_http_handler;
 int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q);
+/* frees the request structs kept for reuse (at the server's end) */
+void miaw_http_req_cache_free(void);
 
 /* ---- early.c: authentication and body limit from the request head (HTTP/1.x) ---- */
 /* adds the filter that puts h2o's own error answers (413, 400 ...) in the envelope */

@@ -1,7 +1,9 @@
 /* core/http/http_server.c - the listener (see http.h): the h2o configuration and context,
  * the hard request-entity limit from the routes' body_max, TLS with ALPN h2, accepting
  * connections (kept in a list for a draining shutdown), the sweep of upload files a crash
- * left, close, drain and free. Owns the miaw_http and its connections. */
+ * left, close, drain and free; while it listens, the log is buffered (log.buffer_kb) and
+ * flushed once per loop iteration, before the loop polls. Owns the miaw_http, its
+ * connections and the flush handle. */
 #include "http/http_int.h"
 
 #include "base/log.h"
@@ -56,6 +58,7 @@ miaw_http *miaw_http_new(uv_loop_t *loop, const miaw_config *cfg, miaw_router *r
     h->api_key = strdup(api_key ? api_key : "");
     h->exists = exists;
     h->exists_udata = exists_udata;
+    h->rid_used = sizeof h->rid_pool; /* empty: filled at the first request */
     if (cfg->rl_api_per_key)
         h->rl_key = miaw_ratelimit_new((uint32_t)cfg->rl_api_per_key, (uint32_t)cfg->rl_api_burst, 0, 10000);
     if (cfg->rl_api_per_addr)
@@ -110,6 +113,66 @@ static void on_accept(uv_stream_t *listener, int status)
 }
 
 static void drain_tick(uv_timer_t *t) { (void)t; }
+
+/* The buffered access log: lines wait at most this long (and a write carries every line
+ * of that time: under load one write per several loop iterations instead of one each),
+ * or less when half the buffer is full; warnings and errors are written at once. */
+#define MIAW_HTTP_LOG_FLUSH_MS 5
+
+static void on_log_timer(uv_timer_t *t)
+{
+    (void)t;
+    miaw_log_flush();
+}
+
+/* before the loop polls (and may sleep): lines waiting start the flush timer, half a
+ * buffer of them is written now */
+static void on_log_prep(uv_prepare_t *p)
+{
+    miaw_http *h = p->data;
+    size_t n = miaw_log_buffered();
+    if (!n) return;
+    if (n >= ((size_t)h->cfg->log_buffer_kb << 9)) {
+        miaw_log_flush();
+        uv_timer_stop(h->log_timer);
+    } else if (!uv_is_active((uv_handle_t *)h->log_timer)) {
+        uv_timer_start(h->log_timer, on_log_timer, MIAW_HTTP_LOG_FLUSH_MS, 0);
+    }
+}
+
+static void log_buffer_start(miaw_http *h)
+{
+    if (h->log_prep || h->cfg->log_buffer_kb <= 0) return;
+    if (miaw_log_buffer((size_t)h->cfg->log_buffer_kb << 10) != 0) return; /* unbuffered then */
+    h->log_prep = malloc(sizeof *h->log_prep);
+    h->log_timer = malloc(sizeof *h->log_timer);
+    if (!h->log_prep || !h->log_timer) {
+        free(h->log_prep);
+        free(h->log_timer);
+        h->log_prep = NULL;
+        h->log_timer = NULL;
+        miaw_log_buffer(0);
+        return;
+    }
+    uv_prepare_init(h->loop, h->log_prep);
+    h->log_prep->data = h;
+    uv_timer_init(h->loop, h->log_timer);
+    uv_prepare_start(h->log_prep, on_log_prep);
+    uv_unref((uv_handle_t *)h->log_prep);
+    uv_unref((uv_handle_t *)h->log_timer); /* fires while the loop runs, keeps nothing alive */
+}
+
+static void log_buffer_stop(miaw_http *h)
+{
+    if (!h->log_prep) return;
+    miaw_log_buffer(0); /* flushes: no line is lost, and the rest is written at once */
+    uv_prepare_stop(h->log_prep);
+    uv_timer_stop(h->log_timer);
+    uv_close((uv_handle_t *)h->log_prep, (uv_close_cb)free);
+    uv_close((uv_handle_t *)h->log_timer, (uv_close_cb)free);
+    h->log_prep = NULL;
+    h->log_timer = NULL;
+}
 
 int miaw_http_drain(miaw_http *h, uint32_t max_ms)
 {
@@ -166,6 +229,7 @@ int miaw_http_listen(miaw_http *h, int *port_out, char *err, size_t errlen)
         return -1;
     }
     miaw_http_early_start(h);
+    log_buffer_start(h);
     h->listener = malloc(sizeof *h->listener);
     uv_tcp_init(h->loop, h->listener);
     h->listener->data = h;
@@ -189,6 +253,7 @@ int miaw_http_listen(miaw_http *h, int *port_out, char *err, size_t errlen)
 void miaw_http_close(miaw_http *h)
 {
     miaw_http_early_stop(h);
+    log_buffer_stop(h);
     if (h->listener) {
         uv_close((uv_handle_t *)h->listener, (uv_close_cb)free);
         h->listener = NULL;
@@ -208,6 +273,7 @@ void miaw_http_free(miaw_http *h)
     miaw_ratelimit_free(h->rl_key);
     miaw_ratelimit_free(h->rl_addr);
     free(h);
+    miaw_http_req_cache_free();
 }
 
 void miaw_http_set_keys(miaw_http *h, miaw_apikeys *keys) { h->keys = keys; }

@@ -45,6 +45,43 @@ static int split(const char *path, char ***out, size_t *n)
 
 static int is_param(const char *seg) { return seg[0] == '{' && seg[strlen(seg) - 1] == '}'; }
 
+/* FNV-1a of a segment, mixed with its position */
+static uint32_t seg_hash(const char *s, size_t pos)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)pos;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* the literal segments' hashes of a route with this param mask, combined */
+static uint32_t lit_hash(const uint32_t *hs, size_t n, uint32_t mask)
+{
+    uint32_t h = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(mask >> i & 1)) h += hs[i];
+    return h;
+}
+
+static uint32_t shape(const miaw_route_entry *e)
+{
+    return (uint32_t)e->nseg | ((e->flags & MIAW_ROUTE_ROOT) ? 0x100u : 0);
+}
+
+/* after every change of the table; without memory the matcher scans the list */
+static void reindex(miaw_router *rt)
+{
+    free(rt->idx);
+    rt->idx = rt->count ? malloc(rt->count * sizeof *rt->idx) : NULL;
+    if (!rt->idx) return;
+    size_t i = 0;
+    for (miaw_route_entry *e = rt->head; e && i < rt->count; e = e->next, i++)
+        rt->idx[i] = (miaw_router_slot){e, shape(e), e->param_mask, e->lit_hash};
+    if (i != rt->count) {
+        free(rt->idx);
+        rt->idx = NULL;
+    }
+}
+
 static char *sdup(const char *s) { return s ? strdup(s) : NULL; }
 
 int miaw_router_add(miaw_router *rt, const miaw_route *r, uint32_t extra_flags,
@@ -75,6 +112,7 @@ int miaw_router_add(miaw_router *rt, const miaw_route *r, uint32_t extra_flags,
     for (size_t i = 0; i < e->nseg; i++) {
         if (is_param(e->segs[i])) {
             np++;
+            e->param_mask |= 1u << i;
             for (const char *c = e->segs[i] + 1; c[1]; c++)
                 if (!isalnum((unsigned char)*c) && *c != '_') {
                     snprintf(err, errlen, "route %s %s: bad parameter name", r->method, r->path);
@@ -127,11 +165,15 @@ int miaw_router_add(miaw_router *rt, const miaw_route *r, uint32_t extra_flags,
     e->tag = sdup(r->tag);
     e->response_example = sdup(r->response_example);
     e->owner = owner;
+    uint32_t hs[16];
+    for (size_t i = 0; i < e->nseg; i++) hs[i] = seg_hash(e->segs[i], i);
+    e->lit_hash = lit_hash(hs, e->nseg, e->param_mask);
     /* append, keeping registration order for the docs */
     miaw_route_entry **pp = &rt->head;
     while (*pp) pp = &(*pp)->next;
     *pp = e;
     rt->count++;
+    reindex(rt);
     return MIAW_OK;
 }
 
@@ -205,11 +247,20 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
     int path_hit = 0;
     size_t ao = 0;
     if (allow && allowlen) allow[0] = 0;
-    for (miaw_route_entry *e = rt->head; e; e = e->next) {
-        if (!!(e->flags & MIAW_ROUTE_ROOT) != !!root || e->nseg != n) continue;
+    uint32_t want = (uint32_t)n | (root ? 0x100u : 0), hs[17];
+    for (size_t i = 0; i < n; i++) hs[i] = seg_hash(dec[i], i);
+    miaw_route_entry *e = rt->head;
+    for (size_t k = 0; rt->idx ? k < rt->count : e != NULL; k++, e = rt->idx ? NULL : e->next) {
+        if (rt->idx) {
+            const miaw_router_slot *sl = &rt->idx[k];
+            if (sl->shape != want || sl->lit != lit_hash(hs, n, sl->param_mask)) continue; /* cannot match */
+            e = sl->e;
+        } else if (shape(e) != want) {
+            continue;
+        }
         int ok = 1;
         for (size_t i = 0; i < n && ok; i++)
-            if (!is_param(e->segs[i])) ok = strcmp(e->segs[i], dec[i]) == 0;
+            if (!(e->param_mask >> i & 1)) ok = strcmp(e->segs[i], dec[i]) == 0;
         if (!ok) continue;
         path_hit = 1;
         if (strcmp(e->method, method) != 0) {
@@ -226,7 +277,7 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
     m->route = best;
     m->nparams = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!is_param(best->segs[i])) continue;
+        if (!(best->param_mask >> i & 1)) continue;
         memcpy(m->values[m->nparams], dec[i], strlen(dec[i]) + 1);
         m->names[m->nparams++] = best->segs[i];
     }
@@ -238,6 +289,7 @@ int miaw_router_set_flags(miaw_router *rt, const char *method, const char *path,
     for (miaw_route_entry *e = rt->head; e; e = e->next)
         if (strcmp(e->method, method) == 0 && strcmp(e->path, path) == 0) {
             e->flags |= flags;
+            reindex(rt);
             return MIAW_OK;
         }
     return MIAW_E_NOTFOUND;
@@ -256,6 +308,7 @@ void miaw_router_remove_owner(miaw_router *rt, struct miaw_plugin *owner)
             pp = &(*pp)->next;
         }
     }
+    reindex(rt);
 }
 
 void miaw_router_free(miaw_router *rt)
@@ -266,4 +319,6 @@ void miaw_router_free(miaw_router *rt)
         entry_free(d);
     }
     rt->count = 0;
+    free(rt->idx);
+    rt->idx = NULL;
 }

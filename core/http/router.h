@@ -22,6 +22,8 @@ typedef struct miaw_route_entry {
     char *method, *path;           /* path relative to the API prefix (or to base_path when ROOT) */
     char **segs;                   /* path split on '/' */
     size_t nseg, nliteral;
+    uint32_t param_mask;           /* bit i: segs[i] is a {param} */
+    uint32_t lit_hash;             /* seg_hash of every literal segment, combined (router.c) */
     uint32_t flags;
     miaw_route_fn handler;
     void *udata;
@@ -34,7 +36,21 @@ typedef struct miaw_route_entry {
     struct miaw_route_entry *next;
 } miaw_route_entry;
 
-typedef struct miaw_router { miaw_route_entry *head; size_t count; } miaw_router;
+/* the table as the matcher scans it: each route's shape in one array, in registration
+ * order (rebuilt by every change; NULL: scan the list) */
+typedef struct miaw_router_slot {
+    miaw_route_entry *e;
+    uint32_t shape;      /* nseg, and bit 8: a ROOT route */
+    uint32_t param_mask; /* as e->param_mask */
+    uint32_t lit;        /* hash of the literal segments at their positions */
+} miaw_router_slot;
+
+/* zero-initialized is empty */
+typedef struct miaw_router {
+    miaw_route_entry *head;
+    size_t count;
+    miaw_router_slot *idx; /* owned; count slots */
+} miaw_router;
 
 typedef struct miaw_route_match {
     miaw_route_entry *route;

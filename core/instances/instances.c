@@ -81,8 +81,29 @@ static int insert(miaw_instances *r, miaw_instance *in)
     return 0;
 }
 
+/* the text of miaw_instance_json_text and the fields it was made of (copies) */
+struct miaw_inst_json_cache {
+    miaw_inst_state state;
+    int webhook_enabled;
+    int64_t created_ms;
+    char *state_reason, *webhook_url; /* NULL as in the instance */
+    json_t *webhook_events;           /* deep copy */
+    size_t len;
+    char text[];
+};
+
+static void json_cache_free(struct miaw_inst_json_cache *c)
+{
+    if (!c) return;
+    free(c->state_reason);
+    free(c->webhook_url);
+    json_decref(c->webhook_events);
+    free(c);
+}
+
 static void inst_free(miaw_instance *in)
 {
+    json_cache_free(in->json_cache);
     free(in->webhook_url);
     free(in->state_reason);
     json_decref(in->webhook_events);
@@ -107,6 +128,54 @@ json_t *miaw_instance_json(const miaw_instances *r, const miaw_instance *in)
     if (!in->webhook_url) json_object_set_new(o, "webhookUrl", json_null());
     if (in->state_reason) json_object_set_new(o, "statusReason", json_string(in->state_reason));
     return o;
+}
+
+static int str_same(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
+
+static char *str_copy(const char *s, int *fail)
+{
+    char *c = s ? strdup(s) : NULL;
+    if (s && !c) *fail = 1;
+    return c;
+}
+
+const char *miaw_instance_json_text(const miaw_instances *r, miaw_instance *in, size_t *len)
+{
+    struct miaw_inst_json_cache *c = in->json_cache;
+    /* id and the data dir (sessionPath) do not change for a record */
+    if (c && c->state == in->state && c->webhook_enabled == in->webhook_enabled && c->created_ms == in->created_ms &&
+        str_same(c->state_reason, in->state_reason) && str_same(c->webhook_url, in->webhook_url) &&
+        (c->webhook_events == in->webhook_events || json_equal(c->webhook_events, in->webhook_events))) {
+        *len = c->len;
+        return c->text;
+    }
+    json_cache_free(c);
+    in->json_cache = NULL;
+    json_t *o = miaw_instance_json(r, in);
+    size_t n = o ? json_dumpb(o, NULL, 0, JSON_COMPACT) : 0;
+    c = n ? malloc(sizeof *c + n + 1) : NULL;
+    if (!c || json_dumpb(o, c->text, n, JSON_COMPACT) != n) {
+        free(c);
+        json_decref(o);
+        return NULL;
+    }
+    json_decref(o);
+    c->text[n] = 0;
+    c->len = n;
+    c->state = in->state;
+    c->webhook_enabled = in->webhook_enabled;
+    c->created_ms = in->created_ms;
+    int fail = 0;
+    c->state_reason = str_copy(in->state_reason, &fail);
+    c->webhook_url = str_copy(in->webhook_url, &fail);
+    c->webhook_events = in->webhook_events ? json_deep_copy(in->webhook_events) : NULL;
+    if (fail || (in->webhook_events && !c->webhook_events)) {
+        json_cache_free(c);
+        return NULL;
+    }
+    in->json_cache = c;
+    *len = n;
+    return c->text;
 }
 
 json_t *miaw_instances_state_counts(const miaw_instances *r)
@@ -293,7 +362,10 @@ static int h_get(miaw_req *q, void *ud)
 {
     miaw_instances *r = ud;
     miaw_instance *in = miaw_instances_find(r, miaw_req_param(q, "instanceId"));
-    miaw_req_reply_data(q, 200, miaw_instance_json(r, in));
+    size_t n = 0;
+    const char *text = miaw_instance_json_text(r, in, &n);
+    if (text) miaw_req_reply_data_text(q, 200, text, n); /* the cached text: no jansson per request */
+    else miaw_req_reply_data(q, 200, miaw_instance_json(r, in));
     return MIAW_OK;
 }
 

@@ -29,6 +29,8 @@ typedef struct miaw_instance {
     miaw_inst_state state;
     char *state_reason;
     void *engine;            /* protocol engine state, owned by the engine */
+    struct miaw_inst_json_cache *json_cache; /* owned by the registry (instances.c): the
+                                                compact text of miaw_instance_json */
 } miaw_instance;
 
 typedef struct miaw_instances miaw_instances;
@@ -45,6 +47,11 @@ size_t miaw_instances_count(const miaw_instances *r);
 json_t *miaw_instances_state_counts(const miaw_instances *r);
 /* the API object of spec 4.4.1; new reference */
 json_t *miaw_instance_json(const miaw_instances *r, const miaw_instance *in);
+/* the same object as compact JSON text (json_dumpb, JSON_COMPACT), kept with the instance
+ * and rebuilt when a field it shows differs from the one it was made of (so a field changed
+ * anywhere, webhookEvents in place included, is seen); owned by in, valid until the next
+ * call for in or its removal. NULL when it cannot be built (out of memory). */
+const char *miaw_instance_json_text(const miaw_instances *r, miaw_instance *in, size_t *len);
 const char *miaw_inst_state_name(miaw_inst_state s);
 /* 1 when id is 1-64 of [A-Za-z0-9_-] */
 int miaw_instance_id_valid(const char *id);

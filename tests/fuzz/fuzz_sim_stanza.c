@@ -19,6 +19,7 @@
 #define send_and_free send_and_free_state
 #include "sim/state.c"
 #undef send_and_free
+#include "sim/index.c"
 #include "sim/codec.c"
 #include "sim/queue.c"
 #define send_and_free send_and_free_dir

@@ -40,6 +40,12 @@ test('a bad environment value is refused with its name', () => {
   const r = runBad('{}\n', { WEBHOOK_MAX_RETRIES: 'lots' });
   assert.notEqual(r.code, 0);
   assert.match(r.err, /environment WEBHOOK_MAX_RETRIES: 'lots'/);
+  // the delivery caps are read from the environment too, with their bounds
+  for (const [k, v] of [['WEBHOOK_CONCURRENCY', '0'], ['WEBHOOK_PER_HOST_CONCURRENCY', '1001']]) {
+    const b = runBad('{}\n', { [k]: v });
+    assert.notEqual(b.code, 0);
+    assert.match(b.err, new RegExp(`environment ${k}: '${v}'`));
+  }
 });
 
 test('environment overrides the file and --port overrides both', async () => {

@@ -108,6 +108,39 @@ static void test_dropped(void)
     miaw_metrics_free();
 }
 
+/* series handles: the same series as the one-line calls, kind-checked, gone with the
+ * registry's generation */
+static void test_series_handles(void)
+{
+    miaw_metrics_free();
+    unsigned gen = miaw_metrics_generation();
+    miaw_metric_series *c = miaw_metric_series_get("miaw_http_requests_total", 0, "method", "GET", "route", "/x",
+                                                   "status", "200", NULL);
+    miaw_metric_series *h = miaw_metric_series_get("miaw_http_request_duration_seconds", 1, "method", "GET", "route",
+                                                   "/x", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    CU_ASSERT_PTR_NULL(miaw_metric_series_get("miaw_http_requests_total", 1, NULL)); /* a counter, not a histogram */
+    CU_ASSERT_PTR_NULL(miaw_metric_series_get("miaw_nothing_total", 0, NULL));
+    for (int i = 0; i < 3; i++) miaw_metric_series_add(c, 1);
+    miaw_metric_add("miaw_http_requests_total", 1, "method", "GET", "route", "/x", "status", "200", NULL);
+    miaw_metric_series_observe(h, 0.002);
+    miaw_metric_series_observe(h, 0.02);
+    miaw_metric_series_add(h, 5);      /* not a counter: ignored */
+    miaw_metric_series_observe(c, 1);  /* not a histogram: ignored */
+    miaw_metric_series_add(NULL, 1);   /* a dropped series: nothing */
+    miaw_metric_series_observe(NULL, 1);
+    char *t = render();
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "\nmiaw_http_requests_total{method=\"GET\",route=\"/x\",status=\"200\"} 4\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "miaw_http_request_duration_seconds_bucket{method=\"GET\",route=\"/x\",le=\"0.005\"} 1\n"
+                                     "miaw_http_request_duration_seconds_bucket{method=\"GET\",route=\"/x\",le=\"0.01\"} 1\n"
+                                     "miaw_http_request_duration_seconds_bucket{method=\"GET\",route=\"/x\",le=\"0.025\"} 2\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "miaw_http_request_duration_seconds_count{method=\"GET\",route=\"/x\"} 2\n"));
+    free(t);
+    miaw_metrics_free();
+    CU_ASSERT_NOT_EQUAL(miaw_metrics_generation(), gen);
+}
+
 static void test_escape_and_printf(void)
 {
     char out[8];
@@ -125,4 +158,4 @@ static void test_escape_and_printf(void)
 }
 
 MIAW_TESTS("base_metrics", MIAW_T(test_counters_and_escaping), MIAW_T(test_many_series), MIAW_T(test_histogram), MIAW_T(test_dropped),
-           MIAW_T(test_escape_and_printf))
+           MIAW_T(test_series_handles), MIAW_T(test_escape_and_printf))

@@ -66,6 +66,74 @@ static void test_router_match(void)
     miaw_router_free(&rt);
 }
 
+/* the index the matcher scans (router.c) answers as the plain list does, and follows every
+ * change of the table: routes removed with their plugin, flags set later */
+static void test_router_index(void)
+{
+    miaw_router rt = {0};
+    char err[256];
+    static const char *const P[][2] = {
+        {"GET", "/instances"}, {"POST", "/instances"}, {"GET", "/instances/{instanceId}"},
+        {"DELETE", "/instances/{instanceId}"}, {"GET", "/instances/{instanceId}/chats"},
+        {"GET", "/instances/{instanceId}/chats/{chatId}"}, {"POST", "/instances/{instanceId}/messages/text"},
+        {"POST", "/instances/{instanceId}/messages/image"}, {"GET", "/instances/{instanceId}/groups/{groupJid}"},
+        {"GET", "/instances/{instanceId}/groups/join"}, {"GET", "/keys/{id}"}, {"GET", "/health"},
+        {"PUT", "/instances/{instanceId}/webhook"}, {"GET", "/instances/{instanceId}/webhook"}};
+    int owner_tag;
+    struct miaw_plugin *owner = (struct miaw_plugin *)&owner_tag;
+    for (size_t i = 0; i < sizeof P / sizeof P[0]; i++) {
+        miaw_route r = {MIAW_ROUTE_INIT, .method = P[i][0], .path = P[i][1], .handler = dummy};
+        CU_ASSERT_EQUAL(miaw_router_add(&rt, &r, 0, i % 3 == 2 ? owner : NULL, err, sizeof err), MIAW_OK);
+    }
+    miaw_route metrics = {MIAW_ROUTE_INIT, .method = "GET", .path = "/metrics", .handler = dummy};
+    CU_ASSERT_EQUAL(miaw_router_add(&rt, &metrics, MIAW_ROUTE_ROOT, NULL, err, sizeof err), MIAW_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rt.idx);
+    static const char *const Q[][2] = {
+        {"GET", "/instances"}, {"PATCH", "/instances"}, {"GET", "/instances/a"}, {"DELETE", "/instances/a"},
+        {"GET", "/instances/a/chats/b"}, {"POST", "/instances/a/messages/text"}, {"POST", "/instances/a/messages/video"},
+        {"GET", "/instances/a/groups/join"}, {"GET", "/instances/a/groups/x"}, {"GET", "/keys/k"}, {"GET", "/health"},
+        {"GET", "/metrics"}, {"GET", "/instances/a/webhook"}, {"POST", "/instances/a/webhook"}, {"GET", "/nothing"},
+        {"GET", "/"}};
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < sizeof Q / sizeof Q[0]; i++)
+            for (int root = 0; root < 2; root++) {
+                miaw_route_match a, b;
+                char aa[64], ab[64];
+                int sa = miaw_router_match(&rt, Q[i][0], Q[i][1], root, &a, aa, sizeof aa);
+                miaw_router_slot *idx = rt.idx;
+                rt.idx = NULL; /* the list, as without the index */
+                int sb = miaw_router_match(&rt, Q[i][0], Q[i][1], root, &b, ab, sizeof ab);
+                rt.idx = idx;
+                CU_ASSERT_EQUAL(sa, sb);
+                if (sa == 200 && sb == 200) CU_ASSERT_PTR_EQUAL(a.route, b.route);
+                if (sa == 405 && sb == 405) CU_ASSERT_STRING_EQUAL(aa, ab);
+            }
+        miaw_route_match m;
+        char allow[64];
+        if (pass == 0) {
+            CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/a", 0, &m, allow, sizeof allow), 200);
+            CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/metrics", 1, &m, allow, sizeof allow), 200);
+            CU_ASSERT_EQUAL(miaw_router_match(&rt, "PATCH", "/instances", 0, &m, allow, sizeof allow), 405);
+            CU_ASSERT_STRING_EQUAL(allow, "GET, POST");
+            CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/health", 0, &m, allow, sizeof allow), 200);
+            /* the plugin's routes go (GET /instances/{instanceId} and /health among them),
+             * /keys/{id} moves to the root */
+            miaw_router_remove_owner(&rt, owner);
+            CU_ASSERT_EQUAL(miaw_router_set_flags(&rt, "GET", "/keys/{id}", MIAW_ROUTE_ROOT), MIAW_OK);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(rt.idx);
+        } else {
+            CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/a", 0, &m, allow, sizeof allow), 405);
+            CU_ASSERT_STRING_EQUAL(allow, "DELETE");
+            CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/health", 0, &m, allow, sizeof allow), 404);
+            CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/keys/k", 0, &m, allow, sizeof allow), 404);
+            CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/keys/k", 1, &m, allow, sizeof allow), 200);
+            CU_ASSERT_STRING_EQUAL(m.values[0], "k");
+        }
+    }
+    miaw_router_free(&rt);
+    CU_ASSERT_PTR_NULL(rt.idx);
+}
+
 static const char *const KINDS[] = {"text", "image", NULL};
 static const miaw_field INNER[] = {{.name = "lat", .type = MIAW_T_NUMBER, .flags = MIAW_F_REQUIRED | MIAW_F_HAS_MIN | MIAW_F_HAS_MAX, .min = -90, .max = 90}, {0}};
 static const miaw_field BODY[] = {
@@ -217,5 +285,5 @@ static void test_util(void)
     CU_ASSERT_STRING_EQUAL(iso, "2024-12-25T10:00:00.123Z");
 }
 
-MIAW_TESTS("core", MIAW_T(test_router_match), MIAW_T(test_schema), MIAW_T(test_bus), MIAW_T(test_config_file),
+MIAW_TESTS("core", MIAW_T(test_router_match), MIAW_T(test_router_index), MIAW_T(test_schema), MIAW_T(test_bus), MIAW_T(test_config_file),
            MIAW_T(test_util))

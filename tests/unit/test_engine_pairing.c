@@ -307,17 +307,24 @@ static void t_qr_png(void)
     CU_ASSERT_EQUAL(w, h);
     CU_ASSERT_EQUAL(w % 4, 0);
     CU_ASSERT_EQUAL(((w / 4) - 8 - 21) % 4, 0); /* QR widths are 21 + 4k modules */
-    CU_ASSERT_EQUAL(png[24], 8);
+    CU_ASSERT_EQUAL(png[24], 1); /* 1-bit greyscale */
+    CU_ASSERT_EQUAL(png[25], 0);
     /* IHDR CRC */
     CU_ASSERT_EQUAL(rd32(png + 29), (uint32_t)crc32(crc32(0, NULL, 0), png + 12, 17));
     uint32_t zlen = rd32(png + 33);
     CU_ASSERT_EQUAL_FATAL(memcmp(png + 37, "IDAT", 4), 0);
-    uLongf rawlen = (uLongf)(w + 1) * h;
+    size_t row = (w + 7) / 8 + 1;
+    uLongf rawlen = (uLongf)row * h;
     uint8_t *raw = malloc(rawlen);
     CU_ASSERT_EQUAL_FATAL(uncompress(raw, &rawlen, png + 41, zlen), Z_OK);
-    CU_ASSERT_EQUAL(rawlen, (uLongf)(w + 1) * h);
-    CU_ASSERT_EQUAL(raw[1], 255);                          /* quiet zone is white */
-    CU_ASSERT_EQUAL(raw[(size_t)16 * (w + 1) + 1 + 16], 0); /* finder pattern corner is dark */
+    CU_ASSERT_EQUAL(rawlen, (uLongf)row * h);
+    CU_ASSERT_EQUAL(raw[0], 0);    /* filter: none */
+    CU_ASSERT_EQUAL(raw[1], 0xFF); /* quiet zone is white */
+    /* finder pattern: its outer ring (modules 0..6 from pixel 16) dark, its white ring (module 1) white */
+    const uint8_t *r16 = raw + (size_t)16 * row + 1, *r20 = raw + (size_t)20 * row + 1;
+    CU_ASSERT_EQUAL(r16[2], 0x00); /* pixels 16..23 of row 16: dark */
+    CU_ASSERT_EQUAL(r16[1], 0xFF); /* pixels 8..15: quiet zone */
+    CU_ASSERT_EQUAL(r20[2], 0x0F); /* row 20 (module 1): pixels 16..19 dark, 20..23 white */
     CU_ASSERT_EQUAL(memcmp(png + len - 8, "IEND", 4), 0);
     free(raw);
     free(png);

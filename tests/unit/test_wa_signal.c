@@ -2,7 +2,11 @@
  * pkmsg then msg between A and B's two devices, out-of-order and duplicate messages,
  * missing sessions and pre-keys, garbage and tampering (no state change), identity
  * change, pre-key ids and upload node, persistence across reopening, purge. */
+#include <openssl/rand.h>
+#include <signal/curve.h>
 #include <signal/signal_protocol.h>
+#include <stdio.h>
+#include <string.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -415,7 +419,48 @@ static void test_persistence_and_purge(void)
     unlink(path);
 }
 
-MIAW_TESTS("wa_signal", MIAW_T(test_addresses), MIAW_T(test_bundle_wire_form), MIAW_T(test_pkmsg_then_msg),
+/* key pairs (computed with OpenSSL's X25519) against RFC 7748's test vector and against
+ * libsignal's own curve code for random private keys, unclamped ones included */
+static void test_keypair_matches_libsignal(void)
+{
+    static const char *alice_priv = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
+    static const char *alice_pub = "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a";
+    uint8_t k[32], want[32];
+    for (int i = 0; i < 32; i++) {
+        CU_ASSERT_FATAL(sscanf(alice_priv + 2 * i, "%2hhx", &k[i]) == 1);
+        CU_ASSERT_FATAL(sscanf(alice_pub + 2 * i, "%2hhx", &want[i]) == 1);
+    }
+    miaw_keypair kp;
+    CU_ASSERT_FATAL(miaw_keypair_from_private(&kp, k) == 0);
+    CU_ASSERT(memcmp(kp.pub, want, 32) == 0);
+    signal_context *ctx = miaw_signal_ctx_shared();
+    CU_ASSERT_FATAL(ctx != NULL);
+    for (int n = 0; n < 64; n++) {
+        CU_ASSERT_FATAL(RAND_bytes(k, sizeof k) == 1);
+        if (n & 1) k[31] |= 0x80; /* the high bit is cleared by the clamp */
+        CU_ASSERT_FATAL(miaw_keypair_from_private(&kp, k) == 0);
+        uint8_t c[32];
+        memcpy(c, k, 32);
+        miaw_curve25519_clamp(c);
+        CU_ASSERT(memcmp(kp.priv, c, 32) == 0);
+        ec_private_key *sk = NULL;
+        ec_public_key *pk = NULL;
+        signal_buffer *pb = NULL;
+        CU_ASSERT_FATAL(curve_decode_private_point(&sk, c, 32, ctx) == 0);
+        CU_ASSERT_FATAL(curve_generate_public_key(&pk, sk) == 0);
+        CU_ASSERT_FATAL(ec_public_key_serialize(&pb, pk) == 0);
+        CU_ASSERT(signal_buffer_len(pb) == 33 && memcmp(signal_buffer_data(pb) + 1, kp.pub, 32) == 0);
+        signal_buffer_free(pb);
+        SIGNAL_UNREF(pk);
+        SIGNAL_UNREF(sk);
+    }
+    miaw_keypair g;
+    CU_ASSERT_FATAL(miaw_keypair_generate(&g) == 0);
+    CU_ASSERT_FATAL(miaw_keypair_from_private(&kp, g.priv) == 0);
+    CU_ASSERT(memcmp(kp.pub, g.pub, 32) == 0);
+}
+
+MIAW_TESTS("wa_signal", MIAW_T(test_keypair_matches_libsignal), MIAW_T(test_addresses), MIAW_T(test_bundle_wire_form), MIAW_T(test_pkmsg_then_msg),
            MIAW_T(test_out_of_order_and_duplicates), MIAW_T(test_missing_session_and_prekey),
            MIAW_T(test_garbage_and_tampering), MIAW_T(test_identity_change),
            MIAW_T(test_prekey_ids_and_upload), MIAW_T(test_persistence_and_purge))
