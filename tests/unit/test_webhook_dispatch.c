@@ -169,9 +169,6 @@ static void fix_open(struct fix *f)
     f->cfg.webhook_retry_delay_ms = 10;
     CU_ASSERT_EQUAL_FATAL(miaw_wh_policy_init(&f->pol, &f->cfg, err, sizeof err), 0);
     rcv_start(&f->loop, &f->r);
-    uv_timer_init(&f->loop, &f->watch);
-    uv_timer_init(&f->loop, &f->deadline);
-    f->watch.data = f;
     /* initialised once: fix_run runs more than once per test, and a second uv_timer_init
      * of a live handle would queue it twice in the loop */
     uv_timer_init(&f->loop, &f->watch);
@@ -234,6 +231,17 @@ static int64_t q1(sqlite3 *db, const char *sql)
     return v;
 }
 
+/* runs the loop in slices of 10 ms (a timer wakes the poll: an idle dispatcher has
+ * nothing that would) until every row is delivered, at most 2 s */
+static void settle(struct fix *f)
+{
+    for (int i = 0; i < 200 && q1(f->db, "SELECT COUNT(*) FROM webhook_outbox WHERE status<>1") != 0; i++) {
+        uv_timer_start(&f->deadline, on_deadline, 10, 0);
+        uv_run(&f->loop, UV_RUN_DEFAULT);
+    }
+    uv_timer_stop(&f->deadline);
+}
+
 /* per lane: distinct sequence numbers in first-arrival order must be 1..ROWS, and the
  * raw arrivals never go back (a resend repeats the last one, never skips ahead);
  * returns the number of repeated deliveries */
@@ -267,8 +275,7 @@ static void test_group_commit(void)
     CU_ASSERT_EQUAL(f.r.n, LANES * ROWS);
     CU_ASSERT_EQUAL(check_order(&f), 0);
     /* the last outcomes are written by the tick after the last arrival */
-    for (int i = 0; i < 50 && q1(f.db, "SELECT COUNT(*) FROM webhook_outbox WHERE status<>1") != 0; i++)
-        uv_run(&f.loop, UV_RUN_ONCE);
+    settle(&f);
     CU_ASSERT_EQUAL(q1(f.db, "SELECT COUNT(*) FROM webhook_outbox WHERE status=1 AND attempts=1"), LANES * ROWS);
     CU_ASSERT_EQUAL(q1(f.db, "SELECT SUM(delivered) FROM webhook_stats"), LANES * ROWS);
     CU_ASSERT_EQUAL(q1(f.db, "SELECT MIN(delivered) FROM webhook_stats"), ROWS);
@@ -294,8 +301,7 @@ static void test_failed_commit_resends_in_order(void)
     int dups = check_order(&f);
     CU_ASSERT(dups >= 1);      /* the outcomes of the vetoed commit were not kept: sent again */
     CU_ASSERT(dups <= LANES);  /* at most the row each lane had in flight */
-    for (int i = 0; i < 50 && q1(f.db, "SELECT COUNT(*) FROM webhook_outbox WHERE status<>1") != 0; i++)
-        uv_run(&f.loop, UV_RUN_ONCE);
+    settle(&f);
     CU_ASSERT_EQUAL(q1(f.db, "SELECT COUNT(*) FROM webhook_outbox WHERE status=1"), LANES * ROWS);
     fix_close(&f, d);
 }
