@@ -1,13 +1,15 @@
 /* core/webhooks/webhook_dispatch.c - webhook delivery engine (see webhook_dispatch.h). Work is
- * done in ticks, at most one per loop turn (a uv_prepare handle, so before the loop
- * blocks): a tick writes the outcomes of every attempt that finished since the last one,
- * walks the active lanes, loads heads from the outbox and counts the attempts of the
- * ones it starts, all in ONE transaction (group commit), and only after that commit
- * hands the new requests to curl. So a lane's next event is never sent before the
- * previous one's outcome is durable (at most the request in flight is sent again after
- * a crash, in order), while the commit is shared by all lanes that moved in that turn.
- * Lanes are moved to the tail when started (round robin). Easy handles are pooled (their
- * connections live in the multi's cache either way). */
+ * done in ticks, at most one per loop turn (a uv_idle handle: it runs early in the next
+ * turn and keeps the loop from blocking in poll meanwhile, also when the tick itself asks
+ * for the next one, e.g. for a response curl read while sending). A tick writes the
+ * outcomes of every attempt that finished since the last one, walks the active lanes,
+ * loads heads from the outbox and counts the attempts of the ones it starts, all in ONE
+ * transaction (group commit), and only after that commit hands the new requests to curl.
+ * So a lane's next event is never sent before the previous one's outcome is durable (at
+ * most the request in flight is sent again after a crash, in order), while the commit is
+ * shared by all lanes that moved in that turn. Lanes are moved to the tail when started
+ * (round robin). Easy handles are pooled (their connections live in the multi's cache
+ * either way). */
 #include "webhooks/webhook_dispatch.h"
 
 #include "base/log.h"
@@ -75,7 +77,7 @@ struct miaw_wh_dispatch {
     void *ud;
     CURLM *multi;
     uv_timer_t *curl_timer, *pump_timer;
-    uv_prepare_t *tick;
+    uv_idle_t *tick;
     int tick_soon, closing;
     int inflight;
     struct inflight *done, **done_tail; /* finished attempts, outcome not written yet */
@@ -568,7 +570,7 @@ static void on_pump(uv_timer_t *t);
 static void tick(miaw_wh_dispatch *d)
 {
     d->tick_soon = 0;
-    uv_prepare_stop(d->tick);
+    uv_idle_stop(d->tick);
     uv_timer_stop(d->pump_timer);
     if (d->closing) return;
     struct inflight *done = d->done;
@@ -620,15 +622,16 @@ static void tick(miaw_wh_dispatch *d)
     if (wait >= 0 && !d->closing) uv_timer_start(d->pump_timer, on_pump, (uint64_t)wait, 0);
 }
 
-static void on_tick(uv_prepare_t *p) { tick(p->data); }
+static void on_tick(uv_idle_t *p) { tick(p->data); }
 static void on_pump(uv_timer_t *t) { tick(t->data); }
 
-/* a tick before the loop next blocks (coalesces everything of this loop turn) */
+/* a tick early in the next loop turn, which does not block in poll before it (coalesces
+ * everything of this turn) */
 static void schedule_tick(miaw_wh_dispatch *d)
 {
     if (d->tick_soon || d->closing) return;
     d->tick_soon = 1;
-    uv_prepare_start(d->tick, on_tick);
+    uv_idle_start(d->tick, on_tick);
 }
 
 static void kick(miaw_wh_dispatch *d) { schedule_tick(d); }
@@ -686,7 +689,7 @@ miaw_wh_dispatch *miaw_wh_dispatch_new(uv_loop_t *loop, miaw_wh_store *store, co
     }
     uv_timer_init(loop, d->curl_timer);
     uv_timer_init(loop, d->pump_timer);
-    uv_prepare_init(loop, d->tick);
+    uv_idle_init(loop, d->tick);
     d->curl_timer->data = d->pump_timer->data = d->tick->data = d;
     curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);

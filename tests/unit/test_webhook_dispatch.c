@@ -1,5 +1,7 @@
 /* tests/unit/test_webhook_dispatch.c - the dispatcher's group commit, against a small HTTP
- * receiver on 127.0.0.1 in the same loop: every row of every lane delivered once, in
+ * receiver on 127.0.0.1 in a thread of its own (so a response can arrive while the
+ * dispatcher is still in its tick, as with a real receiver; the test loop is only stopped
+ * by the receiver's count or the deadline, never woken by a timer of its own): every row of every lane delivered once, in
  * order per instance, at most one commit per loop turn with outcomes (not one per
  * outcome plus one per start), the delivered totals summed per instance; a commit that
  * fails (vetoed by a commit hook) leaves the outcomes pending and the lanes send the
@@ -27,10 +29,15 @@
 /* ------------------------------------------------------------ receiver */
 struct arrival { int lane; int64_t seq; };
 struct rcv {
+    uv_loop_t loop; /* the receiver thread's */
+    uv_thread_t th;
+    uv_async_t quit;  /* on loop: ends the thread */
     uv_tcp_t srv;
     int port;
+    uv_mutex_t mu;    /* got, n, want */
     struct arrival got[MAXREQ];
-    int n;
+    int n, want;
+    uv_async_t *arrived; /* on the test's loop: n reached want */
 };
 struct rconn { uv_tcp_t h; struct rcv *r; char buf[65536]; size_t len; };
 
@@ -76,12 +83,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
                    *seq = hval(c->buf, hl, "X-Miaw-Sequence");
         size_t blen = cl ? strtoul(cl, NULL, 10) : 0;
         if (c->len < hl + blen) return;
+        uv_mutex_lock(&c->r->mu);
         if (c->r->n < MAXREQ && inst && seq) {
             while (*inst == ' ') inst++;
             c->r->got[c->r->n].lane = atoi(inst + 1); /* "i<k>" */
             c->r->got[c->r->n].seq = strtoll(seq, NULL, 10);
             c->r->n++;
+            if (c->r->n >= c->r->want) uv_async_send(c->r->arrived);
         }
+        uv_mutex_unlock(&c->r->mu);
         memmove(c->buf, c->buf + hl + blen, c->len - hl - blen);
         c->len -= hl + blen;
         static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK";
@@ -102,26 +112,62 @@ static void on_conn(uv_stream_t *srv, int st)
     else uv_close((uv_handle_t *)&c->h, on_closed_free);
 }
 
-static void rcv_start(uv_loop_t *loop, struct rcv *r)
-{
-    memset(r, 0, sizeof *r);
-    struct sockaddr_in a;
-    uv_ip4_addr("127.0.0.1", 0, &a);
-    uv_tcp_init(loop, &r->srv);
-    r->srv.data = r;
-    CU_ASSERT_EQUAL_FATAL(uv_tcp_bind(&r->srv, (const struct sockaddr *)&a, 0), 0);
-    CU_ASSERT_EQUAL_FATAL(uv_listen((uv_stream_t *)&r->srv, 64, on_conn), 0);
-    int al = sizeof a;
-    uv_tcp_getsockname(&r->srv, (struct sockaddr *)&a, &al);
-    r->port = ntohs(a.sin_port);
-}
-
 static void close_all(uv_handle_t *h, void *ud)
 {
     (void)ud;
     if (uv_is_closing(h)) return;
     /* a receiver connection is the first member of its struct rconn, its data */
     uv_close(h, h->type == UV_TCP && h->data == (void *)h ? on_closed_free : NULL);
+}
+
+static void on_quit(uv_async_t *a)
+{
+    struct rcv *r = a->data;
+    uv_close((uv_handle_t *)&r->srv, NULL); /* (its data is the rcv: not an rconn) */
+    uv_walk(&r->loop, close_all, NULL);
+}
+
+static void rcv_thread(void *arg)
+{
+    struct rcv *r = arg;
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+}
+
+static void rcv_start(struct rcv *r, uv_async_t *arrived)
+{
+    memset(r, 0, sizeof *r);
+    r->arrived = arrived;
+    r->want = MAXREQ + 1;
+    uv_mutex_init(&r->mu);
+    uv_loop_init(&r->loop);
+    uv_async_init(&r->loop, &r->quit, on_quit);
+    r->quit.data = r;
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", 0, &a);
+    uv_tcp_init(&r->loop, &r->srv);
+    r->srv.data = r;
+    CU_ASSERT_EQUAL_FATAL(uv_tcp_bind(&r->srv, (const struct sockaddr *)&a, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(uv_listen((uv_stream_t *)&r->srv, 64, on_conn), 0);
+    int al = sizeof a;
+    uv_tcp_getsockname(&r->srv, (struct sockaddr *)&a, &al);
+    r->port = ntohs(a.sin_port);
+    CU_ASSERT_EQUAL_FATAL(uv_thread_create(&r->th, rcv_thread, r), 0);
+}
+
+static void rcv_stop(struct rcv *r)
+{
+    uv_async_send(&r->quit);
+    uv_thread_join(&r->th);
+    CU_ASSERT_EQUAL(uv_loop_close(&r->loop), 0);
+    uv_mutex_destroy(&r->mu);
+}
+
+static int rcv_count(struct rcv *r)
+{
+    uv_mutex_lock(&r->mu);
+    int n = r->n;
+    uv_mutex_unlock(&r->mu);
+    return n;
 }
 
 /* ------------------------------------------------------------ fixture */
@@ -134,8 +180,8 @@ struct fix {
     struct rcv r;
     char url[64];
     int commits, veto_at, vetoed; /* veto_at: the commit number (1-based) turned into a rollback */
-    int want;
-    uv_timer_t watch, deadline;
+    uv_async_t arrived;
+    uv_timer_t deadline;
 };
 
 static int on_commit(void *ud)
@@ -149,10 +195,19 @@ static int on_commit(void *ud)
     return 0;
 }
 
-static void on_watch(uv_timer_t *t)
+static void on_arrived(uv_async_t *a)
 {
-    struct fix *f = t->data;
-    if (f->r.n >= f->want) uv_stop(&f->loop);
+    struct fix *f = a->data;
+    uv_mutex_lock(&f->r.mu);
+    if (f->r.n >= f->r.want) uv_stop(&f->loop);
+    uv_mutex_unlock(&f->r.mu);
+}
+
+static void set_want(struct fix *f, int want)
+{
+    uv_mutex_lock(&f->r.mu);
+    f->r.want = want;
+    uv_mutex_unlock(&f->r.mu);
 }
 
 static void on_deadline(uv_timer_t *t) { uv_stop(t->loop); }
@@ -168,12 +223,12 @@ static void fix_open(struct fix *f)
     f->cfg.webhook_block_private = 0; /* the receiver is on loopback */
     f->cfg.webhook_retry_delay_ms = 10;
     CU_ASSERT_EQUAL_FATAL(miaw_wh_policy_init(&f->pol, &f->cfg, err, sizeof err), 0);
-    rcv_start(&f->loop, &f->r);
+    uv_async_init(&f->loop, &f->arrived, on_arrived);
+    f->arrived.data = f;
     /* initialised once: fix_run runs more than once per test, and a second uv_timer_init
      * of a live handle would queue it twice in the loop */
-    uv_timer_init(&f->loop, &f->watch);
     uv_timer_init(&f->loop, &f->deadline);
-    f->watch.data = f;
+    rcv_start(&f->r, &f->arrived);
     snprintf(f->url, sizeof f->url, "http://127.0.0.1:%d/hook", f->r.port);
     /* LANES instances x ROWS events, interleaved as a busy server would store them */
     int opened = miaw_wh_store_begin(f->st);
@@ -192,16 +247,14 @@ static void fix_open(struct fix *f)
         }
     CU_ASSERT_EQUAL(miaw_wh_store_end(f->st, opened, 1), 0);
     sqlite3_commit_hook(f->db, on_commit, f);
-    f->want = LANES * ROWS;
+    set_want(f, LANES * ROWS);
 }
 
 static void fix_run(struct fix *f, miaw_wh_dispatch *d, uint64_t max_ms)
 {
     (void)d;
-    uv_timer_start(&f->watch, on_watch, 2, 2);
     uv_timer_start(&f->deadline, on_deadline, max_ms, 0);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    uv_timer_stop(&f->watch);
+    if (rcv_count(&f->r) < f->r.want) uv_run(&f->loop, UV_RUN_DEFAULT);
     uv_timer_stop(&f->deadline);
 }
 
@@ -209,7 +262,7 @@ static void fix_close(struct fix *f, miaw_wh_dispatch *d)
 {
     sqlite3_commit_hook(f->db, NULL, NULL);
     miaw_wh_dispatch_free(d);
-    uv_close((uv_handle_t *)&f->r.srv, NULL); /* (its data is its own address too: not an rconn) */
+    rcv_stop(&f->r);
     uv_walk(&f->loop, close_all, NULL);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     int rc = uv_loop_close(&f->loop);
@@ -248,6 +301,7 @@ static void settle(struct fix *f)
 static int check_order(const struct fix *f)
 {
     int dups = 0;
+    uv_mutex_lock((uv_mutex_t *)&f->r.mu);
     for (int i = 0; i < LANES; i++) {
         int64_t last = 0, next = 1;
         for (int k = 0; k < f->r.n; k++) {
@@ -261,6 +315,7 @@ static int check_order(const struct fix *f)
         }
         CU_ASSERT_EQUAL(next, ROWS + 1);
     }
+    uv_mutex_unlock((uv_mutex_t *)&f->r.mu);
     return dups;
 }
 
@@ -272,7 +327,7 @@ static void test_group_commit(void)
     miaw_wh_dispatch *d = miaw_wh_dispatch_new(&f.loop, f.st, &f.cfg, &f.pol, "s", NULL, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
     fix_run(&f, d, 20000);
-    CU_ASSERT_EQUAL(f.r.n, LANES * ROWS);
+    CU_ASSERT_EQUAL(rcv_count(&f.r), LANES * ROWS);
     CU_ASSERT_EQUAL(check_order(&f), 0);
     /* the last outcomes are written by the tick after the last arrival */
     settle(&f);
@@ -295,14 +350,70 @@ static void test_failed_commit_resends_in_order(void)
     miaw_wh_dispatch *d = miaw_wh_dispatch_new(&f.loop, f.st, &f.cfg, &f.pol, "s", NULL, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
     fix_run(&f, d, 20000);
-    f.want = f.r.n + 1; /* whatever was resent is in now; run a little more for stragglers */
-    fix_run(&f, d, 50);
+    /* the resent rows make the last ones later than the count: every row delivered (a
+     * row is marked after the receiver has counted it) */
+    settle(&f);
     CU_ASSERT(f.vetoed);
     int dups = check_order(&f);
     CU_ASSERT(dups >= 1);      /* the outcomes of the vetoed commit were not kept: sent again */
     CU_ASSERT(dups <= LANES);  /* at most the row each lane had in flight */
-    settle(&f);
     CU_ASSERT_EQUAL(q1(f.db, "SELECT COUNT(*) FROM webhook_outbox WHERE status=1"), LANES * ROWS);
+    fix_close(&f, d);
+}
+
+/* a wake-up asked for while the dispatcher is in its tick (here: from the outcome
+ * observer, called by the tick; in the server also a response curl reads while the tick
+ * sends) must be served without anything else waking the loop: it was queued for a
+ * turn that only came when the poll returned, which with an idle loop was never */
+struct late {
+    struct fix *f;
+    miaw_wh_dispatch *d;
+    int outcomes, woke;
+    uv_prepare_t probe; /* runs after the dispatcher's tick in the same turn */
+    int timeout_after;  /* the loop's poll timeout right after the tick that woke */
+};
+
+static void on_probe(uv_prepare_t *p)
+{
+    struct late *lt = p->data;
+    if (!lt->woke || lt->timeout_after != -2) return;
+    lt->timeout_after = uv_backend_timeout(p->loop);
+}
+
+static void on_outcome_wake(void *ud, const miaw_wh_outcome *o)
+{
+    struct late *lt = ud;
+    if (!o->delivered || ++lt->outcomes != LANES * ROWS) return;
+    miaw_wh_row r = {0};
+    miaw_wh_event_id(r.event_id, 2000);
+    snprintf(r.instance, sizeof r.instance, "i%d", LANES); /* a new lane */
+    snprintf(r.event, sizeof r.event, "test");
+    r.seq = miaw_wh_store_next_seq(lt->f->st, r.instance);
+    r.url = lt->f->url;
+    r.body = "{\"event\":\"late\"}";
+    r.body_len = strlen(r.body);
+    r.created_at = r.next_at = miaw_now_ms();
+    CU_ASSERT_EQUAL(miaw_wh_store_insert(lt->f->st, &r), 0);
+    r.url = r.body = NULL; /* borrowed */
+    miaw_wh_dispatch_wake(lt->d, r.instance, lt->f->url);
+    lt->woke = 1;
+}
+
+static void test_wake_during_tick(void)
+{
+    struct fix f;
+    fix_open(&f);
+    struct late lt = {.f = &f, .timeout_after = -2};
+    uv_prepare_init(&f.loop, &lt.probe);
+    lt.probe.data = &lt;
+    uv_prepare_start(&lt.probe, on_probe);
+    miaw_wh_dispatch *d = lt.d = miaw_wh_dispatch_new(&f.loop, f.st, &f.cfg, &f.pol, "s", on_outcome_wake, &lt);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    set_want(&f, LANES * ROWS + 1);
+    fix_run(&f, d, 5000);
+    CU_ASSERT(lt.woke);
+    CU_ASSERT_EQUAL(lt.timeout_after, 0); /* the loop does not block before the asked-for tick */
+    CU_ASSERT_EQUAL(rcv_count(&f.r), LANES * ROWS + 1);
     fix_close(&f, d);
 }
 
@@ -381,4 +492,5 @@ static void test_record_many(void)
 }
 
 MIAW_TESTS("webhook_dispatch", MIAW_T(test_group_commit), MIAW_T(test_failed_commit_resends_in_order),
+           MIAW_T(test_wake_during_tick),
            MIAW_T(test_seq_cache), MIAW_T(test_record_many))
