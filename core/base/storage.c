@@ -10,6 +10,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* WAL pages that wake the checkpoint worker (8 times that: the committing thread runs
+ * one itself): a queue-like outbox rewrites the same pages often, so a larger WAL copies
+ * fewer of them per event; 2000 pages = 8 MiB of WAL, at most 64 MiB */
+#define CHECKPOINT_PAGES 2000
+
 static const char *MIGRATIONS[] = {
     /* 1 */
     "CREATE TABLE instances ("
@@ -86,11 +91,14 @@ int miaw_storage_open(miaw_storage *s, const char *data_dir, char *err, size_t e
             return -1;
         }
     }
+    s->ckpt = miaw_checkpointer_start(s->db, s->path, CHECKPOINT_PAGES);
     return 0;
 }
 
 void miaw_storage_close(miaw_storage *s)
 {
+    miaw_checkpointer_stop(s->ckpt);
+    s->ckpt = NULL;
     if (s->db) sqlite3_close_v2(s->db);
     s->db = NULL;
     free(s->path);

@@ -1,12 +1,16 @@
 /* core/base/storage.h - the server's sqlite database (WAL, 0600 files) under the data dir:
  * open, schema migrations of the core tables, and the per-plugin key/value store.
- * Owns the sqlite3 handle. Loop thread only. */
+ * Owns the sqlite3 handle and its checkpointer. Loop thread only (the checkpointer's
+ * worker has a connection of its own). */
 #ifndef MIAW_STORAGE_H
 #define MIAW_STORAGE_H
+#include "base/checkpoint.h"
+
 #include <jansson.h>
 #include <sqlite3.h>
 
-typedef struct miaw_storage { sqlite3 *db; char *path; } miaw_storage;
+/* ckpt: WAL checkpoints on a worker thread (NULL: SQLite's automatic ones) */
+typedef struct miaw_storage { sqlite3 *db; char *path; miaw_checkpointer *ckpt; } miaw_storage;
 
 /* opens <data_dir>/miaw.db, creates the directory (0700), applies migrations.
  * 0, or -1 with a message. */

@@ -1,0 +1,33 @@
+/* core/base/checkpoint.h - WAL checkpoints of a database on a thread of their own, off
+ * the loop thread. SQLite's default runs a checkpoint inside whichever COMMIT crosses
+ * 1000 WAL pages: the loop then copies pages into the database file and waits for its
+ * fsync. Started on a connection, this replaces that: the connection's commits only
+ * report the WAL's size (a WAL hook), and a worker thread with its own connection to the
+ * same file runs PASSIVE checkpoints (they never block the writer). If the WAL still
+ * grows past a hard limit (the worker cannot keep up, or a reader pins old frames) the
+ * committing thread runs one itself, as SQLite would have.
+ * Ownership: the checkpointer owns its thread and its connection; the writer connection
+ * is borrowed and must stay open until miaw_checkpointer_stop returns. */
+#ifndef MIAW_CHECKPOINT_H
+#define MIAW_CHECKPOINT_H
+#include <sqlite3.h>
+#include <stdint.h>
+
+typedef struct miaw_checkpointer miaw_checkpointer;
+
+typedef struct miaw_checkpoint_stats {
+    uint64_t runs;        /* checkpoint passes run by the worker */
+    uint64_t inline_runs; /* run by the committing thread (WAL past the hard limit) */
+    int backfilled;       /* WAL frames in the database after the worker's last pass */
+    int last_wal;         /* WAL frames reported by the last commit */
+} miaw_checkpoint_stats;
+
+/* db: the writer connection (WAL mode); path: its database file; pages: WAL size that
+ * wakes the worker (<= 0: 1000); the hard limit is 8 times that. NULL when the worker
+ * cannot start (the connection keeps SQLite's own automatic checkpoints then). */
+miaw_checkpointer *miaw_checkpointer_start(sqlite3 *db, const char *path, int pages);
+/* joins the worker, closes its connection, gives the writer back SQLite's automatic
+ * checkpoints. NULL is a no-op. */
+void miaw_checkpointer_stop(miaw_checkpointer *c);
+void miaw_checkpointer_stats(miaw_checkpointer *c, miaw_checkpoint_stats *out);
+#endif
