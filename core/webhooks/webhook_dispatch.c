@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NSAMPLES 512
 
@@ -92,6 +93,8 @@ struct miaw_wh_dispatch {
     void *gate_ud;
     struct lane *head, *tail; /* active lanes */
     struct sockctx *socks;
+    struct sockctx **byfd; /* the poll handle of each socket curl has, by descriptor */
+    size_t nbyfd;
 };
 
 static void kick(miaw_wh_dispatch *d);
@@ -184,47 +187,78 @@ static void on_poll(uv_poll_t *p, int status, int events)
     check_done(d);
 }
 
+/* the poll handle of a socket lives as long as the socket: curl says REMOVE when a
+ * connection goes idle into its cache and asks again when it is reused, and a stopped
+ * handle restarts without closing, allocating and registering anew (three system calls
+ * and a free per delivery before); it is closed by on_closesocket, before the socket */
+static struct sockctx *sock_find(miaw_wh_dispatch *d, curl_socket_t s)
+{
+    return s >= 0 && (size_t)s < d->nbyfd ? d->byfd[s] : NULL;
+}
+
 static void sock_close(miaw_wh_dispatch *d, struct sockctx *c)
 {
     if (c->prev) c->prev->next = c->next;
     else d->socks = c->next;
     if (c->next) c->next->prev = c->prev;
+    if ((size_t)c->fd < d->nbyfd && d->byfd[c->fd] == c) d->byfd[c->fd] = NULL;
     uv_poll_stop(&c->poll);
     uv_close((uv_handle_t *)&c->poll, on_sock_closed);
+}
+
+static struct sockctx *sock_new(miaw_wh_dispatch *d, curl_socket_t s)
+{
+    if (s < 0) return NULL;
+    if ((size_t)s >= d->nbyfd) {
+        size_t n = (size_t)s + 64;
+        struct sockctx **p = realloc(d->byfd, n * sizeof *p);
+        if (!p) return NULL;
+        memset(p + d->nbyfd, 0, (n - d->nbyfd) * sizeof *p);
+        d->byfd = p;
+        d->nbyfd = n;
+    }
+    struct sockctx *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->fd = s;
+    c->d = d;
+    if (uv_poll_init_socket(d->loop, &c->poll, s) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->poll.data = c;
+    c->next = d->socks;
+    if (d->socks) d->socks->prev = c;
+    d->socks = c;
+    d->byfd[s] = c;
+    return c;
 }
 
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
     (void)e;
     miaw_wh_dispatch *d = userp;
-    struct sockctx *c = socketp;
+    struct sockctx *c = socketp ? socketp : sock_find(d, s);
     if (what == CURL_POLL_REMOVE) {
-        if (c) {
-            sock_close(d, c);
-            curl_multi_assign(d->multi, s, NULL);
-        }
+        if (c) uv_poll_stop(&c->poll);
         return 0;
     }
-    if (!c) {
-        c = calloc(1, sizeof *c);
-        if (!c) return -1;
-        c->fd = s;
-        c->d = d;
-        if (uv_poll_init_socket(d->loop, &c->poll, s) != 0) {
-            free(c);
-            return -1;
-        }
-        c->poll.data = c;
-        c->next = d->socks;
-        if (d->socks) d->socks->prev = c;
-        d->socks = c;
-        curl_multi_assign(d->multi, s, c);
-    }
+    if (!c && !(c = sock_new(d, s))) return -1;
+    if (!socketp) curl_multi_assign(d->multi, s, c);
     int ev = 0;
     if (what & CURL_POLL_IN) ev |= UV_READABLE;
     if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
     uv_poll_start(&c->poll, ev, on_poll);
     return 0;
+}
+
+/* curl closes a socket (connection done, cache full, error, cleanup): its poll handle
+ * first, so the loop never watches a descriptor number that is closed or reused */
+static int on_closesocket(void *ud, curl_socket_t s)
+{
+    miaw_wh_dispatch *d = ud;
+    struct sockctx *c = sock_find(d, s);
+    if (c) sock_close(d, c);
+    return close(s);
 }
 
 static void on_curl_timer(uv_timer_t *t)
@@ -381,6 +415,8 @@ static int start(miaw_wh_dispatch *d, struct lane *l)
     curl_easy_setopt(e, CURLOPT_PROXY, ""); /* no proxy from the environment: the policy judges the receiver */
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, f);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_closesocket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, d);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
@@ -726,6 +762,7 @@ void miaw_wh_dispatch_free(miaw_wh_dispatch *d)
     for (size_t i = 0; i < d->npool; i++) curl_easy_cleanup(d->pool[i]);
     curl_multi_cleanup(d->multi);
     while (d->socks) sock_close(d, d->socks);
+    free(d->byfd);
     uv_close((uv_handle_t *)d->curl_timer, on_handle_closed);
     uv_close((uv_handle_t *)d->pump_timer, on_handle_closed);
     uv_close((uv_handle_t *)d->tick, on_handle_closed);
