@@ -64,8 +64,8 @@ static void outbox_counts(long long *pending, long long *dead)
 {
     sqlite3_stmt *st = NULL;
     *pending = *dead = -1;
-    if (sqlite3_prepare_v2(g_src.db->db, "SELECT status, COUNT(*) FROM webhook_outbox GROUP BY status", -1, &st,
-                           NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(g_src.db->db, "SELECT status, COUNT(*) FROM webhook_outbox WHERE status<>1 GROUP BY status",
+                           -1, &st, NULL) != SQLITE_OK) {
         sqlite3_finalize(st);
         return;
     }

@@ -417,6 +417,56 @@ static void test_wake_during_tick(void)
     fix_close(&f, d);
 }
 
+/* the outbox indexes only the rows not delivered yet: a store opened on a database of an
+ * older version drops the index over every status, the lane's head query uses the
+ * partial one, and a delivered row leaves it */
+static void test_open_rows_index(void)
+{
+    sqlite3 *db;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(":memory:", &db), SQLITE_OK);
+    sqlite3_exec(db,
+                 "CREATE TABLE webhook_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, "
+                 "instance TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL, url TEXT NOT NULL, body TEXT NOT "
+                 "NULL, created_at INTEGER NOT NULL, status INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL "
+                 "DEFAULT 0, next_at INTEGER NOT NULL, last_status INTEGER, last_error TEXT, updated_at INTEGER, "
+                 "latency_ms INTEGER, UNIQUE(event_id, url));"
+                 "CREATE INDEX webhook_outbox_lane ON webhook_outbox(instance, status, url, id);",
+                 NULL, NULL, NULL);
+    miaw_wh_store *st = miaw_wh_store_open(db);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_EQUAL(q1(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='webhook_outbox_lane'"), 0);
+    CU_ASSERT_EQUAL(q1(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='webhook_outbox_open'"), 1);
+    sqlite3_stmt *ep;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(db,
+                                             "EXPLAIN QUERY PLAN SELECT id FROM webhook_outbox WHERE instance='a' AND "
+                                             "status=0 AND status<>1 AND url='u' ORDER BY id LIMIT 1",
+                                             -1, &ep, NULL),
+                          SQLITE_OK);
+    int uses = 0;
+    while (sqlite3_step(ep) == SQLITE_ROW)
+        if (strstr((const char *)sqlite3_column_text(ep, 3), "webhook_outbox_open")) uses = 1;
+    sqlite3_finalize(ep);
+    CU_ASSERT(uses);
+    miaw_wh_row r = {0};
+    miaw_wh_event_id(r.event_id, 1000);
+    snprintf(r.instance, sizeof r.instance, "a");
+    snprintf(r.event, sizeof r.event, "test");
+    r.seq = 1;
+    r.url = "http://h/1";
+    r.body = "{}";
+    r.body_len = 2;
+    CU_ASSERT_EQUAL(miaw_wh_store_insert(st, &r), 0);
+    const char *in_index = "SELECT COUNT(*) FROM webhook_outbox INDEXED BY webhook_outbox_open WHERE status<>1";
+    CU_ASSERT_EQUAL(q1(db, in_index), 1);
+    miaw_wh_result v = {.row = &r, .status = MIAW_WH_DELIVERED, .attempts = 1, .http_status = 200};
+    CU_ASSERT_EQUAL(miaw_wh_store_record_many(st, &v, 1, 5000), 0);
+    CU_ASSERT_EQUAL(q1(db, in_index), 0);
+    CU_ASSERT_EQUAL(q1(db, "SELECT COUNT(*) FROM webhook_outbox WHERE status=1"), 1);
+    r.url = r.body = NULL;
+    miaw_wh_store_close(st);
+    sqlite3_close(db);
+}
+
 static void test_seq_cache(void)
 {
     sqlite3 *db;
@@ -492,5 +542,5 @@ static void test_record_many(void)
 }
 
 MIAW_TESTS("webhook_dispatch", MIAW_T(test_group_commit), MIAW_T(test_failed_commit_resends_in_order),
-           MIAW_T(test_wake_during_tick),
+           MIAW_T(test_wake_during_tick), MIAW_T(test_open_rows_index),
            MIAW_T(test_seq_cache), MIAW_T(test_record_many))
