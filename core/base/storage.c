@@ -13,7 +13,7 @@
 /* WAL pages that wake the checkpoint worker (8 times that: the committing thread runs
  * one itself): a queue-like outbox rewrites the same pages often, so a larger WAL copies
  * fewer of them per event; 2000 pages = 8 MiB of WAL, at most 64 MiB */
-#define CHECKPOINT_PAGES 2000
+#define CHECKPOINT_PAGES 8000
 
 static const char *MIGRATIONS[] = {
     /* 1 */
@@ -63,7 +63,7 @@ int miaw_storage_open(miaw_storage *s, const char *data_dir, char *err, size_t e
     }
     chmod(s->path, 0600);
     sqlite3_busy_timeout(s->db, 5000);
-    if (miaw_storage_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;") != 0) {
+    if (miaw_storage_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;") != 0) {
         snprintf(err, errlen, "%s: cannot enable WAL", s->path);
         miaw_storage_close(s);
         return -1;
