@@ -81,7 +81,7 @@ miaw_checkpointer *miaw_checkpointer_start(sqlite3 *db, const char *path, int pa
     if (!c) return NULL;
     c->writer = db;
     c->pages = pages > 0 ? pages : 1000;
-    c->hard = c->pages * 8;
+    c->hard = c->pages * 4;
     if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         MIAW_WARN("db", "background checkpoints off: %s", c->db ? sqlite3_errmsg(c->db) : "cannot open");
         sqlite3_close(c->db);

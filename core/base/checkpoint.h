@@ -23,7 +23,7 @@ typedef struct miaw_checkpoint_stats {
 } miaw_checkpoint_stats;
 
 /* db: the writer connection (WAL mode); path: its database file; pages: WAL size that
- * wakes the worker (<= 0: 1000); the hard limit is 8 times that. NULL when the worker
+ * wakes the worker (<= 0: 1000); the hard limit is 4 times that. NULL when the worker
  * cannot start (the connection keeps SQLite's own automatic checkpoints then). */
 miaw_checkpointer *miaw_checkpointer_start(sqlite3 *db, const char *path, int pages);
 /* joins the worker, closes its connection, gives the writer back SQLite's automatic

@@ -10,9 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* WAL pages that wake the checkpoint worker (8 times that: the committing thread runs
+/* WAL pages that wake the checkpoint worker (4 times that: the committing thread runs
  * one itself): a queue-like outbox rewrites the same pages often, so a larger WAL copies
- * fewer of them per event; 2000 pages = 8 MiB of WAL, at most 64 MiB */
+ * fewer of them per event; 8000 pages = 32 MiB of WAL, at most 128 MiB. The page cache
+ * (16 MiB, PRAGMA cache_size below) holds a busy outbox's working set. */
 #define CHECKPOINT_PAGES 8000
 
 static const char *MIGRATIONS[] = {
