@@ -8,13 +8,14 @@
  * nobody can forge a line or drive a terminal through the log.
  *
  * Unbuffered (the default) each line is one write(2). Buffered (miaw_log_buffer, turned on
- * by the HTTP server for its loop) the lines of the thread that turned it on are appended
- * to a buffer that miaw_log_flush writes: once per loop iteration, when it is full, before
- * any warning or error (which is written at once), before a line from another thread
- * (written at once too: a worker's line never waits for the loop), when buffering is
- * turned off, and at exit. Lines stay in order. A flush writes whole lines only; to a
- * pipe, socket or terminal in writes of at most PIPE_BUF bytes (atomic, so lines from
- * other processes on the same pipe never land inside one of ours), to a file in one. */
+ * by the HTTP server for its loop) the "http" lines (the access log, a line per request)
+ * of the thread that turned it on are appended to a buffer that miaw_log_flush writes:
+ * once per loop iteration, when it is full, before any other line (written at once: a
+ * warning, an error, another component's line, which someone may be waiting for, or a
+ * line from another thread), when buffering is turned off, and at exit. Lines stay in
+ * order. A flush writes whole lines only; to a pipe, socket or terminal in writes of at
+ * most PIPE_BUF bytes (atomic, so lines from other processes on the same pipe never land
+ * inside one of ours), to a file in one. */
 #include "base/log.h"
 
 #include <errno.h>
@@ -271,10 +272,10 @@ size_t miaw_log_buffered(void)
 }
 
 /* the line into the buffer, or out at once (see the head comment) */
-static void emit(int level, const char *line, size_t len)
+static void emit(int level, const char *component, const char *line, size_t len)
 {
     pthread_mutex_lock(&g_mu);
-    if (g_cap && level > MIAW_LVL_WARN && pthread_equal(g_owner, pthread_self())) {
+    if (g_cap && level > MIAW_LVL_WARN && strcmp(component, "http") == 0 && pthread_equal(g_owner, pthread_self())) {
         if (g_len + len > g_cap) flush_locked();
         memcpy(g_buf + g_len, line, len);
         g_len += len;
@@ -290,14 +291,14 @@ void miaw_vlog(int level, const char *component, const char *fmt, va_list ap)
     if (level > g_level) return;
     char msg[2048], line[LINE_MAX_BYTES];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    emit(level, line, format_line(line, level, component, msg));
+    emit(level, component, line, format_line(line, level, component, msg));
 }
 
 void miaw_log_str(int level, const char *component, const char *msg)
 {
     if (level > g_level) return;
     char line[LINE_MAX_BYTES];
-    emit(level, line, format_line(line, level, component, msg));
+    emit(level, component, line, format_line(line, level, component, msg));
 }
 
 void miaw_log(int level, const char *component, const char *fmt, ...)

@@ -20,11 +20,12 @@ void miaw_vlog(int level, const char *component, const char *fmt, va_list ap);
 /* The same with the message as it is (no format): a hot path's line built by hand. */
 void miaw_log_str(int level, const char *component, const char *msg);
 
-/* Buffered mode. cap > 0: info and debug lines logged by the calling thread (the loop's)
- * are kept in a buffer of cap bytes (at least one whole line) instead of one write each,
- * and written by miaw_log_flush, or first when the next line does not fit. Warnings and
- * errors, and lines from any other thread, flush the buffer and are written at once, so
- * the order of lines is kept and only info/debug lines wait. cap 0 flushes and turns the
+/* Buffered mode. cap > 0: info and debug lines of the "http" component (the access log)
+ * logged by the calling thread (the loop's) are kept in a buffer of cap bytes (at least
+ * one whole line) instead of one write each, and written by miaw_log_flush, or first when
+ * the next line does not fit. Any other line (warnings and errors, other components'
+ * lines, lines from other threads) flushes the buffer and is written at once, so the
+ * order of lines is kept and only access lines wait. cap 0 flushes and turns the
  * mode off. The buffer is flushed at exit too; a crash loses what it holds (the lines
  * since the last flush). 0, or -1 when out of memory (the mode is unchanged). */
 int miaw_log_buffer(size_t cap);

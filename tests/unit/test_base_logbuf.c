@@ -92,16 +92,16 @@ static void test_warning_flushes_first(void)
 {
     int fd = tmp_fd();
     setup(fd, 64 << 10);
-    miaw_log(MIAW_LVL_INFO, "t", "first");
-    miaw_log(MIAW_LVL_DEBUG, "t", "second");
-    miaw_log(MIAW_LVL_WARN, "t", "third");
+    miaw_log(MIAW_LVL_INFO, "http", "first");
+    miaw_log(MIAW_LVL_DEBUG, "http", "second");
+    miaw_log(MIAW_LVL_WARN, "http", "third");
     CU_ASSERT_EQUAL(miaw_log_buffered(), 0); /* no flush called: the warning wrote everything */
     char *s = slurp(fd, NULL);
-    char *a = strstr(s, "] first\n"), *b = strstr(s, "] second\n"), *c = strstr(s, "warn  [t] third\n");
+    char *a = strstr(s, "] first\n"), *b = strstr(s, "] second\n"), *c = strstr(s, "warn  [http] third\n");
     CU_ASSERT(a && b && c && a < b && b < c);
     free(s);
-    miaw_log(MIAW_LVL_INFO, "t", "fourth");
-    miaw_log(MIAW_LVL_ERROR, "t", "fifth");
+    miaw_log(MIAW_LVL_INFO, "http", "fourth");
+    miaw_log(MIAW_LVL_ERROR, "http", "fifth");
     s = slurp(fd, NULL);
     CU_ASSERT_EQUAL(count_lines(s), 5);
     CU_ASSERT(strstr(s, "] fourth\n") < strstr(s, "] fifth\n"));
@@ -116,7 +116,7 @@ static void test_warning_flushes_first(void)
     free(s);
     /* below the level: not even buffered */
     miaw_log_set_level(MIAW_LVL_INFO);
-    miaw_log(MIAW_LVL_DEBUG, "t", "hidden");
+    miaw_log(MIAW_LVL_DEBUG, "http", "hidden");
     CU_ASSERT_EQUAL(miaw_log_buffered(), 0);
     teardown();
     close(fd);
@@ -129,13 +129,13 @@ static void test_full_buffer_and_long_lines(void)
     char msg[301];
     memset(msg, 'm', 300);
     msg[300] = 0;
-    for (int i = 0; i < 200; i++) miaw_log(MIAW_LVL_INFO, "t", "%04d %s", i, msg);
+    for (int i = 0; i < 200; i++) miaw_log(MIAW_LVL_INFO, "http", "%04d %s", i, msg);
     CU_ASSERT(miaw_log_buffered() <= 4400);
     /* a message longer than any line is cut and still one line */
     static char big[3000];
     memset(big, 'b', sizeof big - 1);
-    miaw_log(MIAW_LVL_INFO, "t", "%s", big);
-    miaw_log(MIAW_LVL_INFO, "t", "after");
+    miaw_log(MIAW_LVL_INFO, "http", "%s", big);
+    miaw_log(MIAW_LVL_INFO, "http", "after");
     miaw_log_flush();
     size_t len;
     char *s = slurp(fd, &len);
@@ -143,19 +143,19 @@ static void test_full_buffer_and_long_lines(void)
     int prev = -1, ordered = 1;
     for (char *l = s; *l; l = strchr(l, '\n') + 1) {
         char *nl = strchr(l, '\n');
-        char *m = strstr(l, "[t] ");
-        if (m && m < nl && m[4] >= '0' && m[4] <= '9') {
-            int v = atoi(m + 4);
-            ordered &= v == prev + 1 && nl - (m + 4) == 305;
+        char *m = strstr(l, "[http] ");
+        if (m && m < nl && m[7] >= '0' && m[7] <= '9') {
+            int v = atoi(m + 7);
+            ordered &= v == prev + 1 && nl - (m + 7) == 305;
             prev = v;
         }
     }
     CU_ASSERT(ordered);
     CU_ASSERT_EQUAL(prev, 199);
-    char *b = strstr(s, "[t] bbbb");
+    char *b = strstr(s, "[http] bbbb");
     CU_ASSERT_PTR_NOT_NULL(b);
     if (b) CU_ASSERT(strchr(b, '\n') - b > 2000); /* the long one, whole up to its cut */
-    CU_ASSERT_PTR_NOT_NULL(strstr(s, "[t] after\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "[http] after\n"));
     CU_ASSERT_EQUAL(s[len - 1], '\n');
     free(s);
     teardown();
@@ -166,12 +166,12 @@ static void test_off_flushes_and_writes_directly(void)
 {
     int fd = tmp_fd();
     setup(fd, 64 << 10);
-    miaw_log(MIAW_LVL_INFO, "t", "pending");
+    miaw_log(MIAW_LVL_INFO, "http", "pending");
     CU_ASSERT_EQUAL(miaw_log_buffer(0), 0);
     char *s = slurp(fd, NULL);
     CU_ASSERT_PTR_NOT_NULL(strstr(s, "] pending\n"));
     free(s);
-    miaw_log(MIAW_LVL_INFO, "t", "direct");
+    miaw_log(MIAW_LVL_INFO, "http", "direct");
     s = slurp(fd, NULL);
     CU_ASSERT_PTR_NOT_NULL(strstr(s, "] direct\n"));
     CU_ASSERT_EQUAL(count_lines(s), 2);
@@ -250,13 +250,13 @@ static void test_other_thread_writes_at_once(void)
 {
     int fd = tmp_fd();
     setup(fd, 64 << 10);
-    miaw_log(MIAW_LVL_INFO, "loop", "before");
+    miaw_log(MIAW_LVL_INFO, "http", "before");
     pthread_t th;
     pthread_create(&th, NULL, log_once, "from a worker");
     pthread_join(th, NULL);
     CU_ASSERT_EQUAL(miaw_log_buffered(), 0);
     char *s = slurp(fd, NULL);
-    char *a = strstr(s, "[loop] before\n"), *b = strstr(s, "[worker] from a worker\n");
+    char *a = strstr(s, "[http] before\n"), *b = strstr(s, "[worker] from a worker\n");
     CU_ASSERT(a && b && a < b);
     free(s);
     teardown();
@@ -310,19 +310,38 @@ static void test_flushed_at_exit(void)
     if (pid == 0) {
         miaw_log_set_fd(fd);
         if (miaw_log_buffer(64 << 10) != 0) _exit(3);
-        miaw_log(MIAW_LVL_INFO, "t", "last words");
+        miaw_log(MIAW_LVL_INFO, "http", "last words");
         exit(miaw_log_buffered() > 0 ? 0 : 4); /* buffered until exit */
     }
     int st = 0;
     waitpid(pid, &st, 0);
     CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     char *s = slurp(fd, NULL);
-    CU_ASSERT_PTR_NOT_NULL(strstr(s, "[t] last words\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "[http] last words\n"));
     free(s);
+    close(fd);
+}
+
+/* only the access log waits: another component's info line (which a user or a test may be
+ * waiting for, e.g. an engine event) is written at once, after the access lines before it */
+static void test_other_component_at_once(void)
+{
+    int fd = tmp_fd();
+    setup(fd, 64 << 10);
+    miaw_log(MIAW_LVL_INFO, "http", "GET /a 200 0.010ms id=1");
+    CU_ASSERT(miaw_log_buffered() > 0);
+    miaw_log(MIAW_LVL_INFO, "engine", "a: resent 3EB0 to b (retry 1)");
+    CU_ASSERT_EQUAL(miaw_log_buffered(), 0);
+    char *s = slurp(fd, NULL);
+    char *a = strstr(s, "[http] GET /a 200"), *b = strstr(s, "[engine] a: resent 3EB0");
+    CU_ASSERT(a && b && a < b);
+    free(s);
+    teardown();
     close(fd);
 }
 
 MIAW_TESTS("base_logbuf", MIAW_T(test_held_until_flush_in_order), MIAW_T(test_warning_flushes_first),
            MIAW_T(test_full_buffer_and_long_lines), MIAW_T(test_off_flushes_and_writes_directly),
            MIAW_T(test_json_and_timestamp), MIAW_T(test_pipe_writes_are_atomic_lines),
-           MIAW_T(test_other_thread_writes_at_once), MIAW_T(test_concurrent_loggers), MIAW_T(test_flushed_at_exit))
+           MIAW_T(test_other_thread_writes_at_once), MIAW_T(test_concurrent_loggers), MIAW_T(test_flushed_at_exit),
+           MIAW_T(test_other_component_at_once))
