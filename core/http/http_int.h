@@ -95,6 +95,11 @@ int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q);
 /* frees the request structs kept for reuse (at the server's end) */
 void miaw_http_req_cache_free(void);
 
+/* ---- h2_hpack.c: h2 answers carry the request id without adding it to the HPACK table.
+ * Finds h2o's own encoder (called by miaw_http_new; links the file in): 0, or -1 when it
+ * is not there (h2 answers then cannot be encoded). */
+int miaw_http_hpack_init(void);
+
 /* ---- early.c: authentication and body limit from the request head (HTTP/1.x) ---- */
 /* adds the filter that puts h2o's own error answers (413, 400 ...) in the envelope */
 void miaw_http_early_register(miaw_http *h, h2o_hostconf_t *host);
