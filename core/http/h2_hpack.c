@@ -15,7 +15,7 @@
  * function, which libh2o calls through its PLT, with this one: it takes the request id out
  * of the header list, lets h2o's encoder (found with dlsym RTLD_NEXT) write the rest, puts
  * the header back and appends it to the block as "literal without indexing" (RFC 7541
- * 6.2.2), which leaves the table alone, so it stays in step with the peer's. When the block
+ * 6.2.2; the value not Huffman-coded), which leaves the table alone, so it stays in step with the peer's. When the block
  * is one HEADERS frame that has room, the field goes into it; else a CONTINUATION frame
  * carries it (RFC 9113 6.10). Any other response goes to h2o's encoder untouched. */
 #include "http/http_int.h"
@@ -47,6 +47,7 @@ static size_t g_name_len;
 
 #define RID_NAME "x-request-id"
 #define RID_VALUE_MAX 128 /* miaw's ids are at most 64 bytes; longer values go to h2o as they are */
+_Static_assert(RID_VALUE_MAX - 127 < 128, "the value's length takes at most two bytes");
 
 int miaw_http_hpack_init(void)
 {
@@ -97,10 +98,19 @@ void h2o_hpack_flatten_response(h2o_buffer_t **buf, h2o_hpack_header_table_t *he
     e[at] = rid;
     res->headers.size = n;
 
-    /* the field: 0x00, name, value (Huffman-coded when shorter: at most len + 6 bytes) */
+    /* the field: 0x00, the name, the value as it is (a random id gains little from
+     * Huffman coding: 24 bytes would be 19, for some 400 instructions) */
     uint8_t field[sizeof g_name + RID_VALUE_MAX + 8];
-    memcpy(field, g_name, g_name_len);
-    size_t fl = g_name_len + h2o_hpack_encode_string(field + g_name_len, rid.value.base, rid.value.len);
+    size_t fl = g_name_len, vl = rid.value.len;
+    memcpy(field, g_name, fl);
+    if (vl < 127) {
+        field[fl++] = (uint8_t)vl;
+    } else { /* 7-bit prefix integer (RFC 7541 5.1); vl <= RID_VALUE_MAX < 255 */
+        field[fl++] = 127;
+        field[fl++] = (uint8_t)(vl - 127);
+    }
+    memcpy(field + fl, rid.value.base, vl);
+    fl += vl;
 
     /* the last frame h2o wrote (HEADERS, or its last CONTINUATION) */
     size_t last = start, end = (*buf)->size;
