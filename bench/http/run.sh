@@ -20,9 +20,13 @@
 #   BENCH_MIAW_LOG []     where miaw's log goes instead of that file (e.g. /dev/null)
 #   BENCH_PIN [0]         1: servers on CPU 0, load generators on the other CPUs (taskset)
 #   BENCH_POST [1]        0: skip the POST send-text row
-#   BENCH_PROFILE [0]     1: then profile miaw (perf record, call graphs) over one more
-#                         HTTP/1.1 run and print where its CPU time goes: h2o and the
-#                         kernel's part (which bare pays too) and each step of miaw's own
+#   BENCH_PROFILE [0]     1 or h1: then profile miaw and bare (perf record, call graphs)
+#                         over one more HTTP/1.1 run each and print where the CPU time goes:
+#                         h2o and the kernel's part (which bare pays too) and each step of
+#                         miaw's own; h2: the same over h2c (h2load); both: HTTP/1.1, then h2c
+#   BENCH_PROFILE_TOP []  N: with the profile, also each server's N functions with the most
+#                         self samples
+#   BENCH_PROFILE_KEEP [] a directory: the perf data files are copied there (perf report -i)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -35,6 +39,7 @@ threads=${BENCH_THREADS:-2}
 streams=${BENCH_H2_STREAMS:-1}
 rounds=${BENCH_ROUNDS:-1}
 pin=${BENCH_PIN:-0}
+case ${BENCH_PROFILE:-0} in 0 | 1 | h1 | h2 | both | all) ;; *) echo "BENCH_PROFILE: want 0, 1 (= h1), h1, h2 or both" >&2; exit 2 ;; esac
 
 miaw="$build/miaw"
 bare="$build/bench/bench_http_bare"
@@ -264,48 +269,44 @@ if [ -s "$tmp/post" ]; then
   [ "$(awk '{print $5}' <<<"$post")" = 0 ] || { echo "POST: socket errors: the connections did not stay open" >&2; exit 1; }
 fi
 
-# ---- where miaw's time goes: perf over one more HTTP/1.1 run of each server. First the
-# CPU time per request split by where the code lives (kernel, libc, h2o, miaw ...), miaw
-# beside bare; then, for miaw, per function the share of its samples spent in it and what
-# it calls ("children").
-if [ "${BENCH_PROFILE:-0}" = 1 ]; then
-  echo
-  if ! command -v perf >/dev/null; then
-    echo "profile: perf not found (Debian: linux-perf)"
+# ---- where miaw's time goes: perf over one more run of each server, HTTP/1.1 (wrk) and/or
+# h2c (h2load). First the CPU time per request split by where the code lives (kernel, libc,
+# h2o, miaw ...), miaw beside bare; then, for miaw, per function the share of its samples
+# spent in it and what it calls ("children").
+profile=${BENCH_PROFILE:-0}
+case $profile in
+  0 | '') protos= ;;
+  1 | h1) protos=h1 ;;
+  h2) protos=h2 ;;
+  both | all) protos="h1 h2" ;;
+  *) echo "BENCH_PROFILE=$profile: want 0, 1 (= h1), h1, h2 or both" >&2; exit 2 ;;
+esac
+if [ -n "$protos" ] && ! command -v perf >/dev/null; then
+  echo; echo "profile: perf not found (Debian: linux-perf)"; protos=
+fi
+prof() { # name port pid proto -> $tmp/perf-NAME-PROTO.data, and "cpu-us/req" on stdout
+  local pp t0 t1 rps
+  perf record -q -F 999 --call-graph dwarf,16384 -p "$3" -o "$tmp/perf-$1-$4.data" -- sleep "$secs" 2>"$tmp/perf.err" &
+  pp=$!
+  t0=$(ticks "$3")
+  if [ "$4" = h1 ]; then
+    rps=$("${cli_pin[@]}" wrk -t"$threads" -c"$conns" -d"${secs}s" -H "$auth" "http://127.0.0.1:$2$path" |
+      awk '/^Requests\/sec:/ {printf "%.0f", $2}')
   else
-    prof() { # name port pid -> $tmp/perf-NAME.data, and "cpu-us/req" on stdout
-      local pp t0 t1 rps
-      perf record -q -F 999 --call-graph dwarf,16384 -p "$3" -o "$tmp/perf-$1.data" -- sleep "$secs" 2>"$tmp/perf.err" &
-      pp=$!
-      t0=$(ticks "$3")
-      rps=$("${cli_pin[@]}" wrk -t"$threads" -c"$conns" -d"${secs}s" -H "$auth" "http://127.0.0.1:$2$path" |
-        awk '/^Requests\/sec:/ {printf "%.0f", $2}')
-      t1=$(ticks "$3")
-      wait "$pp" || true
-      cpu_us "$t0" "$t1" "$rps"
-    }
-    dso() { # name cpu-us/req -> "dso us/req" lines
-      perf report -i "$tmp/perf-$1.data" --no-children --sort dso -g none --stdio 2>/dev/null | grep -v '^#' |
-        awk -v c="$2" 'NF >= 2 && $1 ~ /%$/ {v=$1; sub(/%/, "", v); d=$2; sub(/\.so.*/, "", d); print d, v * c / 100}'
-    }
-    mc=$(prof miaw "$mport" "$mpid")
-    bc=$(prof bare "$bport" "$bpid")
-    if [ ! -s "$tmp/perf-miaw.data" ] || [ ! -s "$tmp/perf-bare.data" ]; then
-      echo "profile: perf record failed: $(head -3 "$tmp/perf.err")"
-    else
-      echo "profile, HTTP/1.1: CPU time per request by where the code runs (perf self samples x CPU us/req)"
-      printf '  %-22s %10s %10s\n' "" "miaw us" "bare us"
-      join -a1 -a2 -e 0 -o 0,1.2,2.2 <(dso miaw "$mc" | sort) <(dso bare "$bc" | sort) |
-        sort -k2,2nr | awk '$2 >= 0.05 || $3 >= 0.05 {printf "  %-22s %10.2f %10.2f\n", $1, $2, $3}'
-      printf '  %-22s %10.2f %10.2f\n' "total" "$mc" "$bc"
-      perf report -i "$tmp/perf-miaw.data" --children --sort sym -g none --stdio 2>/dev/null | grep -v '^#' >"$tmp/perf.txt" || true
-      echo "miaw per function, with what it calls (% of its samples; the stack is cut at the answer's"
-      echo "16 KiB encoding buffer, so the rows above it count the work before the answer only):"
-      # name in the report -> label; the first line naming it is shown
-      while IFS='|' read -r sym label; do
-        awk -v s="$sym" -v l="$label" '$4 == s {printf "  %7s  %-24s %s\n", $1, s, l; found=1; exit}
-          END {if (!found) printf "  %7s  %-24s %s\n", "-", s, l}' "$tmp/perf.txt"
-      done <<'SYMS'
+    rps=$("${cli_pin[@]}" h2load -t"$threads" -c"$conns" -m"$streams" -D"$secs" -H "$auth" "http://127.0.0.1:$2$path" |
+      awk '/^finished in/ {for (i=1;i<=NF;i++) if ($(i+1) ~ /^req\/s/) {v=$i; gsub(/,/, "", v); printf "%.0f", v}}')
+  fi
+  t1=$(ticks "$3")
+  wait "$pp" || true
+  cpu_us "$t0" "$t1" "$rps"
+}
+dso() { # data-file cpu-us/req -> "dso us/req" lines
+  perf report -i "$1" --no-children --sort dso -g none --stdio 2>/dev/null | grep -v '^#' |
+    awk -v c="$2" 'NF >= 2 && $1 ~ /%$/ {v=$1; sub(/%/, "", v); d=$2; sub(/\.so.*/, "", d); print d, v * c / 100}'
+}
+# name in the report -> label; per protocol the first line naming it is shown ("-": no
+# samples). The h2o rows that only one protocol has show "-" on the other.
+syms=$(cat <<'SYMS'
 miaw_http_on_req|miaw's request handler, up to the answer
 dispatch|  route, auth, instance check, the handler
 miaw_router_match|    the router
@@ -315,10 +316,50 @@ miaw_instance_json_text|      its JSON text (kept, checked against the fields)
 miaw_req_reply_data_text|the answer: envelope, headers, log line, sending
 miaw_http_log_request|  access log line and request metrics
 h2o_send_inline|  h2o sending it (bare: the same)
-__GI___writev|    of which the kernel's writev
+__GI___writev|    of which the kernel's writev (h1; h2 writes after the handler)
+on_req_dispose|the request's end (h2o frees its pool): miaw's clean-up
 miaw_log_flush|the access log's buffered writes (at most every 5 ms)
-judge|the early body gate's look at each request head
+judge|the early body gate's look at each request head (h1)
+h2o_hpack_flatten_response|h2: the response headers' HPACK encoding (bare: the same call)
+h2o_http2_conn_register_for_proceed_callback|h2: the stream queued for sending
+on_write_complete|h2: after a write, the next frames (h2o)
 SYMS
-    fi
+)
+for proto in $protos; do
+  label=$([ "$proto" = h1 ] && echo "HTTP/1.1" || echo "h2c")
+  echo
+  mc=$(prof miaw "$mport" "$mpid" "$proto")
+  bc=$(prof bare "$bport" "$bpid" "$proto")
+  md="$tmp/perf-miaw-$proto.data" bd="$tmp/perf-bare-$proto.data"
+  if [ -n "${BENCH_PROFILE_KEEP:-}" ]; then
+    mkdir -p "$BENCH_PROFILE_KEEP" && cp -f "$md" "$bd" "$BENCH_PROFILE_KEEP"/ 2>/dev/null || true
   fi
-fi
+  if [ ! -s "$md" ] || [ ! -s "$bd" ]; then
+    echo "profile: perf record failed: $(head -3 "$tmp/perf.err")"
+    continue
+  fi
+  echo "profile, $label: CPU time per request by where the code runs (perf self samples x CPU us/req)"
+  printf '  %-22s %10s %10s\n' "" "miaw us" "bare us"
+  join -a1 -a2 -e 0 -o 0,1.2,2.2 <(dso "$md" "$mc" | sort) <(dso "$bd" "$bc" | sort) |
+    sort -k2,2nr | awk '$2 >= 0.05 || $3 >= 0.05 {printf "  %-22s %10.2f %10.2f\n", $1, $2, $3}'
+  printf '  %-22s %10.2f %10.2f\n' "total" "$mc" "$bc"
+  for t in miaw bare; do
+    perf report -i "$tmp/perf-$t-$proto.data" --children --sort sym -g none --stdio 2>/dev/null | grep -v '^#' >"$tmp/perf-$t.txt" || true
+  done
+  echo "$label, per function with what it calls (% of the samples, miaw beside bare; the stack"
+  echo "is cut at the answer's 16 KiB encoding buffer, so the rows above it count the work"
+  echo "before the answer only):"
+  printf '  %7s %7s  %-44s %s\n' miaw bare function ""
+  while IFS='|' read -r sym what; do
+    m=$(awk -v s="$sym" '$4 == s {print $1; exit}' "$tmp/perf-miaw.txt")
+    b=$(awk -v s="$sym" '$4 == s {print $1; exit}' "$tmp/perf-bare.txt")
+    printf '  %7s %7s  %-44s %s\n' "${m:--}" "${b:--}" "$sym" "$what"
+  done <<<"$syms"
+  if [ -n "${BENCH_PROFILE_TOP:-}" ]; then
+    echo "$label, the $BENCH_PROFILE_TOP functions with the most self samples (miaw, then bare):"
+    for t in miaw bare; do
+      perf report -i "$tmp/perf-$t-$proto.data" --no-children --sort dso,sym -g none --stdio 2>/dev/null |
+        awk -v n="$BENCH_PROFILE_TOP" -v t="$t" '!/^#/ && NF && k++ < n {print "  " t " " $0}' # not head: perf's SIGPIPE
+    done
+  fi
+done

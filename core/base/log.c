@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,16 +98,26 @@ static size_t json_escape(char *out, size_t cap, const char *s)
 static size_t text_escape(char *out, size_t cap, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
+    size_t o = 0, len = strlen(s);
     while (*s && o + 4 < cap) {
-        /* a run of plain bytes (the whole message, as a rule) copied at once */
+        /* a run of plain bytes (the whole message, as a rule) copied at once; looked at 8
+         * bytes at a time (any byte below 0x20, NUL included, or 0x7f stops the word) */
         size_t run = 0, room = cap - 4 - o;
+        if (room > len) room = len;
+        for (uint64_t w; run + 8 <= room; run += 8) {
+            memcpy(&w, s + run, 8);
+            uint64_t ctl = (w - 0x2020202020202020ull) & ~w, del = w ^ 0x7f7f7f7f7f7f7f7full;
+            del = (del - 0x0101010101010101ull) & ~del;
+            if ((ctl | del) & 0x8080808080808080ull) break;
+        }
         while (run < room && (unsigned char)s[run] >= 0x20 && s[run] != 0x7f) run++;
         memcpy(out + o, s, run);
         o += run;
         s += run;
+        len -= run;
         if (!*s || o + 4 >= cap) break;
         unsigned char c = (unsigned char)*s++;
+        len--;
         if (c < 0x20 || c == 0x7f) {
             out[o++] = '\\';
             out[o++] = 'x';

@@ -68,9 +68,18 @@ int miaw_random_hex(char *out, size_t nbytes)
 
 int miaw_ct_equal(const char *a, size_t alen, const char *b, size_t blen)
 {
-    size_t n = alen > blen ? alen : blen;
-    unsigned char diff = (unsigned char)(alen != blen);
-    for (size_t i = 0; i < n; i++) {
+    size_t n = alen > blen ? alen : blen, i = 0;
+    uint64_t diff = alen != blen;
+    /* 8 bytes at a time where both have them (the common case: equal lengths), then the
+     * rest byte by byte; the time depends on the lengths only, never on the bytes */
+    size_t both = alen < blen ? alen : blen;
+    for (; i + 8 <= both; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        diff |= x ^ y;
+    }
+    for (; i < n; i++) {
         unsigned char x = i < alen ? (unsigned char)a[i] : 0;
         unsigned char y = i < blen ? (unsigned char)b[i] : 0;
         diff |= (unsigned char)(x ^ y);

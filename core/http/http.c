@@ -179,6 +179,16 @@ void miaw_http_log_request(miaw_req *r, int status)
     miaw_log_str(level, "http", line);
 }
 
+/* s in the request's pool, or s itself when it is one of the constant values the
+ * pipeline passes (no copy) */
+static const char *pool_str(h2o_req_t *q, const char *s)
+{
+    static const char *const fixed[] = {"application/json; charset=utf-8", "no-store", "application/json", "text/plain"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (s == fixed[i]) return s;
+    return h2o_strdup(&q->pool, s, SIZE_MAX).base;
+}
+
 int miaw_http_reply_bytes(miaw_req *r, int status, const char *reason, const char *content_type, const void *data,
                           size_t len, const char *cache_control)
 {
@@ -188,9 +198,14 @@ int miaw_http_reply_bytes(miaw_req *r, int status, const char *reason, const cha
     h2o_req_t *q = r->h2o;
     q->res.status = status;
     q->res.reason = reason ? reason : miaw_http_reason(status);
-    miaw_http_add_header(r, "content-type", content_type);
-    miaw_http_add_header(r, "x-request-id", r->id);
-    if (cache_control) miaw_http_add_header(r, "cache-control", cache_control);
+    /* by token where h2o has one (no name lookup); the request id's value is r->id itself,
+     * which lives as long as the request's pool */
+    h2o_add_header(&q->pool, &q->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, pool_str(q, content_type),
+                   strlen(content_type));
+    h2o_add_header_by_str(&q->pool, &q->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, r->id, strlen(r->id));
+    if (cache_control)
+        h2o_add_header(&q->pool, &q->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, pool_str(q, cache_control),
+                       strlen(cache_control));
     miaw_http_add_cors(r);
     miaw_http_log_request(r, status);
     /* a known length: without it h2o 2.2.5's chunked filter closes the HTTP/1.1
@@ -378,18 +393,32 @@ const char *miaw_req_query(miaw_req *r, const char *name)
     return NULL;
 }
 
+/* the value at idx as a C string in the pool; NULL for -1 */
+static const char *header_at(h2o_req_t *q, ssize_t idx)
+{
+    if (idx < 0) return NULL;
+    h2o_iovec_t v = q->headers.entries[idx].value;
+    return h2o_strdup(&q->pool, v.base, v.len).base;
+}
+
+/* miaw_req_header for a name already in lower case / one of h2o's tokens (no folding) */
+static const char *req_header_lc(miaw_req *r, const char *name, size_t n)
+{
+    return r->h2o ? header_at(r->h2o, h2o_find_header_by_str(&r->h2o->headers, name, n, -1)) : NULL;
+}
+
+static const char *req_header_token(miaw_req *r, const h2o_token_t *t)
+{
+    return r->h2o ? header_at(r->h2o, h2o_find_header(&r->h2o->headers, t, -1)) : NULL;
+}
+
 const char *miaw_req_header(miaw_req *r, const char *name)
 {
-    h2o_req_t *q = r->h2o;
-    if (!q) return NULL;
     char lower[128];
     size_t n = strlen(name);
     if (n >= sizeof lower) return NULL;
     for (size_t i = 0; i < n; i++) lower[i] = (char)tolower((unsigned char)name[i]);
-    ssize_t idx = h2o_find_header_by_str(&q->headers, lower, n, -1);
-    if (idx < 0) return NULL;
-    h2o_iovec_t v = q->headers.entries[idx].value;
-    return h2o_strdup(&q->pool, v.base, v.len).base;
+    return req_header_lc(r, lower, n);
 }
 
 const json_t *miaw_req_body(miaw_req *r) { return r->body; }
@@ -664,7 +693,8 @@ static void dispatch(miaw_req *r)
         if (miaw_http_rate_limited(r, h->rl_addr, "address", addr)) return;
     }
     if (!(rt->flags & MIAW_ROUTE_PUBLIC)) {
-        miaw_http_authenticate(h, miaw_req_header(r, "x-api-key"), miaw_req_header(r, "authorization"), &r->auth);
+        miaw_http_authenticate(h, req_header_lc(r, H2O_STRLIT("x-api-key")), req_header_token(r, H2O_TOKEN_AUTHORIZATION),
+                               &r->auth);
         if (!r->auth.ok) {
             if (h->cfg->basic_auth.n) miaw_http_add_header(r, "www-authenticate", "Basic realm=\"miaw\"");
             miaw_req_reply_err(r, MIAW_ERR_UNAUTHORIZED, NULL, "missing or invalid API key");
@@ -732,7 +762,9 @@ int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q)
     miaw_http *h = ((miaw_http_handler *)self)->http;
     miaw_req **ref = h2o_mem_alloc_shared(&q->pool, sizeof *ref, on_req_dispose); /* its life is the pool's */
     miaw_req *r = *ref = req_get();
-    memset(r, 0, sizeof *r);
+    memset(r, 0, MIAW_REQ_ZEROED);
+    r->match.route = NULL;
+    r->match.nparams = 0;
     r->h2o = q;
     r->http = h;
     r->start_us = now_us();
@@ -746,7 +778,7 @@ int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q)
     size_t copy = plen < sizeof r->path - 1 ? plen : sizeof r->path - 1;
     memcpy(r->path, q->path.base, copy);
     r->path[copy] = 0;
-    const char *rid = miaw_req_header(r, "x-request-id");
+    const char *rid = req_header_lc(r, H2O_STRLIT("x-request-id"));
     if (rid && valid_req_id(rid)) snprintf(r->id, sizeof r->id, "%s", rid);
     else request_id(h, r->id);
     if (plen >= sizeof r->path) {

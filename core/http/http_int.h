@@ -70,12 +70,10 @@ struct miaw_http {
 struct miaw_req {
     h2o_req_t *h2o;          /* NULL once h2o freed the request */
     miaw_http *http;
-    miaw_route_match match;
     json_t *body;
     miaw_form form;          /* multipart requests: text fields and spooled files (removed at dispose) */
     char id[72];
     char method[16];
-    char path[1024];
     uint64_t start_us;
     int answered, suspended, dead;
     unsigned nplugin_headers; /* reply_header calls so far */
@@ -84,7 +82,12 @@ struct miaw_req {
     uv_timer_t *timer;       /* while suspended: the timeout, and for HTTP/1.x a liveness check */
     uint64_t deadline;       /* loop ms of the timeout */
     miaw_auth auth;          /* who asked (set for routes that need a key) */
+    /* from here on not zeroed for each request (some 3 KiB): path is written at once, and
+     * of match only route and nparams are set before use (see miaw_http_on_req) */
+    char path[1024];
+    miaw_route_match match;
 };
+#define MIAW_REQ_ZEROED offsetof(struct miaw_req, path)
 
 /* the one h2o handler: every request enters miaw_http_on_req (http.c) */
 typedef struct miaw_http_handler {
@@ -94,6 +97,11 @@ typedef struct miaw_http_handler {
 int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q);
 /* frees the request structs kept for reuse (at the server's end) */
 void miaw_http_req_cache_free(void);
+
+/* ---- h2_hpack.c: h2 answers carry the request id without adding it to the HPACK table.
+ * Finds h2o's own encoder (called by miaw_http_new; links the file in): 0, or -1 when it
+ * is not there (h2 answers then cannot be encoded). */
+int miaw_http_hpack_init(void);
 
 /* ---- early.c: authentication and body limit from the request head (HTTP/1.x) ---- */
 /* adds the filter that puts h2o's own error answers (413, 400 ...) in the envelope */

@@ -50,6 +50,7 @@ static void sweep_uploads(const char *data_dir)
 miaw_http *miaw_http_new(uv_loop_t *loop, const miaw_config *cfg, miaw_router *router, const char *api_key,
                          miaw_instance_exists_fn exists, void *exists_udata)
 {
+    if (miaw_http_hpack_init() != 0) return NULL; /* h2o's HPACK encoder, see h2_hpack.c */
     miaw_http *h = calloc(1, sizeof *h);
     if (!h) return NULL;
     h->loop = loop;

@@ -225,6 +225,14 @@ static int decode_seg(const char *s, size_t len, char *out, size_t cap)
     return utf8_ok((const unsigned char *)out) ? 0 : -1;
 }
 
+/* 1 when every literal segment of e is the decoded request segment at its place */
+static int literals_match(const miaw_route_entry *e, char dec[][256], size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(e->param_mask >> i & 1) && strcmp(e->segs[i], dec[i]) != 0) return 0;
+    return 1;
+}
+
 int miaw_router_match(const miaw_router *rt, const char *method, const char *path, int root,
                       miaw_route_match *m, char *allow, size_t allowlen)
 {
@@ -244,7 +252,7 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
     }
     miaw_route_entry *best = NULL;
     size_t best_lit = 0;
-    int path_hit = 0;
+    int path_hit = 0, others = 0;
     size_t ao = 0;
     if (allow && allowlen) allow[0] = 0;
     uint32_t want = (uint32_t)n | (root ? 0x100u : 0), hs[17];
@@ -258,19 +266,30 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
         } else if (shape(e) != want) {
             continue;
         }
-        int ok = 1;
-        for (size_t i = 0; i < n && ok; i++)
-            if (!(e->param_mask >> i & 1)) ok = strcmp(e->segs[i], dec[i]) == 0;
-        if (!ok) continue;
+        if (!literals_match(e, dec, n)) continue;
         path_hit = 1;
         if (strcmp(e->method, method) != 0) {
-            if (allow && ao + 10 < allowlen && !strstr(allow, e->method))
-                ao += (size_t)snprintf(allow + ao, allowlen - ao, "%s%s", ao ? ", " : "", e->method);
+            others = 1; /* allow is written below, only when it is wanted */
             continue;
         }
         if (!best || e->nliteral > best_lit) {
             best = e;
             best_lit = e->nliteral;
+        }
+    }
+    /* the other methods of the path: for a 405, and for OPTIONS (its answer's Allow) */
+    if (allow && allowlen && others && (!best || strcmp(method, "OPTIONS") == 0)) {
+        e = rt->head;
+        for (size_t k = 0; rt->idx ? k < rt->count : e != NULL; k++, e = rt->idx ? NULL : e->next) {
+            if (rt->idx) {
+                const miaw_router_slot *sl = &rt->idx[k];
+                if (sl->shape != want || sl->lit != lit_hash(hs, n, sl->param_mask)) continue;
+                e = sl->e;
+            } else if (shape(e) != want) {
+                continue;
+            }
+            if (literals_match(e, dec, n) && strcmp(e->method, method) != 0 && ao + 10 < allowlen && !strstr(allow, e->method))
+                ao += (size_t)snprintf(allow + ao, allowlen - ao, "%s%s", ao ? ", " : "", e->method);
         }
     }
     if (!best) return path_hit ? 405 : 404;

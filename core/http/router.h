@@ -64,7 +64,8 @@ typedef struct miaw_route_match {
 int miaw_router_add(miaw_router *rt, const miaw_route *r, uint32_t extra_flags,
                     struct miaw_plugin *owner, char *err, size_t errlen);
 /* 200 and fills m; 404 when no path matches; 405 when the path matches another method
- * (allow gets "GET, POST"); 400 when a segment is malformed: a bad %-escape, an encoded
+ * (allow gets "GET, POST"; for OPTIONS it gets the path's methods whatever the answer,
+ * otherwise it is left empty on a 200, at no cost); 400 when a segment is malformed: a bad %-escape, an encoded
  * NUL or '/', a '.' or '..' segment, not UTF-8 or longer than 255 bytes decoded. path: the raw
  * (not yet decoded) path relative to the prefix, without query; every segment, literal
  * or parameter, is percent-decoded exactly once. */

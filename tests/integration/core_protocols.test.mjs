@@ -108,3 +108,42 @@ test('SIGTERM with keep-alive, h2 and pending async requests open exits cleanly 
   assert.doesNotMatch(s.logs(), /Assertion|AddressSanitizer|LeakSanitizer|runtime error/);
   await s.stop();
 });
+
+// h2 answers carry X-Request-Id as a literal without indexing (core/http/h2_hpack.c), the
+// rest of the block written by h2o: one connection, header blocks around the 16 KiB frame
+// size (long CORS origins echoed back, request ids of every length) so that the field
+// lands in the HEADERS frame, in h2o's last CONTINUATION frame or in one of its own; every
+// answer must decode (the peer's HPACK table stays in step) with its own id.
+test('h2: the request id around the frame size, on one connection', async () => {
+  // '~' has a 13-bit Huffman code: h2o sends these values as they are, so the lengths are exact
+  const origins = [16180, 16230, 16280, 16330, 16380].map((n) => 'http://' + '~'.repeat(n));
+  const s = await startServer({ config: `server:\n  cors_origin: "${origins.join(',')}"\n` });
+  const c = connect(s.url);
+  try {
+    const ask = (headers) => new Promise((resolve, reject) => {
+      const st = c.request({ ':path': '/api/v1/instances', authorization: `Bearer ${s.apiKey}`, ...headers });
+      st.on('response', resolve);
+      st.on('error', reject);
+      st.resume();
+    });
+    const seen = new Set();
+    for (const origin of origins) {
+      for (let n = 1; n <= 64; n += 3) {
+        const tag = String(seen.size), rid = (tag + 'r'.repeat(64)).slice(0, Math.max(n, tag.length));
+        const h = await ask({ origin, 'x-request-id': rid });
+        assert.equal(h[':status'], 200);
+        assert.equal(h['x-request-id'], rid);
+        assert.equal(h['access-control-allow-origin'], origin);
+        seen.add(rid);
+      }
+    }
+    for (let i = 0; i < 50; i++) { // generated ids, small blocks, the same connection
+      const h = await ask({});
+      assert.equal(h[':status'], 200);
+      assert.match(h['x-request-id'], /^[0-9a-f]{24}$/);
+      assert.equal(h['content-type'], 'application/json; charset=utf-8');
+      assert.ok(!seen.has(h['x-request-id']));
+      seen.add(h['x-request-id']);
+    }
+  } finally { c.close(); await s.stop(); }
+});
