@@ -66,7 +66,14 @@ struct inflight {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-struct sockctx { uv_poll_t poll; curl_socket_t fd; miaw_wh_dispatch *d; struct sockctx *prev, *next; };
+struct sockctx {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    miaw_wh_dispatch *d;
+    int events; /* what the poll handle watches now (UV_READABLE | UV_WRITABLE), 0: stopped */
+    int parked; /* curl said REMOVE: its connection is idle in the cache */
+    struct sockctx *prev, *next;
+};
 
 struct miaw_wh_dispatch {
     uv_loop_t *loop;
@@ -179,6 +186,11 @@ static void on_poll(uv_poll_t *p, int status, int events)
 {
     struct sockctx *c = p->data;
     miaw_wh_dispatch *d = c->d;
+    if (c->parked) { /* an idle connection woke (the receiver closed it): curl sees it on reuse */
+        uv_poll_stop(&c->poll);
+        c->events = 0;
+        return;
+    }
     int flags = 0, running;
     if (status < 0) flags = CURL_CSELECT_ERR;
     if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
@@ -188,9 +200,11 @@ static void on_poll(uv_poll_t *p, int status, int events)
 }
 
 /* the poll handle of a socket lives as long as the socket: curl says REMOVE when a
- * connection goes idle into its cache and asks again when it is reused, and a stopped
- * handle restarts without closing, allocating and registering anew (three system calls
- * and a free per delivery before); it is closed by on_closesocket, before the socket */
+ * connection goes idle into its cache and asks again when it is reused. The handle keeps
+ * watching what it watched (parked: a wake-up only stops it), so a reuse that asks for
+ * the same events costs no system call (closing, allocating and registering anew cost
+ * three and a free per delivery before, stopping and starting two); it is closed by
+ * on_closesocket, before the socket */
 static struct sockctx *sock_find(miaw_wh_dispatch *d, curl_socket_t s)
 {
     return s >= 0 && (size_t)s < d->nbyfd ? d->byfd[s] : NULL;
@@ -239,7 +253,7 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
     miaw_wh_dispatch *d = userp;
     struct sockctx *c = socketp ? socketp : sock_find(d, s);
     if (what == CURL_POLL_REMOVE) {
-        if (c) uv_poll_stop(&c->poll);
+        if (c) c->parked = 1;
         return 0;
     }
     if (!c && !(c = sock_new(d, s))) return -1;
@@ -247,7 +261,11 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
     int ev = 0;
     if (what & CURL_POLL_IN) ev |= UV_READABLE;
     if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
-    uv_poll_start(&c->poll, ev, on_poll);
+    c->parked = 0;
+    if (ev != c->events) {
+        uv_poll_start(&c->poll, ev, on_poll);
+        c->events = ev;
+    }
     return 0;
 }
 

@@ -37,9 +37,11 @@ struct rcv {
     uv_mutex_t mu;    /* got, n, want */
     struct arrival got[MAXREQ];
     int n, want;
+    int close_every; /* > 0: the receiver ends a connection after that many answers, unasked */
+    int ended;       /* connections it ended so */
     uv_async_t *arrived; /* on the test's loop: n reached want */
 };
-struct rconn { uv_tcp_t h; struct rcv *r; char buf[65536]; size_t len; };
+struct rconn { uv_tcp_t h; struct rcv *r; char buf[65536]; size_t len; int served, closing; };
 
 static void on_alloc(uv_handle_t *h, size_t want, uv_buf_t *b)
 {
@@ -66,12 +68,20 @@ static const char *hval(const char *head, size_t n, const char *name)
     return NULL;
 }
 
+static void on_shut(uv_shutdown_t *sd, int st)
+{
+    (void)st;
+    uv_close((uv_handle_t *)sd->handle, on_closed_free);
+    free(sd);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
     (void)b;
     struct rconn *c = s->data;
     if (nread < 0) {
-        uv_close((uv_handle_t *)s, on_closed_free);
+        if (!c->closing) uv_close((uv_handle_t *)s, on_closed_free);
+        c->closing = 1;
         return;
     }
     c->len += (size_t)nread;
@@ -83,7 +93,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
                    *seq = hval(c->buf, hl, "X-Miaw-Sequence");
         size_t blen = cl ? strtoul(cl, NULL, 10) : 0;
         if (c->len < hl + blen) return;
+        if (c->closing) return;
         uv_mutex_lock(&c->r->mu);
+        int close_every = c->r->close_every;
         if (c->r->n < MAXREQ && inst && seq) {
             while (*inst == ' ') inst++;
             c->r->got[c->r->n].lane = atoi(inst + 1); /* "i<k>" */
@@ -98,6 +110,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         uv_write_t *w = malloc(sizeof *w);
         uv_buf_t ob = uv_buf_init((char *)ok, sizeof ok - 1);
         uv_write(w, s, &ob, 1, on_written);
+        if (close_every && ++c->served % close_every == 0) { /* after the answer: the client's
+                                                              * connection is idle, parked */
+            uv_shutdown_t *sd = malloc(sizeof *sd);
+            c->closing = 1;
+            uv_mutex_lock(&c->r->mu);
+            c->r->ended++;
+            uv_mutex_unlock(&c->r->mu);
+            uv_shutdown(sd, s, on_shut);
+            return;
+        }
     }
 }
 
@@ -467,6 +489,30 @@ static void test_open_rows_index(void)
     sqlite3_close(db);
 }
 
+/* the receiver ends idle keep-alive connections unasked (after every 3rd answer): the
+ * socket of a connection parked in curl's cache wakes up readable; the dispatcher stops
+ * watching it (no busy loop), curl finds it dead on reuse and connects anew; every row is
+ * delivered, in order */
+static void test_receiver_ends_idle_connections(void)
+{
+    struct fix f;
+    fix_open(&f);
+    uv_mutex_lock(&f.r.mu);
+    f.r.close_every = 3;
+    uv_mutex_unlock(&f.r.mu);
+    miaw_wh_dispatch *d = miaw_wh_dispatch_new(&f.loop, f.st, &f.cfg, &f.pol, "s", NULL, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    fix_run(&f, d, 20000);
+    settle(&f);
+    CU_ASSERT_EQUAL(q1(f.db, "SELECT COUNT(*) FROM webhook_outbox WHERE status=1"), LANES * ROWS);
+    CU_ASSERT_EQUAL(check_order(&f), 0);
+    uv_mutex_lock(&f.r.mu);
+    int ended = f.r.ended;
+    uv_mutex_unlock(&f.r.mu);
+    CU_ASSERT(ended >= (LANES * ROWS) / 3 - LANES);
+    fix_close(&f, d);
+}
+
 static void test_seq_cache(void)
 {
     sqlite3 *db;
@@ -542,5 +588,5 @@ static void test_record_many(void)
 }
 
 MIAW_TESTS("webhook_dispatch", MIAW_T(test_group_commit), MIAW_T(test_failed_commit_resends_in_order),
-           MIAW_T(test_wake_during_tick), MIAW_T(test_open_rows_index),
+           MIAW_T(test_wake_during_tick), MIAW_T(test_open_rows_index), MIAW_T(test_receiver_ends_idle_connections),
            MIAW_T(test_seq_cache), MIAW_T(test_record_many))
