@@ -132,6 +132,17 @@ static int render(char **buf, size_t *len, size_t *cap)
         gauge(buf, len, cap, "miaw_database_size_bytes", "Size of the sqlite database with its write-ahead log.",
               (double)(file_size(g_src.db->path, "") + file_size(g_src.db->path, "-wal"))))
         return -1;
+    if (g_src.db->ckpt) { /* the checkpoint thread (core/base/checkpoint.c) */
+        miaw_checkpoint_stats cs;
+        miaw_checkpointer_stats(g_src.db->ckpt, &cs);
+        P("# HELP miaw_database_checkpoints_total WAL checkpoint passes, by the checkpoint thread or inline (the WAL "
+          "passed its hard limit).\n# TYPE miaw_database_checkpoints_total counter\n"
+          "miaw_database_checkpoints_total{by=\"thread\"} %llu\nmiaw_database_checkpoints_total{by=\"inline\"} %llu\n",
+          (unsigned long long)cs.runs, (unsigned long long)cs.inline_runs);
+        if (gauge(buf, len, cap, "miaw_database_wal_frames", "Frames in the write-ahead log after the last commit.",
+                  (double)cs.last_wal))
+            return -1;
+    }
     long long rss = rss_bytes(), fds = open_fds();
     if (rss >= 0 && gauge(buf, len, cap, "miaw_process_resident_memory_bytes", "Resident memory of the process.",
                           (double)rss))

@@ -220,6 +220,10 @@ test('GET /metrics: auth, strict format, figures that move', { timeout: 180000 }
   assert.ok(val(m, 'miaw_process_resident_memory_bytes') > 1e6);
   assert.ok(val(m, 'miaw_process_open_fds') > 3);
   assert.ok(val(m, 'miaw_database_size_bytes') > 4096);
+  // the checkpoint thread's counters (core/base/checkpoint.c): present, none inline yet
+  assert.ok(val(m, 'miaw_database_checkpoints_total', { by: 'thread' }) >= 0);
+  assert.equal(val(m, 'miaw_database_checkpoints_total', { by: 'inline' }), 0);
+  assert.ok(val(m, 'miaw_database_wal_frames') >= 0);
   assert.equal(val(m, 'miaw_build_info'), 1);
   for (const fam of ['miaw_messages_sent_total', 'miaw_messages_received_total', 'miaw_message_send_duration_seconds',
     'miaw_reconnects_total', 'miaw_webhook_queue_depth', 'miaw_webhook_deliveries_total',
