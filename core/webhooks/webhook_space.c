@@ -13,6 +13,8 @@
 
 #define RECLAIM_PAGES 256  /* pages given back per step (1 MiB with 4 KiB pages) */
 #define RECLAIM_GAP_MS 1   /* loop turns left to others between two steps */
+#define TRUNCATE_TRIES 200 /* the final WAL truncation, BUSY while a checkpoint runs: 200 x */
+#define TRUNCATE_RETRY_MS 10
 /* rows deleted per statement (in index order: an ORDER BY id would sort every row of the
  * instance at each statement) */
 #define PURGE_BATCH "16"
@@ -37,6 +39,7 @@ struct miaw_wh_space {
     miaw_wh_htab use;
     uv_timer_t *timer;
     int reclaiming;
+    int truncate_tries; /* BUSY answers to the final WAL truncation so far */
     struct purge *jobs; /* deleted instances whose rows are being deleted, in order */
 };
 
@@ -312,8 +315,16 @@ static void on_step(uv_timer_t *t)
             return;
         }
     }
-    /* the WAL keeps its largest size unless truncated; done once the free list is empty */
-    exec1(s->db, "PRAGMA wal_checkpoint(TRUNCATE)");
+    /* the WAL keeps its largest size unless truncated; done once the free list is empty.
+     * A checkpoint running on the storage's checkpoint thread makes this one BUSY at once
+     * (SQLite does not wait for another checkpointer): try again a little later */
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    if (rc == SQLITE_BUSY && ++s->truncate_tries < TRUNCATE_TRIES) {
+        uv_timer_start(s->timer, on_step, TRUNCATE_RETRY_MS, 0);
+        return;
+    }
+    if (rc != SQLITE_OK) MIAW_WARN("webhooks", "outbox: the WAL was not truncated: %s", sqlite3_errmsg(s->db));
+    s->truncate_tries = 0;
     s->reclaiming = 0;
 }
 
