@@ -379,10 +379,9 @@ static struct curl_slist *hdr(struct curl_slist *l, const char *fmt, const char 
     return n ? n : l;
 }
 
-/* prepares the head row of a lane and counts its attempt in the tick's transaction
- * (marked: miaw_wh_store_take_head counted it already); the request goes to curl after
- * the commit (d->started). 0, or -1 (the lane is marked dirty) */
-static int start(miaw_wh_dispatch *d, struct lane *l, int marked)
+/* prepares the head row of a lane and counts its attempt in the tick's transaction; the
+ * request goes to curl after the commit (d->started). 0, or -1 (the lane is marked dirty) */
+static int start(miaw_wh_dispatch *d, struct lane *l)
 {
     l->dirty = 1; /* the head is consumed: reload after this attempt */
     if (d->nstarted == d->cap_started) {
@@ -443,7 +442,7 @@ static int start(miaw_wh_dispatch *d, struct lane *l, int marked)
     /* the attempt is counted durably before anything is sent (committed with the tick's
      * transaction, before the request is handed to curl): a delivery resent after a
      * crash carries its true attempt number */
-    if (!marked && miaw_wh_store_mark_attempt(d->store, f->row.id, f->row.attempts + 1, miaw_now_ms()) != 0) {
+    if (miaw_wh_store_mark_attempt(d->store, f->row.id, f->row.attempts + 1, miaw_now_ms()) != 0) {
         easy_put(d, e);
         curl_slist_free_all(h);
         miaw_wh_row_clear(&f->row);
@@ -591,11 +590,8 @@ static int64_t walk_lanes(miaw_wh_dispatch *d)
             wait = wait < 0 || wait > 50 ? 50 : wait; /* its old rows are being deleted */
             continue;
         }
-        int marked = 0;
-        if (l->dirty) { /* the head if due, its attempt counted, in one statement; else look */
-            int r = miaw_wh_store_take_head(d->store, l->instance, l->url, now, &l->row);
-            if (r == 1) marked = 1;
-            else if (r == 0) r = miaw_wh_store_head_row(d->store, l->instance, l->url, &l->row);
+        if (l->dirty) {
+            int r = miaw_wh_store_head_row(d->store, l->instance, l->url, &l->row);
             if (r == 0) {
                 lane_free(d, l);
                 continue;
@@ -611,7 +607,7 @@ static int64_t walk_lanes(miaw_wh_dispatch *d)
                 continue;
             }
         }
-        if (start(d, l, marked) == 0) {
+        if (start(d, l) == 0) {
             list_remove(d, l);
             list_append(d, l);
         } else if (wait < 0 || wait > 100) {

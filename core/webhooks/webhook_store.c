@@ -31,7 +31,7 @@ static const char *SCHEMA =
     "  last_error TEXT, last_error_at INTEGER, last_error_event TEXT);";
 
 enum { Q_SEQ, Q_INS, Q_HEAD, Q_HEADROW, Q_LOAD, Q_REC, Q_OKSTAT, Q_FAILSTAT, Q_ERRSTAT, Q_MARK, Q_JOURNAL, Q_BEGIN,
-       Q_COMMIT, Q_ROLLBACK, Q_SEQSET, Q_TAKE, Q__N };
+       Q_COMMIT, Q_ROLLBACK, Q_SEQSET, Q__N };
 static const char *SQL[Q__N] = {
     "SELECT last_seq FROM webhook_stats WHERE instance=?1",
     "INSERT INTO webhook_outbox(event_id, instance, seq, event, url, body, created_at, next_at) "
@@ -55,12 +55,6 @@ static const char *SQL[Q__N] = {
     "BEGIN", "COMMIT", "ROLLBACK",
     "INSERT INTO webhook_stats(instance, last_seq) VALUES(?1, ?2) "
     "ON CONFLICT(instance) DO UPDATE SET last_seq = excluded.last_seq",
-    /* the head of a lane when it is due, its attempt counted, in one statement; the row
-     * as it was before (attempts - 1), in the columns of Q_HEADROW */
-    "UPDATE webhook_outbox SET attempts = attempts + 1, updated_at = ?3 WHERE id = (SELECT id FROM webhook_outbox "
-    "WHERE instance=?1 AND status=0 AND status<>1 AND url=?2 ORDER BY id LIMIT 1) AND next_at <= ?3 "
-    "RETURNING id, event_id, instance, seq, event, url, body, created_at, status, attempts - 1, next_at, "
-    "last_status, last_error, updated_at, latency_ms",
 };
 
 /* the last sequence number of an instance, as the open transaction will leave it */
@@ -321,16 +315,6 @@ int miaw_wh_store_head_row(miaw_wh_store *s, const char *instance, const char *u
     sqlite3_bind_text(st, 1, instance, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, url, -1, SQLITE_STATIC);
     return load_row(st, r);
-}
-
-int miaw_wh_store_take_head(miaw_wh_store *s, const char *instance, const char *url, int64_t now, miaw_wh_row *r)
-{
-    miaw_wh_row_clear(r);
-    sqlite3_stmt *st = s->q[Q_TAKE];
-    sqlite3_bind_text(st, 1, instance, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, url, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now);
-    return load_row(st, r); /* the update is done by the first step; the reset ends it */
 }
 
 /* one outcome's row update and error counters, inside the caller's transaction */

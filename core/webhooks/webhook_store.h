@@ -44,11 +44,6 @@ int miaw_wh_store_insert(miaw_wh_store *s, miaw_wh_row *r);
 int miaw_wh_store_head(miaw_wh_store *s, const char *instance, const char *url, int64_t *id, int64_t *next_at);
 /* the oldest pending row of a lane, loaded into r (cleared first): 1, 0 none, -1 error */
 int miaw_wh_store_head_row(miaw_wh_store *s, const char *instance, const char *url, miaw_wh_row *r);
-/* the oldest pending row of a lane if it is due (next_at <= now): its attempt counted
- * (as miaw_wh_store_mark_attempt) and the row as it was before loaded into r (cleared
- * first), in one statement: 1 taken, 0 none due (none at all, or the head waits: ask
- * miaw_wh_store_head_row), -1 error */
-int miaw_wh_store_take_head(miaw_wh_store *s, const char *instance, const char *url, int64_t now, miaw_wh_row *r);
 /* loads a full row by id into r (cleared first); 1 found, 0 none, -1 error */
 int miaw_wh_store_load(miaw_wh_store *s, int64_t id, miaw_wh_row *r);
 /* records an attempt's outcome. status: DELIVERED, FAILED (dead letter) or PENDING

@@ -513,45 +513,6 @@ static void test_receiver_ends_idle_connections(void)
     fix_close(&f, d);
 }
 
-/* the head of a lane taken in one statement: only when due, its attempt counted, the row
- * returned as it was before */
-static void test_take_head(void)
-{
-    sqlite3 *db;
-    CU_ASSERT_EQUAL_FATAL(sqlite3_open(":memory:", &db), SQLITE_OK);
-    miaw_wh_store *st = miaw_wh_store_open(db);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-    miaw_wh_row h = {0};
-    CU_ASSERT_EQUAL(miaw_wh_store_take_head(st, "a", "http://h/1", 5000, &h), 0); /* none */
-    miaw_wh_row r[2] = {0};
-    for (int i = 0; i < 2; i++) {
-        miaw_wh_event_id(r[i].event_id, 1000 + i);
-        snprintf(r[i].instance, sizeof r[i].instance, "a");
-        snprintf(r[i].event, sizeof r[i].event, "test");
-        r[i].seq = i + 1;
-        r[i].url = "http://h/1";
-        r[i].body = "{}";
-        r[i].body_len = 2;
-        r[i].created_at = 1000;
-        r[i].next_at = i == 0 ? 6000 : 1000; /* the head waits until 6000 */
-        CU_ASSERT_EQUAL(miaw_wh_store_insert(st, &r[i]), 0);
-    }
-    CU_ASSERT_EQUAL(miaw_wh_store_take_head(st, "a", "http://h/1", 5000, &h), 0); /* not due: untouched */
-    CU_ASSERT_EQUAL(q1(db, "SELECT SUM(attempts) FROM webhook_outbox"), 0);
-    CU_ASSERT_EQUAL(miaw_wh_store_take_head(st, "a", "http://h/1", 6000, &h), 1);
-    CU_ASSERT_EQUAL(h.id, r[0].id); /* the head, not the later row that was due earlier */
-    CU_ASSERT_EQUAL(h.attempts, 0);
-    CU_ASSERT_STRING_EQUAL(h.body, "{}");
-    CU_ASSERT_EQUAL(q1(db, "SELECT attempts FROM webhook_outbox WHERE seq=1"), 1);
-    CU_ASSERT_EQUAL(q1(db, "SELECT updated_at FROM webhook_outbox WHERE seq=1"), 6000);
-    CU_ASSERT_EQUAL(q1(db, "SELECT attempts FROM webhook_outbox WHERE seq=2"), 0);
-    CU_ASSERT_EQUAL(miaw_wh_store_take_head(st, "a", "http://h/2", 6000, &h), 0); /* another lane */
-    miaw_wh_row_clear(&h);
-    for (int i = 0; i < 2; i++) r[i].url = r[i].body = NULL;
-    miaw_wh_store_close(st);
-    sqlite3_close(db);
-}
-
 static void test_seq_cache(void)
 {
     sqlite3 *db;
@@ -628,4 +589,4 @@ static void test_record_many(void)
 
 MIAW_TESTS("webhook_dispatch", MIAW_T(test_group_commit), MIAW_T(test_failed_commit_resends_in_order),
            MIAW_T(test_wake_during_tick), MIAW_T(test_open_rows_index), MIAW_T(test_receiver_ends_idle_connections),
-           MIAW_T(test_take_head), MIAW_T(test_seq_cache), MIAW_T(test_record_many))
+           MIAW_T(test_seq_cache), MIAW_T(test_record_many))
