@@ -16,7 +16,7 @@ struct miaw_checkpointer {
     sqlite3 *writer, *db; /* db: the worker's own connection */
     pthread_t th;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv, idle; /* cv: wakes the worker; idle: its pass is over */
     int pages, hard;
     int want, quit, busy; /* guarded by mu */
     miaw_checkpoint_stats st; /* guarded by mu */
@@ -34,11 +34,24 @@ static int on_wal(void *ud, sqlite3 *db, const char *name, int n)
         pthread_cond_signal(&c->cv);
     }
     if (n >= c->hard) {
+        /* the worker cannot keep up (a writer that never pauses leaves it behind: the WAL
+         * starts over only after a checkpoint that copied everything). Wait for its pass
+         * to end and keep it out: between two transactions of the only writer, with no
+         * other checkpointer, this one copies everything and the next transaction starts
+         * the WAL over */
+        while (c->busy) pthread_cond_wait(&c->idle, &c->mu);
+        c->busy = 1;
         run_here = 1;
         c->st.inline_runs++;
     }
     pthread_mutex_unlock(&c->mu);
-    if (run_here) sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (run_here) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&c->mu);
+        c->busy = 0;
+        pthread_cond_signal(&c->cv); /* a wake-up asked for meanwhile */
+        pthread_mutex_unlock(&c->mu);
+    }
     return SQLITE_OK;
 }
 
@@ -47,7 +60,8 @@ static void *worker(void *arg)
     miaw_checkpointer *c = arg;
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        while (!c->want && !c->quit) pthread_cond_wait(&c->cv, &c->mu);
+        /* busy here: the writer runs one of its own (past the hard limit) */
+        while (!c->quit && (!c->want || c->busy)) pthread_cond_wait(&c->cv, &c->mu);
         if (c->quit) break;
         c->want = 0;
         c->busy = 1;
@@ -63,13 +77,14 @@ static void *worker(void *arg)
             }
             pthread_mutex_lock(&c->mu);
             c->st.runs++;
-            c->st.backfilled = done;
+            if (done > 0 && done > prev) c->st.copied += (uint64_t)(done - (prev > 0 ? prev : 0));
             pthread_mutex_unlock(&c->mu);
             if (done >= log || done == prev) break;
             prev = done;
         }
         pthread_mutex_lock(&c->mu);
         c->busy = 0;
+        pthread_cond_broadcast(&c->idle);
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
@@ -94,9 +109,11 @@ miaw_checkpointer *miaw_checkpointer_start(sqlite3 *db, const char *path, int pa
     sqlite3_exec(c->db, "SELECT COUNT(*) FROM sqlite_master", NULL, NULL, NULL);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
+    pthread_cond_init(&c->idle, NULL);
     if (pthread_create(&c->th, NULL, worker, c) != 0) {
         MIAW_WARN("db", "background checkpoints off: no thread");
         pthread_cond_destroy(&c->cv);
+        pthread_cond_destroy(&c->idle);
         pthread_mutex_destroy(&c->mu);
         sqlite3_close(c->db);
         free(c);
@@ -117,6 +134,7 @@ void miaw_checkpointer_stop(miaw_checkpointer *c)
     pthread_join(c->th, NULL);
     sqlite3_close(c->db);
     pthread_cond_destroy(&c->cv);
+    pthread_cond_destroy(&c->idle);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }

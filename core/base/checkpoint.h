@@ -4,8 +4,10 @@
  * fsync. Started on a connection, this replaces that: the connection's commits only
  * report the WAL's size (a WAL hook), and a worker thread with its own connection to the
  * same file runs PASSIVE checkpoints (they never block the writer). If the WAL still
- * grows past a hard limit (the worker cannot keep up, or a reader pins old frames) the
- * committing thread runs one itself, as SQLite would have.
+ * grows past a hard limit (the worker cannot keep up: the WAL starts over only after a
+ * checkpoint that copied everything, which a writer that never pauses keeps from
+ * happening; or a reader pins old frames) the committing thread waits for the worker's
+ * pass to end and runs one itself, as SQLite would have.
  * Ownership: the checkpointer owns its thread and its connection; the writer connection
  * is borrowed and must stay open until miaw_checkpointer_stop returns. */
 #ifndef MIAW_CHECKPOINT_H
@@ -18,7 +20,7 @@ typedef struct miaw_checkpointer miaw_checkpointer;
 typedef struct miaw_checkpoint_stats {
     uint64_t runs;        /* checkpoint passes run by the worker */
     uint64_t inline_runs; /* run by the committing thread (WAL past the hard limit) */
-    int backfilled;       /* WAL frames in the database after the worker's last pass */
+    uint64_t copied;      /* WAL frames the worker's passes found in the database (about what it copied) */
     int last_wal;         /* WAL frames reported by the last commit */
 } miaw_checkpoint_stats;
 

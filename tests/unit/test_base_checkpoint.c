@@ -107,16 +107,16 @@ static void test_worker_keeps_wal_small(void)
     miaw_checkpoint_stats st;
     for (int i = 0; i < 200; i++) { /* the last wake-up may still be running */
         miaw_checkpointer_stats(c, &st);
-        if (st.runs > 0 && st.backfilled > 0) break;
+        if (st.runs > 0 && st.copied > 0) break;
         nap_ms(10);
     }
     miaw_checkpointer_stats(c, &st);
     fprintf(stderr, "  (worker passes %llu, inline %llu, WAL %lld bytes)\n", (unsigned long long)st.runs,
             (unsigned long long)st.inline_runs, fsize("t.db-wal"));
     CU_ASSERT(st.runs > 0);
-    CU_ASSERT(st.backfilled > 0);
+    CU_ASSERT(st.copied > 0);
     /* the WAL restarts after complete checkpoints: far below 3000 commits' worth (24 MiB) */
-    CU_ASSERT(fsize("t.db-wal") < 50LL * 4 * 4200 * 2);
+    CU_ASSERT(fsize("t.db-wal") < 50LL * 4 * 4200 + 20 * 4200); /* the hard limit, a commit or two over */
     /* a fresh connection sees every row */
     sqlite3 *r;
     CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(p, &r, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
