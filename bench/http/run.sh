@@ -148,35 +148,51 @@ bytes=$(wc -c <"$tmp/body")
 # steadier measure of what a request costs (the kernel's share of sending it included).
 clk=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# minor page faults so far (a fault per page the heap gets back after malloc gave it to the
+# kernel: kernel time per request that strace does not show); noted per pid and protocol
+# also: system ticks, and context switches summed over the process's threads (each sleep
+# in epoll_wait and wake-up is one; the kernel's share per request follows them)
+minflt() {
+  local sw
+  sw=$(cat /proc/"$1"/task/*/status 2>/dev/null | awk '/_ctxt_switches:/ {n += $2} END {print n + 0}')
+  awk -v w="$sw" '{print $10 "," $15 "," w}' "/proc/$1/stat" 2>/dev/null || echo 0,0,0
+}
+note_faults() { # pid proto before after rps -> "pid proto faults/req sys-us/req switches/req"
+  awk -v p="$1" -v x="$2" -v a="$3" -v b="$4" -v r="$5" -v s="$secs" -v c="$clk" \
+    'BEGIN {split(a, u, ","); split(b, v, ",");
+            if (r > 0) printf "%s %s %.4f %.3f %.4f\n", p, x, (v[1] - u[1]) / s / r,
+                              (v[2] - u[2]) / c / s / r * 1e6, (v[3] - u[3]) / s / r}' >>"$tmp/faults"
+}
 cpu_us() { # ticks-before ticks-after rps -> microseconds of CPU per request
   awk -v a="$1" -v b="$2" -v r="$3" -v c="$clk" -v s="$secs" 'BEGIN {printf "%.2f", (r > 0 ? (b - a) / c / s / r * 1e6 : 0)}'
 }
 # wrk: "Requests/sec: N" and, with --latency, "99%  1.23ms" (us, ms or s)
 run_h1() { # port pid -> "rps p99ms cpu-us/req"
-  local out t0 t1
-  t0=$(ticks "$2")
+  local out t0 t1 f0 f1
+  t0=$(ticks "$2") f0=$(minflt "$2")
   out=$("${cli_pin[@]}" wrk -t"$threads" -c"$conns" -d"${secs}s" --latency -H "$auth" "http://127.0.0.1:$1$path")
-  t1=$(ticks "$2")
+  t1=$(ticks "$2") f1=$(minflt "$2")
   if grep -q 'Non-2xx\|Socket errors' <<<"$out"; then echo "wrk reported errors:" >&2; echo "$out" >&2; exit 1; fi
   local rp
   rp=$(awk '/^Requests\/sec:/ {rps=$2}
        $1=="99%" {v=$2; u=v; sub(/^[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
                   p = (u=="us") ? v/1000 : (u=="ms") ? v : (u=="s") ? v*1000 : (u=="m") ? v*60000 : -1}
        END {printf "%.0f %.3f\n", rps, p}' <<<"$out")
+  note_faults "$2" h1 "$f0" "$f1" "${rp%% *}"
   echo "$rp $(cpu_us "$t0" "$t1" "${rp%% *}")"
 }
 # h2load: "finished in Xs, N req/s"; p99 from its per-request log (3rd column: microseconds).
 # Its 1 s warm-up is not measured: the CPU window starts after it.
 run_h2() { # port pid -> "rps p99ms cpu-us/req"
-  local out log="$tmp/h2load.log" hp t0 t1
+  local out log="$tmp/h2load.log" hp t0 t1 f0 f1
   rm -f "$log"
   "${cli_pin[@]}" h2load -t"$threads" -c"$conns" -m"$streams" -D"$secs" --warm-up-time=1 \
     --log-file="$log" -H "$auth" "http://127.0.0.1:$1$path" >"$tmp/h2load.out" 2>&1 &
   hp=$!
   sleep 1
-  t0=$(ticks "$2")
+  t0=$(ticks "$2") f0=$(minflt "$2")
   wait "$hp" || true
-  t1=$(ticks "$2")
+  t1=$(ticks "$2") f1=$(minflt "$2")
   out=$(cat "$tmp/h2load.out")
   if ! grep -qE 'requests: .* ([0-9]+) succeeded, 0 failed, 0 errored' <<<"$out"; then
     echo "h2load reported failures:" >&2; echo "$out" >&2; exit 1
@@ -184,6 +200,7 @@ run_h2() { # port pid -> "rps p99ms cpu-us/req"
   local rps p99
   rps=$(awk '/^finished in/ {for (i=1;i<=NF;i++) if ($(i+1) ~ /^req\/s/) print $i}' <<<"$out" | tr -d ,)
   p99=$(awk '{print $3}' "$log" | sort -n | awk '{v[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.3f\n", v[i]/1000}')
+  note_faults "$2" h2 "$f0" "$f1" "${rps%.*}"
   echo "${rps%.*} $p99 $(cpu_us "$t0" "$t1" "${rps%.*}")"
 }
 
@@ -219,6 +236,7 @@ warmup "$bport"
 
 : >"$tmp/results"
 : >"$tmp/post"
+: >"$tmp/faults"
 for r in $(seq "$rounds"); do
   for proto in h1 h2; do
     for t in "miaw $mport $mpid" "bare $bport $bpid"; do
@@ -251,6 +269,22 @@ for proto in h1 h2; do
     awk -v l="$label" -v c="$(cpu_median $t $proto)" '{printf "%-6s %-9s %12d %10.3f %12.2f\n", $1, l, $3, $4, c}' <<<"$(pick $t $proto)"
   done
   awk -v l="$label" '{printf "%-6s %-9s %11.2fx %9.2fx %11.2fx   (miaw/bare per round, median: req/s, p99; cpu: bare/miaw)\n", "ratio", l, $1, $2, $3}' <<<"$(ratios $proto)"
+done
+echo
+# per request, medians over rounds: minor page faults, system (kernel) CPU time, context
+# switches of all the server's threads
+printf '%-6s %-9s %12s %12s %12s\n' target protocol "faults/req" "sys us/req" "switches/req"
+for proto in h1 h2; do
+  label=$([ $proto = h1 ] && echo "http/1.1" || echo "h2c")
+  for t in "miaw $mpid" "bare $bpid"; do
+    set -- $t
+    printf '%-6s %-9s' "$1" "$label"
+    for col in 3 4 5; do
+      printf ' %12s' "$(awk -v p="$2" -v x=$proto -v c=$col '$1==p && $2==x {print $c}' "$tmp/faults" |
+        sort -n | awk '{v[NR]=$1} END {printf "%.3f", (NR ? v[int((NR+1)/2)] : 0)}')"
+    done
+    echo
+  done
 done
 if [ "$rounds" -gt 1 ]; then
   echo
