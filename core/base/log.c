@@ -94,28 +94,63 @@ static size_t json_escape(char *out, size_t cap, const char *s)
     return o;
 }
 
-/* text format: control bytes (below 0x20, and DEL) as \xNN; the rest as is */
-static size_t text_escape(char *out, size_t cap, const char *s)
+/* how many of the first room bytes of s are plain (neither a control byte below 0x20, NUL
+ * included, nor DEL): 16 at a time with SSE2 (x86-64's baseline), else 8 at a time in a
+ * word; the last few through a padded copy, so nothing past room is read */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+static inline unsigned ctl_mask16(const char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    __m128i ctl = _mm_and_si128(_mm_cmpgt_epi8(_mm_set1_epi8(0x20), v), _mm_cmpgt_epi8(v, _mm_set1_epi8(-1)));
+    ctl = _mm_or_si128(ctl, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+    return (unsigned)_mm_movemask_epi8(ctl);
+}
+
+static size_t plain_run(const char *s, size_t room)
+{
+    size_t run = 0;
+    for (; run + 16 <= room; run += 16) {
+        unsigned m = ctl_mask16(s + run);
+        if (m) return run + (size_t)__builtin_ctz(m);
+    }
+    if (run == room) return run;
+    char pad[16];
+    memset(pad, 'a', sizeof pad);
+    memcpy(pad, s + run, room - run);
+    unsigned m = ctl_mask16(pad);
+    return m ? run + (size_t)__builtin_ctz(m) : room;
+}
+#else
+static size_t plain_run(const char *s, size_t room)
+{
+    size_t run = 0;
+    for (uint64_t w; run + 8 <= room; run += 8) {
+        memcpy(&w, s + run, 8);
+        uint64_t ctl = (w - 0x2020202020202020ull) & ~w, del = w ^ 0x7f7f7f7f7f7f7f7full;
+        del = (del - 0x0101010101010101ull) & ~del;
+        if ((ctl | del) & 0x8080808080808080ull) break;
+    }
+    while (run < room && (unsigned char)s[run] >= 0x20 && s[run] != 0x7f) run++;
+    return run;
+}
+#endif
+
+/* text format: control bytes (below 0x20, and DEL) as \xNN; the rest as is. len: strlen(s) */
+static size_t text_escape_n(char *out, size_t cap, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t o = 0, len = strlen(s);
-    while (*s && o + 4 < cap) {
-        /* a run of plain bytes (the whole message, as a rule) copied at once; looked at 8
-         * bytes at a time (any byte below 0x20, NUL included, or 0x7f stops the word) */
-        size_t run = 0, room = cap - 4 - o;
+    size_t o = 0;
+    while (len && o + 4 < cap) {
+        /* a run of plain bytes (the whole message, as a rule) copied at once */
+        size_t room = cap - 4 - o;
         if (room > len) room = len;
-        for (uint64_t w; run + 8 <= room; run += 8) {
-            memcpy(&w, s + run, 8);
-            uint64_t ctl = (w - 0x2020202020202020ull) & ~w, del = w ^ 0x7f7f7f7f7f7f7f7full;
-            del = (del - 0x0101010101010101ull) & ~del;
-            if ((ctl | del) & 0x8080808080808080ull) break;
-        }
-        while (run < room && (unsigned char)s[run] >= 0x20 && s[run] != 0x7f) run++;
+        size_t run = plain_run(s, room);
         memcpy(out + o, s, run);
         o += run;
         s += run;
         len -= run;
-        if (!*s || o + 4 >= cap) break;
+        if (!len || o + 4 >= cap) break;
         unsigned char c = (unsigned char)*s++;
         len--;
         if (c < 0x20 || c == 0x7f) {
@@ -128,6 +163,25 @@ static size_t text_escape(char *out, size_t cap, const char *s)
         }
     }
     return o;
+}
+
+static size_t text_escape(char *out, size_t cap, const char *s) { return text_escape_n(out, cap, s, strlen(s)); }
+
+/* the component's escaped form, kept per thread for the last one seen (as a rule the same
+ * one line after line: "http" for the access log); compared by content, not by address */
+static size_t component_text(char *out, const char *component)
+{
+    static _Thread_local char raw[64], text[130];
+    static _Thread_local size_t n;
+    if (!n || strcmp(raw, component) != 0) {
+        n = text_escape(text, sizeof text, component);
+        size_t rl = strlen(component);
+        if (rl < sizeof raw) memcpy(raw, component, rl + 1);
+        else raw[0] = 0, n = 0; /* too long to keep: escaped every time */
+        if (!n) return text_escape(out, 130, component);
+    }
+    memcpy(out, text, n);
+    return n;
 }
 
 /* "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 bytes, no NUL); the part up to the seconds is formatted
@@ -187,7 +241,7 @@ static size_t format_line(char *line, int level, const char *component, const ch
         o = put(line, o, lv);
         for (size_t n = strlen(lv); n < 5; n++) line[o++] = ' '; /* %-5s */
         o = put(line, o, " [");
-        o += text_escape(line + o, 130, component);
+        o += component_text(line + o, component);
         o = put(line, o, "] ");
         o += text_escape(line + o, LINE_MAX_BYTES - 1 - o, msg);
     }

@@ -53,7 +53,7 @@ static uint32_t seg_hash(const char *s, size_t pos)
     return h;
 }
 
-/* the literal segments' hashes of a route with this param mask, combined */
+/* the literal segments' hashes of a route with this param mask, combined (a sum) */
 static uint32_t lit_hash(const uint32_t *hs, size_t n, uint32_t mask)
 {
     uint32_t h = 0;
@@ -62,24 +62,53 @@ static uint32_t lit_hash(const uint32_t *hs, size_t n, uint32_t mask)
     return h;
 }
 
+/* the same for a request: the sum of all its segments' hashes less those at the mask's
+ * places (a route has one or two params: a bit or two to visit, not every segment) */
+static uint32_t lit_of(uint32_t total, const uint32_t *hs, uint32_t mask)
+{
+    for (; mask; mask &= mask - 1) total -= hs[__builtin_ctz(mask)];
+    return total;
+}
+
 static uint32_t shape(const miaw_route_entry *e)
 {
     return (uint32_t)e->nseg | ((e->flags & MIAW_ROUTE_ROOT) ? 0x100u : 0);
 }
 
-/* after every change of the table; without memory the matcher scans the list */
+/* the bucket of a shape in rt->start; routes longer than a request may be never match */
+static size_t bucket(uint32_t shape)
+{
+    size_t n = shape & 0xff;
+    return n > MIAW_ROUTER_MAXSEG ? (size_t)-1 : n + ((shape & 0x100u) ? MIAW_ROUTER_MAXSEG + 1 : 0);
+}
+
+/* after every change of the table; without memory the matcher scans the list. A counting
+ * sort by shape: stable, so the routes of a shape keep their registration order (the
+ * first registered wins a tie) */
 static void reindex(miaw_router *rt)
 {
     free(rt->idx);
+    memset(rt->start, 0, sizeof rt->start);
     rt->idx = rt->count ? malloc(rt->count * sizeof *rt->idx) : NULL;
     if (!rt->idx) return;
+    uint32_t fill[MIAW_ROUTER_SHAPES] = {0};
     size_t i = 0;
-    for (miaw_route_entry *e = rt->head; e && i < rt->count; e = e->next, i++)
-        rt->idx[i] = (miaw_router_slot){e, shape(e), e->param_mask, e->lit_hash};
-    if (i != rt->count) {
-        free(rt->idx);
-        rt->idx = NULL;
+    for (miaw_route_entry *e = rt->head; e && i < rt->count; e = e->next, i++) {
+        size_t b = bucket(shape(e));
+        if (b != (size_t)-1) rt->start[b + 1]++;
     }
+    if (i != rt->count) goto bad;
+    for (size_t b = 0; b < MIAW_ROUTER_SHAPES; b++) rt->start[b + 1] += rt->start[b];
+    for (miaw_route_entry *e = rt->head; e; e = e->next) {
+        size_t b = bucket(shape(e));
+        if (b == (size_t)-1) continue; /* cannot match any request: not indexed */
+        rt->idx[rt->start[b] + fill[b]++] = (miaw_router_slot){e, shape(e), e->param_mask, e->lit_hash};
+    }
+    return;
+bad:
+    free(rt->idx);
+    rt->idx = NULL;
+    memset(rt->start, 0, sizeof rt->start);
 }
 
 static char *sdup(const char *s) { return s ? strdup(s) : NULL; }
@@ -233,16 +262,53 @@ static int literals_match(const miaw_route_entry *e, char dec[][256], size_t n)
     return 1;
 }
 
+/* the routes a request of this shape may match, one after the other: with the index the
+ * routes of its shape whose literal hash fits, without it (no memory) the whole list */
+typedef struct scan {
+    const miaw_router *rt;
+    const uint32_t *hs;
+    uint32_t want, total;
+    size_t k, end;
+    miaw_route_entry *e;
+} scan;
+
+static void scan_start(scan *sc, const miaw_router *rt, uint32_t want, const uint32_t *hs, uint32_t total)
+{
+    *sc = (scan){.rt = rt, .hs = hs, .want = want, .total = total, .e = rt->head};
+    if (rt->idx) {
+        size_t b = bucket(want);
+        sc->k = b == (size_t)-1 ? 0 : rt->start[b];
+        sc->end = b == (size_t)-1 ? 0 : rt->start[b + 1];
+    }
+}
+
+static miaw_route_entry *scan_next(scan *sc)
+{
+    if (sc->rt->idx) {
+        while (sc->k < sc->end) {
+            const miaw_router_slot *sl = &sc->rt->idx[sc->k++];
+            if (sl->lit == lit_of(sc->total, sc->hs, sl->param_mask)) return sl->e; /* else: cannot match */
+        }
+        return NULL;
+    }
+    while (sc->e) {
+        miaw_route_entry *e = sc->e;
+        sc->e = e->next;
+        if (shape(e) == sc->want) return e;
+    }
+    return NULL;
+}
+
 int miaw_router_match(const miaw_router *rt, const char *method, const char *path, int root,
                       miaw_route_match *m, char *allow, size_t allowlen)
 {
     /* split the raw request path and decode every segment once, without allocating */
-    char dec[17][256];
+    char dec[MIAW_ROUTER_MAXSEG][256];
     size_t n = 0;
     const char *p = path;
     while (*p == '/') p++;
     while (*p) {
-        if (n == 17) return 404;
+        if (n == MIAW_ROUTER_MAXSEG) return 404;
         const char *e = strchr(p, '/');
         size_t len = e ? (size_t)(e - p) : strlen(p);
         if (decode_seg(p, len, dec[n], sizeof dec[n]) != 0) return 400;
@@ -250,22 +316,16 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
         p += len;
         while (*p == '/') p++;
     }
-    miaw_route_entry *best = NULL;
+    miaw_route_entry *best = NULL, *e;
     size_t best_lit = 0;
     int path_hit = 0, others = 0;
     size_t ao = 0;
     if (allow && allowlen) allow[0] = 0;
-    uint32_t want = (uint32_t)n | (root ? 0x100u : 0), hs[17];
-    for (size_t i = 0; i < n; i++) hs[i] = seg_hash(dec[i], i);
-    miaw_route_entry *e = rt->head;
-    for (size_t k = 0; rt->idx ? k < rt->count : e != NULL; k++, e = rt->idx ? NULL : e->next) {
-        if (rt->idx) {
-            const miaw_router_slot *sl = &rt->idx[k];
-            if (sl->shape != want || sl->lit != lit_hash(hs, n, sl->param_mask)) continue; /* cannot match */
-            e = sl->e;
-        } else if (shape(e) != want) {
-            continue;
-        }
+    uint32_t want = (uint32_t)n | (root ? 0x100u : 0), hs[MIAW_ROUTER_MAXSEG], total = 0;
+    for (size_t i = 0; i < n; i++) total += hs[i] = seg_hash(dec[i], i);
+    scan sc;
+    scan_start(&sc, rt, want, hs, total);
+    while ((e = scan_next(&sc))) {
         if (!literals_match(e, dec, n)) continue;
         path_hit = 1;
         if (strcmp(e->method, method) != 0) {
@@ -279,18 +339,10 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
     }
     /* the other methods of the path: for a 405, and for OPTIONS (its answer's Allow) */
     if (allow && allowlen && others && (!best || strcmp(method, "OPTIONS") == 0)) {
-        e = rt->head;
-        for (size_t k = 0; rt->idx ? k < rt->count : e != NULL; k++, e = rt->idx ? NULL : e->next) {
-            if (rt->idx) {
-                const miaw_router_slot *sl = &rt->idx[k];
-                if (sl->shape != want || sl->lit != lit_hash(hs, n, sl->param_mask)) continue;
-                e = sl->e;
-            } else if (shape(e) != want) {
-                continue;
-            }
+        scan_start(&sc, rt, want, hs, total);
+        while ((e = scan_next(&sc)))
             if (literals_match(e, dec, n) && strcmp(e->method, method) != 0 && ao + 10 < allowlen && !strstr(allow, e->method))
                 ao += (size_t)snprintf(allow + ao, allowlen - ao, "%s%s", ao ? ", " : "", e->method);
-        }
     }
     if (!best) return path_hit ? 405 : 404;
     m->route = best;
@@ -340,4 +392,5 @@ void miaw_router_free(miaw_router *rt)
     rt->count = 0;
     free(rt->idx);
     rt->idx = NULL;
+    memset(rt->start, 0, sizeof rt->start);
 }

@@ -36,8 +36,9 @@ typedef struct miaw_route_entry {
     struct miaw_route_entry *next;
 } miaw_route_entry;
 
-/* the table as the matcher scans it: each route's shape in one array, in registration
- * order (rebuilt by every change; NULL: scan the list) */
+/* the table as the matcher scans it: each route's shape in one array, the routes of one
+ * shape side by side in registration order, so a request looks at the routes with its
+ * number of segments only (rebuilt by every change; NULL: scan the list) */
 typedef struct miaw_router_slot {
     miaw_route_entry *e;
     uint32_t shape;      /* nseg, and bit 8: a ROOT route */
@@ -45,11 +46,15 @@ typedef struct miaw_router_slot {
     uint32_t lit;        /* hash of the literal segments at their positions */
 } miaw_router_slot;
 
+#define MIAW_ROUTER_MAXSEG 17                      /* segments a request path may have */
+#define MIAW_ROUTER_SHAPES (2 * (MIAW_ROUTER_MAXSEG + 1)) /* nseg 0..17, ROOT or not */
+
 /* zero-initialized is empty */
 typedef struct miaw_router {
     miaw_route_entry *head;
     size_t count;
-    miaw_router_slot *idx; /* owned; count slots */
+    miaw_router_slot *idx; /* owned; count slots, grouped by shape, registration order within */
+    uint32_t start[MIAW_ROUTER_SHAPES + 1]; /* idx[start[b] .. start[b+1]): the slots of shape b */
 } miaw_router;
 
 typedef struct miaw_route_match {

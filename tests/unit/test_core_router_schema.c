@@ -130,6 +130,29 @@ static void test_router_index(void)
             CU_ASSERT_STRING_EQUAL(m.values[0], "k");
         }
     }
+    /* the index holds every route once, grouped by shape: a request looks at the routes of
+     * its own number of segments only */
+    CU_ASSERT_EQUAL(rt.start[MIAW_ROUTER_SHAPES], rt.count);
+    for (size_t b = 0; b < MIAW_ROUTER_SHAPES; b++)
+        for (uint32_t k = rt.start[b]; k < rt.start[b + 1]; k++) {
+            uint32_t want = (uint32_t)(b % (MIAW_ROUTER_MAXSEG + 1)) | (b > MIAW_ROUTER_MAXSEG ? 0x100u : 0);
+            CU_ASSERT_EQUAL(rt.idx[k].shape, want);
+            CU_ASSERT_EQUAL(rt.idx[k].e->nseg, want & 0xff);
+        }
+    /* a tie between two routes with as many literals goes to the first registered, with the
+     * index as without it (routes of other shapes registered between them) */
+    miaw_route t1 = {MIAW_ROUTE_INIT, .method = "GET", .path = "/tie/{a}", .handler = dummy};
+    miaw_route t0 = {MIAW_ROUTE_INIT, .method = "GET", .path = "/x/y/z", .handler = dummy};
+    miaw_route t2 = {MIAW_ROUTE_INIT, .method = "GET", .path = "/{b}/here", .handler = dummy};
+    CU_ASSERT_EQUAL(miaw_router_add(&rt, &t1, 0, NULL, err, sizeof err), MIAW_OK);
+    CU_ASSERT_EQUAL(miaw_router_add(&rt, &t0, 0, NULL, err, sizeof err), MIAW_OK);
+    CU_ASSERT_EQUAL(miaw_router_add(&rt, &t2, 0, NULL, err, sizeof err), MIAW_OK);
+    miaw_route_match m;
+    CU_ASSERT_EQUAL_FATAL(miaw_router_match(&rt, "GET", "/tie/here", 0, &m, NULL, 0), 200);
+    CU_ASSERT_STRING_EQUAL(m.route->path, "/tie/{a}");
+    CU_ASSERT_EQUAL_FATAL(miaw_router_match(&rt, "GET", "/other/here", 0, &m, NULL, 0), 200);
+    CU_ASSERT_STRING_EQUAL(m.route->path, "/{b}/here");
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/x/y/z", 0, &m, NULL, 0), 200);
     miaw_router_free(&rt);
     CU_ASSERT_PTR_NULL(rt.idx);
 }

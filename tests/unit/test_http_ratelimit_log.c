@@ -116,5 +116,50 @@ static void test_log_escapes(void)
     CU_ASSERT_PTR_EQUAL(strchr(out, '\n'), out + strlen(out) - 1);
 }
 
+/* the text escaping (16 bytes at a time where the CPU allows) against a byte-by-byte
+ * reference: random messages of every length up to 300 with control bytes, DEL, high
+ * bytes and plain ones at every position, and the component kept per thread: the same
+ * buffer holding another name must not print the old one */
+static size_t ref_escape(char *out, const char *s)
+{
+    size_t o = 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f) o += (size_t)sprintf(out + o, "\\x%02x", c);
+        else out[o++] = (char)c;
+    }
+    out[o] = 0;
+    return o;
+}
+
+static void test_log_escape_random(void)
+{
+    static char out[8192], want[4096], msg[512], comp[16];
+    unsigned seed = 12345;
+    for (int round = 0; round < 2000; round++) {
+        size_t len = (size_t)(round % 301);
+        for (size_t i = 0; i < len; i++) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned v = seed >> 16 & 0xff, kind = seed >> 24 & 7;
+            msg[i] = (char)(kind == 0 ? 1 + v % 0x1f : kind == 1 ? 0x7f : kind == 2 ? 0x80 | v : 0x20 + v % 0x5f);
+        }
+        msg[len] = 0;
+        snprintf(comp, sizeof comp, round % 3 ? "http" : "c%d\t", round % 7); /* same buffer, other names */
+        capture(0, comp, msg, out, sizeof out);
+        char wc[64], wm[1400];
+        ref_escape(wc, comp);
+        ref_escape(wm, msg);
+        snprintf(want, sizeof want, "[%s] %s\n", wc, wm);
+        const char *at = strstr(out, "] ");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+        at = strchr(out, '[');
+        if (strcmp(at, want) != 0) {
+            CU_FAIL("escaped line differs from the reference");
+            fprintf(stderr, "round %d\n got %s want %s", round, at, want);
+            break;
+        }
+    }
+}
+
 MIAW_TESTS("http_ratelimit_log", MIAW_T(test_pace_and_burst), MIAW_T(test_min_gap), MIAW_T(test_bounded),
-           MIAW_T(test_log_escapes))
+           MIAW_T(test_log_escapes), MIAW_T(test_log_escape_random))
