@@ -48,13 +48,19 @@ int miaw_random(void *out, size_t n)
     return 0;
 }
 
+/* the two digits of every byte value, made by the preprocessor: a load and a 2-byte copy
+ * per byte */
+#define HEXD(d) ((d) < 10 ? '0' + (d) : 'a' - 10 + (d))
+#define HEX2(b) HEXD((b) >> 4), HEXD((b) & 15)
+#define HEX16(h) HEX2(h + 0), HEX2(h + 1), HEX2(h + 2), HEX2(h + 3), HEX2(h + 4), HEX2(h + 5), HEX2(h + 6), \
+    HEX2(h + 7), HEX2(h + 8), HEX2(h + 9), HEX2(h + 10), HEX2(h + 11), HEX2(h + 12), HEX2(h + 13), HEX2(h + 14), HEX2(h + 15)
+static const char HEXPAIRS[512] = {HEX16(0x00), HEX16(0x10), HEX16(0x20), HEX16(0x30), HEX16(0x40), HEX16(0x50),
+                                   HEX16(0x60), HEX16(0x70), HEX16(0x80), HEX16(0x90), HEX16(0xa0), HEX16(0xb0),
+                                   HEX16(0xc0), HEX16(0xd0), HEX16(0xe0), HEX16(0xf0)};
+
 void miaw_hex(char *out, const uint8_t *in, size_t n)
 {
-    static const char hx[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hx[in[i] >> 4];
-        out[2 * i + 1] = hx[in[i] & 15];
-    }
+    for (size_t i = 0; i < n; i++) memcpy(out + 2 * i, HEXPAIRS + 2 * in[i], 2);
     out[2 * n] = 0;
 }
 

@@ -294,6 +294,24 @@ static void test_config_file(void)
 
 static void test_util(void)
 {
+    /* miaw_hex (4 bytes per word on little-endian machines) against printf, every byte value
+     * at every place of every length up to 40 */
+    {
+        uint8_t in[40];
+        char got[81], want[81];
+        for (int v = 0; v < 256; v++)
+            for (size_t n = 0; n <= sizeof in; n++) {
+                for (size_t i = 0; i < n; i++) in[i] = (uint8_t)(v + (int)i * 37);
+                miaw_hex(got, in, n);
+                for (size_t i = 0; i < n; i++) snprintf(want + 2 * i, 3, "%02x", in[i]);
+                want[2 * n] = 0;
+                if (strcmp(got, want) != 0) {
+                    CU_FAIL("miaw_hex differs from printf");
+                    v = 256;
+                    break;
+                }
+            }
+    }
     CU_ASSERT_TRUE(miaw_ct_equal("abc", 3, "abc", 3));
     CU_ASSERT_FALSE(miaw_ct_equal("abc", 3, "abd", 3));
     CU_ASSERT_FALSE(miaw_ct_equal("abc", 3, "abcd", 4));
