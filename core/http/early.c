@@ -95,8 +95,7 @@ int miaw_http_early_parse(const char *data, size_t len, miaw_early_head *out)
     int minor;
     struct phr_header hd[64];
     memset(out, 0, sizeof *out);
-    int hl = phr_parse_request(data, len < EARLY_HEAD_MAX ? len : EARLY_HEAD_MAX, &method, &ml, &path, &pl, &minor, hd,
-                               &nh, 0);
+    int hl = phr_parse_request(data, len < EARLY_HEAD_MAX ? len : EARLY_HEAD_MAX, &method, &ml, &path, &pl, &minor, hd, &nh, 0);
     if (hl <= 0) return 0; /* incomplete or malformed: h2o decides */
     for (size_t i = 0; i < nh; i++) {
         if (hname(&hd[i], "content-length") && !out->has_cl) { /* the first one, as h2o reads it */
@@ -130,12 +129,22 @@ int miaw_http_early_parse(const char *data, size_t len, miaw_early_head *out)
  * request needs */
 static int large_body(const char *data, size_t len)
 {
+    size_t hlen = len < EARLY_HEAD_MAX ? len : EARLY_HEAD_MAX;
+    /* no line in sight starts like Content-Length or Transfer-Encoding (a header name
+     * starts a line, after CRLF or a bare LF): nothing announces a body, and a GET's head
+     * is not parsed twice (h2o parses it anyway). Any such line: the parse below. */
+    int maybe = 0;
+    for (const char *p = data, *end = data + hlen; (p = memchr(p, '\n', (size_t)(end - p))) && ++p < end;)
+        if ((*p | 0x20) == 'c' || (*p | 0x20) == 't') {
+            maybe = 1;
+            break;
+        }
+    if (!maybe) return 0;
     const char *method, *path;
     size_t ml, pl, nh = 64;
     int minor, chunked = 0, has_cl = 0;
     struct phr_header hd[64];
-    int hl = phr_parse_request(data, len < EARLY_HEAD_MAX ? len : EARLY_HEAD_MAX, &method, &ml, &path, &pl, &minor, hd,
-                               &nh, 0);
+    int hl = phr_parse_request(data, hlen, &method, &ml, &path, &pl, &minor, hd, &nh, 0);
     if (hl <= 0) return 0;
     unsigned long long cl = 0;
     for (size_t i = 0; i < nh; i++) {
