@@ -130,15 +130,18 @@ int miaw_http_early_parse(const char *data, size_t len, miaw_early_head *out)
 static int large_body(const char *data, size_t len)
 {
     size_t hlen = len < EARLY_HEAD_MAX ? len : EARLY_HEAD_MAX;
-    /* no line in sight starts like Content-Length or Transfer-Encoding (a header name
-     * starts a line, after CRLF or a bare LF): nothing announces a body, and a GET's head
-     * is not parsed twice (h2o parses it anyway). Any such line: the parse below. */
+    /* no line in sight starts with Content-Length or Transfer-Encoding, in any case (a
+     * header name starts a line, after CRLF or a bare LF; a line cut by the end of what
+     * has come counts): nothing announces a body, and a GET's head is not parsed twice
+     * (h2o parses it anyway). Any such line: the parse below. */
     int maybe = 0;
-    for (const char *p = data, *end = data + hlen; (p = memchr(p, '\n', (size_t)(end - p))) && ++p < end;)
-        if ((*p | 0x20) == 'c' || (*p | 0x20) == 't') {
-            maybe = 1;
-            break;
-        }
+    for (const char *p = data, *end = data + hlen; !maybe && (p = memchr(p, '\n', (size_t)(end - p))) && ++p < end;) {
+        size_t left = (size_t)(end - p);
+        if ((*p | 0x20) == 'c')
+            maybe = strncasecmp(p, "content-length", left < 14 ? left : 14) == 0;
+        else if ((*p | 0x20) == 't')
+            maybe = strncasecmp(p, "transfer-encoding", left < 17 ? left : 17) == 0;
+    }
     if (!maybe) return 0;
     const char *method, *path;
     size_t ml, pl, nh = 64;
