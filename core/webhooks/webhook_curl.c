@@ -1,6 +1,6 @@
 /* core/webhooks/webhook_curl.c - libcurl multi on the libuv loop (see webhook_curl.h). Owns
  * the multi handle, the timer that serves curl's timeouts, and the poll handle of each
- * socket curl uses, found by descriptor. Finished transfers go to the owner's
+ * socket curl uses, in a table by descriptor. Finished transfers go to the owner's
  * callback; what a transfer sends and what its outcome means is the owner's business. */
 #include "webhooks/webhook_curl.h"
 
@@ -14,7 +14,6 @@ struct sockctx {
     miaw_wh_curl *c;
     int events; /* what the poll handle watches now (UV_READABLE | UV_WRITABLE), 0: stopped */
     int parked; /* curl said REMOVE: its connection is idle in the cache */
-    struct sockctx *prev, *next;
 };
 
 struct miaw_wh_curl {
@@ -24,8 +23,10 @@ struct miaw_wh_curl {
     miaw_wh_curl_done_fn done;
     void *ud;
     int closing;
-    struct sockctx *socks;
-    struct sockctx **byfd; /* the poll handle of each socket curl has, by descriptor */
+    /* the poll handle of each socket curl has, by descriptor: the only record of them.
+     * A handle is made only for a descriptor without one and leaves when it is closed,
+     * so every live handle is at its own descriptor (cleanup walks this) */
+    struct sockctx **byfd;
     size_t nbyfd;
 };
 
@@ -74,9 +75,6 @@ static struct sockctx *sock_find(miaw_wh_curl *c, curl_socket_t fd)
 
 static void sock_close(miaw_wh_curl *c, struct sockctx *s)
 {
-    if (s->prev) s->prev->next = s->next;
-    else c->socks = s->next;
-    if (s->next) s->next->prev = s->prev;
     if ((size_t)s->fd < c->nbyfd && c->byfd[s->fd] == s) c->byfd[s->fd] = NULL;
     uv_poll_stop(&s->poll);
     uv_close((uv_handle_t *)&s->poll, on_sock_closed);
@@ -102,9 +100,6 @@ static struct sockctx *sock_new(miaw_wh_curl *c, curl_socket_t fd)
         return NULL;
     }
     s->poll.data = s;
-    s->next = c->socks;
-    if (c->socks) c->socks->prev = s;
-    c->socks = s;
     c->byfd[fd] = s;
     return s;
 }
@@ -113,6 +108,7 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
 {
     (void)e;
     miaw_wh_curl *c = userp;
+    if (c->closing) return 0; /* (the handles are closing) */
     struct sockctx *s = socketp ? socketp : sock_find(c, fd);
     if (what == CURL_POLL_REMOVE) {
         if (s) s->parked = 1;
@@ -195,8 +191,11 @@ void miaw_wh_curl_free(miaw_wh_curl *c)
 {
     if (!c) return;
     c->closing = 1;
-    curl_multi_cleanup(c->multi); /* closes the cached connections: on_closesocket */
-    while (c->socks) sock_close(c, c->socks);
+    /* every poll handle first, while its descriptor is still open; curl then closes the
+     * cached connections (on_closesocket finds no handle left) */
+    for (size_t fd = 0; fd < c->nbyfd; fd++)
+        if (c->byfd[fd]) sock_close(c, c->byfd[fd]);
+    curl_multi_cleanup(c->multi);
     free(c->byfd);
     uv_close((uv_handle_t *)c->timer, on_timer_closed);
     free(c);

@@ -23,10 +23,10 @@ typedef void (*miaw_wh_curl_done_fn)(void *ud, CURL *easy, CURLcode result);
  * connections curl keeps in its cache; done and ud: the finished-transfer callback (ud
  * borrowed). Initialises libcurl globally on first use. NULL on failure. */
 miaw_wh_curl *miaw_wh_curl_new(uv_loop_t *loop, long maxconnects, miaw_wh_curl_done_fn done, void *ud);
-/* cleans up the multi handle (curl closes its cached connections through the close-socket
- * callback) and closes every poll handle still in the table, then the timer. Easy handles
- * must have been removed first. The memory of the uv handles is released by their close
- * callbacks on the next loop run. NULL is a no-op. */
+/* closes every poll handle in the table, then cleans up the multi handle (curl closes the
+ * cached connections' sockets), then closes the timer. Easy handles must have been
+ * removed first. The memory of the uv handles is released by their close callbacks on
+ * the next loop run. NULL is a no-op. */
 void miaw_wh_curl_free(miaw_wh_curl *c);
 /* hands a configured easy handle to curl: sets its close-socket callback (every
  * connection curl opens for it then closes its poll handle first; do not set

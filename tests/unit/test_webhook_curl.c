@@ -3,8 +3,9 @@
  * transfer at once; a kept-alive connection keeps one poll handle, on its open socket, and
  * is reused; a connection the receiver ends while it is idle stops its poll handle (no busy
  * loop) and, once curl closes the socket, its handle is closed too (a new connection gets
- * a new handle; never two handles on one descriptor, never one on a closed one); freeing the glue with several idle
- * connections closes every poll handle, the timer and the sockets. */
+ * a new handle; never two handles on one descriptor, never one on a closed one); freeing
+ * the glue with several idle connections closes every poll handle, the timer and the
+ * sockets. */
 #include "harness.h"
 
 #include "webhooks/webhook_curl.h"
@@ -53,11 +54,11 @@ static void *srv_thread(void *arg)
                 size_t hl = (size_t)(eoh - buf[i]) + 4;
                 memmove(buf[i], buf[i] + hl, len[i] - hl);
                 len[i] -= hl;
-                end = write(pf[i + 2].fd, ok, sizeof ok - 1) != (ssize_t)(sizeof ok - 1);
-                pthread_mutex_lock(&s->mu);
+                pthread_mutex_lock(&s->mu); /* counted before the client can see the answer */
                 s->reqs++;
-                if (s->close_after) end = 1;
+                end = s->close_after;
                 pthread_mutex_unlock(&s->mu);
+                if (write(pf[i + 2].fd, ok, sizeof ok - 1) != (ssize_t)(sizeof ok - 1)) end = 1;
             }
             if (end) { /* closed here: the last one takes its place */
                 close(pf[i + 2].fd);
@@ -220,7 +221,8 @@ static void fix_close(struct fix *f)
     miaw_wh_curl_free(f->c);
     srv_stop(&f->s);
     uv_close((uv_handle_t *)&f->deadline, NULL);
-    uv_run(&f->loop, UV_RUN_DEFAULT); /* the close callbacks */
+    uv_run(&f->loop, UV_RUN_NOWAIT); /* the close callbacks (a handle left active would block a full run) */
+    CU_ASSERT_FALSE(uv_loop_alive(&f->loop));
     int rc = uv_loop_close(&f->loop);
     if (rc != 0) uv_print_all_handles(&f->loop, stderr);
     CU_ASSERT_EQUAL(rc, 0);
