@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 struct sockctx {
@@ -14,6 +15,7 @@ struct sockctx {
     miaw_wh_curl *c;
     int events; /* what the poll handle watches now (UV_READABLE | UV_WRITABLE), 0: stopped */
     int parked; /* curl said REMOVE: its connection is idle in the cache */
+    int conn;   /* a TCP connection: kept at REMOVE (curl closes it through on_closesocket) */
 };
 
 struct miaw_wh_curl {
@@ -62,12 +64,16 @@ static void on_poll(uv_poll_t *p, int status, int events)
     check_done(c);
 }
 
-/* the poll handle of a socket lives as long as the socket: curl says REMOVE when a
- * connection goes idle into its cache and asks again when it is reused. The handle keeps
- * watching what it watched (parked: a wake-up only stops it), so a reuse that asks for
- * the same events costs no system call (closing, allocating and registering anew cost
- * three and a free per delivery before, stopping and starting two); it is closed by
- * on_closesocket, before the socket */
+/* the poll handle of a connection's socket lives as long as the socket: curl says REMOVE
+ * when a connection goes idle into its cache and asks again when it is reused. The
+ * handle keeps watching what it watched (parked: a wake-up only stops it), so a reuse
+ * that asks for the same events costs no system call (closing, allocating and
+ * registering anew cost three and a free per delivery before, stopping and starting
+ * two); it is closed by on_closesocket, before the socket. Other sockets curl has
+ * watched lose their handle at REMOVE: the threaded resolver's socket pair is closed by
+ * curl itself, without on_closesocket, right after (a handle left started on it would
+ * watch a closed descriptor, or one reused by anything else on the loop, and libuv
+ * aborts when it registers a descriptor already closed) */
 static struct sockctx *sock_find(miaw_wh_curl *c, curl_socket_t fd)
 {
     return fd >= 0 && (size_t)fd < c->nbyfd ? c->byfd[fd] : NULL;
@@ -100,6 +106,9 @@ static struct sockctx *sock_new(miaw_wh_curl *c, curl_socket_t fd)
         return NULL;
     }
     s->poll.data = s;
+    struct sockaddr_storage a;
+    socklen_t al = sizeof a;
+    s->conn = getsockname(fd, (struct sockaddr *)&a, &al) == 0 && (a.ss_family == AF_INET || a.ss_family == AF_INET6);
     c->byfd[fd] = s;
     return s;
 }
@@ -111,7 +120,8 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
     if (c->closing) return 0; /* (the handles are closing) */
     struct sockctx *s = socketp ? socketp : sock_find(c, fd);
     if (what == CURL_POLL_REMOVE) {
-        if (s) s->parked = 1;
+        if (s && s->conn) s->parked = 1;
+        else if (s) sock_close(c, s); /* while curl still has it open */
         return 0;
     }
     if (!s && !(s = sock_new(c, fd))) return -1;

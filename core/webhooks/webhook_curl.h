@@ -1,8 +1,9 @@
 /* core/webhooks/webhook_curl.h - libcurl's multi interface driven by the libuv loop, for the
- * webhook dispatcher: one uv_poll handle per socket curl uses, kept while curl parks the
- * connection idle in its cache and closed by curl's close-socket callback before the
- * descriptor is closed (so the loop never watches a closed or reused descriptor), one
- * uv_timer for curl's timeouts, the poll handles found by descriptor. Finished transfers
+ * webhook dispatcher: one uv_poll handle per socket curl uses, for a connection kept
+ * while curl parks it idle in its cache and closed by curl's close-socket callback before
+ * the descriptor is closed, for another socket (the resolver's) closed when curl stops
+ * watching it (so the loop never watches a closed or reused descriptor), one uv_timer
+ * for curl's timeouts, the poll handles found by descriptor. Finished transfers
  * are reported to the owner's callback.
  * Ownership: owns the multi handle, the timer and the poll handles; the easy handles stay
  * the caller's (it adds and removes them here and cleans them up itself). Loop thread

@@ -5,7 +5,8 @@
  * loop) and, once curl closes the socket, its handle is closed too (a new connection gets
  * a new handle; never two handles on one descriptor, never one on a closed one); freeing
  * the glue with several idle connections closes every poll handle, the timer and the
- * sockets. */
+ * sockets; the socket pair of curl's threaded resolver keeps no poll handle once curl
+ * is done with it. */
 #include "harness.h"
 
 #include "webhooks/webhook_curl.h"
@@ -298,5 +299,44 @@ static void test_free_closes_everything(void)
     for (int i = 0; i < p.live; i++) CU_ASSERT_EQUAL(fcntl(p.fds[i], F_GETFD), -1);
 }
 
+/* a name resolved by curl's threaded resolver (the host's own name, not "localhost",
+ * which curl answers itself) and connections the open-socket callback refuses, as the
+ * dispatcher's target policy does (a name that does not resolve ends the same way):
+ * curl watches each resolver's socket pair, says REMOVE and closes it itself, without
+ * the close-socket callback. No poll handle may stay behind on such a socket: it was
+ * kept started on a closed descriptor, and when curl closed it before the loop had
+ * registered it libuv aborted (epoll_ctl ADD: EBADF), seen under ASan with these four
+ * transfers at once */
+static curl_socket_t refuse(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)ud;
+    (void)purpose;
+    (void)a;
+    return CURL_SOCKET_BAD;
+}
+
+static void test_resolver_socket_not_kept(void)
+{
+    struct fix f;
+    fix_open(&f, 4);
+    char host[256] = "", url[300];
+    CU_ASSERT_EQUAL_FATAL(gethostname(host, sizeof host - 1), 0);
+    snprintf(url, sizeof url, "http://%s:%d/", host, f.s.port);
+    CURL *e[4];
+    for (int i = 0; i < 4; i++) {
+        e[i] = easy(&f);
+        curl_easy_setopt(e[i], CURLOPT_URL, url);
+        curl_easy_setopt(e[i], CURLOPT_OPENSOCKETFUNCTION, refuse);
+        curl_easy_setopt(e[i], CURLOPT_TIMEOUT_MS, 3000L); /* should the name go to a DNS server */
+        CU_ASSERT_EQUAL(miaw_wh_curl_add(f.c, e[i]), 0);
+    }
+    run_until(&f, 4);
+    CU_ASSERT_EQUAL(f.failed, 4);
+    CU_ASSERT_EQUAL(polls_check(&f).live, 0); /* no connection was made: no handle left */
+    run_for(&f, 20);                          /* and the loop goes on */
+    fix_close(&f);
+    for (int i = 0; i < 4; i++) curl_easy_cleanup(e[i]);
+}
+
 MIAW_TESTS("webhook_curl", MIAW_T(test_keepalive_parks_and_reuses), MIAW_T(test_receiver_ends_idle_connection),
-           MIAW_T(test_free_closes_everything))
+           MIAW_T(test_free_closes_everything), MIAW_T(test_resolver_socket_not_kept))
