@@ -3,7 +3,8 @@
  * worker runs PASSIVE checkpoints on its own connection until the WAL is below the
  * threshold or a pass copies nothing new (a reader or the writer holds the rest). The
  * writer restarts the WAL from its beginning at its next transaction after a complete
- * checkpoint, so the file stops growing. */
+ * checkpoint, so the file stops growing. The writer's own checkpoints (past the hard
+ * limit, TRUNCATE on request) wait for the worker's pass and keep the worker out. */
 #include "base/checkpoint.h"
 
 #include "base/log.h"
@@ -18,9 +19,27 @@ struct miaw_checkpointer {
     pthread_mutex_t mu;
     pthread_cond_t cv, idle; /* cv: wakes the worker; idle: its pass is over */
     int pages, hard;
-    int want, quit, busy; /* guarded by mu */
+    int want, quit, busy; /* guarded by mu; busy: a pass runs (the worker's or the writer's) */
+    int waiting;          /* guarded by mu: the writer waits for the worker's pass to end */
     miaw_checkpoint_stats st; /* guarded by mu */
 };
+
+/* on the writer's thread, mu held: waits for the worker's pass to end (the worker stops
+ * after the pass it is in) and keeps the worker out until release */
+static void hold(miaw_checkpointer *c)
+{
+    c->waiting++;
+    while (c->busy) pthread_cond_wait(&c->idle, &c->mu);
+    c->waiting--;
+    c->busy = 1;
+}
+
+/* mu held: the writer's checkpoint is over */
+static void release(miaw_checkpointer *c)
+{
+    c->busy = 0;
+    pthread_cond_signal(&c->cv); /* a wake-up asked for meanwhile */
+}
 
 /* on the writer's thread after each commit: n = frames in the WAL now */
 static int on_wal(void *ud, sqlite3 *db, const char *name, int n)
@@ -39,8 +58,7 @@ static int on_wal(void *ud, sqlite3 *db, const char *name, int n)
          * to end and keep it out: between two transactions of the only writer, with no
          * other checkpointer, this one copies everything and the next transaction starts
          * the WAL over */
-        while (c->busy) pthread_cond_wait(&c->idle, &c->mu);
-        c->busy = 1;
+        hold(c);
         run_here = 1;
         c->st.inline_runs++;
     }
@@ -48,8 +66,7 @@ static int on_wal(void *ud, sqlite3 *db, const char *name, int n)
     if (run_here) {
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         pthread_mutex_lock(&c->mu);
-        c->busy = 0;
-        pthread_cond_signal(&c->cv); /* a wake-up asked for meanwhile */
+        release(c);
         pthread_mutex_unlock(&c->mu);
     }
     return SQLITE_OK;
@@ -78,8 +95,9 @@ static void *worker(void *arg)
             pthread_mutex_lock(&c->mu);
             c->st.runs++;
             if (done > 0 && done > prev) c->st.copied += (uint64_t)(done - (prev > 0 ? prev : 0));
+            int yield = c->waiting; /* the writer runs one of its own next: no more passes */
             pthread_mutex_unlock(&c->mu);
-            if (done >= log || done == prev) break;
+            if (done >= log || done == prev || yield) break;
             prev = done;
         }
         pthread_mutex_lock(&c->mu);
@@ -146,4 +164,18 @@ void miaw_checkpointer_stats(miaw_checkpointer *c, miaw_checkpoint_stats *out)
     pthread_mutex_lock(&c->mu);
     *out = c->st;
     pthread_mutex_unlock(&c->mu);
+}
+
+int miaw_checkpointer_truncate(miaw_checkpointer *c, sqlite3 *db)
+{
+    if (!c) return sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    pthread_mutex_lock(&c->mu);
+    hold(c);
+    c->st.truncates++;
+    pthread_mutex_unlock(&c->mu);
+    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    pthread_mutex_lock(&c->mu);
+    release(c);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
 }

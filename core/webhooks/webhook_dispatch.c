@@ -9,12 +9,13 @@
  * most the request in flight is sent again after a crash, in order), while the commit is
  * shared by all lanes that moved in that turn. Lanes are moved to the tail when started
  * (round robin). Easy handles are pooled (their connections live in the multi's cache
- * either way). */
+ * either way). Sockets and timeouts of the curl multi: webhook_curl.c. */
 #include "webhooks/webhook_dispatch.h"
 
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/util.h"
+#include "webhooks/webhook_curl.h"
 #include "webhooks/webhook_htab.h"
 #include "webhooks/webhook_policy.h"
 #include "webhooks/webhook_util.h"
@@ -23,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define NSAMPLES 512
 
@@ -66,15 +66,6 @@ struct inflight {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-struct sockctx {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    miaw_wh_dispatch *d;
-    int events; /* what the poll handle watches now (UV_READABLE | UV_WRITABLE), 0: stopped */
-    int parked; /* curl said REMOVE: its connection is idle in the cache */
-    struct sockctx *prev, *next;
-};
-
 struct miaw_wh_dispatch {
     uv_loop_t *loop;
     miaw_wh_store *store;
@@ -83,8 +74,8 @@ struct miaw_wh_dispatch {
     char *secret;
     miaw_wh_outcome_fn fn;
     void *ud;
-    CURLM *multi;
-    uv_timer_t *curl_timer, *pump_timer;
+    miaw_wh_curl *curl; /* curl multi on the loop: sockets, timeouts */
+    uv_timer_t *pump_timer;
     uv_idle_t *tick;
     int tick_soon, closing;
     int inflight;
@@ -99,9 +90,6 @@ struct miaw_wh_dispatch {
     int (*gate)(void *ud, const char *instance);
     void *gate_ud;
     struct lane *head, *tail; /* active lanes */
-    struct sockctx *socks;
-    struct sockctx **byfd; /* the poll handle of each socket curl has, by descriptor */
-    size_t nbyfd;
 };
 
 static void kick(miaw_wh_dispatch *d);
@@ -177,126 +165,7 @@ static void lane_free(miaw_wh_dispatch *d, struct lane *l)
     free(l);
 }
 
-/* ---------------------------------------------------------------- curl glue */
-static void check_done(miaw_wh_dispatch *d);
-
-static void on_sock_closed(uv_handle_t *h) { free(h->data); }
-
-static void on_poll(uv_poll_t *p, int status, int events)
-{
-    struct sockctx *c = p->data;
-    miaw_wh_dispatch *d = c->d;
-    if (c->parked) { /* an idle connection woke (the receiver closed it): curl sees it on reuse */
-        uv_poll_stop(&c->poll);
-        c->events = 0;
-        return;
-    }
-    int flags = 0, running;
-    if (status < 0) flags = CURL_CSELECT_ERR;
-    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
-    curl_multi_socket_action(d->multi, c->fd, flags, &running);
-    check_done(d);
-}
-
-/* the poll handle of a socket lives as long as the socket: curl says REMOVE when a
- * connection goes idle into its cache and asks again when it is reused. The handle keeps
- * watching what it watched (parked: a wake-up only stops it), so a reuse that asks for
- * the same events costs no system call (closing, allocating and registering anew cost
- * three and a free per delivery before, stopping and starting two); it is closed by
- * on_closesocket, before the socket */
-static struct sockctx *sock_find(miaw_wh_dispatch *d, curl_socket_t s)
-{
-    return s >= 0 && (size_t)s < d->nbyfd ? d->byfd[s] : NULL;
-}
-
-static void sock_close(miaw_wh_dispatch *d, struct sockctx *c)
-{
-    if (c->prev) c->prev->next = c->next;
-    else d->socks = c->next;
-    if (c->next) c->next->prev = c->prev;
-    if ((size_t)c->fd < d->nbyfd && d->byfd[c->fd] == c) d->byfd[c->fd] = NULL;
-    uv_poll_stop(&c->poll);
-    uv_close((uv_handle_t *)&c->poll, on_sock_closed);
-}
-
-static struct sockctx *sock_new(miaw_wh_dispatch *d, curl_socket_t s)
-{
-    if (s < 0) return NULL;
-    if ((size_t)s >= d->nbyfd) {
-        size_t n = (size_t)s + 64;
-        struct sockctx **p = realloc(d->byfd, n * sizeof *p);
-        if (!p) return NULL;
-        memset(p + d->nbyfd, 0, (n - d->nbyfd) * sizeof *p);
-        d->byfd = p;
-        d->nbyfd = n;
-    }
-    struct sockctx *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
-    c->fd = s;
-    c->d = d;
-    if (uv_poll_init_socket(d->loop, &c->poll, s) != 0) {
-        free(c);
-        return NULL;
-    }
-    c->poll.data = c;
-    c->next = d->socks;
-    if (d->socks) d->socks->prev = c;
-    d->socks = c;
-    d->byfd[s] = c;
-    return c;
-}
-
-static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    (void)e;
-    miaw_wh_dispatch *d = userp;
-    struct sockctx *c = socketp ? socketp : sock_find(d, s);
-    if (what == CURL_POLL_REMOVE) {
-        if (c) c->parked = 1;
-        return 0;
-    }
-    if (!c && !(c = sock_new(d, s))) return -1;
-    if (!socketp) curl_multi_assign(d->multi, s, c);
-    int ev = 0;
-    if (what & CURL_POLL_IN) ev |= UV_READABLE;
-    if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
-    c->parked = 0;
-    if (ev != c->events) {
-        uv_poll_start(&c->poll, ev, on_poll);
-        c->events = ev;
-    }
-    return 0;
-}
-
-/* curl closes a socket (connection done, cache full, error, cleanup): its poll handle
- * first, so the loop never watches a descriptor number that is closed or reused */
-static int on_closesocket(void *ud, curl_socket_t s)
-{
-    miaw_wh_dispatch *d = ud;
-    struct sockctx *c = sock_find(d, s);
-    if (c) sock_close(d, c);
-    return close(s);
-}
-
-static void on_curl_timer(uv_timer_t *t)
-{
-    miaw_wh_dispatch *d = t->data;
-    int running;
-    curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(d);
-}
-
-static int on_timer_change(CURLM *m, long timeout_ms, void *userp)
-{
-    (void)m;
-    miaw_wh_dispatch *d = userp;
-    if (d->closing) return 0;
-    if (timeout_ms < 0) uv_timer_stop(d->curl_timer);
-    else uv_timer_start(d->curl_timer, on_curl_timer, (uint64_t)timeout_ms, 0);
-    return 0;
-}
-
+/* ---------------------------------------------------------------- requests */
 /* the receiver's body is read and dropped: it is never stored, logged or answered (it
  * could hold a secret of whatever answered at that address) */
 static size_t on_write(char *p, size_t sz, size_t n, void *ud)
@@ -350,7 +219,7 @@ static void easy_put(miaw_wh_dispatch *d, CURL *e)
 /* detaches a running attempt from curl and the caps (the lane keeps f) */
 static void detach(miaw_wh_dispatch *d, struct inflight *f)
 {
-    curl_multi_remove_handle(d->multi, f->easy);
+    miaw_wh_curl_remove(d->curl, f->easy);
     easy_put(d, f->easy);
     f->easy = NULL;
     curl_slist_free_all(f->hdrs);
@@ -433,8 +302,6 @@ static int start(miaw_wh_dispatch *d, struct lane *l)
     curl_easy_setopt(e, CURLOPT_PROXY, ""); /* no proxy from the environment: the policy judges the receiver */
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, f);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_closesocket);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, d);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
@@ -465,7 +332,7 @@ static void hand_over(miaw_wh_dispatch *d, int ok)
     for (size_t i = 0; i < d->nstarted; i++) {
         struct inflight *f = d->started[i];
         f->start_ns = uv_hrtime();
-        if (ok && curl_multi_add_handle(d->multi, f->easy) == CURLM_OK) continue;
+        if (ok && miaw_wh_curl_add(d->curl, f->easy) == 0) continue;
         struct lane *l = f->lane;
         inflight_free(d, f);
         l->dirty = 1;
@@ -533,17 +400,12 @@ static void finish(miaw_wh_dispatch *d, struct inflight *f, CURLcode res)
     schedule_tick(d);
 }
 
-static void check_done(miaw_wh_dispatch *d)
+/* the glue's report of a finished transfer */
+static void on_done(void *ud, CURL *easy, CURLcode res)
 {
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(d->multi, &left))) {
-        if (m->msg != CURLMSG_DONE) continue;
-        struct inflight *f = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&f);
-        CURLcode res = m->data.result;
-        if (f) finish(d, f, res);
-    }
+    struct inflight *f = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&f);
+    if (f) finish(ud, f, res);
 }
 
 /* ---------------------------------------------------------------- tick */
@@ -668,11 +530,7 @@ static void tick(miaw_wh_dispatch *d)
         miaw_wh_row_clear(&f->row);
         free(f);
     }
-    if (started && ok) { /* send them now rather than on curl's 0 ms timer next turn */
-        int running;
-        curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-        check_done(d);
-    }
+    if (started && ok) miaw_wh_curl_run(d->curl); /* send them now rather than on curl's 0 ms timer next turn */
     if (wait >= 0 && !d->closing) uv_timer_start(d->pump_timer, on_pump, (uint64_t)wait, 0);
 }
 
@@ -713,11 +571,6 @@ miaw_wh_dispatch *miaw_wh_dispatch_new(uv_loop_t *loop, miaw_wh_store *store, co
                                        const miaw_wh_policy *policy, const char *secret, miaw_wh_outcome_fn fn,
                                        void *ud)
 {
-    static int global_init;
-    if (!global_init) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        global_init = 1;
-    }
     miaw_wh_dispatch *d = calloc(1, sizeof *d);
     if (!d) return NULL;
     d->loop = loop;
@@ -727,29 +580,21 @@ miaw_wh_dispatch *miaw_wh_dispatch_new(uv_loop_t *loop, miaw_wh_store *store, co
     d->secret = strdup(secret ? secret : "");
     d->fn = fn;
     d->ud = ud;
-    d->multi = curl_multi_init();
-    d->curl_timer = malloc(sizeof *d->curl_timer);
+    d->curl = miaw_wh_curl_new(loop, (long)cfg->webhook_concurrency, on_done, d);
     d->pump_timer = malloc(sizeof *d->pump_timer);
     d->tick = malloc(sizeof *d->tick);
     d->done_tail = &d->done;
-    if (!d->secret || !d->multi || !d->curl_timer || !d->pump_timer || !d->tick) {
-        curl_multi_cleanup(d->multi);
-        free(d->curl_timer);
+    if (!d->secret || !d->curl || !d->pump_timer || !d->tick) {
+        miaw_wh_curl_free(d->curl);
         free(d->pump_timer);
         free(d->tick);
         free(d->secret);
         free(d);
         return NULL;
     }
-    uv_timer_init(loop, d->curl_timer);
     uv_timer_init(loop, d->pump_timer);
     uv_idle_init(loop, d->tick);
-    d->curl_timer->data = d->pump_timer->data = d->tick->data = d;
-    curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
-    curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
-    curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
-    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)cfg->webhook_concurrency);
+    d->pump_timer->data = d->tick->data = d;
     miaw_wh_store_lanes(store, wake_cb, d);
     return d;
 }
@@ -778,10 +623,7 @@ void miaw_wh_dispatch_free(miaw_wh_dispatch *d)
     for (struct lane *l = d->head; l; l = l->next)
         if (l->inf) inflight_free(d, l->inf);
     for (size_t i = 0; i < d->npool; i++) curl_easy_cleanup(d->pool[i]);
-    curl_multi_cleanup(d->multi);
-    while (d->socks) sock_close(d, d->socks);
-    free(d->byfd);
-    uv_close((uv_handle_t *)d->curl_timer, on_handle_closed);
+    miaw_wh_curl_free(d->curl); /* closes the cached connections and their poll handles */
     uv_close((uv_handle_t *)d->pump_timer, on_handle_closed);
     uv_close((uv_handle_t *)d->tick, on_handle_closed);
     miaw_wh_hfree(&d->lanes, free_lane_val);

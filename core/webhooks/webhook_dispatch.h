@@ -1,6 +1,6 @@
 /* core/webhooks/webhook_dispatch.h - the webhook delivery engine on the server loop: lanes (one
  * per instance and target URL, one request in flight each, so an instance's events
- * arrive in order), libcurl multi driven by uv_poll + uv_timer, global and per-host
+ * arrive in order), libcurl multi on the loop (webhook_curl.h), global and per-host
  * concurrency caps, the retry schedule and dead-lettering, latency statistics. Reads
  * and updates rows through the outbox store; keeps in memory only the lanes with
  * pending rows and the row in flight of each. Owns its curl handles and uv handles. */

@@ -13,8 +13,8 @@
 
 #define RECLAIM_PAGES 256  /* pages given back per step (1 MiB with 4 KiB pages) */
 #define RECLAIM_GAP_MS 1   /* loop turns left to others between two steps */
-#define TRUNCATE_TRIES 200 /* the final WAL truncation, BUSY while a checkpoint runs: 200 x */
-#define TRUNCATE_RETRY_MS 10
+#define TRUNCATE_TRIES 5   /* the final WAL truncation, BUSY (a reader of another connection): 5 x */
+#define TRUNCATE_RETRY_MS 100
 /* rows deleted per statement (in index order: an ORDER BY id would sort every row of the
  * instance at each statement) */
 #define PURGE_BATCH "16"
@@ -35,6 +35,7 @@ struct purge {
 
 struct miaw_wh_space {
     sqlite3 *db;
+    miaw_checkpointer *ckpt; /* db's (NULL: none) */
     int64_t max_events, max_bytes;
     miaw_wh_htab use;
     uv_timer_t *timer;
@@ -64,7 +65,8 @@ static int64_t pragma_int(sqlite3 *db, const char *sql)
     return v;
 }
 
-miaw_wh_space *miaw_wh_space_new(uv_loop_t *loop, sqlite3 *db, int64_t max_events, int64_t max_bytes)
+miaw_wh_space *miaw_wh_space_new(uv_loop_t *loop, sqlite3 *db, miaw_checkpointer *ckpt, int64_t max_events,
+                                 int64_t max_bytes)
 {
     miaw_wh_space *s = calloc(1, sizeof *s);
     if (!s || !(s->timer = malloc(sizeof *s->timer))) {
@@ -72,6 +74,7 @@ miaw_wh_space *miaw_wh_space_new(uv_loop_t *loop, sqlite3 *db, int64_t max_event
         return NULL;
     }
     s->db = db;
+    s->ckpt = ckpt;
     s->max_events = max_events;
     s->max_bytes = max_bytes;
     uv_timer_init(loop, s->timer);
@@ -316,9 +319,12 @@ static void on_step(uv_timer_t *t)
         }
     }
     /* the WAL keeps its largest size unless truncated; done once the free list is empty.
-     * A checkpoint running on the storage's checkpoint thread makes this one BUSY at once
-     * (SQLite does not wait for another checkpointer): try again a little later */
-    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+     * A pass of the storage's checkpoint worker would make it BUSY at once (SQLite does
+     * not wait for another checkpointer): the checkpointer waits for that pass to end and
+     * keeps the worker out. What can still make it BUSY is beyond the checkpointer (a
+     * reader of another connection outlasting the busy timeout, another process's
+     * checkpoint): tried again a few times, then left as it is (logged) */
+    int rc = miaw_checkpointer_truncate(s->ckpt, s->db);
     if (rc == SQLITE_BUSY && ++s->truncate_tries < TRUNCATE_TRIES) {
         uv_timer_start(s->timer, on_step, TRUNCATE_RETRY_MS, 0);
         return;

@@ -4,7 +4,8 @@
  * quota check scans the table), the deletion of a deleted instance's rows and the giving
  * back of disk space (row deletes and sqlite incremental vacuum in slices of a few ms on
  * a timer, then a WAL truncation, so the loop is never held for long). Owns its counters,
- * purge jobs and timer; the sqlite handle is borrowed. Loop thread only. */
+ * purge jobs and timer; the sqlite handle and the checkpointer are borrowed. Loop thread
+ * only. */
 #ifndef MIAW_WEBHOOK_SPACE_H
 #define MIAW_WEBHOOK_SPACE_H
 #include <jansson.h>
@@ -12,15 +13,18 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "base/checkpoint.h"
 #include "webhooks/webhook_store.h"
 
 typedef struct miaw_wh_space miaw_wh_space;
 
 /* Switches the database to incremental auto-vacuum when it is not (a one-time VACUUM,
  * logged), reads the undelivered rows of every instance (the outbox tables must exist),
- * then answers quota questions against max_events / max_bytes per instance. NULL on
- * failure. */
-miaw_wh_space *miaw_wh_space_new(uv_loop_t *loop, sqlite3 *db, int64_t max_events, int64_t max_bytes);
+ * then answers quota questions against max_events / max_bytes per instance. ckpt: the
+ * checkpointer of db (its worker's passes would make the WAL truncation BUSY), NULL when
+ * it has none. NULL on failure. */
+miaw_wh_space *miaw_wh_space_new(uv_loop_t *loop, sqlite3 *db, miaw_checkpointer *ckpt, int64_t max_events,
+                                 int64_t max_bytes);
 /* closes the timer (its memory is released by the loop's close callback) */
 void miaw_wh_space_free(miaw_wh_space *s);
 /* 1 when `events` more rows holding `bytes` fit within the instance's quota, else 0 */

@@ -559,7 +559,7 @@ miaw_webhooks *miaw_webhooks_new(uv_loop_t *loop, const miaw_config *cfg, miaw_s
         free(w);
         return NULL;
     }
-    if (!(w->space = miaw_wh_space_new(loop, db->db, cfg->webhook_quota_events,
+    if (!(w->space = miaw_wh_space_new(loop, db->db, db->ckpt, cfg->webhook_quota_events,
                                        (int64_t)cfg->webhook_quota_mb * 1024 * 1024)) ||
         !(w->disp = miaw_wh_dispatch_new(loop, w->store, cfg, &w->policy, secret, on_outcome, w)) ||
         purge_orphans(w) != 0) {

@@ -2,10 +2,12 @@
  * table (pending and dead letters count, delivered rows do not), kept up to date by add,
  * reloaded after forget; refusal episodes; the database switched to incremental
  * auto-vacuum, a deleted instance's rows deleted in slices (not those of a new instance of
- * the same id) and the free pages given back; and the attempt counted before
+ * the same id), the free pages given back and the WAL truncated through the database's
+ * checkpointer (whose worker runs passes meanwhile); and the attempt counted before
  * sending (miaw_wh_store_mark_attempt). */
 #include "harness.h"
 
+#include "base/checkpoint.h"
 #include "webhooks/webhook_space.h"
 #include "webhooks/webhook_store.h"
 #include "webhooks/webhook_util.h"
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void row(miaw_wh_row *r, const char *inst, int64_t seq, char *body)
@@ -56,7 +59,7 @@ static void test_counters_and_mark(void)
     /* r2 delivered: not counted; r1 pending: counted */
     CU_ASSERT_EQUAL(miaw_wh_store_record(st, &r2, MIAW_WH_DELIVERED, 1, 0, 200, NULL, 1, 2000), 0);
 
-    miaw_wh_space *sp = miaw_wh_space_new(&loop, db, 3, 30);
+    miaw_wh_space *sp = miaw_wh_space_new(&loop, db, NULL, 3, 30);
     CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
     json_t *j = miaw_wh_space_json(sp, "a");
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "events")), 1);
@@ -147,7 +150,10 @@ static void test_reclaim(void)
     sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
     miaw_wh_store *st = miaw_wh_store_open(db);
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-    miaw_wh_space *sp = miaw_wh_space_new(&loop, db, 1000000, 1LL << 30);
+    /* as the server's storage has: a worker that checkpoints every 100 WAL pages */
+    miaw_checkpointer *ck = miaw_checkpointer_start(db, path, 100);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ck);
+    miaw_wh_space *sp = miaw_wh_space_new(&loop, db, ck, 1000000, 1LL << 30);
     CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
     CU_ASSERT_EQUAL(pragma(db, "PRAGMA auto_vacuum"), 2); /* switched to incremental */
     char *body = malloc(8001);
@@ -186,14 +192,25 @@ static void test_reclaim(void)
     miaw_wh_row_clear(&h);
     CU_ASSERT_EQUAL(pragma(db, "PRAGMA freelist_count"), 0);
     CU_ASSERT(pragma(db, "PRAGMA page_count") < pages / 10);
-    miaw_wh_space_free(sp);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    miaw_wh_store_close(st);
-    sqlite3_close(db);
-    CU_ASSERT_EQUAL(uv_loop_close(&loop), 0);
+    /* the step that emptied the free list truncated the WAL, through the checkpointer */
     char wal[64], shm[64];
     snprintf(wal, sizeof wal, "%s-wal", path);
     snprintf(shm, sizeof shm, "%s-shm", path);
+    struct stat ws;
+    CU_ASSERT_EQUAL(stat(wal, &ws), 0);
+    CU_ASSERT_EQUAL(ws.st_size, 0);
+    miaw_checkpoint_stats cs;
+    miaw_checkpointer_stats(ck, &cs);
+    CU_ASSERT_EQUAL(cs.truncates, 1);
+    CU_ASSERT(cs.runs > 0); /* the worker ran passes meanwhile */
+    fprintf(stderr, "  (worker passes %llu, inline %llu)\n", (unsigned long long)cs.runs,
+            (unsigned long long)cs.inline_runs);
+    miaw_wh_space_free(sp);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    miaw_checkpointer_stop(ck);
+    miaw_wh_store_close(st);
+    sqlite3_close(db);
+    CU_ASSERT_EQUAL(uv_loop_close(&loop), 0);
     unlink(path);
     unlink(wal);
     unlink(shm);
