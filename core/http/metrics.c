@@ -135,10 +135,12 @@ static int render(char **buf, size_t *len, size_t *cap)
     if (g_src.db->ckpt) { /* the checkpoint thread (core/base/checkpoint.c) */
         miaw_checkpoint_stats cs;
         miaw_checkpointer_stats(g_src.db->ckpt, &cs);
-        P("# HELP miaw_database_checkpoints_total WAL checkpoint passes, by the checkpoint thread or inline (the WAL "
-          "passed its hard limit).\n# TYPE miaw_database_checkpoints_total counter\n"
-          "miaw_database_checkpoints_total{by=\"thread\"} %llu\nmiaw_database_checkpoints_total{by=\"inline\"} %llu\n",
-          (unsigned long long)cs.runs, (unsigned long long)cs.inline_runs);
+        P("# HELP miaw_database_checkpoints_total WAL checkpoint passes, by the checkpoint thread, inline (the WAL "
+          "passed its hard limit) or a truncation asked for (the outbox after an instance was deleted).\n"
+          "# TYPE miaw_database_checkpoints_total counter\n"
+          "miaw_database_checkpoints_total{by=\"thread\"} %llu\nmiaw_database_checkpoints_total{by=\"inline\"} %llu\n"
+          "miaw_database_checkpoints_total{by=\"truncate\"} %llu\n",
+          (unsigned long long)cs.runs, (unsigned long long)cs.inline_runs, (unsigned long long)cs.truncates);
         if (gauge(buf, len, cap, "miaw_database_wal_frames", "Frames in the write-ahead log after the last commit.",
                   (double)cs.last_wal))
             return -1;

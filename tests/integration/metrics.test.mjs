@@ -223,6 +223,7 @@ test('GET /metrics: auth, strict format, figures that move', { timeout: 180000 }
   // the checkpoint thread's counters (core/base/checkpoint.c): present, none inline yet
   assert.ok(val(m, 'miaw_database_checkpoints_total', { by: 'thread' }) >= 0);
   assert.equal(val(m, 'miaw_database_checkpoints_total', { by: 'inline' }), 0);
+  assert.equal(val(m, 'miaw_database_checkpoints_total', { by: 'truncate' }), 0);
   assert.ok(val(m, 'miaw_database_wal_frames') >= 0);
   assert.equal(val(m, 'miaw_build_info'), 1);
   for (const fam of ['miaw_messages_sent_total', 'miaw_messages_received_total', 'miaw_message_send_duration_seconds',

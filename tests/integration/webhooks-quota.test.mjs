@@ -145,6 +145,11 @@ describe('webhooks: outbox bounds', () => {
         { timeoutMs: 20000, intervalMs: 100, what: `disk space back (was ${full}, now ${dbBytes(srv.dataDir)})` });
       assert.ok(after < full / 4, `${full} -> ${after} bytes`);
       console.log(`outbox disk: ${before} -> ${full} -> ${after} bytes after the delete`);
+      // the WAL was truncated by the checkpointer's call (it waits for the thread's pass)
+      const mt = await fetch(srv.url + '/metrics', { headers: { authorization: `Bearer ${srv.apiKey}` } });
+      assert.equal(mt.status, 200);
+      const tr = (await mt.text()).match(/^miaw_database_checkpoints_total\{by="truncate"\} (\d+)$/m);
+      assert.ok(tr && Number(tr[1]) >= 1, `truncations counted: ${tr && tr[1]}`);
       const h = await fetch(srv.url + '/health');
       assert.equal(h.status, 200);
     } finally {
