@@ -45,13 +45,25 @@ static int split(const char *path, char ***out, size_t *n)
 
 static int is_param(const char *seg) { return seg[0] == '{' && seg[strlen(seg) - 1] == '}'; }
 
-/* FNV-1a of a segment, mixed with its position */
-static uint32_t seg_hash(const char *s, size_t pos)
+/* a hash of a segment (len bytes), mixed with its position: 8 bytes at a time (the last
+ * word zero-padded), each word multiplied in, the 64 bits folded at the end */
+static uint32_t seg_hash_n(const char *s, size_t len, size_t pos)
 {
-    uint32_t h = 2166136261u ^ (uint32_t)pos;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)pos << 32) ^ len;
+    for (;;) {
+        uint64_t w = 0;
+        size_t k = len < 8 ? len : 8;
+        memcpy(&w, s, k);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 29;
+        if (len <= 8) break;
+        s += 8;
+        len -= 8;
+    }
+    return (uint32_t)(h ^ (h >> 32));
 }
+
+static uint32_t seg_hash(const char *s, size_t pos) { return seg_hash_n(s, strlen(s), pos); }
 
 /* the literal segments' hashes of a route with this param mask, combined (a sum) */
 static uint32_t lit_hash(const uint32_t *hs, size_t n, uint32_t mask)
@@ -228,11 +240,33 @@ static int utf8_ok(const unsigned char *p)
     return 1;
 }
 
-/* percent-decodes one segment exactly once; -1 when it is too long, holds a malformed
+/* percent-decodes one segment exactly once: its decoded length; -1 when it is too long, holds a malformed
  * escape, or would contain NUL or '/' (an encoded separator), is a dot segment, or is
  * not valid UTF-8 once decoded */
 static int decode_seg(const char *s, size_t len, char *out, size_t cap)
 {
+    /* as a rule a segment is plain ASCII with no escape: checked 8 bytes at a time (a '%',
+     * a NUL or a byte above 0x7f sends it to the byte loop), copied at once, nothing to
+     * decode and valid UTF-8 as it is */
+    if (len < cap) {
+        size_t i = 0;
+        uint64_t bad = 0;
+        for (uint64_t w; i + 8 <= len; i += 8) {
+            memcpy(&w, s + i, 8);
+            uint64_t pct = w ^ 0x2525252525252525ull; /* '%' */
+            bad |= ((pct - 0x0101010101010101ull) & ~pct) | ((w - 0x0101010101010101ull) & ~w) | w;
+        }
+        for (; i < len; i++) {
+            unsigned char c = (unsigned char)s[i];
+            bad |= (c == '%' || c == 0 || c >= 0x80) ? 0x80 : 0;
+        }
+        if (!(bad & 0x8080808080808080ull)) {
+            memcpy(out, s, len);
+            out[len] = 0;
+            if ((len == 1 && out[0] == '.') || (len == 2 && out[0] == '.' && out[1] == '.')) return -1;
+            return (int)len;
+        }
+    }
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         int c = (unsigned char)s[i];
@@ -251,7 +285,7 @@ static int decode_seg(const char *s, size_t len, char *out, size_t cap)
     }
     out[o] = 0;
     if ((o == 1 && out[0] == '.') || (o == 2 && out[0] == '.' && out[1] == '.')) return -1;
-    return utf8_ok((const unsigned char *)out) ? 0 : -1;
+    return utf8_ok((const unsigned char *)out) ? (int)o : -1;
 }
 
 /* 1 when every literal segment of e is the decoded request segment at its place */
@@ -304,6 +338,7 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
 {
     /* split the raw request path and decode every segment once, without allocating */
     char dec[MIAW_ROUTER_MAXSEG][256];
+    uint32_t hs[MIAW_ROUTER_MAXSEG], total = 0; /* each segment's hash, and their sum */
     size_t n = 0;
     const char *p = path;
     while (*p == '/') p++;
@@ -311,7 +346,10 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
         if (n == MIAW_ROUTER_MAXSEG) return 404;
         const char *e = strchr(p, '/');
         size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (decode_seg(p, len, dec[n], sizeof dec[n]) != 0) return 400;
+        int dl = decode_seg(p, len, dec[n], sizeof dec[n]);
+        if (dl < 0) return 400;
+        hs[n] = seg_hash_n(dec[n], (size_t)dl, n);
+        total += hs[n];
         n++;
         p += len;
         while (*p == '/') p++;
@@ -321,8 +359,7 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
     int path_hit = 0, others = 0;
     size_t ao = 0;
     if (allow && allowlen) allow[0] = 0;
-    uint32_t want = (uint32_t)n | (root ? 0x100u : 0), hs[MIAW_ROUTER_MAXSEG], total = 0;
-    for (size_t i = 0; i < n; i++) total += hs[i] = seg_hash(dec[i], i);
+    uint32_t want = (uint32_t)n | (root ? 0x100u : 0);
     scan sc;
     scan_start(&sc, rt, want, hs, total);
     while ((e = scan_next(&sc))) {

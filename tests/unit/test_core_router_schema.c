@@ -66,6 +66,61 @@ static void test_router_match(void)
     miaw_router_free(&rt);
 }
 
+/* a segment's decoding, whatever path it takes (plain ASCII 8 bytes at a time, or the
+ * byte loop for escapes and UTF-8): captured as the reference decoder says, every length
+ * up to 40 with the special byte at every place */
+static void test_router_decode_paths(void)
+{
+    miaw_router rt = {0};
+    char err[256];
+    miaw_route r = {MIAW_ROUTE_INIT, .method = "GET", .path = "/t/{p}", .handler = dummy};
+    CU_ASSERT_EQUAL_FATAL(miaw_router_add(&rt, &r, 0, NULL, err, sizeof err), MIAW_OK);
+    miaw_route lit = {MIAW_ROUTE_INIT, .method = "GET", .path = "/abcdefghijklmnopq/x", .handler = dummy};
+    CU_ASSERT_EQUAL_FATAL(miaw_router_add(&rt, &lit, 0, NULL, err, sizeof err), MIAW_OK);
+    static const struct { const char *raw, *dec; } SPECIAL[] = {
+        {"%41", "A"}, {"%c3%a9", "\xc3\xa9"}, {"\xc3\xa9", "\xc3\xa9"}, {"%", NULL}, {"%zz", NULL}, {"%00", NULL},
+        {"%2f", NULL}, {"\xff", NULL}, {"\xc3", NULL}, {"%e2%82%ac", "\xe2\x82\xac"}, {"~", "~"}};
+    for (size_t k = 0; k < sizeof SPECIAL / sizeof SPECIAL[0]; k++)
+        for (size_t len = 0; len <= 40; len++)
+            for (size_t at = 0; at <= len; at++) {
+                char path[128], want[128];
+                size_t o = (size_t)snprintf(path, sizeof path, "/t/");
+                size_t w = 0;
+                for (size_t i = 0; i < len; i++) {
+                    if (i == at) {
+                        o += (size_t)snprintf(path + o, sizeof path - o, "%s", SPECIAL[k].raw);
+                        if (SPECIAL[k].dec) w += (size_t)snprintf(want + w, sizeof want - w, "%s", SPECIAL[k].dec);
+                    }
+                    path[o++] = (char)('a' + i % 26);
+                    want[w++] = (char)('a' + i % 26);
+                }
+                if (at == len) {
+                    o += (size_t)snprintf(path + o, sizeof path - o, "%s", SPECIAL[k].raw);
+                    if (SPECIAL[k].dec) w += (size_t)snprintf(want + w, sizeof want - w, "%s", SPECIAL[k].dec);
+                }
+                path[o] = 0;
+                want[w] = 0;
+                miaw_route_match m;
+                int st = miaw_router_match(&rt, "GET", path, 0, &m, NULL, 0);
+                if (!SPECIAL[k].dec) {
+                    CU_ASSERT_EQUAL(st, 400);
+                } else if (!want[0]) {
+                    CU_ASSERT_EQUAL(st, 404); /* "/t/" is one segment */
+                } else {
+                    CU_ASSERT_EQUAL(st, 200);
+                    if (st == 200) CU_ASSERT_STRING_EQUAL(m.values[0], want);
+                }
+            }
+    /* a literal longer than a word, written plainly and with an escape: the same route */
+    miaw_route_match m;
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/abcdefghijklmnopq/x", 0, &m, NULL, 0), 200);
+    CU_ASSERT_STRING_EQUAL(m.route->path, "/abcdefghijklmnopq/x");
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/abcdefgh%69jklmnopq/x", 0, &m, NULL, 0), 200);
+    CU_ASSERT_STRING_EQUAL(m.route->path, "/abcdefghijklmnopq/x");
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/abcdefghijklmnopr/x", 0, &m, NULL, 0), 404);
+    miaw_router_free(&rt);
+}
+
 /* the index the matcher scans (router.c) answers as the plain list does, and follows every
  * change of the table: routes removed with their plugin, flags set later */
 static void test_router_index(void)
@@ -326,5 +381,5 @@ static void test_util(void)
     CU_ASSERT_STRING_EQUAL(iso, "2024-12-25T10:00:00.123Z");
 }
 
-MIAW_TESTS("core", MIAW_T(test_router_match), MIAW_T(test_router_index), MIAW_T(test_schema), MIAW_T(test_bus), MIAW_T(test_config_file),
+MIAW_TESTS("core", MIAW_T(test_router_match), MIAW_T(test_router_index), MIAW_T(test_router_decode_paths), MIAW_T(test_schema), MIAW_T(test_bus), MIAW_T(test_config_file),
            MIAW_T(test_util))
