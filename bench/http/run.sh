@@ -3,7 +3,7 @@
 # (bench_http_bare) answering the same bytes, both started here and measured in the same
 # run with the same load: HTTP/1.1 keep-alive with wrk, h2c (prior knowledge) with
 # h2load. Prints req/s, p99 latency and CPU time per request per target and protocol, and
-# the miaw/bare ratios;
+# the miaw/bare ratios; minor page faults, system CPU time and context switches per request;
 # then miaw's POST send-text to a disconnected instance (the 503 fast path) over HTTP/1.1
 # keep-alive beside its GET, with wrk's socket errors (must be 0: connections stay open).
 # Builds nothing: needs <build>/miaw, <build>/plugins and <build>/bench/bench_http_bare.
