@@ -114,7 +114,7 @@ static void reindex(miaw_router *rt)
     for (miaw_route_entry *e = rt->head; e; e = e->next) {
         size_t b = bucket(shape(e));
         if (b == (size_t)-1) continue; /* cannot match any request: not indexed */
-        rt->idx[rt->start[b] + fill[b]++] = (miaw_router_slot){e, shape(e), e->param_mask, e->lit_hash};
+        rt->idx[rt->start[b] + fill[b]++] = (miaw_router_slot){e, e->param_mask, e->lit_hash};
     }
     return;
 bad:
@@ -240,6 +240,9 @@ static int utf8_ok(const unsigned char *p)
     return 1;
 }
 
+/* "." or ".." (n bytes at s) */
+static int dot_seg(const char *s, size_t n) { return (n == 1 || n == 2) && s[0] == '.' && s[n - 1] == '.'; }
+
 /* percent-decodes one segment exactly once: its decoded length; -1 when it is too long, holds a malformed
  * escape, or would contain NUL or '/' (an encoded separator), is a dot segment, or is
  * not valid UTF-8 once decoded */
@@ -263,8 +266,7 @@ static int decode_seg(const char *s, size_t len, char *out, size_t cap)
         if (!(bad & 0x8080808080808080ull)) {
             memcpy(out, s, len);
             out[len] = 0;
-            if ((len == 1 && out[0] == '.') || (len == 2 && out[0] == '.' && out[1] == '.')) return -1;
-            return (int)len;
+            return dot_seg(out, len) ? -1 : (int)len;
         }
     }
     size_t o = 0;
@@ -284,7 +286,7 @@ static int decode_seg(const char *s, size_t len, char *out, size_t cap)
         out[o++] = (char)c;
     }
     out[o] = 0;
-    if ((o == 1 && out[0] == '.') || (o == 2 && out[0] == '.' && out[1] == '.')) return -1;
+    if (dot_seg(out, o)) return -1;
     return utf8_ok((const unsigned char *)out) ? (int)o : -1;
 }
 

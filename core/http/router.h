@@ -36,12 +36,11 @@ typedef struct miaw_route_entry {
     struct miaw_route_entry *next;
 } miaw_route_entry;
 
-/* the table as the matcher scans it: each route's shape in one array, the routes of one
- * shape side by side in registration order, so a request looks at the routes with its
+/* the table as the matcher scans it: the routes of one shape (segment count, ROOT or
+ * not) side by side in registration order, so a request looks at the routes with its
  * number of segments only (rebuilt by every change; NULL: scan the list) */
 typedef struct miaw_router_slot {
     miaw_route_entry *e;
-    uint32_t shape;      /* nseg, and bit 8: a ROOT route */
     uint32_t param_mask; /* as e->param_mask */
     uint32_t lit;        /* hash of the literal segments at their positions */
 } miaw_router_slot;
