@@ -148,16 +148,16 @@ bytes=$(wc -c <"$tmp/body")
 # steadier measure of what a request costs (the kernel's share of sending it included).
 clk=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# minor page faults so far (a fault per page the heap gets back after malloc gave it to the
-# kernel: kernel time per request that strace does not show); noted per pid and protocol
-# also: system ticks, and context switches summed over the process's threads (each sleep
+# "faults,system-ticks,switches" so far: minor page faults (a fault per page the heap gets
+# back after malloc gave it to the kernel: kernel time per request that strace does not
+# show), system ticks, and context switches summed over the process's threads (each sleep
 # in epoll_wait and wake-up is one; the kernel's share per request follows them)
-minflt() {
+kernel_sample() {
   local sw
   sw=$(cat /proc/"$1"/task/*/status 2>/dev/null | awk '/_ctxt_switches:/ {n += $2} END {print n + 0}')
   awk -v w="$sw" '{print $10 "," $15 "," w}' "/proc/$1/stat" 2>/dev/null || echo 0,0,0
 }
-note_faults() { # pid proto before after rps -> "pid proto faults/req sys-us/req switches/req"
+note_kernel() { # pid proto before after rps -> "pid proto faults/req sys-us/req switches/req"
   awk -v p="$1" -v x="$2" -v a="$3" -v b="$4" -v r="$5" -v s="$secs" -v c="$clk" \
     'BEGIN {split(a, u, ","); split(b, v, ",");
             if (r > 0) printf "%s %s %.4f %.3f %.4f\n", p, x, (v[1] - u[1]) / s / r,
@@ -169,16 +169,16 @@ cpu_us() { # ticks-before ticks-after rps -> microseconds of CPU per request
 # wrk: "Requests/sec: N" and, with --latency, "99%  1.23ms" (us, ms or s)
 run_h1() { # port pid -> "rps p99ms cpu-us/req"
   local out t0 t1 f0 f1
-  t0=$(ticks "$2") f0=$(minflt "$2")
+  t0=$(ticks "$2") f0=$(kernel_sample "$2")
   out=$("${cli_pin[@]}" wrk -t"$threads" -c"$conns" -d"${secs}s" --latency -H "$auth" "http://127.0.0.1:$1$path")
-  t1=$(ticks "$2") f1=$(minflt "$2")
+  t1=$(ticks "$2") f1=$(kernel_sample "$2")
   if grep -q 'Non-2xx\|Socket errors' <<<"$out"; then echo "wrk reported errors:" >&2; echo "$out" >&2; exit 1; fi
   local rp
   rp=$(awk '/^Requests\/sec:/ {rps=$2}
        $1=="99%" {v=$2; u=v; sub(/^[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
                   p = (u=="us") ? v/1000 : (u=="ms") ? v : (u=="s") ? v*1000 : (u=="m") ? v*60000 : -1}
        END {printf "%.0f %.3f\n", rps, p}' <<<"$out")
-  note_faults "$2" h1 "$f0" "$f1" "${rp%% *}"
+  note_kernel "$2" h1 "$f0" "$f1" "${rp%% *}"
   echo "$rp $(cpu_us "$t0" "$t1" "${rp%% *}")"
 }
 # h2load: "finished in Xs, N req/s"; p99 from its per-request log (3rd column: microseconds).
@@ -190,9 +190,9 @@ run_h2() { # port pid -> "rps p99ms cpu-us/req"
     --log-file="$log" -H "$auth" "http://127.0.0.1:$1$path" >"$tmp/h2load.out" 2>&1 &
   hp=$!
   sleep 1
-  t0=$(ticks "$2") f0=$(minflt "$2")
+  t0=$(ticks "$2") f0=$(kernel_sample "$2")
   wait "$hp" || true
-  t1=$(ticks "$2") f1=$(minflt "$2")
+  t1=$(ticks "$2") f1=$(kernel_sample "$2")
   out=$(cat "$tmp/h2load.out")
   if ! grep -qE 'requests: .* ([0-9]+) succeeded, 0 failed, 0 errored' <<<"$out"; then
     echo "h2load reported failures:" >&2; echo "$out" >&2; exit 1
@@ -200,7 +200,7 @@ run_h2() { # port pid -> "rps p99ms cpu-us/req"
   local rps p99
   rps=$(awk '/^finished in/ {for (i=1;i<=NF;i++) if ($(i+1) ~ /^req\/s/) print $i}' <<<"$out" | tr -d ,)
   p99=$(awk '{print $3}' "$log" | sort -n | awk '{v[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.3f\n", v[i]/1000}')
-  note_faults "$2" h2 "$f0" "$f1" "${rps%.*}"
+  note_kernel "$2" h2 "$f0" "$f1" "${rps%.*}"
   echo "${rps%.*} $p99 $(cpu_us "$t0" "$t1" "${rps%.*}")"
 }
 
