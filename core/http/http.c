@@ -198,10 +198,12 @@ int miaw_http_reply_bytes(miaw_req *r, int status, const char *reason, const cha
     h2o_req_t *q = r->h2o;
     q->res.status = status;
     q->res.reason = reason ? reason : miaw_http_reason(status);
-    /* by token where h2o has one (no name lookup); the request id's value is r->id itself,
-     * which lives as long as the request's pool */
+    /* by token where h2o has one (no name lookup) */
     h2o_add_header(&q->pool, &q->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, pool_str(q, content_type),
                    strlen(content_type));
+    /* the value is r->id itself: h2o encodes the headers within h2o_send_inline below (HTTP/1
+     * and h2 alike), before the struct is handed back (the h2 test of 300 concurrent streams
+     * under AddressSanitizer, which frees it, checks that) */
     h2o_add_header_by_str(&q->pool, &q->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, r->id, strlen(r->id));
     if (cache_control)
         h2o_add_header(&q->pool, &q->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, pool_str(q, cache_control),
@@ -485,9 +487,14 @@ static void on_tick(uv_timer_t *t)
     else if (r->deadline - now < LIVENESS_MS) uv_timer_start(t, on_tick, r->deadline - now, 0); /* the last stretch */
 }
 
+static void on_req_dispose(void *p);
+
 int miaw_req_suspend(miaw_req *r, miaw_abort_fn on_abort, void *udata)
 {
-    if (r->answered || r->dead || r->suspended) return MIAW_E_STATE;
+    if (r->answered || r->dead || r->suspended || !r->h2o) return MIAW_E_STATE;
+    /* from here the struct lives as long as the request's pool (on_req_dispose) */
+    miaw_req **ref = h2o_mem_alloc_shared(&r->h2o->pool, sizeof *ref, on_req_dispose);
+    *ref = r;
     r->suspended = 1;
     r->on_abort = on_abort;
     r->abort_udata = udata;
@@ -533,6 +540,19 @@ static void req_put(miaw_req *r)
 
 /* h2o frees the request pool: when the client left before an async answer, tell the
  * owner of the request, then forget it. */
+/* the request is over for miaw (answered, or its pool is being freed): body, form and
+ * struct go */
+static void req_release(miaw_req *r)
+{
+    miaw_http_stop_timer(r);
+    r->h2o = NULL;
+    r->dead = 1;
+    json_decref(r->body);
+    r->body = NULL;
+    miaw_form_free(&r->form); /* removes the uploaded files */
+    req_put(r);
+}
+
 static void on_req_dispose(void *p)
 {
     miaw_req *r = *(miaw_req **)p;
@@ -544,10 +564,7 @@ static void on_req_dispose(void *p)
         miaw_http_log_request(r, 499);
         if (r->on_abort) r->on_abort(r, MIAW_E_GONE, r->abort_udata);
     }
-    json_decref(r->body);
-    r->body = NULL;
-    miaw_form_free(&r->form); /* removes the uploaded files */
-    req_put(r);
+    req_release(r);
 }
 
 /* the admin key (X-API-Key, Bearer or Basic), for routes that check it themselves (/metrics) */
@@ -686,6 +703,8 @@ static void dispatch(miaw_req *r)
         return;
     }
     miaw_route_entry *rt = r->match.route;
+    const char *iid = NULL; /* the {instanceId} parameter, looked up once */
+    int iid_known = 0;
     int limited = !(rt->flags & (MIAW_ROUTE_PUBLIC | MIAW_ROUTE_NO_RATELIMIT));
     if (limited && h->rl_addr) {
         char addr[64];
@@ -701,14 +720,15 @@ static void dispatch(miaw_req *r)
             return;
         }
         if (limited && miaw_http_rate_limited(r, h->rl_key, "key", r->auth.key_id)) return;
-        const char *why = miaw_http_authorize(&r->auth, rt, is_head ? "GET" : method, miaw_req_param(r, "instanceId"), h);
+        if (!iid_known) iid = miaw_req_param(r, "instanceId"), iid_known = 1;
+        const char *why = miaw_http_authorize(&r->auth, rt, is_head ? "GET" : method, iid, h);
         if (why) {
             miaw_req_reply_code(r, 403, "FORBIDDEN", NULL, why);
             return;
         }
     }
     if (rt->flags & MIAW_ROUTE_INSTANCE) {
-        const char *iid = miaw_req_param(r, "instanceId");
+        if (!iid_known) iid = miaw_req_param(r, "instanceId");
         if (!iid || !h->exists || !h->exists(h->exists_udata, iid)) {
             miaw_req_reply_err(r, MIAW_ERR_INSTANCE_NOT_FOUND, json_pack("{s:s}", "instanceId", iid ? iid : ""),
                                "instance '%s' does not exist", iid ? iid : "");
@@ -760,8 +780,7 @@ static void request_id(miaw_http *h, char *out)
 int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q)
 {
     miaw_http *h = ((miaw_http_handler *)self)->http;
-    miaw_req **ref = h2o_mem_alloc_shared(&q->pool, sizeof *ref, on_req_dispose); /* its life is the pool's */
-    miaw_req *r = *ref = req_get();
+    miaw_req *r = req_get();
     memset(r, 0, MIAW_REQ_ZEROED);
     r->match.route = NULL;
     r->match.nparams = 0;
@@ -781,15 +800,15 @@ int miaw_http_on_req(h2o_handler_t *self, h2o_req_t *q)
     const char *rid = req_header_lc(r, H2O_STRLIT("x-request-id"));
     if (rid && valid_req_id(rid)) snprintf(r->id, sizeof r->id, "%s", rid);
     else request_id(h, r->id);
-    if (plen >= sizeof r->path) {
+    if (plen >= sizeof r->path)
         miaw_req_reply_err(r, MIAW_ERR_NOT_FOUND, NULL, "path too long");
-        return 0;
-    }
-    if (r->path[0] != '/' || memchr(q->path.base, 0, plen)) {
+    else if (r->path[0] != '/' || memchr(q->path.base, 0, plen))
         miaw_req_reply_err(r, MIAW_ERR_INVALID_REQUEST, json_pack("{s:s}", "field", "path"), "malformed request path");
-        return 0;
-    }
-    dispatch(r);
+    else
+        dispatch(r);
+    /* answered within the handler (the common case): the struct is done with now, no
+     * hook on the pool needed; a suspended one got its hook in miaw_req_suspend */
+    if (!r->suspended) req_release(r);
     return 0;
 }
 

@@ -65,8 +65,9 @@ struct miaw_http {
     size_t rid_used;          /* bytes of rid_pool used (sizeof: refill) */
 };
 
-/* one request; lives as long as the h2o request pool (taken and handed back with it, see
- * on_req_dispose and req_get in http.c) */
+/* one request; answered within its handler it is handed back as the handler returns,
+ * suspended it lives as long as the h2o request pool (see miaw_req_suspend, req_release
+ * and on_req_dispose in http.c) */
 struct miaw_req {
     h2o_req_t *h2o;          /* NULL once h2o freed the request */
     miaw_http *http;

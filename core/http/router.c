@@ -125,13 +125,25 @@ bad:
 
 static char *sdup(const char *s) { return s ? strdup(s) : NULL; }
 
+/* 1..5 for the methods a route may have, 0 for any other (no route has it) */
+static int method_code(const char *m)
+{
+    switch (m[0]) {
+    case 'G': return strcmp(m, "GET") == 0 ? 1 : 0;
+    case 'P':
+        return m[1] == 'O' ? (strcmp(m, "POST") == 0 ? 2 : 0)
+               : m[1] == 'U' ? (strcmp(m, "PUT") == 0 ? 3 : 0)
+                             : (strcmp(m, "PATCH") == 0 ? 4 : 0);
+    case 'D': return strcmp(m, "DELETE") == 0 ? 5 : 0;
+    default: return 0;
+    }
+}
+
 int miaw_router_add(miaw_router *rt, const miaw_route *r, uint32_t extra_flags,
                     struct miaw_plugin *owner, char *err, size_t errlen)
 {
-    static const char *methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
-    int mok = 0;
-    for (int i = 0; r->method && i < 5; i++) mok |= strcmp(r->method, methods[i]) == 0;
-    if (!mok) {
+    int mcode = r->method ? method_code(r->method) : 0;
+    if (!mcode) {
         snprintf(err, errlen, "route: method must be GET, POST, PUT, PATCH or DELETE");
         return MIAW_E_INVAL;
     }
@@ -143,6 +155,7 @@ int miaw_router_add(miaw_router *rt, const miaw_route *r, uint32_t extra_flags,
     miaw_route_entry *e = calloc(1, sizeof *e);
     if (!e) return MIAW_E_NOMEM;
     e->method = strdup(r->method);
+    e->mcode = (uint8_t)mcode;
     e->path = strdup(r->path);
     if (split(r->path, &e->segs, &e->nseg) != 0 || e->nseg > 16) {
         entry_free(e);
@@ -340,6 +353,7 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
 {
     /* split the raw request path and decode every segment once, without allocating */
     char dec[MIAW_ROUTER_MAXSEG][256];
+    uint8_t dlen[MIAW_ROUTER_MAXSEG];
     uint32_t hs[MIAW_ROUTER_MAXSEG], total = 0; /* each segment's hash, and their sum */
     size_t n = 0;
     const char *p = path;
@@ -350,45 +364,47 @@ int miaw_router_match(const miaw_router *rt, const char *method, const char *pat
         size_t len = e ? (size_t)(e - p) : strlen(p);
         int dl = decode_seg(p, len, dec[n], sizeof dec[n]);
         if (dl < 0) return 400;
+        dlen[n] = (uint8_t)dl; /* at most 255 */
         hs[n] = seg_hash_n(dec[n], (size_t)dl, n);
         total += hs[n];
         n++;
         p += len;
         while (*p == '/') p++;
     }
+    /* the routes of the request's method first (an integer compare before any literal);
+     * only when none matches, the path's other methods: 404 or 405, and the Allow list
+     * (always wanted for OPTIONS, which no route has) */
     miaw_route_entry *best = NULL, *e;
     size_t best_lit = 0;
-    int path_hit = 0, others = 0;
-    size_t ao = 0;
-    if (allow && allowlen) allow[0] = 0;
     uint32_t want = (uint32_t)n | (root ? 0x100u : 0);
+    int mc = method_code(method);
     scan sc;
-    scan_start(&sc, rt, want, hs, total);
-    while ((e = scan_next(&sc))) {
-        if (!literals_match(e, dec, n)) continue;
-        path_hit = 1;
-        if (strcmp(e->method, method) != 0) {
-            others = 1; /* allow is written below, only when it is wanted */
-            continue;
-        }
-        if (!best || e->nliteral > best_lit) {
-            best = e;
-            best_lit = e->nliteral;
-        }
-    }
-    /* the other methods of the path: for a 405, and for OPTIONS (its answer's Allow) */
-    if (allow && allowlen && others && (!best || strcmp(method, "OPTIONS") == 0)) {
+    if (allow && allowlen) allow[0] = 0;
+    if (mc) {
         scan_start(&sc, rt, want, hs, total);
         while ((e = scan_next(&sc)))
-            if (literals_match(e, dec, n) && strcmp(e->method, method) != 0 && ao + 10 < allowlen && !strstr(allow, e->method))
-                ao += (size_t)snprintf(allow + ao, allowlen - ao, "%s%s", ao ? ", " : "", e->method);
+            if (e->mcode == mc && literals_match(e, dec, n) && (!best || e->nliteral > best_lit)) {
+                best = e;
+                best_lit = e->nliteral;
+            }
     }
-    if (!best) return path_hit ? 405 : 404;
+    if (!best) {
+        int path_hit = 0;
+        size_t ao = 0;
+        scan_start(&sc, rt, want, hs, total);
+        while ((e = scan_next(&sc))) {
+            if (!literals_match(e, dec, n)) continue;
+            path_hit = 1;
+            if (allow && allowlen && ao + 10 < allowlen && !strstr(allow, e->method))
+                ao += (size_t)snprintf(allow + ao, allowlen - ao, "%s%s", ao ? ", " : "", e->method);
+        }
+        return path_hit ? 405 : 404;
+    }
     m->route = best;
     m->nparams = 0;
     for (size_t i = 0; i < n; i++) {
         if (!(best->param_mask >> i & 1)) continue;
-        memcpy(m->values[m->nparams], dec[i], strlen(dec[i]) + 1);
+        memcpy(m->values[m->nparams], dec[i], (size_t)dlen[i] + 1);
         m->names[m->nparams++] = best->segs[i];
     }
     return 200;

@@ -25,6 +25,7 @@ typedef struct miaw_route_entry {
     uint32_t param_mask;           /* bit i: segs[i] is a {param} */
     uint32_t lit_hash;             /* seg_hash of every literal segment, combined (router.c) */
     uint32_t flags;
+    uint8_t mcode;                 /* GET 1, POST 2, PUT 3, PATCH 4, DELETE 5 (router.c) */
     miaw_route_fn handler;
     void *udata;
     miaw_field *body;              /* owned deep copy, or NULL */

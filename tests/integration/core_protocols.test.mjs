@@ -147,3 +147,31 @@ test('h2: the request id around the frame size, on one connection', async () => 
     }
   } finally { c.close(); await s.stop(); }
 });
+
+// A request answered within its handler hands its struct back as the handler returns (no
+// hook on h2o's pool): many streams in flight on one connection, answered in the same
+// read, each must still carry its own id (copied into the request's pool) and status.
+test('h2: 300 concurrent streams each answered with their own request id', async () => {
+  const s = await startServer();
+  const c = connect(s.url);
+  try {
+    const ask = (path, rid) => new Promise((resolve, reject) => {
+      const st = c.request({ ':path': path, authorization: `Bearer ${s.apiKey}`, 'x-request-id': rid });
+      let body = '';
+      st.setEncoding('utf8');
+      st.on('response', (h) => { st.on('data', (d) => { body += d; }); st.on('end', () => resolve({ h, body })); });
+      st.on('error', reject);
+    });
+    const asks = [];
+    for (let i = 0; i < 300; i++) {
+      const path = i % 3 === 0 ? '/api/v1/instances' : i % 3 === 1 ? `/api/v1/instances/nope${i}` : '/api/v1/nowhere';
+      asks.push(ask(path, `rid-${i}-` + 'x'.repeat(i % 40)).then((r) => ({ i, ...r })));
+    }
+    for (const { i, h, body } of await Promise.all(asks)) {
+      assert.equal(h['x-request-id'], `rid-${i}-` + 'x'.repeat(i % 40));
+      assert.equal(h[':status'], i % 3 === 0 ? 200 : 404);
+      if (i % 3 === 1) assert.match(body, new RegExp(`nope${i}\\b`));
+    }
+  } finally { c.close(); await s.stop(); }
+  assert.doesNotMatch(s.logs(), /AddressSanitizer|runtime error/);
+});

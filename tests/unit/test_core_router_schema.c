@@ -44,6 +44,24 @@ static void test_router_match(void)
     CU_ASSERT_EQUAL(miaw_router_match(&rt, "DELETE", "/instances/a/groups/1", 0, &m, allow, sizeof allow), 405);
     CU_ASSERT_STRING_EQUAL(allow, "GET");
     CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/a", 0, &m, allow, sizeof allow), 404);
+    /* methods are compared as codes: only the five exact names match a route; anything
+     * else (case, prefix, OPTIONS) finds the path's methods for 405 / Allow */
+    add(&rt, "PUT", "/instances/{instanceId}/groups/{groupJid}", 0);
+    add(&rt, "PATCH", "/instances/{instanceId}/groups/{groupJid}", 0);
+    add(&rt, "DELETE", "/instances/{instanceId}/groups/{groupJid}", 0);
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "PATCH", "/instances/a/groups/1", 0, &m, allow, sizeof allow), 200);
+    CU_ASSERT_STRING_EQUAL(m.route->method, "PATCH");
+    CU_ASSERT_STRING_EQUAL(allow, "");
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "PUT", "/instances/a/groups/1", 0, &m, allow, sizeof allow), 200);
+    CU_ASSERT_STRING_EQUAL(m.route->method, "PUT");
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "DELETE", "/instances/a/groups/1", 0, &m, allow, sizeof allow), 200);
+    CU_ASSERT_STRING_EQUAL(m.route->method, "DELETE");
+    const char *odd[] = {"OPTIONS", "get", "GETS", "GE", "PUTS", "PA", "P", "POST", "DELETED", ""};
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        CU_ASSERT_EQUAL(miaw_router_match(&rt, odd[i], "/instances/a/groups/1", 0, &m, allow, sizeof allow), 405);
+        CU_ASSERT_STRING_EQUAL(allow, "GET, PUT, PATCH, DELETE");
+    }
+    CU_ASSERT_EQUAL(miaw_router_match(&rt, "OPTIONS", "/nowhere", 0, &m, allow, sizeof allow), 404);
     CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/a/groups/1", 1, &m, allow, sizeof allow), 404);
     /* issue 16 item 5: decoded exactly once; NUL, an encoded '/' and dot segments are 400 */
     CU_ASSERT_EQUAL(miaw_router_match(&rt, "GET", "/instances/%00/groups/1", 0, &m, allow, sizeof allow), 400);

@@ -278,7 +278,8 @@ typedef struct miaw_host_api {
     const char *(*req_id)(miaw_req *r);
     /* Keep the request past the handler's return; the handler then returns MIAW_ASYNC.
      * on_abort runs (and the handle dies) if the client leaves or the route's timeout
-     * passes (the host has then answered 504). */
+     * passes (the host has then answered 504). A handle that was not suspended dies when
+     * the handler returns; a suspended one when it is answered or aborted. */
     int (*req_suspend)(miaw_req *r, miaw_abort_fn on_abort, void *udata);
     /* Answer once. data is stolen and wrapped as {"success":true,"data":...}. */
     int (*reply_json)(miaw_req *r, int http_status, json_t *data);
