@@ -60,7 +60,17 @@ int miaw_log_set_level_name(const char *name)
 void miaw_log_set_level(int level) { g_level = level; }
 int miaw_log_level(void) { return g_level; }
 void miaw_log_set_json(int on) { g_json = on; }
-void miaw_log_set_fd(int fd) { g_fd = fd; }
+/* whether the log's descriptor is a regular file (1), not (0), or not known yet (-1): asked
+ * once, not with an fstat per flush */
+static int g_fd_reg = -1;
+
+void miaw_log_set_fd(int fd)
+{
+    pthread_mutex_lock(&g_mu);
+    g_fd = fd;
+    g_fd_reg = -1;
+    pthread_mutex_unlock(&g_mu);
+}
 
 static const char *lvl_name(int level)
 {
@@ -265,7 +275,8 @@ static void write_all(int fd, const char *p, size_t n)
 static void write_lines(int fd, const char *p, size_t n)
 {
     struct stat sb;
-    if (n <= PIPE_BUF || (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))) {
+    if (n > PIPE_BUF && g_fd_reg < 0) g_fd_reg = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+    if (n <= PIPE_BUF || g_fd_reg == 1) {
         write_all(fd, p, n);
         return;
     }
