@@ -124,6 +124,23 @@ int miaw_http_early_parse(const char *data, size_t len, miaw_early_head *out)
     return hl;
 }
 
+/* 1 when the line starting at p (left bytes up to the end of the head) may name a body's
+ * framing: Content-Length or Transfer-Encoding in any case, or a prefix of one that the
+ * end of the head cut */
+static int framing_name(const char *p, size_t left)
+{
+    if ((*p | 0x20) == 'c') return strncasecmp(p, "content-length", left < 14 ? left : 14) == 0;
+    if ((*p | 0x20) == 't') return strncasecmp(p, "transfer-encoding", left < 17 ? left : 17) == 0;
+    return 0;
+}
+
+int miaw_http_early_framing(const char *data, size_t hlen)
+{
+    for (const char *p = data, *end = data + hlen; (p = memchr(p, '\n', (size_t)(end - p))) && ++p < end;)
+        if (framing_name(p, (size_t)(end - p))) return 1;
+    return 0;
+}
+
 /* 1 when the head at data announces (or already brought) a body above the threshold: the
  * quick look every request gets (no copies), before the full parse that only such a
  * request needs */
@@ -134,15 +151,7 @@ static int large_body(const char *data, size_t len)
      * header name starts a line, after CRLF or a bare LF; a line cut by the end of what
      * has come counts): nothing announces a body, and a GET's head is not parsed twice
      * (h2o parses it anyway). Any such line: the parse below. */
-    int maybe = 0;
-    for (const char *p = data, *end = data + hlen; !maybe && (p = memchr(p, '\n', (size_t)(end - p))) && ++p < end;) {
-        size_t left = (size_t)(end - p);
-        if ((*p | 0x20) == 'c')
-            maybe = strncasecmp(p, "content-length", left < 14 ? left : 14) == 0;
-        else if ((*p | 0x20) == 't')
-            maybe = strncasecmp(p, "transfer-encoding", left < 17 ? left : 17) == 0;
-    }
-    if (!maybe) return 0;
+    if (!miaw_http_early_framing(data, hlen)) return 0;
     const char *method, *path;
     size_t ml, pl, nh = 64;
     int minor, chunked = 0, has_cl = 0;

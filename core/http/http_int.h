@@ -116,6 +116,10 @@ typedef struct miaw_early_head {
 /* parses the HTTP/1.x request head at the start of data (picohttpparser, as h2o does):
  * its length, or 0 when incomplete or malformed (h2o then decides); never reads past len */
 int miaw_http_early_parse(const char *data, size_t len, miaw_early_head *out);
+/* the quick look every HTTP/1.x head gets: 1 when a line after the first of data[0..hlen)
+ * starts with Content-Length or Transfer-Encoding in any case (or a prefix of one that
+ * hlen cuts), after CRLF or a bare LF; then the head is parsed in full */
+int miaw_http_early_framing(const char *data, size_t hlen);
 /* starts / stops the gate (a uv_prepare handle; stop is idempotent) */
 void miaw_http_early_start(miaw_http *h);
 void miaw_http_early_stop(miaw_http *h);
