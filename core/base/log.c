@@ -194,6 +194,39 @@ static size_t component_text(char *out, const char *component)
     return n;
 }
 
+/* the text format's part between the timestamp and the message, " info  [http] " (the
+ * level padded to 5, the component escaped), kept per thread for the last level and
+ * component seen; at most 8 + 130 + 3 bytes */
+static size_t text_prefix(char *out, int level, const char *component)
+{
+    static _Thread_local char raw[64], text[160];
+    static _Thread_local int lv = -1;
+    static _Thread_local size_t n;
+    if (level == lv && n && strcmp(raw, component) == 0) {
+        memcpy(out, text, n);
+        return n;
+    }
+    const char *name = lvl_name(level);
+    size_t o = 0, nl = strlen(name);
+    out[o++] = ' ';
+    memcpy(out + o, name, nl);
+    o += nl;
+    for (; nl < 5; nl++) out[o++] = ' '; /* %-5s */
+    out[o++] = ' ';
+    out[o++] = '[';
+    o += component_text(out + o, component);
+    out[o++] = ']';
+    out[o++] = ' ';
+    size_t rl = strlen(component);
+    if (rl < sizeof raw && o <= sizeof text) { /* else: built every time */
+        memcpy(raw, component, rl + 1);
+        memcpy(text, out, o);
+        n = o;
+        lv = level;
+    }
+    return o;
+}
+
 /* "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 bytes, no NUL); the part up to the seconds is formatted
  * once a second per thread */
 static size_t timestamp(char *out)
@@ -226,8 +259,9 @@ static size_t put(char *line, size_t o, const char *s)
     return o + n;
 }
 
-/* the whole line, newline included, into line (LINE_MAX_BYTES); its length */
-static size_t format_line(char *line, int level, const char *component, const char *msg)
+/* the whole line, newline included, into line (LINE_MAX_BYTES); its length. msglen:
+ * strlen(msg) */
+static size_t format_line(char *line, int level, const char *component, const char *msg, size_t msglen)
 {
     char ts[24];
     size_t tl = timestamp(ts), o = 0;
@@ -247,13 +281,8 @@ static size_t format_line(char *line, int level, const char *component, const ch
     } else {
         memcpy(line + o, ts, tl);
         o += tl;
-        line[o++] = ' ';
-        o = put(line, o, lv);
-        for (size_t n = strlen(lv); n < 5; n++) line[o++] = ' '; /* %-5s */
-        o = put(line, o, " [");
-        o += component_text(line + o, component);
-        o = put(line, o, "] ");
-        o += text_escape(line + o, LINE_MAX_BYTES - 1 - o, msg);
+        o += text_prefix(line + o, level, component);
+        o += text_escape_n(line + o, LINE_MAX_BYTES - 1 - o, msg, msglen);
     }
     line[o++] = '\n';
     return o;
@@ -347,11 +376,17 @@ size_t miaw_log_buffered(void)
     return n;
 }
 
+/* under g_mu: whether this line waits in the buffer (see the head comment) */
+static int buffered_here(int level, const char *component)
+{
+    return g_cap && level > MIAW_LVL_WARN && strcmp(component, "http") == 0 && pthread_equal(g_owner, pthread_self());
+}
+
 /* the line into the buffer, or out at once (see the head comment) */
 static void emit(int level, const char *component, const char *line, size_t len)
 {
     pthread_mutex_lock(&g_mu);
-    if (g_cap && level > MIAW_LVL_WARN && strcmp(component, "http") == 0 && pthread_equal(g_owner, pthread_self())) {
+    if (buffered_here(level, component)) {
         if (g_len + len > g_cap) flush_locked();
         memcpy(g_buf + g_len, line, len);
         g_len += len;
@@ -366,16 +401,30 @@ void miaw_vlog(int level, const char *component, const char *fmt, va_list ap)
 {
     if (level > g_level) return;
     char msg[2048], line[LINE_MAX_BYTES];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    emit(level, component, line, format_line(line, level, component, msg));
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1;
+    if (n < 0) msg[0] = 0;
+    if (!component) component = "-";
+    emit(level, component, line, format_line(line, level, component, msg, len));
 }
 
-void miaw_log_str(int level, const char *component, const char *msg)
+void miaw_log_strn(int level, const char *component, const char *msg, size_t len)
 {
     if (level > g_level) return;
+    if (!component) component = "-";
+    pthread_mutex_lock(&g_mu);
+    if (buffered_here(level, component)) { /* formatted straight into the buffer */
+        if (g_len + LINE_MAX_BYTES > g_cap) flush_locked();
+        g_len += format_line(g_buf + g_len, level, component, msg, len);
+        pthread_mutex_unlock(&g_mu);
+        return;
+    }
+    pthread_mutex_unlock(&g_mu);
     char line[LINE_MAX_BYTES];
-    emit(level, component, line, format_line(line, level, component, msg));
+    emit(level, component, line, format_line(line, level, component, msg, len));
 }
+
+void miaw_log_str(int level, const char *component, const char *msg) { miaw_log_strn(level, component, msg, strlen(msg)); }
 
 void miaw_log(int level, const char *component, const char *fmt, ...)
 {

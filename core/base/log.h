@@ -19,6 +19,8 @@ void miaw_log(int level, const char *component, const char *fmt, ...)
 void miaw_vlog(int level, const char *component, const char *fmt, va_list ap);
 /* The same with the message as it is (no format): a hot path's line built by hand. */
 void miaw_log_str(int level, const char *component, const char *msg);
+/* The same with the message's length known (len: strlen(msg)). */
+void miaw_log_strn(int level, const char *component, const char *msg, size_t len);
 
 /* Buffered mode. cap > 0: info and debug lines of the "http" component (the access log)
  * logged by the calling thread (the loop's) are kept in a buffer of cap bytes (at least

@@ -165,7 +165,13 @@ void miaw_http_log_request(miaw_req *r, int status)
     size_t n;
     n = strlen(r->method), memcpy(o, r->method, n), o += n, *o++ = ' ';
     n = strlen(r->path), memcpy(o, r->path, n), o += n, *o++ = ' ';
-    o = put_uint(o, (uint64_t)(status < 0 ? 0 : status));
+    if (status >= 100 && status <= 999) { /* every HTTP status: three digits */
+        *o++ = (char)('0' + status / 100);
+        *o++ = (char)('0' + status / 10 % 10);
+        *o++ = (char)('0' + status % 10);
+    } else {
+        o = put_uint(o, (uint64_t)(status < 0 ? 0 : status));
+    }
     *o++ = ' ';
     o = put_uint(o, us / 1000);
     *o++ = '.';
@@ -176,7 +182,7 @@ void miaw_http_log_request(miaw_req *r, int status)
     n = strlen(r->id), memcpy(o, r->id, n), o += n;
     if (q && q->version >= 0x200) memcpy(o, " h2", 3), o += 3;
     *o = 0;
-    miaw_log_str(level, "http", line);
+    miaw_log_strn(level, "http", line, (size_t)(o - line));
 }
 
 /* s in the request's pool, or s itself when it is one of the constant values the

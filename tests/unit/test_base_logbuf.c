@@ -340,7 +340,50 @@ static void test_other_component_at_once(void)
     close(fd);
 }
 
-MIAW_TESTS("base_logbuf", MIAW_T(test_held_until_flush_in_order), MIAW_T(test_warning_flushes_first),
+/* the part after the timestamp (" info  [http] ", kept per thread for the last level and
+ * component) is right whatever the sequence: levels and components alternating, a
+ * component with control bytes (escaped), one too long to keep, one reusing the address
+ * of another's text, and messages given with their length (miaw_log_strn) */
+static void test_prefix_per_level_and_component(void)
+{
+    int fd = tmp_fd();
+    setup(fd, 0);
+    char comp[16] = "alpha", longc[100];
+    memset(longc, 'L', sizeof longc - 1);
+    longc[sizeof longc - 1] = 0;
+    const char *want[] = {" info  [http] a\n", " warn  [http] b\n", " warn  [alpha] c\n", " warn  [bravo] d\n",
+                          " debug [bravo] e\n", " error [x\\x1by] f\n", " info  [x\\x1by] g\n", NULL};
+    miaw_log_str(MIAW_LVL_INFO, "http", "a");
+    miaw_log_str(MIAW_LVL_WARN, "http", "b");
+    miaw_log_str(MIAW_LVL_WARN, comp, "c");
+    strcpy(comp, "bravo"); /* same address, other text */
+    miaw_log_str(MIAW_LVL_WARN, comp, "d");
+    miaw_log_strn(MIAW_LVL_DEBUG, comp, "e and more", 1);
+    miaw_log_str(MIAW_LVL_ERROR, "x\x1by", "f");
+    miaw_log_str(MIAW_LVL_INFO, "x\x1by", "g");
+    miaw_log_str(MIAW_LVL_INFO, longc, "h");
+    miaw_log_str(MIAW_LVL_INFO, longc, "i");
+    miaw_log_str(MIAW_LVL_INFO, NULL, "j");
+    char *s = slurp(fd, NULL), *p = s;
+    for (int i = 0; want[i]; i++) {
+        char *nl = strchr(p, '\n');
+        CU_ASSERT_FATAL(nl != NULL && nl - p > 24);
+        CU_ASSERT_NSTRING_EQUAL(p + 24, want[i], strlen(want[i]));
+        p = nl + 1;
+    }
+    for (int i = 0; i < 2; i++) { /* the long one, built each time */
+        char *nl = strchr(p, '\n');
+        CU_ASSERT_FATAL(nl != NULL);
+        CU_ASSERT(strncmp(p + 24, " info  [LLLL", 12) == 0 && strstr(p, "] ") && nl[-1] == (i ? 'i' : 'h'));
+        p = nl + 1;
+    }
+    CU_ASSERT(strncmp(p + 24, " info  [-] j\n", 13) == 0);
+    free(s);
+    teardown();
+    close(fd);
+}
+
+MIAW_TESTS("base_logbuf", MIAW_T(test_prefix_per_level_and_component), MIAW_T(test_held_until_flush_in_order), MIAW_T(test_warning_flushes_first),
            MIAW_T(test_full_buffer_and_long_lines), MIAW_T(test_off_flushes_and_writes_directly),
            MIAW_T(test_json_and_timestamp), MIAW_T(test_pipe_writes_are_atomic_lines),
            MIAW_T(test_other_thread_writes_at_once), MIAW_T(test_concurrent_loggers), MIAW_T(test_flushed_at_exit),
