@@ -28,6 +28,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* picohttpparser, built into libh2o (its header is not installed) */
 struct phr_header {
@@ -134,12 +137,45 @@ static int framing_name(const char *p, size_t left)
     return 0;
 }
 
+#if defined(__SSE2__)
+/* bit i: p[i] is a newline (16 bytes at p) */
+static inline unsigned nl_mask(const char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+}
+
+int miaw_http_early_framing(const char *data, size_t hlen)
+{
+    /* the newlines 16 bytes at a time, the last few through a padded copy (nothing past
+     * hlen is read); a line is looked at only when its first byte may start a name */
+    size_t i = 0;
+    for (;; i += 16) {
+        unsigned m;
+        if (i + 16 <= hlen) {
+            m = nl_mask(data + i);
+        } else {
+            if (i >= hlen) return 0;
+            char pad[16] = {0};
+            memcpy(pad, data + i, hlen - i);
+            m = nl_mask(pad);
+        }
+        for (; m; m &= m - 1) {
+            size_t at = i + (size_t)__builtin_ctz(m) + 1;
+            if (at >= hlen) return 0;
+            int c = data[at] | 0x20;
+            if ((c == 'c' || c == 't') && framing_name(data + at, hlen - at)) return 1;
+        }
+    }
+}
+#else
 int miaw_http_early_framing(const char *data, size_t hlen)
 {
     for (const char *p = data, *end = data + hlen; (p = memchr(p, '\n', (size_t)(end - p))) && ++p < end;)
         if (framing_name(p, (size_t)(end - p))) return 1;
     return 0;
 }
+#endif
 
 /* 1 when the head at data announces (or already brought) a body above the threshold: the
  * quick look every request gets (no copies), before the full parse that only such a
