@@ -709,8 +709,7 @@ static void dispatch(miaw_req *r)
         return;
     }
     miaw_route_entry *rt = r->match.route;
-    const char *iid = NULL; /* the {instanceId} parameter, looked up once */
-    int iid_known = 0;
+    const char *iid = miaw_req_param(r, "instanceId"); /* looked up once; NULL when the route has none */
     int limited = !(rt->flags & (MIAW_ROUTE_PUBLIC | MIAW_ROUTE_NO_RATELIMIT));
     if (limited && h->rl_addr) {
         char addr[64];
@@ -726,7 +725,6 @@ static void dispatch(miaw_req *r)
             return;
         }
         if (limited && miaw_http_rate_limited(r, h->rl_key, "key", r->auth.key_id)) return;
-        if (!iid_known) iid = miaw_req_param(r, "instanceId"), iid_known = 1;
         const char *why = miaw_http_authorize(&r->auth, rt, is_head ? "GET" : method, iid, h);
         if (why) {
             miaw_req_reply_code(r, 403, "FORBIDDEN", NULL, why);
@@ -734,7 +732,6 @@ static void dispatch(miaw_req *r)
         }
     }
     if (rt->flags & MIAW_ROUTE_INSTANCE) {
-        if (!iid_known) iid = miaw_req_param(r, "instanceId");
         if (!iid || !h->exists || !h->exists(h->exists_udata, iid)) {
             miaw_req_reply_err(r, MIAW_ERR_INSTANCE_NOT_FOUND, json_pack("{s:s}", "instanceId", iid ? iid : ""),
                                "instance '%s' does not exist", iid ? iid : "");

@@ -7,6 +7,16 @@
 #include <stdlib.h>
 
 typedef struct { const char *name; void (*fn)(void); } miaw_test_case;
+
+/* a small repeatable pseudo-random sequence for generated inputs (xorshift32; *state
+ * must start non-zero) */
+static inline unsigned miaw_test_rand(unsigned *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    return *state;
+}
 #define MIAW_T(f) {#f, f}
 
 static inline int miaw_run_tests(const char *suite, const miaw_test_case *cases, size_t n)

@@ -48,14 +48,8 @@ static void test_fixed(void)
     for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) CU_ASSERT_EQUAL(miaw_http_early_framing(no[i], strlen(no[i])), 0);
 }
 
-static uint32_t g_seed = 12345;
-static uint32_t next(void)
-{
-    g_seed ^= g_seed << 13;
-    g_seed ^= g_seed >> 17;
-    g_seed ^= g_seed << 5;
-    return g_seed;
-}
+static unsigned g_seed = 12345;
+static uint32_t next(void) { return miaw_test_rand(&g_seed); }
 
 static void test_random(void)
 {

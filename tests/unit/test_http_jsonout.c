@@ -89,14 +89,8 @@ static void test_declined(void)
     CU_ASSERT_EQUAL(miaw_json_compact(NULL, part, sizeof part), 0);
 }
 
-static uint32_t rng = 12345;
-static uint32_t next(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
-}
+static unsigned rng = 12345;
+static uint32_t next(void) { return miaw_test_rand(&rng); }
 
 static json_t *random_string(void)
 {
